@@ -1,0 +1,131 @@
+# maitred - one non-recursive GNU Makefile.
+#   make            build ./maitred
+#   make run        install missing packages, build, start demo backends and
+#                   maitred in the foreground (Ctrl+C stops everything)
+#   make test       build and run every test (C unit tests and bats)
+#   make asan test  the same under AddressSanitizer + UBSan
+#   make fuzz       libFuzzer targets, bounded time (FUZZ_SECONDS)
+#   make bench      benchmarks against nginx/HAProxy (t/bench)
+#   make install / uninstall   honour PREFIX and DESTDIR
+
+CC	?= cc
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR	?=
+
+FLAVOR	:= release
+ifneq ($(filter asan,$(MAKECMDGOALS)),)
+FLAVOR	:= asan
+endif
+
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wno-unused-parameter
+CSTD	:= -std=gnu17 -D_GNU_SOURCE
+INCS	:= -Ishared -Iworker -Imaster
+ifeq ($(FLAVOR),asan)
+OPT	:= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	   -fno-sanitize-recover=undefined -DMTD_TEST_HOOKS
+LDSAN	:= -fsanitize=address,undefined
+else
+OPT	:= -O2 -g
+LDSAN	:=
+endif
+CFLAGS	?=
+ALL_CFLAGS := $(CSTD) $(OPT) $(WARN) $(INCS) $(CFLAGS)
+LDLIBS	:= -lbsd -lmd -lpthread
+
+B	:= build/$(FLAVOR)
+SRCS	:= $(wildcard shared/*.c worker/*.c master/*.c)
+LIBSRCS	:= $(filter-out master/main.c,$(SRCS))
+OBJS	:= $(SRCS:%.c=$(B)/%.o)
+LIBOBJS	:= $(LIBSRCS:%.c=$(B)/%.o)
+UNITS	:= $(patsubst t/unit/%.c,$(B)/t/%,$(wildcard t/unit/*_test.c))
+
+.PHONY: all asan run test unit deps install uninstall clean fuzz bench lint
+all: maitred
+
+# Keep ./maitred the flavour just built: copy when it differs.
+maitred: $(B)/maitred FORCE
+	@cmp -s $< $@ || cp $< $@
+
+$(B)/maitred: $(OBJS)
+	$(CC) $(LDSAN) -o $@ $(OBJS) $(LDLIBS)
+
+$(B)/libmaitred.a: $(LIBOBJS)
+	rm -f $@
+	ar rcs $@ $(LIBOBJS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Unit tests: t/unit/NAME_test.c linked with the library.
+$(B)/t/%: t/unit/%.c $(B)/libmaitred.a t/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -It/unit $(LDSAN) -o $@ $< $(B)/libmaitred.a $(LDLIBS)
+
+unit: $(UNITS)
+
+asan:
+	@:
+
+DEBIAN_PKGS := gcc make libc6-dev libbsd-dev libmd-dev bats bats-support \
+	bats-assert curl python3 procps php-cgi mandoc
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $$missing) \
+	      >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages; run: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+TESTS_BATS := $(sort $(wildcard t/*.bats))
+test: deps maitred unit
+	prove -f -e t/tap-exec $(UNITS) $(TESTS_BATS)
+
+run: deps maitred
+	exec conf/run-demo ./maitred -c conf/maitred.conf
+
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := $(patsubst t/fuzz/%.c,build/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
+build/fuzz/%: t/fuzz/%.c $(LIBSRCS)
+	@mkdir -p $(dir $@)
+	clang $(CSTD) -g -O1 $(INCS) -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(LIBSRCS) $(LDLIBS)
+fuzz: $(FUZZ_TARGETS)
+	@for f in $(FUZZ_TARGETS); do n=$${f##*/}; mkdir -p build/fuzz/corpus-$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build/fuzz/corpus-$$n t/fuzz/corpus/$${n#fuzz_} 2>&1 | \
+	    grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; done
+
+bench: maitred
+	t/bench/run
+
+lint:
+	mandoc -Tlint -Wstyle man/maitred.8 man/maitred.conf.5
+
+install: maitred
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 maitred $(DESTDIR)$(SBINDIR)/maitred
+	install -m 644 man/maitred.8 $(DESTDIR)$(MANDIR)/man8/maitred.8
+	install -m 644 man/maitred.conf.5 $(DESTDIR)$(MANDIR)/man5/maitred.conf.5
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/maitred $(DESTDIR)$(MANDIR)/man8/maitred.8 \
+	  $(DESTDIR)$(MANDIR)/man5/maitred.conf.5
+
+clean:
+	rm -rf build maitred
+
+FORCE:
+-include $(OBJS:.o=.d) $(LIBOBJS:.o=.d)

@@ -1,0 +1,146 @@
+/*
+ * Configuration: the main file (line based, "directive value...", '#'
+ * comments) and the seed's three files (backends.cfg, blacklist.txt,
+ * cache_rules.cfg). conf_load() reads everything into one struct conf,
+ * validated, with relative paths resolved against the directory of the
+ * file that names them. Errors are logged as "file:line: message" with
+ * log_warnx() and parsing goes on so that all of them are shown.
+ * The master loads; workers get the struct through fork().
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <sys/socket.h>
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "cidr.h"
+#include "mtd.h"
+
+enum lb_strategy {
+	LB_ROUND_ROBIN = 0,	/* seed 0 */
+	LB_LEAST_CONN = 1,	/* seed 1 */
+	LB_IP_HASH = 2,		/* seed 2 */
+	LB_WEIGHTED = 3,	/* seed 3 */
+};
+
+enum health_kind {
+	HEALTH_TCP,
+	HEALTH_HTTP,
+};
+
+enum php_mode {
+	PHP_OFF,
+	PHP_CGI,
+	PHP_FASTCGI,
+};
+
+enum rate_limit_mode {
+	RL_MODE_ENFORCE,
+	RL_MODE_LOG,
+};
+
+struct conf_listen {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 text[80];	/* "127.0.0.1:8085", "[::1]:80" */
+	int			 port;
+	int			 any;		/* "listen 8085": all addresses */
+};
+
+struct conf_backend {
+	char			 host[256];	/* as written, no brackets */
+	char			 name[300];	/* "host:port", "[::1]:port" */
+	int			 port;
+	int			 weight;	/* >= 1 */
+	int			 max_failures;	/* >= 1 */
+	struct sockaddr_storage	 ss;		/* resolved at load */
+	socklen_t		 sslen;
+};
+
+struct conf_cache_rule {
+	char			 pattern[256];	/* '*' and '?' wildcards */
+	long			 max_age;	/* seconds, 0 = never cache */
+	size_t			 max_size;	/* bytes */
+};
+
+struct conf {
+	char			 path[PATH_MAX];	/* main file, absolute */
+
+	struct conf_listen	 listens[MTD_MAX_LISTEN];
+	int			 nlisten;		/* default: one, port 8085 */
+
+	int			 workers;	/* resolved; "auto" = CPUs */
+	char			 user[64];	/* "" = do not drop */
+	char			 pidfile[PATH_MAX];	/* "" = none */
+	char			 htdocs[PATH_MAX];	/* "" = no local files */
+
+	char			 backends_path[PATH_MAX];	/* "" = none */
+	struct conf_backend	*backends;
+	int			 nbackends;
+	enum lb_strategy	 strategy;		/* default round-robin */
+
+	int			 health_interval_ms;	/* 10 s */
+	enum health_kind	 health_kind;		/* tcp */
+	char			 health_path[256];	/* http check path */
+	int			 connect_timeout_ms;	/* 5 s */
+	int			 read_timeout_ms;	/* 60 s */
+	int			 client_timeout_ms;	/* 30 s */
+	int			 keepalive_timeout_ms;	/* 75 s */
+	int			 worker_connections;	/* 10000 */
+
+	char			 blacklist_path[PATH_MAX];	/* "" = none */
+	struct cidr_set		*blacklist;		/* NULL = empty */
+
+	int			 rate_limit_on;		/* default on */
+	long			 rate_limit_count;	/* 100 */
+	long			 rate_limit_window_ms;	/* 60 s */
+	long			 rate_limit_burst;	/* 0 = none extra */
+	enum rate_limit_mode	 rate_limit_mode;	/* enforce */
+	int			 rate_limit_ipv6_prefix; /* 64 */
+	struct cidr_set		*rate_limit_exempt;	/* NULL = none */
+
+	char			 cache_rules_path[PATH_MAX];	/* "" = none */
+	struct conf_cache_rule	*cache_rules;
+	int			 ncache_rules;
+	size_t			 cache_size;		/* 64m */
+
+	enum php_mode		 php_mode;		/* cgi */
+	char			 php_cgi[PATH_MAX];	/* /usr/bin/php-cgi */
+	char			 php_fastcgi[PATH_MAX];	/* host:port, unix:/p */
+	int			 php_timeout_ms;	/* 30 s */
+
+	char			 error_log[PATH_MAX];	/* "" = stderr */
+	int			 log_level;		/* LOG_LVL_INFO */
+	char			 access_log[PATH_MAX];	/* "" = off */
+
+	char			 status_path[256];	/* /maitred/status */
+	struct cidr_set		*status_allow;		/* 127.0.0.1 ::1 */
+};
+
+/* Fill <c> with the built-in defaults (no file read). */
+void	 conf_defaults(struct conf *c);
+
+/*
+ * Read the main file <path> and the files it names into <c> (defaults
+ * first). Each error is logged with log_warnx() as "file:line: message";
+ * returns 0 when the whole configuration is valid, -1 otherwise (<c> is
+ * then freed). Called by the master only, at start, -t and reload.
+ */
+int	 conf_load(struct conf *c, const char *path);
+void	 conf_free(struct conf *c);
+
+/* "round-robin", "least-conn", "ip-hash", "weighted" or "0".."3". */
+int	 conf_parse_strategy(const char *s, enum lb_strategy *out);
+const char *conf_strategy_str(enum lb_strategy);
+
+/* "500ms", "5s", "2m", "1h", bare number = seconds. 0 or -1. */
+int	 conf_parse_duration(const char *s, long *ms);
+/* "512", "64k", "64m", "1g". 0 or -1. */
+int	 conf_parse_size(const char *s, size_t *bytes);
+/* "8085", "127.0.0.1:8085", "[::1]:8085", "*:8085". 0 or -1 + <*err>. */
+int	 conf_parse_listen(const char *s, struct conf_listen *out,
+	    const char **err);
+
+#endif /* CONF_H */

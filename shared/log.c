@@ -1,0 +1,233 @@
+/*
+ * Error and access logging. One write(2) per line on O_APPEND descriptors
+ * keeps lines whole across processes. A failing write is ignored: a full
+ * or unwritable disk must never stop serving.
+ */
+#include <sys/time.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "log.h"
+#include "mtd.h"
+
+static int	 log_fd = 2;
+static int	 log_level = LOG_LVL_INFO;
+static int	 log_tee;
+static char	 log_path[4096];
+static int	 alog_fd = -1;
+static char	 alog_path[4096];
+
+static const char *const level_names[] = {
+	"DEBUG", "INFO", "WARNING", "ERROR"
+};
+
+int
+log_level_parse(const char *s)
+{
+	static const char *const lower[] = {
+		"debug", "info", "warning", "error"
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(lower) / sizeof(lower[0]); i++)
+		if (strcasecmp(s, lower[i]) == 0)
+			return (int)i;
+	if (strcasecmp(s, "warn") == 0)
+		return LOG_LVL_WARNING;
+	return -1;
+}
+
+const char *
+log_level_str(int level)
+{
+	if (level < 0 || level > LOG_LVL_ERROR)
+		return "?";
+	return level_names[level];
+}
+
+void
+log_set_level(int level)
+{
+	log_level = level;
+}
+
+void
+log_set_tee(int on)
+{
+	log_tee = on;
+}
+
+static int
+open_append(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+int
+log_open(const char *path)
+{
+	int	 fd;
+
+	if (path == NULL || *path == '\0' || strcmp(path, "stderr") == 0) {
+		log_path[0] = '\0';
+		if (log_fd > 2)
+			close(log_fd);
+		log_fd = 2;
+		return 0;
+	}
+	if ((fd = open_append(path)) == -1)
+		return -1;
+	if (log_fd > 2)
+		close(log_fd);
+	log_fd = fd;
+	strlcpy(log_path, path, sizeof(log_path));
+	return 0;
+}
+
+int
+access_log_open(const char *path)
+{
+	int	 fd;
+
+	if (path == NULL || *path == '\0' || strcmp(path, "off") == 0) {
+		if (alog_fd != -1)
+			close(alog_fd);
+		alog_fd = -1;
+		alog_path[0] = '\0';
+		return 0;
+	}
+	if ((fd = open_append(path)) == -1)
+		return -1;
+	if (alog_fd != -1)
+		close(alog_fd);
+	alog_fd = fd;
+	strlcpy(alog_path, path, sizeof(alog_path));
+	return 0;
+}
+
+int
+access_log_enabled(void)
+{
+	return alog_fd != -1;
+}
+
+void
+access_log_write(const char *line, size_t len)
+{
+	if (alog_fd != -1)
+		(void)!write(alog_fd, line, len);
+}
+
+/* Reopen by path so logrotate's rename + USR1 starts fresh files. */
+void
+log_reopen(void)
+{
+	char	 p[sizeof(log_path)];
+
+	if (log_path[0] != '\0') {
+		strlcpy(p, log_path, sizeof(p));
+		if (log_open(p) == -1)
+			log_warn("reopen %s", p);
+	}
+	if (alog_path[0] != '\0') {
+		strlcpy(p, alog_path, sizeof(p));
+		if (access_log_open(p) == -1)
+			log_warn("reopen %s", p);
+	}
+}
+
+void
+log_close(void)
+{
+	if (log_fd > 2)
+		close(log_fd);
+	log_fd = 2;
+	if (alog_fd != -1)
+		close(alog_fd);
+	alog_fd = -1;
+}
+
+static void
+vlog(int level, int with_errno, const char *fmt, va_list ap)
+{
+	char		 line[2048];
+	struct timeval	 tv;
+	struct tm	 tm;
+	size_t		 n;
+	int		 r, saved = errno;
+
+	if (level < log_level)
+		return;
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "[%Y-%m-%d %H:%M:%S", &tm);
+	r = snprintf(line + n, sizeof(line) - n, ".%03ld] [%s] [%ld] ",
+	    (long)(tv.tv_usec / 1000), level_names[level], (long)getpid());
+	n += (size_t)r;
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (r > 0)
+		n = MTD_MIN(n + (size_t)r, sizeof(line) - 1);
+	if (with_errno && n < sizeof(line) - 1) {
+		r = snprintf(line + n, sizeof(line) - n, ": %s",
+		    strerror(saved));
+		if (r > 0)
+			n = MTD_MIN(n + (size_t)r, sizeof(line) - 1);
+	}
+	/* Make room for the newline even when the message was cut. */
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	(void)!write(log_fd, line, n);
+	if (log_tee && log_fd != 2 && level >= LOG_LVL_WARNING)
+		(void)!write(2, line, n);
+	errno = saved;
+}
+
+#define LOG_FN(name, level, with_errno)				\
+void									\
+name(const char *fmt, ...)						\
+{									\
+	va_list	 ap;							\
+									\
+	va_start(ap, fmt);						\
+	vlog(level, with_errno, fmt, ap);				\
+	va_end(ap);							\
+}
+
+LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
+LOG_FN(log_info, LOG_LVL_INFO, 0)
+LOG_FN(log_warn, LOG_LVL_WARNING, 1)
+LOG_FN(log_warnx, LOG_LVL_WARNING, 0)
+LOG_FN(log_error, LOG_LVL_ERROR, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_ERROR, 1, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_LVL_ERROR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,48 @@
+/*
+ * Error log and access log. Every line is built in a stack buffer and
+ * written with one write(2) on an O_APPEND descriptor, so lines from many
+ * workers never interleave. Before log_open() everything goes to stderr.
+ * Format (seed, plus the pid): [2026-02-06 11:20:12.970] [INFO] [1234] msg
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum log_level {
+	LOG_LVL_DEBUG,
+	LOG_LVL_INFO,
+	LOG_LVL_WARNING,
+	LOG_LVL_ERROR,
+};
+
+/* "debug" -> LOG_LVL_DEBUG ...; -1 when unknown. */
+int		 log_level_parse(const char *);
+const char	*log_level_str(int);
+
+void	 log_set_level(int);
+/* Error log to <path> (NULL: stderr). Returns 0, or -1 with errno. */
+int	 log_open(const char *path);
+/* Copy warnings and errors to stderr too (foreground on a terminal). */
+void	 log_set_tee(int);
+/* USR1: reopen the error log and access log by path. */
+void	 log_reopen(void);
+void	 log_close(void);
+
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+void	 fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+
+/* Access log: <path> NULL or "off" disables it. */
+int	 access_log_open(const char *path);
+int	 access_log_enabled(void);
+void	 access_log_write(const char *line, size_t len);
+
+#endif /* LOG_H */

@@ -1,0 +1,144 @@
+/*
+ * Incremental HTTP/1.1 message-head parser (RFC 9112), no I/O and no
+ * allocation: give it the bytes received so far, it answers "need more",
+ * "error <status>" or "done, here are the pieces". The pieces point into
+ * the caller's buffer, which must not move while they are used.
+ * Also: response-head parsing (for the proxy) and a chunked-body scanner.
+ * Every ambiguity that could let two parsers disagree on where a message
+ * ends is an error, never a guess.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mtd.h"
+
+#define HTTP_INCOMPLETE	(-2)
+#define HTTP_ERROR	(-1)
+
+enum http_method {
+	HTTP_M_OTHER = 0,	/* a valid token we do not know */
+	HTTP_M_GET,
+	HTTP_M_HEAD,
+	HTTP_M_POST,
+	HTTP_M_PUT,
+	HTTP_M_DELETE,
+	HTTP_M_OPTIONS,
+	HTTP_M_PATCH,
+	HTTP_M_CONNECT,
+	HTTP_M_TRACE,
+	HTTP_M_PURGE,
+};
+
+enum http_body {
+	HTTP_BODY_NONE,		/* no body (CL absent or 0, no TE) */
+	HTTP_BODY_LENGTH,	/* Content-Length: <content_length> */
+	HTTP_BODY_CHUNKED,	/* Transfer-Encoding: chunked */
+	HTTP_BODY_CLOSE,	/* responses only: until the peer closes */
+};
+
+struct http_str {
+	const char	*p;
+	size_t		 len;
+};
+
+struct http_header {
+	struct http_str	 name;	/* as received (case kept) */
+	struct http_str	 value;	/* OWS trimmed */
+};
+
+struct http_request {
+	enum http_method	 method;
+	struct http_str		 method_str;
+	struct http_str		 target;	/* as received */
+	struct http_str		 path;		/* target up to '?' */
+	struct http_str		 query;		/* after '?', no '?' */
+	int			 minor;		/* HTTP/1.<minor>: 0 or 1 */
+
+	struct http_header	 headers[MTD_MAX_HEADERS];
+	int			 nheaders;
+
+	/* Framing and connection semantics, derived from the headers. */
+	enum http_body		 body;
+	uint64_t		 content_length;
+	int			 keep_alive;	/* 1.1 default on, 1.0 off */
+	int			 expect_continue;
+	int			 upgrade;	/* Connection: upgrade + Upgrade */
+	struct http_str		 host;		/* Host value, or empty */
+	/* Commonly read fields, empty when absent. */
+	struct http_str		 if_none_match;
+	struct http_str		 if_modified_since;
+	struct http_str		 range;
+	struct http_str		 if_range;
+};
+
+struct http_response {
+	int			 status;	/* 100..999 */
+	int			 minor;
+	struct http_str		 reason;
+	struct http_header	 headers[MTD_MAX_HEADERS];
+	int			 nheaders;
+	enum http_body		 body;		/* with the request method */
+	uint64_t		 content_length;
+	int			 keep_alive;
+};
+
+/*
+ * Parse the request head at the start of <buf> (<len> bytes).
+ * Empty lines before the request line are skipped (RFC 9112 2.2).
+ * Returns the number of bytes of the head (up to and including the empty
+ * line), HTTP_INCOMPLETE when more bytes are needed, or HTTP_ERROR with
+ * <*status> set: 400 bad syntax or framing, 414 target longer than
+ * MTD_MAX_TARGET, 431 head longer than MTD_MAX_HEAD or too many fields,
+ * 501 unknown transfer coding, 505 HTTP major version not 1.
+ * Too-long heads are detected as soon as <len> shows them, even before
+ * the end of the head has arrived.
+ */
+int	 http_parse_request(const char *buf, size_t len,
+	    struct http_request *req, int *status);
+
+/*
+ * Parse a response head. <req_method> decides bodiless responses (HEAD,
+ * and 2xx to CONNECT). Returns as http_parse_request(); on HTTP_ERROR the
+ * caller answers 502.
+ */
+int	 http_parse_response(const char *buf, size_t len,
+	    enum http_method req_method, struct http_response *resp);
+
+/*
+ * Chunked body scanner: tracks where a chunked body ends without copying
+ * it (the proxy forwards chunks as received). Feed consecutive bytes;
+ * <*used> says how many belong to the body. Returns 1 when the body
+ * (last chunk and trailers) is complete, 0 when more is needed, -1 on
+ * bad framing (size overflow, bad hex, missing CRLF, bad trailer).
+ */
+struct http_chunked {
+	int		 state;
+	uint64_t	 remaining;	/* data bytes left in this chunk */
+	size_t		 line_len;	/* bytes of the current size/trailer line */
+	int		 digits;
+};
+
+void	 http_chunked_init(struct http_chunked *);
+int	 http_chunked_scan(struct http_chunked *, const char *buf,
+	    size_t len, size_t *used);
+/*
+ * Same state machine, decoding in place: the data bytes of <buf> are
+ * moved to its start and their count stored in <*out>. <*used> as above.
+ */
+int	 http_chunked_decode(struct http_chunked *, char *buf, size_t len,
+	    size_t *used, size_t *out);
+
+/* Case-insensitive lookup; NULL when absent. */
+const struct http_str *http_header_get(const struct http_header *h, int n,
+	    const char *name);
+/* Method name <-> enum. */
+enum http_method http_method_parse(const char *p, size_t len);
+const char	*http_method_str(enum http_method);
+/* "Not Found" for 404 ...; "Unknown" otherwise. */
+const char	*http_status_reason(int status);
+
+#endif /* HTTP_H */

@@ -23,6 +23,7 @@
 static int	 log_fd = 2;
 static int	 log_level = LOG_LVL_INFO;
 static int	 log_tee;
+static int	 log_startup = 1;	/* plain "maitred: msg" lines */
 static char	 log_path[4096];
 static int	 alog_fd = -1;
 static char	 alog_path[4096];
@@ -78,6 +79,7 @@ log_open(const char *path)
 {
 	int	 fd;
 
+	log_startup = 0;
 	if (path == NULL || *path == '\0' || strcmp(path, "stderr") == 0) {
 		log_path[0] = '\0';
 		if (log_fd > 2)
@@ -157,6 +159,28 @@ log_close(void)
 	alog_fd = -1;
 }
 
+/* Before the logs are open: what a command-line user wants to read. */
+static void
+vlog_plain(int with_errno, int saved, const char *fmt, va_list ap)
+{
+	char	 line[2048];
+	size_t	 n;
+	int	 r;
+
+	n = strlcpy(line, "maitred: ", sizeof(line));
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (r > 0)
+		n = MTD_MIN(n + (size_t)r, sizeof(line) - 2);
+	if (with_errno && n < sizeof(line) - 2) {
+		r = snprintf(line + n, sizeof(line) - n, ": %s",
+		    strerror(saved));
+		if (r > 0)
+			n = MTD_MIN(n + (size_t)r, sizeof(line) - 2);
+	}
+	line[n++] = '\n';
+	(void)!write(2, line, n);
+}
+
 static void
 vlog(int level, int with_errno, const char *fmt, va_list ap)
 {
@@ -168,6 +192,10 @@ vlog(int level, int with_errno, const char *fmt, va_list ap)
 
 	if (level < log_level)
 		return;
+	if (log_startup) {
+		vlog_plain(with_errno, saved, fmt, ap);
+		return;
+	}
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "[%Y-%m-%d %H:%M:%S", &tm);

@@ -1,0 +1,365 @@
+/*
+ * The master's probe scheduler. One probe per backend, each a small
+ * state machine (connecting, sending, reading) on a non-blocking
+ * socket, driven by the master's poll() through health_pollfds() and
+ * health_process(). Deadlines use CLOCK_MONOTONIC. A probe still in
+ * flight when the next round is due is left to finish, never doubled.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "backend.h"
+#include "conf.h"
+#include "health.h"
+#include "log.h"
+#include "mtd.h"
+
+#define HEALTH_MIN_INTERVAL_MS	10
+#define HEALTH_DEFAULT_TIMEOUT	5000
+
+enum probe_state {
+	PROBE_IDLE,
+	PROBE_CONNECTING,
+	PROBE_SENDING,
+	PROBE_READING,
+};
+
+struct probe {
+	int			 fd;		/* -1 when idle */
+	enum probe_state	 state;
+	int64_t			 deadline;	/* monotonic ms */
+	char			 req[640];
+	size_t			 reqlen, sent;
+	char			 buf[128];	/* status line */
+	size_t			 len;
+};
+
+static struct {
+	struct backend_table	*t;
+	int			 n;		/* 0: not checking */
+	enum health_kind	 kind;
+	char			 path[256];
+	int			 interval_ms;
+	int			 timeout_ms;
+	int64_t			 next_round;	/* monotonic ms */
+	unsigned		 gen;		/* bumped by init and stop */
+	unsigned		 polled_gen;	/* gen at health_pollfds() */
+	struct probe		 p[MTD_MAX_BACKENDS];
+} hc;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+probe_close(struct probe *p)
+{
+	if (p->fd != -1)
+		close(p->fd);
+	p->fd = -1;
+	p->state = PROBE_IDLE;
+}
+
+static void
+probe_done(int i, int ok, const char *why)
+{
+	probe_close(&hc.p[i]);
+	backend_report(hc.t, i, ok, why);
+}
+
+static void
+probe_fail_errno(int i, const char *what, int err)
+{
+	char	 why[96];
+
+	switch (err) {
+	case ECONNREFUSED:
+		snprintf(why, sizeof(why), "%s refused", what);
+		break;
+	case ETIMEDOUT:
+		snprintf(why, sizeof(why), "%s timeout", what);
+		break;
+	default:
+		snprintf(why, sizeof(why), "%s: %s", what, strerror(err));
+		break;
+	}
+	probe_done(i, 0, why);
+}
+
+/* "HTTP/1.1 200 OK\r\n": 2xx and 3xx are healthy. */
+static void
+probe_status(int i)
+{
+	struct probe	*p = &hc.p[i];
+	const char	*b = p->buf;
+	char		 why[32];
+	int		 status;
+
+	p->buf[p->len] = '\0';
+	if (p->len < 12 || strncmp(b, "HTTP/1.", 7) != 0 ||
+	    b[7] < '0' || b[7] > '9' || b[8] != ' ' ||
+	    b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' ||
+	    b[11] < '0' || b[11] > '9') {
+		probe_done(i, 0, "bad http response");
+		return;
+	}
+	status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	if (status >= 200 && status < 400) {
+		probe_done(i, 1, NULL);
+		return;
+	}
+	snprintf(why, sizeof(why), "http status %d", status);
+	probe_done(i, 0, why);
+}
+
+static void
+probe_read(int i)
+{
+	struct probe	*p = &hc.p[i];
+	ssize_t		 r;
+
+	r = recv(p->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len,
+	    MSG_DONTWAIT);
+	if (r == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			probe_fail_errno(i, "read", errno);
+		return;
+	}
+	if (r == 0) {
+		if (p->len == 0)
+			probe_done(i, 0, "connection closed");
+		else
+			probe_status(i);
+		return;
+	}
+	p->len += (size_t)r;
+	if (memchr(p->buf, '\n', p->len) != NULL ||
+	    p->len == sizeof(p->buf) - 1)
+		probe_status(i);
+}
+
+static void
+probe_send(int i)
+{
+	struct probe	*p = &hc.p[i];
+	ssize_t		 w;
+
+	w = send(p->fd, p->req + p->sent, p->reqlen - p->sent,
+	    MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (w == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			probe_fail_errno(i, "send", errno);
+		return;
+	}
+	p->sent += (size_t)w;
+	if (p->sent == p->reqlen)
+		p->state = PROBE_READING;
+}
+
+static void
+probe_connected(int i)
+{
+	if (hc.kind == HEALTH_TCP) {
+		probe_done(i, 1, NULL);
+		return;
+	}
+	hc.p[i].state = PROBE_SENDING;
+	probe_send(i);
+}
+
+static void
+probe_start(int i, int64_t now)
+{
+	const struct backend_slot	*s = backend_get(hc.t, i);
+	struct probe			*p = &hc.p[i];
+
+	if (s == NULL)
+		return;
+	p->fd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (p->fd == -1) {
+		/* Our problem (EMFILE...), not the backend's: no report. */
+		log_warn("health check %s: socket", s->name);
+		return;
+	}
+	p->deadline = now + hc.timeout_ms;
+	p->sent = p->len = 0;
+	p->reqlen = 0;
+	if (hc.kind == HEALTH_HTTP)
+		p->reqlen = (size_t)snprintf(p->req, sizeof(p->req),
+		    "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+		    "User-Agent: maitred-health\r\n\r\n", hc.path, s->name);
+	p->state = PROBE_CONNECTING;
+	if (connect(p->fd, (const struct sockaddr *)&s->ss, s->sslen) == 0)
+		probe_connected(i);
+	else if (errno != EINPROGRESS && errno != EINTR)
+		probe_fail_errno(i, "connect", errno);
+}
+
+/*
+ * POLLOUT on a connecting socket: SO_ERROR tells how it ended. The
+ * getpeername() check guards against a wake-up that did not come from
+ * this connect (it only succeeds once the connection is established).
+ */
+static void
+probe_connecting(int i)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(int), sslen = sizeof(ss);
+	int			 err = 0;
+
+	if (getsockopt(hc.p[i].fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0)
+		probe_fail_errno(i, "connect", err);
+	else if (getpeername(hc.p[i].fd, (struct sockaddr *)&ss,
+	    &sslen) == 0)
+		probe_connected(i);
+}
+
+static void
+probe_event(int i, short revents)
+{
+	switch (hc.p[i].state) {
+	case PROBE_CONNECTING:
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			probe_connecting(i);
+		break;
+	case PROBE_SENDING:
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			probe_send(i);
+		break;
+	case PROBE_READING:
+		if (revents & (POLLIN | POLLERR | POLLHUP))
+			probe_read(i);
+		break;
+	case PROBE_IDLE:
+		break;
+	}
+}
+
+static void
+round_start(int64_t now)
+{
+	int	 i;
+
+	for (i = 0; i < hc.n; i++)
+		if (hc.p[i].state == PROBE_IDLE)
+			probe_start(i, now);
+	hc.next_round = now + hc.interval_ms;
+}
+
+void
+health_stop(void)
+{
+	int	 i;
+
+	for (i = 0; i < MTD_MAX_BACKENDS; i++)
+		if (hc.p[i].state != PROBE_IDLE)
+			probe_close(&hc.p[i]);
+	hc.n = 0;
+	hc.gen++;
+}
+
+void
+health_init(const struct conf *c, struct backend_table *t)
+{
+	int	 i;
+
+	health_stop();
+	for (i = 0; i < MTD_MAX_BACKENDS; i++) {
+		hc.p[i].fd = -1;
+		hc.p[i].state = PROBE_IDLE;
+	}
+	hc.t = t;
+	hc.n = t != NULL ? MTD_MIN(backend_count(t), c->nbackends) : 0;
+	hc.kind = c->health_kind;
+	if (strlcpy(hc.path, c->health_path, sizeof(hc.path)) >=
+	    sizeof(hc.path) || hc.path[0] != '/')
+		strlcpy(hc.path, "/", sizeof(hc.path));
+	hc.interval_ms = MTD_MAX(c->health_interval_ms,
+	    HEALTH_MIN_INTERVAL_MS);
+	hc.timeout_ms = c->connect_timeout_ms > 0 ? c->connect_timeout_ms :
+	    HEALTH_DEFAULT_TIMEOUT;
+	if (hc.n > 0)
+		round_start(now_ms());
+}
+
+int
+health_timeout_ms(void)
+{
+	int64_t	 now, due;
+	int	 i;
+
+	if (hc.n == 0)
+		return -1;
+	due = hc.next_round;
+	for (i = 0; i < hc.n; i++)
+		if (hc.p[i].state != PROBE_IDLE && hc.p[i].deadline < due)
+			due = hc.p[i].deadline;
+	now = now_ms();
+	if (due <= now)
+		return 0;
+	return (int)MTD_MIN(due - now, (int64_t)INT_MAX);
+}
+
+int
+health_pollfds(struct pollfd *pfd, int max)
+{
+	int	 i, k = 0;
+
+	hc.polled_gen = hc.gen;
+	for (i = 0; i < hc.n && k < max; i++) {
+		if (hc.p[i].state == PROBE_IDLE)
+			continue;
+		pfd[k].fd = hc.p[i].fd;
+		pfd[k].events = hc.p[i].state == PROBE_READING ? POLLIN :
+		    POLLOUT;
+		pfd[k].revents = 0;
+		k++;
+	}
+	return k;
+}
+
+void
+health_process(const struct pollfd *pfd, int n)
+{
+	int64_t	 now;
+	int	 j, i;
+
+	if (hc.n == 0)
+		return;
+	/* Entries from before an init/stop may name reused fds. */
+	for (j = 0; hc.polled_gen == hc.gen && j < n; j++) {
+		if (pfd[j].revents == 0)
+			continue;
+		for (i = 0; i < hc.n; i++)
+			if (hc.p[i].state != PROBE_IDLE &&
+			    hc.p[i].fd == pfd[j].fd) {
+				probe_event(i, pfd[j].revents);
+				break;
+			}
+	}
+	now = now_ms();
+	for (i = 0; i < hc.n; i++)
+		if (hc.p[i].state != PROBE_IDLE && now >= hc.p[i].deadline)
+			probe_done(i, 0, hc.p[i].state == PROBE_CONNECTING ?
+			    "connect timeout" : "timeout");
+	if (now >= hc.next_round)
+		round_start(now);
+}

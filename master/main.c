@@ -1,0 +1,231 @@
+/*
+ * maitred: command line, configuration check, pidfile, daemonizing, then
+ * the master loop. Every start-up error is one line on stderr and exit
+ * status 1, before anything listens.
+ */
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/libutil.h>
+#include <bsd/string.h>
+#include <bsd/unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "master.h"
+#include "mtd.h"
+#include "shm.h"
+
+extern char	**environ;
+
+#define DEFAULT_CONF_LOCAL	"conf/maitred.conf"
+#define DEFAULT_CONF_SYSTEM	"/etc/maitred/maitred.conf"
+
+struct cli {
+	const char	*conf;
+	int		 port;		/* 0: from the file */
+	int		 strategy;	/* -1: from the file */
+	int		 workers;	/* 0: from the file */
+	int		 daemonize;
+	int		 test;
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: maitred [-dhtv] [-c file] [-p port] [-s strategy] "
+	    "[-w workers]\n"
+	    "  -c file      configuration file (default %s, else %s)\n"
+	    "  -p port      listen port, overrides every listen port\n"
+	    "  -s strategy  round-robin, least-conn, ip-hash, weighted "
+	    "(or 0-3)\n"
+	    "  -w workers   number of worker processes (1-%d)\n"
+	    "  -d           daemonize: detach and write the pidfile\n"
+	    "  -t           test the configuration and exit\n"
+	    "  -v           print the version and exit\n"
+	    "  -h           print this help and exit\n",
+	    DEFAULT_CONF_LOCAL, DEFAULT_CONF_SYSTEM, MTD_MAX_WORKERS);
+}
+
+static int
+parse_int(const char *s, int min, int max, int *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static void
+bad_flag(const char *flag, const char *what, const char *value)
+{
+	fprintf(stderr, "maitred: %s: invalid %s \"%s\"\n", flag, what,
+	    value);
+	exit(1);
+}
+
+static void
+parse_cli(int argc, char **argv, struct cli *o)
+{
+	enum lb_strategy	 s;
+	int			 ch;
+
+	memset(o, 0, sizeof(*o));
+	o->strategy = -1;
+	while ((ch = getopt(argc, argv, "c:p:s:w:dtvh")) != -1) {
+		switch (ch) {
+		case 'c':
+			o->conf = optarg;
+			break;
+		case 'p':
+			if (parse_int(optarg, 1, 65535, &o->port) == -1)
+				bad_flag("-p", "port", optarg);
+			break;
+		case 's':
+			if (conf_parse_strategy(optarg, &s) == -1)
+				bad_flag("-s", "strategy", optarg);
+			o->strategy = (int)s;
+			break;
+		case 'w':
+			if (parse_int(optarg, 1, MTD_MAX_WORKERS,
+			    &o->workers) == -1)
+				bad_flag("-w", "worker count", optarg);
+			break;
+		case 'd':
+			o->daemonize = 1;
+			break;
+		case 't':
+			o->test = 1;
+			break;
+		case 'v':
+			printf("maitred %s\n", MTD_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(1);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(1);
+	}
+	if (o->conf == NULL)
+		o->conf = access(DEFAULT_CONF_LOCAL, F_OK) == 0 ?
+		    DEFAULT_CONF_LOCAL : DEFAULT_CONF_SYSTEM;
+}
+
+/* -p: same addresses, another port. */
+static void
+listen_set_port(struct conf_listen *l, int port)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&l->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l->ss;
+	char			 addr[INET6_ADDRSTRLEN];
+
+	l->port = port;
+	if (l->ss.ss_family == AF_INET6) {
+		sin6->sin6_port = htons((uint16_t)port);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+		snprintf(l->text, sizeof(l->text), "[%s]:%d", addr, port);
+	} else {
+		sin->sin_port = htons((uint16_t)port);
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		snprintf(l->text, sizeof(l->text), "%s:%d", addr, port);
+	}
+}
+
+static void
+apply_overrides(struct conf *c, const struct cli *o)
+{
+	int	 i;
+
+	if (o->port != 0)
+		for (i = 0; i < c->nlisten; i++)
+			listen_set_port(&c->listens[i], o->port);
+	if (o->strategy != -1)
+		c->strategy = (enum lb_strategy)o->strategy;
+	if (o->workers != 0)
+		c->workers = o->workers;
+}
+
+static struct pidfh *
+open_pidfile(const char *path)
+{
+	struct pidfh	*pfh;
+	pid_t		 other;
+
+	if (path[0] == '\0')
+		return NULL;
+	pfh = pidfile_open(path, 0644, &other);
+	if (pfh != NULL)
+		return pfh;
+	if (errno == EEXIST)
+		fatalx("already running (pid %ld)", (long)other);
+	fatal("pidfile %s", path);
+}
+
+static void
+open_logs(const struct conf *c)
+{
+	if (access_log_open(c->access_log) == -1)
+		fatal("access_log %s", c->access_log);
+	if (log_open(c->error_log) == -1)
+		fatal("error_log %s", c->error_log);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct conf	 conf;
+	struct master_opts	 mo;
+	struct pidfh		*pfh;
+	struct cli		 o;
+
+	setproctitle_init(argc, argv, environ);
+	parse_cli(argc, argv, &o);
+	if (conf_load(&conf, o.conf) == -1)
+		exit(1);
+	apply_overrides(&conf, &o);
+	if (o.test) {
+		printf("maitred: configuration ok\n");
+		exit(0);
+	}
+	log_set_level(conf.log_level);
+	pfh = open_pidfile(conf.pidfile);
+	if (listeners_open(&conf, conf.workers) == -1)
+		exit(1);
+	if (shm_create(&conf) == -1)
+		exit(1);
+	open_logs(&conf);
+	memset(&mo, 0, sizeof(mo));
+	mo.daemonize = o.daemonize;
+	if (o.daemonize && daemon(0, 0) == -1)
+		fatal("daemon");
+	if (pfh != NULL)
+		pidfile_write(pfh);
+	log_set_tee(!o.daemonize && conf.error_log[0] != '\0' &&
+	    isatty(2));
+	setproctitle("-maitred: master process %s", conf.path);
+	master_run(&conf, conf.path, &mo);
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	return 0;
+}

@@ -1,0 +1,320 @@
+/*
+ * The master loop: signals (through a signalfd), worker respawns and the
+ * health checker share one poll(). Signal meanings follow nginx:
+ * TERM/INT fast stop, QUIT graceful stop, HUP reload, USR1 reopen logs,
+ * CHLD reap and respawn.
+ */
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "health.h"
+#include "log.h"
+#include "master.h"
+#include "shm.h"
+#include "stats.h"
+
+#define FAST_STOP_GRACE_MS	5000
+#define MAX_POLL		(MTD_MAX_BACKENDS + 1)
+
+enum stop_mode {
+	RUNNING,
+	STOP_FAST,
+	STOP_GRACEFUL,
+};
+
+static struct conf	*current;
+static const char	*conf_file;
+static int		 sigfd = -1;
+static enum stop_mode	 stop_mode = RUNNING;
+static struct timespec	 stop_started;
+
+/* "127.0.0.1:8085, [::1]:8085" for the start-up line. */
+static const char *
+master_listen_text(const struct conf *c)
+{
+	static char	 buf[MTD_MAX_LISTEN * 80];
+	int		 i;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->nlisten; i++) {
+		if (i > 0)
+			strlcat(buf, ", ", sizeof(buf));
+		strlcat(buf, c->listens[i].text, sizeof(buf));
+	}
+	return buf;
+}
+
+static int
+same_listens(const struct conf *a, const struct conf *b)
+{
+	int	 i;
+
+	if (a->nlisten != b->nlisten)
+		return 0;
+	for (i = 0; i < a->nlisten; i++)
+		if (strcmp(a->listens[i].text, b->listens[i].text) != 0)
+			return 0;
+	return 1;
+}
+
+static int
+same_backends(const struct conf *a, const struct conf *b)
+{
+	int	 i;
+
+	if (a->nbackends != b->nbackends)
+		return 0;
+	for (i = 0; i < a->nbackends; i++)
+		if (strcmp(a->backends[i].name, b->backends[i].name) != 0 ||
+		    a->backends[i].weight != b->backends[i].weight ||
+		    a->backends[i].max_failures !=
+		    b->backends[i].max_failures)
+			return 0;
+	return 1;
+}
+
+/*
+ * What a reload can change without a restart: everything but the
+ * listeners and the regions sized into the shared segment.
+ */
+static int
+master_conf_compatible(const struct conf *old, const struct conf *next)
+{
+	const char	*what = NULL;
+
+	if (!same_listens(old, next))
+		what = "listen";
+	else if (!same_backends(old, next))
+		what = "backends";
+	else if (old->cache_size != next->cache_size)
+		what = "cache_size";
+	else if (next->workers > MTD_MAX_WORKERS)
+		what = "workers";
+	if (what == NULL)
+		return 0;
+	log_warnx("reload: changing \"%s\" needs a restart, keeping the "
+	    "running configuration", what);
+	return -1;
+}
+
+static int
+setup_signals(void)
+{
+	sigset_t	 set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigfd == -1)
+		return -1;
+	spawn_set_master_fd(sigfd);
+	return 0;
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void
+begin_stop(enum stop_mode mode)
+{
+	if (stop_mode == STOP_FAST || stop_mode == mode)
+		return;
+	stop_mode = mode;
+	clock_gettime(CLOCK_MONOTONIC, &stop_started);
+	health_stop();
+	if (mode == STOP_FAST) {
+		log_info("shutting down");
+		spawn_signal_all(SIGTERM);
+	} else {
+		log_info("shutting down gracefully");
+		spawn_signal_all(SIGQUIT);
+	}
+	/* No new connection may queue on a socket nobody will accept. */
+	listeners_close();
+}
+
+/*
+ * HUP: load and check the configuration; if it is valid, start a new
+ * generation of workers with it and retire the old ones gracefully.
+ * Settings that live in the shared segment or the listeners (listen,
+ * backends, cache_size) need a restart and are kept, with a warning.
+ */
+static void
+reload(void)
+{
+	struct conf	*next;
+
+	log_info("reloading configuration %s", conf_file);
+	if ((next = calloc(1, sizeof(*next))) == NULL) {
+		log_warn("reload");
+		return;
+	}
+	if (conf_load(next, conf_file) == -1) {
+		log_warnx("reload failed, keeping the running configuration");
+		free(next);
+		return;
+	}
+	if (master_conf_compatible(current, next) == -1) {
+		conf_free(next);
+		free(next);
+		return;
+	}
+	if (listeners_resize(next, next->workers) == -1) {
+		log_warnx("reload failed, keeping the running configuration");
+		conf_free(next);
+		free(next);
+		return;
+	}
+	log_set_level(next->log_level);
+	spawn_generation(next);
+	/* Retired workers still use the old struct: it is leaked on purpose. */
+	current = next;
+	log_info("configuration reloaded");
+}
+
+static void
+handle_signal(const struct signalfd_siginfo *si)
+{
+	switch (si->ssi_signo) {
+	case SIGCHLD:
+		spawn_reap(stop_mode != RUNNING);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		begin_stop(STOP_FAST);
+		break;
+	case SIGQUIT:
+		begin_stop(STOP_GRACEFUL);
+		break;
+	case SIGHUP:
+		if (stop_mode == RUNNING)
+			reload();
+		break;
+	case SIGUSR1:
+		log_info("reopening log files");
+		log_reopen();
+		spawn_signal_all(SIGUSR1);
+		break;
+	}
+}
+
+static void
+read_signals(void)
+{
+	struct signalfd_siginfo	 si;
+
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+		handle_signal(&si);
+}
+
+static int
+next_timeout(void)
+{
+	int	 t = -1, h;
+
+	if (stop_mode == RUNNING) {
+		t = spawn_tick();
+		h = health_timeout_ms();
+		if (h >= 0 && (t < 0 || h < t))
+			t = h;
+	} else if (stop_mode == STOP_FAST)
+		t = 200;
+	return t;
+}
+
+static void
+print_totals(const struct master_opts *o)
+{
+	struct stats_total	 t;
+	char			 line[512];
+
+	stats_sum(&t);
+	snprintf(line, sizeof(line), "totals: requests %llu, 1xx %llu, "
+	    "2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu, bytes in %llu, out %llu",
+	    (unsigned long long)t.requests,
+	    (unsigned long long)t.status[1], (unsigned long long)t.status[2],
+	    (unsigned long long)t.status[3], (unsigned long long)t.status[4],
+	    (unsigned long long)t.status[5], (unsigned long long)t.bytes_in,
+	    (unsigned long long)t.bytes_out);
+	log_info("%s", line);
+	if (!o->daemonize) {
+		printf("%s\n", line);
+		fflush(stdout);
+	}
+}
+
+static void
+master_loop(void)
+{
+	struct pollfd	 pfd[MAX_POLL];
+	int		 n, timeout;
+
+	for (;;) {
+		if (stop_mode != RUNNING && spawn_alive() == 0)
+			break;
+		if (stop_mode == STOP_FAST &&
+		    ms_since(&stop_started) > FAST_STOP_GRACE_MS)
+			spawn_signal_all(SIGKILL);
+		if (stop_mode == RUNNING && spawn_all_given_up()) {
+			log_error("every worker failed to start, exiting");
+			break;
+		}
+		pfd[0].fd = sigfd;
+		pfd[0].events = POLLIN;
+		n = 1;
+		if (stop_mode == RUNNING)
+			n += health_pollfds(pfd + 1, MAX_POLL - 1);
+		timeout = next_timeout();
+		if (poll(pfd, (nfds_t)n, timeout) == -1 && errno != EINTR)
+			fatal("poll");
+		if (pfd[0].revents & POLLIN)
+			read_signals();
+		if (stop_mode == RUNNING)
+			health_process(pfd + 1, n - 1);
+	}
+}
+
+int
+master_run(struct conf *c, const char *path, const struct master_opts *o)
+{
+	current = c;
+	conf_file = path;
+	if (setup_signals() == -1)
+		fatal("signalfd");
+	spawn_init(c);
+	if (spawn_all() == -1)
+		fatalx("cannot start workers");
+	log_info("maitred %s started: %d workers, listening on %s",
+	    MTD_VERSION, c->workers, master_listen_text(c));
+	health_init(current, shm_backends());
+	master_loop();
+	health_stop();
+	spawn_reap(1);
+	print_totals(o);
+	return 0;
+}

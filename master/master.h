@@ -1,0 +1,46 @@
+/*
+ * The master process: listeners, worker slots, signals, health checks.
+ * It never serves traffic; it sleeps in poll() on a signalfd, the health
+ * probes and the next respawn or probe deadline.
+ */
+#ifndef MASTER_H
+#define MASTER_H
+
+#include <sys/types.h>
+
+#include "conf.h"
+
+struct master_opts {
+	int	 daemonize;
+	int	 foreground_tty;	/* print totals on stdout at exit */
+};
+
+/* listen.c: one socket per (worker slot, listen address), SO_REUSEPORT. */
+int	 listeners_open(const struct conf *c, int nslots);
+int	 listeners_resize(const struct conf *c, int nslots);
+void	 listeners_close(void);
+/* The sockets of <slot> (nlisten of them). */
+const int *listeners_of(int slot);
+int	 listeners_count(void);
+/* Close every listening socket except <slot>'s (in a new worker). */
+void	 listeners_keep_only(int slot);
+
+/* spawn.c: worker slot table. */
+void	 spawn_init(const struct conf *c);
+int	 spawn_all(void);
+void	 spawn_reap(int stopping);
+/* Respawn slots whose back-off expired; ms until the next one, or -1. */
+int	 spawn_tick(void);
+void	 spawn_signal_all(int sig);
+int	 spawn_alive(void);
+int	 spawn_all_given_up(void);
+/* Reload: retire every current worker (QUIT) and start new ones. */
+void	 spawn_generation(const struct conf *c);
+/* Fds the master owns that a worker must close after fork. */
+void	 spawn_set_master_fd(int fd);
+
+/* master.c */
+int	 master_run(struct conf *c, const char *conf_path,
+	    const struct master_opts *o);
+
+#endif /* MASTER_H */

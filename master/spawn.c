@@ -1,0 +1,252 @@
+/*
+ * Worker slot table (Apache's scoreboard, nginx's process array): one slot
+ * per worker, each with its pid and crash history. A worker that dies is
+ * respawned at once into its slot; one that keeps dying young is
+ * respawned with exponential back-off, said once in the log. On reload the
+ * current workers are "retired" (QUIT, never respawned) and a new
+ * generation starts in the same slots.
+ */
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+#include "shm.h"
+#include "worker.h"
+
+#define QUICK_DEATH_MS	2000	/* dying sooner than this counts as a crash */
+#define BACKOFF_AFTER	3	/* quick deaths in a row before backing off */
+#define BACKOFF_MAX_S	30
+#define MAX_RETIRED	(MTD_MAX_WORKERS * 4)
+
+struct slot {
+	pid_t		 pid;		/* 0: empty */
+	uint64_t	 started_ms;
+	int		 quick_deaths;
+	uint64_t	 respawn_at_ms;	/* 0: not waiting */
+	int		 given_up;	/* exited with status 2 */
+};
+
+static const struct conf	*sconf;
+static struct slot		 slots[MTD_MAX_WORKERS];
+static int			 nslots;
+static pid_t			 retired[MAX_RETIRED];
+static int			 nretired;
+static int			 master_fds[4];
+static int			 nmaster_fds;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+spawn_set_master_fd(int fd)
+{
+	if (nmaster_fds < (int)MTD_ARRLEN(master_fds))
+		master_fds[nmaster_fds++] = fd;
+}
+
+void
+spawn_init(const struct conf *c)
+{
+	sconf = c;
+	nslots = c->workers;
+}
+
+static int
+spawn_slot(int i)
+{
+	pid_t	 pid;
+	int	 k;
+
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("fork worker %d", i);
+		slots[i].respawn_at_ms = now_ms() + 1000;
+		return -1;
+	case 0:
+		for (k = 0; k < nmaster_fds; k++)
+			close(master_fds[k]);
+		listeners_keep_only(i);
+		worker_main(sconf, i, listeners_of(i), listeners_count());
+	default:
+		break;
+	}
+	slots[i].pid = pid;
+	slots[i].started_ms = now_ms();
+	slots[i].respawn_at_ms = 0;
+	atomic_store(&shm_stats_slot(i)->pid, pid);
+	return 0;
+}
+
+int
+spawn_all(void)
+{
+	int	 i;
+
+	for (i = 0; i < nslots; i++)
+		if (spawn_slot(i) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+retired_remove(pid_t pid)
+{
+	int	 i;
+
+	for (i = 0; i < nretired; i++)
+		if (retired[i] == pid) {
+			retired[i] = retired[--nretired];
+			return 1;
+		}
+	return 0;
+}
+
+static int
+slot_of(pid_t pid)
+{
+	int	 i;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i].pid == pid)
+			return i;
+	return -1;
+}
+
+/* Decide when slot <i> comes back, and say why it went. */
+static void
+slot_died(int i, int status, int stopping)
+{
+	struct slot	*s = &slots[i];
+	uint64_t	 now = now_ms();
+	int		 delay;
+	pid_t		 pid = s->pid;
+
+	s->pid = 0;
+	atomic_fetch_add(&shm_stats_slot(i)->restarts, 1);
+	if (stopping)
+		return;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+		log_error("worker %d (pid %d) exited with status 2, "
+		    "not respawning", i, (int)pid);
+		s->given_up = 1;
+		return;
+	}
+	if (WIFSIGNALED(status))
+		log_warnx("worker %d (pid %d) exited on signal %d, "
+		    "respawning", i, (int)pid, WTERMSIG(status));
+	else
+		log_warnx("worker %d (pid %d) exited with status %d, "
+		    "respawning", i, (int)pid, WEXITSTATUS(status));
+	if (now - s->started_ms < QUICK_DEATH_MS)
+		s->quick_deaths++;
+	else
+		s->quick_deaths = 0;
+	if (s->quick_deaths < BACKOFF_AFTER) {
+		s->respawn_at_ms = now;
+		return;
+	}
+	delay = 1 << MTD_MIN(s->quick_deaths - BACKOFF_AFTER, 5);
+	delay = MTD_MIN(delay, BACKOFF_MAX_S);
+	if (s->quick_deaths == BACKOFF_AFTER || delay < BACKOFF_MAX_S)
+		log_warnx("worker %d keeps dying, respawning in %d s", i,
+		    delay);
+	s->respawn_at_ms = now + (uint64_t)delay * 1000;
+}
+
+void
+spawn_reap(int stopping)
+{
+	pid_t	 pid;
+	int	 status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (retired_remove(pid))
+			continue;
+		if ((i = slot_of(pid)) != -1)
+			slot_died(i, status, stopping);
+	}
+}
+
+int
+spawn_tick(void)
+{
+	uint64_t	 now = now_ms(), next = 0;
+	int		 i;
+
+	for (i = 0; i < nslots; i++) {
+		if (slots[i].pid != 0 || slots[i].respawn_at_ms == 0)
+			continue;
+		if (slots[i].respawn_at_ms <= now)
+			spawn_slot(i);
+		else if (next == 0 || slots[i].respawn_at_ms < next)
+			next = slots[i].respawn_at_ms;
+	}
+	return next ? (int)(next - now) : -1;
+}
+
+void
+spawn_signal_all(int sig)
+{
+	int	 i;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i].pid > 0)
+			kill(slots[i].pid, sig);
+	for (i = 0; i < nretired; i++)
+		kill(retired[i], sig);
+}
+
+int
+spawn_alive(void)
+{
+	int	 i, n = nretired;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i].pid > 0)
+			n++;
+	return n;
+}
+
+/* Every slot gave up (status 2): nothing will ever serve. */
+int
+spawn_all_given_up(void)
+{
+	int	 i;
+
+	for (i = 0; i < nslots; i++)
+		if (!slots[i].given_up)
+			return 0;
+	return nslots > 0;
+}
+
+void
+spawn_generation(const struct conf *c)
+{
+	int	 i;
+
+	for (i = 0; i < nslots; i++) {
+		if (slots[i].pid > 0 && nretired < MAX_RETIRED) {
+			kill(slots[i].pid, SIGQUIT);
+			retired[nretired++] = slots[i].pid;
+		}
+		slots[i].pid = 0;
+	}
+	sconf = c;
+	nslots = c->workers;
+	for (i = 0; i < nslots; i++) {
+		memset(&slots[i], 0, sizeof(slots[i]));
+		spawn_slot(i);
+	}
+}

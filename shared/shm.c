@@ -1,0 +1,133 @@
+/*
+ * Shared segment creation. The master sizes every region from the
+ * configuration, maps one MAP_SHARED object and lets each region's module
+ * initialise its part. The name is unlinked right after mmap(): forked
+ * workers inherit the mapping, and a kill -9 of the master can never leave
+ * an object behind that blocks the next start.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "shm.h"
+
+struct shm_header	*shm;
+
+static size_t
+align_up(size_t n)
+{
+	return (n + 63) & ~(size_t)63;
+}
+
+static int
+shm_map(size_t size)
+{
+	char	 name[64];
+	void	*p;
+	int	 fd;
+
+	snprintf(name, sizeof(name), "/maitred.%ld.%ld", (long)getpid(),
+	    (long)time(NULL));
+	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd == -1) {
+		log_warn("shm_open %s", name);
+		return -1;
+	}
+	/* From here on nothing refers to the name: unlink it at once. */
+	shm_unlink(name);
+	if (ftruncate(fd, (off_t)size) == -1) {
+		log_warn("shared segment of %zu bytes", size);
+		close(fd);
+		return -1;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		log_warn("mmap shared segment of %zu bytes", size);
+		return -1;
+	}
+	shm = p;
+	return 0;
+}
+
+/* Lay the regions out one after the other, each cache-line aligned. */
+static size_t
+layout(const struct conf *c, struct shm_header *h)
+{
+	size_t	 off = align_up(sizeof(struct shm_header));
+
+	h->stats_off = off;
+	off += align_up(sizeof(struct stats_slot) * MTD_MAX_WORKERS);
+	h->backends_off = off;
+	off += align_up(backend_region_size(c));
+	h->ratelimit_off = off;
+	off += align_up(ratelimit_region_size(c));
+	return off;
+}
+
+int
+shm_create(const struct conf *c)
+{
+	struct shm_header	 h;
+
+	memset(&h, 0, sizeof(h));
+	h.size = layout(c, &h);
+	if (shm_map(h.size) == -1)
+		return -1;
+	/* ftruncate() gave us zeroed pages: only the header to fill. */
+	h.magic = SHM_MAGIC;
+	h.version = SHM_VERSION;
+	h.nslots = MTD_MAX_WORKERS;
+	h.start_time = time(NULL);
+	memcpy(shm, &h, sizeof(h));
+	if (backend_region_init(shm_region(shm->backends_off), c) == -1 ||
+	    ratelimit_region_init(shm_region(shm->ratelimit_off), c) == -1) {
+		log_warnx("cannot initialise the shared segment");
+		shm_destroy();
+		return -1;
+	}
+	return 0;
+}
+
+struct backend_table *
+shm_backends(void)
+{
+	return backend_table_attach(shm_region(shm->backends_off));
+}
+
+void *
+shm_ratelimit(void)
+{
+	return shm_region(shm->ratelimit_off);
+}
+
+void
+shm_destroy(void)
+{
+	if (shm != NULL)
+		munmap(shm, shm->size);
+	shm = NULL;
+}
+
+void *
+shm_region(size_t off)
+{
+	return off == 0 ? NULL : (char *)shm + off;
+}
+
+struct stats_slot *
+shm_stats_slot(int slot)
+{
+	struct stats_slot	*s = shm_region(shm->stats_off);
+
+	return &s[slot];
+}

@@ -1,0 +1,51 @@
+/*
+ * The shared segment: one POSIX shared-memory object created and mapped by
+ * the master before it forks, inherited by every worker. Its name is
+ * unlinked as soon as it is mapped, so no /dev/shm object outlives the
+ * processes, whatever kills them. Regions are addressed by offsets from
+ * the header, never by pointers.
+ *
+ * Lock order (when two are ever held together): backend lock, then cache
+ * stripe, then rate-limit stripe. Today no code path holds two.
+ */
+#ifndef SHM_H
+#define SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "stats.h"
+
+struct backend_table;
+
+#define SHM_MAGIC	0x6d61697472656431ULL	/* "maitred1" */
+#define SHM_VERSION	1
+
+struct shm_header {
+	/* Written by the master at creation; read-only afterwards. */
+	uint64_t	 magic;
+	uint32_t	 version;
+	uint32_t	 nslots;		/* stats slots */
+	size_t		 size;			/* whole mapping */
+	int64_t		 start_time;		/* time(NULL) at creation */
+	size_t		 stats_off;
+	size_t		 backends_off;
+	size_t		 ratelimit_off;
+	size_t		 cache_off;
+	/* Written by the master at each reload; read by anyone. */
+	_Atomic uint64_t generation;
+};
+
+extern struct shm_header *shm;
+
+/* Create and map the segment sized for <c>. 0, or -1 logged. Master. */
+int	 shm_create(const struct conf *c);
+void	 shm_destroy(void);
+/* Region base pointers in this process's mapping. */
+void	*shm_region(size_t off);
+struct stats_slot *shm_stats_slot(int slot);
+struct backend_table *shm_backends(void);
+void	*shm_ratelimit(void);
+
+#endif /* SHM_H */

@@ -1,0 +1,73 @@
+/*
+ * Per-worker counters: writes are relaxed atomic adds on the worker's own
+ * slot (cheap, never contended); stats_sum() adds the slots up for the
+ * master's shutdown line and the status pages.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "shm.h"
+#include "stats.h"
+
+struct stats_slot	*stats_self;
+
+static int
+lat_bucket(uint64_t us)
+{
+	int	 b = 0;
+
+	while (us > 1 && b < STATS_LAT_BUCKETS - 1) {
+		us >>= 1;
+		b++;
+	}
+	return b;
+}
+
+void
+stats_request(int status, uint64_t in, uint64_t out, uint64_t us)
+{
+	int	 cls = status / 100;
+
+	if (stats_self == NULL)
+		return;
+	if (cls < 1 || cls > 5)
+		cls = 0;
+	STATS_ADD(requests, 1);
+	STATS_ADD(status[cls], 1);
+	STATS_ADD(bytes_in, in);
+	STATS_ADD(bytes_out, out);
+	STATS_ADD(lat_us_sum, us);
+	STATS_ADD(lat[lat_bucket(us)], 1);
+}
+
+#define LOAD(x)	atomic_load_explicit(&(x), memory_order_relaxed)
+
+void
+stats_sum(struct stats_total *t)
+{
+	struct stats_slot	*s;
+	uint32_t		 i;
+	int			 j;
+
+	memset(t, 0, sizeof(*t));
+	if (shm == NULL)
+		return;
+	for (i = 0; i < shm->nslots; i++) {
+		s = shm_stats_slot((int)i);
+		t->requests += LOAD(s->requests);
+		for (j = 0; j < 6; j++)
+			t->status[j] += LOAD(s->status[j]);
+		t->bytes_in += LOAD(s->bytes_in);
+		t->bytes_out += LOAD(s->bytes_out);
+		t->conns_total += LOAD(s->conns_total);
+		t->conns_active += LOAD(s->conns_active);
+		t->blocked += LOAD(s->blocked);
+		t->limited += LOAD(s->limited);
+		t->cache_hits += LOAD(s->cache_hits);
+		t->cache_misses += LOAD(s->cache_misses);
+		t->lat_us_sum += LOAD(s->lat_us_sum);
+		for (j = 0; j < STATS_LAT_BUCKETS; j++)
+			t->lat[j] += LOAD(s->lat[j]);
+		t->restarts += LOAD(s->restarts);
+	}
+}

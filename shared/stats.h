@@ -1,0 +1,56 @@
+/*
+ * Per-worker counters in the shared segment. Each worker writes only its
+ * own slot (relaxed atomics, no lock); readers (the master at shutdown,
+ * the status page) sum the slots. A respawned worker keeps its slot's
+ * counters, so totals survive crashes.
+ */
+#ifndef STATS_H
+#define STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mtd.h"
+
+#define STATS_LAT_BUCKETS	24	/* 2^i microseconds, i = 0..23 */
+
+struct stats_slot {
+	/* Written by the master at spawn; read by anyone. */
+	_Atomic int32_t		 pid;
+	_Atomic uint32_t	 restarts;
+	/* Written by the worker of this slot only; read by anyone. */
+	_Atomic uint64_t	 requests;
+	_Atomic uint64_t	 status[6];	/* [0] other, [1] 1xx .. [5] 5xx */
+	_Atomic uint64_t	 bytes_in;
+	_Atomic uint64_t	 bytes_out;
+	_Atomic uint64_t	 conns_total;
+	_Atomic int64_t		 conns_active;
+	_Atomic uint64_t	 blocked;	/* blacklist */
+	_Atomic uint64_t	 limited;	/* rate limit */
+	_Atomic uint64_t	 cache_hits;
+	_Atomic uint64_t	 cache_misses;
+	_Atomic uint64_t	 lat_us_sum;
+	_Atomic uint64_t	 lat[STATS_LAT_BUCKETS];
+} __attribute__((aligned(64)));
+
+struct stats_total {
+	uint64_t	 requests, status[6], bytes_in, bytes_out;
+	uint64_t	 conns_total, blocked, limited, cache_hits, cache_misses;
+	uint64_t	 lat_us_sum, lat[STATS_LAT_BUCKETS];
+	int64_t		 conns_active;
+	uint64_t	 restarts;
+};
+
+/* The calling worker's slot; set once by worker_main(). */
+extern struct stats_slot	*stats_self;
+
+#define STATS_ADD(field, n) \
+	atomic_fetch_add_explicit(&stats_self->field, (n), memory_order_relaxed)
+
+/* Count one finished request: <status>, bytes, latency. Worker only. */
+void	 stats_request(int status, uint64_t in, uint64_t out, uint64_t us);
+/* Sum every slot into <t>. Any process, no lock. */
+void	 stats_sum(struct stats_total *t);
+
+#endif /* STATS_H */

@@ -1,0 +1,546 @@
+/*
+ * Client connection state machine. Sockets are registered once for
+ * EPOLLIN|EPOLLOUT|EPOLLRDHUP in edge-triggered mode; the readable and
+ * writable bits remember what the last edge promised, and are cleared by a
+ * short read or write (the socket is then drained or full). Pipelined
+ * requests are answered one after the other from the same input buffer.
+ */
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cidr.h"
+#include "conn.h"
+#include "ev.h"
+#include "http.h"
+#include "log.h"
+#include "request.h"
+#include "stats.h"
+#include "worker.h"
+
+#define FREE_REQ_MAX	256	/* request buffers kept for reuse */
+#define LINGER_MS	2000
+
+static struct conn	*conns;		/* all open connections */
+static int		 nconns;
+static struct conn_req	*free_reqs;
+static int		 nfree_reqs;
+
+static void	conn_event(struct ev_io *, uint32_t);
+static void	conn_timeout(struct ev_timer *);
+static void	conn_run(struct conn *);
+static void	conn_close(struct conn *);
+static void	conn_finish(struct conn *);
+
+int
+conn_count(void)
+{
+	return nconns;
+}
+
+static struct conn_req *
+req_alloc(void)
+{
+	struct conn_req	*r;
+
+	if ((r = free_reqs) != NULL) {
+		free_reqs = r->next_free;
+		nfree_reqs--;
+		return r;
+	}
+	return malloc(sizeof(*r));
+}
+
+static void
+req_release(struct conn_req *r)
+{
+	if (nfree_reqs >= FREE_REQ_MAX) {
+		free(r);
+		return;
+	}
+	r->next_free = free_reqs;
+	free_reqs = r;
+	nfree_reqs++;
+}
+
+int
+conn_ensure_req(struct conn *c)
+{
+	if (c->r == NULL && (c->r = req_alloc()) == NULL)
+		return -1;
+	return 0;
+}
+
+const char *
+conn_peer_str(const struct conn *c, char *buf, size_t len)
+{
+	static const uint8_t	 mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+
+	if (memcmp(c->peer16, mapped, sizeof(mapped)) == 0)
+		inet_ntop(AF_INET, c->peer16 + 12, buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, c->peer16, buf, (socklen_t)len);
+	return buf;
+}
+
+static struct conn *
+conn_new(int fd, const struct sockaddr_storage *ss)
+{
+	struct conn	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->io.fd = fd;
+	c->io.cb = conn_event;
+	c->file_fd = -1;
+	c->writable = 1;
+	c->state = CS_READ;
+	ev_timer_init(&c->timer, conn_timeout);
+	cidr_addr_from_sa((const struct sockaddr *)ss, c->peer16);
+	c->peer_port = ss->ss_family == AF_INET6 ?
+	    ntohs(((const struct sockaddr_in6 *)ss)->sin6_port) :
+	    ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	c->next = conns;
+	if (conns != NULL)
+		conns->prev = c;
+	conns = c;
+	nconns++;
+	STATS_ADD(conns_total, 1);
+	STATS_ADD(conns_active, 1);
+	return c;
+}
+
+static int
+accept_one(int lfd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	struct conn		*c;
+	int			 fd, one = 1;
+
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c = conn_new(fd, &ss)) == NULL) {
+		log_warnx("out of memory for a new connection");
+		close(fd);
+		return 0;
+	}
+	if (ev_add(&c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1) {
+		log_warn("epoll add");
+		conn_close(c);
+		return 0;
+	}
+	ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
+	/* The first bytes usually arrive with the ACK: try right away. */
+	c->readable = 1;
+	if (request_accept_check(c) == -1)
+		c->readable = 0;	/* refused: just send the answer */
+	conn_run(c);
+	return 0;
+}
+
+void
+conn_accept(struct ev_io *listener, uint32_t events)
+{
+	int	 n;
+
+	for (n = 0; n < 128; n++) {
+		if (worker_draining)
+			return;
+		if (nconns >= wconf->worker_connections) {
+			worker_accept_pause(0);
+			return;
+		}
+		if (accept_one(listener->fd) == 0)
+			continue;
+		switch (errno) {
+		case EAGAIN:
+		case EINTR:
+		case ECONNABORTED:
+			/* Drained, or the client gave up in the queue. */
+			return;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			/* Out of descriptors: back off instead of spinning. */
+			log_warn("accept");
+			worker_accept_pause(100);
+			return;
+		default:
+			log_warn("accept");
+			return;
+		}
+	}
+}
+
+static void
+conn_unlink(struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	nconns--;
+}
+
+static void
+conn_file_close(struct conn *c)
+{
+	if (c->file_fd != -1)
+		close(c->file_fd);
+	c->file_fd = -1;
+	c->file_left = 0;
+}
+
+static void
+conn_close(struct conn *c)
+{
+	int	 was_full = nconns >= wconf->worker_connections;
+
+	if (c->hops != NULL)
+		c->hops->abort(c);
+	c->hops = NULL;
+	ev_timer_del(&c->timer);
+	conn_file_close(c);
+	close(c->io.fd);	/* also removes it from epoll */
+	if (c->r != NULL)
+		req_release(c->r);
+	conn_unlink(c);
+	STATS_ADD(conns_active, -1);
+	free(c);
+	if (was_full && !worker_draining)
+		worker_accept_resume();
+}
+
+/* Returns 1 when bytes were added, 0 on EAGAIN, -1 on EOF or error. */
+static int
+conn_read(struct conn *c)
+{
+	size_t	 room;
+	ssize_t	 n;
+
+	if (conn_ensure_req(c) == -1)
+		return -1;
+	room = CONN_IN_SIZE - c->in_len;
+	if (room == 0)
+		return 0;	/* parser will report 431 */
+	n = recv(c->io.fd, c->r->in + c->in_len, room, 0);
+	if (n > 0) {
+		if (c->in_len == 0 && c->nreq > 0)
+			ev_timer_set(&c->timer,
+			    (uint64_t)wconf->client_timeout_ms);
+		c->in_len += (uint32_t)n;
+		if ((size_t)n < room)
+			c->readable = 0;
+		STATS_ADD(bytes_in, (uint64_t)n);
+		return 1;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		c->readable = 0;
+		return 0;
+	}
+	return -1;
+}
+
+void
+conn_begin_request(struct conn *c)
+{
+	c->t_start_us = ev_now_us();
+	c->nreq++;
+	c->status = 0;
+	c->upstream = c->cache = NULL;
+	c->head_out = c->bytes_out = c->body_len = 0;
+	c->head_done = 0;
+}
+
+/* Try to parse a head from what is buffered; dispatch when complete. */
+static int
+conn_parse(struct conn *c)
+{
+	int	 rc, status = 0;
+
+	rc = http_parse_request(c->r->in, c->in_len, &c->r->req, &status);
+	if (rc == HTTP_INCOMPLETE)
+		return 0;
+	conn_begin_request(c);
+	if (rc == HTTP_ERROR) {
+		c->head_done = 0;
+		c->head_len = c->in_len;
+		resp_error(c, status, NULL);
+		return 1;
+	}
+	c->head_done = 1;
+	c->head_len = (uint32_t)rc;
+	c->keep_alive = c->r->req.keep_alive && !worker_draining &&
+	    wconf->keepalive_timeout_ms > 0;
+	request_dispatch(c);
+	return 1;
+}
+
+/* Returns -1 when the connection was closed, else 0. */
+static int
+conn_step_read(struct conn *c)
+{
+	int	 rc;
+
+	for (;;) {
+		if (c->in_len > 0 && conn_parse(c))
+			return 0;
+		if (!c->readable)
+			return 0;
+		rc = conn_read(c);
+		if (rc == 0)
+			return 0;
+		if (rc == -1) {
+			conn_close(c);
+			return -1;
+		}
+	}
+}
+
+void
+conn_respond(struct conn *c)
+{
+	c->state = CS_WRITE;
+	ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
+}
+
+/* Returns 1 when everything is sent, 0 on EAGAIN, -1 on error. */
+static int
+conn_send(struct conn *c)
+{
+	ssize_t	 n;
+	size_t	 len;
+
+	while (c->out_off < c->out_len) {
+		len = c->out_len - c->out_off;
+		n = send(c->io.fd, c->r->out + c->out_off, len,
+		    MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0));
+		if (n == -1)
+			goto error;
+		c->out_off += (uint32_t)n;
+		c->bytes_out += (uint64_t)n;
+		if ((size_t)n < len) {
+			c->writable = 0;
+			return 0;
+		}
+	}
+	while (c->file_left > 0) {
+		len = c->file_left > (1 << 20) ? (1 << 20) : c->file_left;
+		n = sendfile(c->io.fd, c->file_fd, &c->file_off, len);
+		if (n == -1)
+			goto error;
+		if (n == 0)
+			return -1;	/* file shrank under us */
+		c->file_left -= (uint64_t)n;
+		c->bytes_out += (uint64_t)n;
+		if ((size_t)n < len) {
+			c->writable = 0;
+			return 0;
+		}
+	}
+	return 1;
+error:
+	if (errno == EAGAIN || errno == EINTR) {
+		c->writable = 0;
+		return 0;
+	}
+	return -1;
+}
+
+static void
+conn_log_request(struct conn *c)
+{
+	uint64_t	 us = ev_now_us() - c->t_start_us;
+
+	stats_request(c->status, 0, c->bytes_out, us);
+	if (access_log_enabled())
+		request_log(c, us);
+}
+
+/* The response is out: keep-alive (next request) or close. */
+static void
+conn_finish(struct conn *c)
+{
+	uint32_t	 rest;
+
+	conn_file_close(c);
+	conn_log_request(c);
+	if (!c->keep_alive) {
+		shutdown(c->io.fd, SHUT_WR);
+		c->state = CS_LINGER;
+		c->in_len = 0;
+		ev_timer_set(&c->timer, LINGER_MS);
+		return;
+	}
+	rest = c->in_len - c->head_len;
+	if (rest > 0)
+		memmove(c->r->in, c->r->in + c->head_len, rest);
+	c->in_len = rest;
+	c->head_len = c->out_len = c->out_off = 0;
+	c->head_done = 0;
+	c->state = CS_READ;
+	if (rest == 0) {
+		req_release(c->r);
+		c->r = NULL;
+		ev_timer_set(&c->timer, (uint64_t)wconf->keepalive_timeout_ms);
+	} else
+		ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
+}
+
+void
+conn_handler_done(struct conn *c)
+{
+	if (c->hops != NULL)
+		c->hops->abort(c);
+	c->hops = NULL;
+	c->handler = NULL;
+	conn_finish(c);
+	if (c->state == CS_READ && c->in_len == 0 && worker_draining) {
+		conn_close(c);
+		return;
+	}
+	conn_run(c);
+}
+
+void
+conn_handler_fail(struct conn *c)
+{
+	conn_log_request(c);
+	conn_close(c);
+}
+
+static void
+conn_step_linger(struct conn *c)
+{
+	char	 junk[4096];
+	ssize_t	 n;
+
+	for (;;) {
+		n = recv(c->io.fd, junk, sizeof(junk), 0);
+		if (n > 0)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			c->readable = 0;
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+}
+
+static void
+conn_run(struct conn *c)
+{
+	int	 rc;
+
+	for (;;) {
+		switch (c->state) {
+		case CS_READ:
+			if (conn_step_read(c) == -1)
+				return;
+			/* Dispatch may have produced a response. */
+			if (c->state != CS_WRITE)
+				return;
+			break;
+		case CS_WRITE:
+			if (!c->writable)
+				return;
+			if ((rc = conn_send(c)) == 0)
+				return;
+			if (rc == -1) {
+				conn_close(c);
+				return;
+			}
+			conn_finish(c);
+			if (c->state == CS_LINGER)
+				return;
+			if (c->in_len == 0 && worker_draining) {
+				conn_close(c);
+				return;
+			}
+			break;
+		case CS_HANDLER:
+			return;
+		case CS_LINGER:
+			if (c->readable)
+				conn_step_linger(c);
+			return;
+		}
+	}
+}
+
+static void
+conn_event(struct ev_io *io, uint32_t events)
+{
+	struct conn	*c = (struct conn *)io;
+
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->readable = 1;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		c->writable = 1;
+	if (c->state == CS_HANDLER) {
+		c->hops->event(c, events);
+		return;
+	}
+	conn_run(c);
+}
+
+static void
+conn_timeout(struct ev_timer *t)
+{
+	struct conn	*c = (struct conn *)((char *)t -
+	    offsetof(struct conn, timer));
+
+	if (c->state == CS_READ && (c->in_len > 0 || c->nreq == 0) &&
+	    c->r != NULL) {
+		/* The head did not arrive in time: say so, then close. */
+		conn_begin_request(c);
+		c->head_len = c->in_len;
+		resp_error(c, 408, NULL);
+		conn_run(c);
+		return;
+	}
+	if (c->state == CS_HANDLER) {
+		c->hops->timeout(c);
+		return;
+	}
+	conn_close(c);
+}
+
+void
+conn_drain(void)
+{
+	struct conn	*c, *next;
+
+	for (c = conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CS_READ && c->in_len == 0)
+			conn_close(c);
+		else
+			c->keep_alive = 0;
+	}
+}
+
+void
+conn_close_all(void)
+{
+	while (conns != NULL)
+		conn_close(conns);
+}

@@ -1,0 +1,127 @@
+/*
+ * Client connections: one struct conn per accepted socket, driven by the
+ * worker's edge-triggered event loop through a small state machine
+ * (read head -> handle -> write -> keep-alive or linger/close). Request
+ * scratch space (buffers, the parsed head) is attached only while a
+ * request is in progress, so an idle keep-alive connection costs a few
+ * hundred bytes.
+ */
+#ifndef CONN_H
+#define CONN_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "ev.h"
+#include "http.h"
+#include "mtd.h"
+
+#define CONN_IN_SIZE	(MTD_MAX_HEAD + 4096)	/* head + pipelined bytes */
+#define CONN_OUT_SIZE	16384			/* response head + small body */
+
+enum conn_state {
+	CS_READ,	/* waiting for (the rest of) a request head */
+	CS_WRITE,	/* sending a response held in out[] and/or a file */
+	CS_HANDLER,	/* a handler (proxy, PHP) owns the connection */
+	CS_LINGER,	/* response sent, half-closed, draining input */
+};
+
+struct conn_req {
+	struct conn_req		*next_free;
+	struct http_request	 req;
+	char			 path[MTD_MAX_TARGET + 1];	/* normalised */
+	char			 in[CONN_IN_SIZE];
+	char			 out[CONN_OUT_SIZE];
+};
+
+struct conn {
+	struct ev_io		 io;		/* first: the loop hands it back */
+	struct ev_timer		 timer;
+	struct conn		*prev, *next;	/* worker's list, for draining */
+	struct conn_req		*r;		/* NULL while idle */
+
+	uint8_t			 state;		/* enum conn_state */
+	uint8_t			 readable:1, writable:1, keep_alive:1,
+				 head_done:1;
+	uint16_t		 peer_port;
+	uint8_t			 peer16[16];	/* IPv4 mapped */
+
+	uint32_t		 in_len;	/* bytes in r->in */
+	uint32_t		 head_len;	/* parsed head of this request */
+	uint32_t		 out_len, out_off;	/* r->out */
+	int			 file_fd;	/* -1: none */
+	off_t			 file_off;
+	uint64_t		 file_left;
+
+	/* Per-request accounting for the access log and stats. */
+	uint32_t		 nreq;
+	int			 status;
+	uint64_t		 t_start_us;
+	uint64_t		 bytes_out;	/* whole response */
+	uint64_t		 head_out;	/* response head bytes */
+	uint64_t		 body_len;	/* announced body length */
+	const char		*upstream;	/* access log "up=" or NULL */
+	const char		*cache;		/* access log "cache=" or NULL */
+
+	/* CS_HANDLER: a handler (proxy, PHP) drives the connection. */
+	const struct handler_ops *hops;
+	void			*handler;	/* the handler's state */
+};
+
+/*
+ * A handler takes a connection over after request_dispatch(): set
+ * c->hops/c->handler, c->state = CS_HANDLER. The connection then calls
+ * hops->event on every client socket event (c->readable/c->writable are
+ * updated first), hops->timeout when c->timer fires, and hops->abort when
+ * the connection closes for any reason (free everything, idempotent).
+ * The handler writes to the client itself, counting c->bytes_out and
+ * setting c->status, c->head_out, c->upstream, and ends with
+ * conn_handler_done() or conn_handler_fail().
+ *
+ * Request body bytes: c->r->in holds the head in [0, head_len) and may
+ * hold body (and pipelined) bytes after it, up to in_len. A handler that
+ * reads the body keeps using c->r->in from head_len on as its buffer and,
+ * before conn_handler_done(), sets c->head_len to the end of this request
+ * (body included) so bytes after it are kept for the next request.
+ */
+struct handler_ops {
+	void	(*event)(struct conn *c, uint32_t events);
+	void	(*timeout)(struct conn *c);
+	void	(*abort)(struct conn *c);
+};
+
+/* Accept loop callback for a listening socket. */
+void	 conn_accept(struct ev_io *listener, uint32_t events);
+/* Stop keeping connections alive; close idle ones. Worker, on QUIT. */
+void	 conn_drain(void);
+int	 conn_count(void);
+/* Close every connection now (fast shutdown). */
+void	 conn_close_all(void);
+
+/* Response building into c->r->out (response.c). */
+void	 resp_head(struct conn *c, int status);
+void	 resp_header(struct conn *c, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Ends the head: Content-Length <len> unless <len> < 0, Connection. */
+void	 resp_end_head(struct conn *c, int64_t len);
+int	 resp_append(struct conn *c, const void *p, size_t len);
+/* Complete error response with an HTML body; closes after sending. */
+void	 resp_error(struct conn *c, int status, const char *extra_headers);
+/* Start sending what resp_* built (and the file, if any). */
+void	 conn_respond(struct conn *c);
+
+/* The handler sent the whole response: log, then keep-alive or close. */
+void	 conn_handler_done(struct conn *c);
+/* The handler gives up mid-response: log and close at once. */
+void	 conn_handler_fail(struct conn *c);
+/* Start a new request's accounting (status, byte counts, clock). */
+void	 conn_begin_request(struct conn *c);
+
+/* Attach request scratch space. 0, or -1 when out of memory. */
+int	 conn_ensure_req(struct conn *c);
+/* Peer address as text (for logs, CGI). */
+const char *conn_peer_str(const struct conn *c, char *buf, size_t len);
+
+#endif /* CONN_H */

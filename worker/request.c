@@ -1,0 +1,160 @@
+/*
+ * Routing and the access log. A request whose path is a file under htdocs
+ * is served locally; anything else goes to a backend when backends are
+ * configured, or gets 404.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <bsd/string.h>
+
+#include "cidr.h"
+#include "conn.h"
+#include "ev.h"
+#include "http.h"
+#include "log.h"
+#include "request.h"
+#include "static.h"
+#include "status.h"
+#include "stats.h"
+#include "worker.h"
+
+int
+request_accept_check(struct conn *c)
+{
+	if (wconf->blacklist == NULL ||
+	    !cidr_set_match(wconf->blacklist, c->peer16))
+		return 0;
+	STATS_ADD(blocked, 1);
+	if (conn_ensure_req(c) == -1)
+		return -1;
+	conn_begin_request(c);
+	resp_error(c, 403, NULL);
+	return -1;
+}
+
+static int
+method_known(enum http_method m)
+{
+	return m != HTTP_M_OTHER;
+}
+
+/* Rate limit (shared by all workers): 0 to go on, 1 when refused. */
+static int
+ratelimit_refuse(struct conn *c)
+{
+	return 0;
+}
+
+void
+request_dispatch(struct conn *c)
+{
+	struct http_request	*req = &c->r->req;
+	int			 keep = c->keep_alive;
+
+	if (req->expect_other) {
+		resp_error(c, 417, NULL);
+		return;
+	}
+	if (ratelimit_refuse(c))
+		return;
+	/* Local handlers never read a request body: close after them. */
+	if (req->body != HTTP_BODY_NONE)
+		c->keep_alive = 0;
+	if (status_serve(c) != STATUS_NOT_MINE)
+		return;
+	if (static_serve(c) == STATIC_DONE)
+		return;
+	c->keep_alive = keep;
+	/* PROXY-DISPATCH */
+	if (req->body != HTTP_BODY_NONE)
+		c->keep_alive = 0;
+	if (!method_known(req->method)) {
+		resp_error(c, 501, NULL);
+		return;
+	}
+	resp_error(c, 404, NULL);
+}
+
+/* Copy <s> for a quoted log field, escaping quotes and control bytes. */
+static size_t
+log_escape(char *dst, size_t room, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 n = 0, i;
+	unsigned char		 ch;
+
+	for (i = 0; i < len && n + 4 < room; i++) {
+		ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f) {
+			dst[n++] = '\\';
+			dst[n++] = 'x';
+			dst[n++] = hex[ch >> 4];
+			dst[n++] = hex[ch & 15];
+		} else
+			dst[n++] = (char)ch;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+static const char *
+log_time(void)
+{
+	static char	 buf[64];
+	static time_t	 last = -1;
+	time_t		 now = ev_wall();
+	struct tm	 tm;
+
+	if (now != last) {
+		localtime_r(&now, &tm);
+		strftime(buf, sizeof(buf), "%d/%b/%Y:%H:%M:%S %z", &tm);
+		last = now;
+	}
+	return buf;
+}
+
+static void
+log_field(char *dst, size_t room, const struct http_str *s)
+{
+	if (s == NULL || s->len == 0)
+		strlcpy(dst, "-", room);
+	else
+		log_escape(dst, room, s->p, s->len);
+}
+
+void
+request_log(struct conn *c, uint64_t us)
+{
+	char			 line[4096], peer[64], rl[2048];
+	char			 ref[512], ua[512];
+	struct http_request	*req = &c->r->req;
+	int			 n;
+
+	if (c->head_done) {
+		n = snprintf(rl, sizeof(rl), "%.*s ", (int)req->method_str.len,
+		    req->method_str.p);
+		log_escape(rl + n, sizeof(rl) - (size_t)n, req->target.p,
+		    req->target.len);
+		strlcat(rl, req->minor ? " HTTP/1.1" : " HTTP/1.0",
+		    sizeof(rl));
+		log_field(ref, sizeof(ref), http_header_get(req->headers,
+		    req->nheaders, "Referer"));
+		log_field(ua, sizeof(ua), http_header_get(req->headers,
+		    req->nheaders, "User-Agent"));
+	} else {
+		strlcpy(rl, "-", sizeof(rl));
+		strlcpy(ref, "-", sizeof(ref));
+		strlcpy(ua, "-", sizeof(ua));
+	}
+	n = snprintf(line, sizeof(line),
+	    "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" rt=%.3f up=%s "
+	    "cache=%s\n", conn_peer_str(c, peer, sizeof(peer)), log_time(),
+	    rl, c->status, (unsigned long long)(c->bytes_out > c->head_out ?
+	    c->bytes_out - c->head_out : 0), ref, ua,
+	    (double)us / 1e6, c->upstream ? c->upstream : "-",
+	    c->cache ? c->cache : "-");
+	if (n > 0)
+		access_log_write(line, MTD_MIN((size_t)n, sizeof(line) - 1));
+}

@@ -1,0 +1,105 @@
+/*
+ * Response heads and error pages, built into the connection's out buffer.
+ * Every response gets Server and Date; resp_end_head() decides the
+ * Connection header from the connection's keep-alive state so handlers
+ * never have to.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conn.h"
+#include "ev.h"
+#include "http.h"
+#include "httpdate.h"
+#include "worker.h"
+
+static void
+out_vprintf(struct conn *c, const char *fmt, va_list ap)
+{
+	size_t	 room = CONN_OUT_SIZE - c->out_len;
+	int	 n;
+
+	n = vsnprintf(c->r->out + c->out_len, room, fmt, ap);
+	if (n > 0)
+		c->out_len += (size_t)n < room ? (uint32_t)n : (uint32_t)room;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+out_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	out_vprintf(c, fmt, ap);
+	va_end(ap);
+}
+
+void
+resp_head(struct conn *c, int status)
+{
+	c->status = status;
+	c->out_len = c->out_off = 0;
+	out_printf(c, "HTTP/1.1 %d %s\r\nServer: maitred\r\nDate: %s\r\n",
+	    status, http_status_reason(status), httpdate_now(ev_wall()));
+}
+
+void
+resp_header(struct conn *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	out_vprintf(c, fmt, ap);
+	va_end(ap);
+	out_printf(c, "\r\n");
+}
+
+void
+resp_end_head(struct conn *c, int64_t len)
+{
+	if (len >= 0) {
+		out_printf(c, "Content-Length: %lld\r\n", (long long)len);
+		c->body_len = (uint64_t)len;
+	}
+	if (!c->keep_alive)
+		out_printf(c, "Connection: close\r\n\r\n");
+	else if (c->r->req.minor == 0)
+		out_printf(c, "Connection: keep-alive\r\n\r\n");
+	else
+		out_printf(c, "\r\n");
+	c->head_out = c->out_len;
+}
+
+int
+resp_append(struct conn *c, const void *p, size_t len)
+{
+	if (len > CONN_OUT_SIZE - c->out_len)
+		return -1;
+	memcpy(c->r->out + c->out_len, p, len);
+	c->out_len += (uint32_t)len;
+	return 0;
+}
+
+void
+resp_error(struct conn *c, int status, const char *extra_headers)
+{
+	char		 body[256];
+	const char	*reason = http_status_reason(status);
+	int		 n;
+
+	n = snprintf(body, sizeof(body), "<html><head><title>%d %s</title>"
+	    "</head><body><h1>%d %s</h1></body></html>\n",
+	    status, reason, status, reason);
+	c->keep_alive = 0;
+	resp_head(c, status);
+	out_printf(c, "Content-Type: text/html; charset=utf-8\r\n");
+	if (extra_headers != NULL)
+		out_printf(c, "%s", extra_headers);
+	resp_end_head(c, n);
+	if (c->head_done && c->r->req.method == HTTP_M_HEAD)
+		c->body_len = 0;
+	else
+		resp_append(c, body, (size_t)n);
+	conn_respond(c);
+}

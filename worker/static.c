@@ -1,0 +1,343 @@
+/*
+ * Static files under htdocs. Paths are percent-decoded and normalised by
+ * uri_normalize() (which refuses to climb above the root), then opened
+ * with openat2(RESOLVE_BENEATH) relative to the document root, so the
+ * kernel itself refuses symlinks that lead outside. Small files are read
+ * into the response buffer (one send); larger ones go out with sendfile.
+ */
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "conn.h"
+#include "http.h"
+#include "httpdate.h"
+#include "log.h"
+#include "mime.h"
+#include "range.h"
+#include "static.h"
+#include "uri.h"
+#include "worker.h"
+
+int	 htdocs_fd = -1;
+static int	 have_openat2 = 1;
+static char	 htdocs_real[PATH_MAX];
+
+int
+static_init(const char *htdocs)
+{
+	if (htdocs == NULL || *htdocs == '\0')
+		return 0;
+	htdocs_fd = open(htdocs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (htdocs_fd == -1 || realpath(htdocs, htdocs_real) == NULL) {
+		log_warn("htdocs %s", htdocs);
+		return -1;
+	}
+	return 0;
+}
+
+/* Pre-5.6 kernels: open, then check where the descriptor really is. */
+static int
+static_open_fallback(const char *rel)
+{
+	char	 link[64], real[PATH_MAX];
+	size_t	 rlen = strlen(htdocs_real);
+	ssize_t	 n;
+	int	 fd;
+
+	fd = openat(htdocs_fd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd == -1)
+		return -1;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n == -1 || (size_t)n < rlen ||
+	    memcmp(real, htdocs_real, rlen) != 0 ||
+	    (real[rlen] != '/' && (size_t)n != rlen)) {
+		close(fd);
+		errno = EXDEV;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Open <rel> (no leading '/') beneath the root. Falls back to a plain
+ * openat() + realpath() check on kernels without openat2.
+ */
+static int
+open_beneath(const char *rel)
+{
+	struct open_how	 how;
+	int		 fd;
+
+	if (have_openat2) {
+		memset(&how, 0, sizeof(how));
+		how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+		fd = (int)syscall(SYS_openat2, htdocs_fd, rel, &how,
+		    sizeof(how));
+		if (fd != -1 || errno != ENOSYS)
+			return fd;
+		have_openat2 = 0;
+	}
+	return static_open_fallback(rel);
+}
+
+static int
+map_open_error(int err)
+{
+	switch (err) {
+	case EACCES:
+	case EPERM:
+		return 403;
+	default:
+		/* ENOENT, ENOTDIR, EXDEV (escape), ELOOP ... */
+		return 404;
+	}
+}
+
+static void
+format_etag(char *buf, size_t len, const struct stat *st)
+{
+	snprintf(buf, len, "\"%" PRIx64 "-%" PRIx64 "\"",
+	    (uint64_t)st->st_mtime, (uint64_t)st->st_size);
+}
+
+/* Does an If-None-Match list contain <etag> (weak comparison)? */
+static int
+etag_matches(const struct http_str *inm, const char *etag)
+{
+	const char	*p = inm->p, *end = inm->p + inm->len, *tok;
+	size_t		 elen = strlen(etag);
+
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p < end && *p == '*')
+			return 1;
+		if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+			p += 2;
+		tok = p;
+		while (p < end && *p != ',')
+			p++;
+		while (p > tok && (p[-1] == ' ' || p[-1] == '\t'))
+			p--;
+		if ((size_t)(p - tok) == elen && memcmp(tok, etag, elen) == 0)
+			return 1;
+		while (p < end && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+static int
+not_modified(const struct http_request *req, const struct stat *st,
+    const char *etag)
+{
+	time_t	 t;
+
+	if (req->if_none_match.len > 0)
+		return etag_matches(&req->if_none_match, etag);
+	if (req->if_modified_since.len > 0) {
+		t = httpdate_parse(req->if_modified_since.p,
+		    req->if_modified_since.len);
+		return t != -1 && st->st_mtime <= t;
+	}
+	return 0;
+}
+
+/* If-Range: the range applies only when the validator still matches. */
+static int
+if_range_ok(const struct http_request *req, const struct stat *st,
+    const char *etag)
+{
+	const struct http_str	*v = &req->if_range;
+
+	if (v->len == 0)
+		return 1;
+	if (v->p[0] == '"')
+		return v->len == strlen(etag) &&
+		    memcmp(v->p, etag, v->len) == 0;
+	return httpdate_parse(v->p, v->len) == st->st_mtime;
+}
+
+static void
+common_headers(struct conn *c, const struct stat *st, const char *etag,
+    const char *path)
+{
+	char	 date[HTTPDATE_LEN];
+
+	httpdate_format(st->st_mtime, date);
+	resp_header(c, "Content-Type: %s", mime_type(path));
+	resp_header(c, "Last-Modified: %s", date);
+	resp_header(c, "ETag: %s", etag);
+	resp_header(c, "Accept-Ranges: bytes");
+}
+
+/* Queue the body bytes [start, start+len) of <fd>. */
+static void
+attach_body(struct conn *c, int fd, uint64_t start, uint64_t len)
+{
+	ssize_t	 n;
+
+	if (len <= CONN_OUT_SIZE - c->out_len) {
+		n = pread(fd, c->r->out + c->out_len, len, (off_t)start);
+		if (n == (ssize_t)len) {
+			c->out_len += (uint32_t)len;
+			close(fd);
+			return;
+		}
+	}
+	c->file_fd = fd;
+	c->file_off = (off_t)start;
+	c->file_left = len;
+}
+
+static void
+send_file(struct conn *c, int fd, const struct stat *st, const char *path)
+{
+	struct http_request	*req = &c->r->req;
+	char			 etag[64];
+	uint64_t		 size = (uint64_t)st->st_size, start = 0;
+	uint64_t		 end = size ? size - 1 : 0;
+	int			 rc = RANGE_NONE;
+
+	format_etag(etag, sizeof(etag), st);
+	if (not_modified(req, st, etag)) {
+		resp_head(c, 304);
+		resp_header(c, "ETag: %s", etag);
+		resp_end_head(c, -1);
+		close(fd);
+		conn_respond(c);
+		return;
+	}
+	if (req->range.len > 0 && req->method == HTTP_M_GET &&
+	    if_range_ok(req, st, etag))
+		rc = range_parse(req->range.p, req->range.len, size, &start,
+		    &end);
+	if (rc == RANGE_UNSATISFIABLE) {
+		close(fd);
+		resp_head(c, 416);
+		resp_header(c, "Content-Range: bytes */%" PRIu64, size);
+		resp_end_head(c, 0);
+		conn_respond(c);
+		return;
+	}
+	resp_head(c, rc == RANGE_OK ? 206 : 200);
+	common_headers(c, st, etag, path);
+	if (rc == RANGE_OK)
+		resp_header(c, "Content-Range: bytes %" PRIu64 "-%" PRIu64
+		    "/%" PRIu64, start, end, size);
+	else {
+		start = 0;
+		end = size ? size - 1 : 0;
+	}
+	resp_end_head(c, size ? (int64_t)(end - start + 1) : 0);
+	if (req->method == HTTP_M_HEAD || size == 0)
+		close(fd);
+	else
+		attach_body(c, fd, start, end - start + 1);
+	conn_respond(c);
+}
+
+/* A directory: redirect to the slash form, or serve its index.html. */
+static int
+open_index(struct conn *c, const char *path, size_t len, int *status)
+{
+	char	 idx[MTD_MAX_TARGET + 16];
+	int	 fd;
+
+	if (path[len - 1] != '/') {
+		*status = 301;
+		return -1;
+	}
+	snprintf(idx, sizeof(idx), "%sindex.html", path + 1);
+	if ((fd = open_beneath(idx)) == -1)
+		*status = map_open_error(errno);
+	return fd;
+}
+
+static void
+redirect_slash(struct conn *c)
+{
+	struct http_request	*req = &c->r->req;
+	char			 hdr[MTD_MAX_TARGET + 64];
+
+	snprintf(hdr, sizeof(hdr), "Location: %.*s/%s%.*s\r\n",
+	    (int)req->path.len, req->path.p, req->query.len ? "?" : "",
+	    (int)req->query.len, req->query.p);
+	resp_error(c, 301, hdr);
+}
+
+int
+static_serve(struct conn *c)
+{
+	struct http_request	*req = &c->r->req;
+	char			*path = c->r->path;
+	struct stat		 st;
+	int			 n, fd, status = 404;
+
+	if (htdocs_fd == -1)
+		return STATIC_NOT_FOUND;
+	n = uri_normalize(req->path.p, req->path.len, path,
+	    sizeof(c->r->path));
+	if (n < 0) {
+		resp_error(c, n == -2 ? 414 : 400, NULL);
+		return STATIC_DONE;
+	}
+	if (uri_has_dot_segment(path)) {
+		resp_error(c, 404, NULL);
+		return STATIC_DONE;
+	}
+	fd = open_beneath(path[1] ? path + 1 : ".");
+	if (fd == -1) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return STATIC_NOT_FOUND;
+		resp_error(c, map_open_error(errno), NULL);
+		return STATIC_DONE;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		fd = open_index(c, path, (size_t)n, &status);
+		if (fd == -1) {
+			if (status == 301) {
+				redirect_slash(c);
+				return STATIC_DONE;
+			}
+			return STATIC_NOT_FOUND;
+		}
+		strlcat(path, "index.html", sizeof(c->r->path));
+		if (fstat(fd, &st) == -1)
+			goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return STATIC_NOT_FOUND;
+	}
+	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
+		close(fd);
+		resp_error(c, req->method == HTTP_M_OTHER ? 501 : 405,
+		    "Allow: GET, HEAD\r\n");
+		return STATIC_DONE;
+	}
+	send_file(c, fd, &st, path);
+	return STATIC_DONE;
+fail:
+	status = map_open_error(errno);
+	close(fd);
+	resp_error(c, status, NULL);
+	return STATIC_DONE;
+}

@@ -1,0 +1,283 @@
+/*
+ * The status pages. The body is rendered into a heap buffer sized for the
+ * worst case, then sent like any other small response. Readers only load
+ * relaxed atomics from the segment.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+#include "cidr.h"
+#include "conn.h"
+#include "ev.h"
+#include "http.h"
+#include "shm.h"
+#include "stats.h"
+#include "status.h"
+#include "worker.h"
+
+struct sbuf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (b->p == NULL)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->cap - b->len) {
+		free(b->p);
+		b->p = NULL;
+		return;
+	}
+	b->len += (size_t)n;
+}
+
+/* Latency quantile <q> (0..1) from the log2 histogram, in microseconds. */
+static uint64_t
+lat_quantile(const struct stats_total *t, double q)
+{
+	uint64_t	 n = 0, seen = 0, want;
+	int		 i;
+
+	for (i = 0; i < STATS_LAT_BUCKETS; i++)
+		n += t->lat[i];
+	if (n == 0)
+		return 0;
+	want = (uint64_t)((double)n * q);
+	if (want == 0)
+		want = 1;
+	for (i = 0; i < STATS_LAT_BUCKETS; i++) {
+		seen += t->lat[i];
+		if (seen >= want)
+			return (uint64_t)1 << i;
+	}
+	return (uint64_t)1 << (STATS_LAT_BUCKETS - 1);
+}
+
+static void
+json_workers(struct sbuf *b)
+{
+	struct stats_slot	*s;
+	int			 i, first = 1;
+
+	sb_printf(b, "\"workers\":[");
+	for (i = 0; i < (int)shm->nslots; i++) {
+		s = shm_stats_slot(i);
+		if (atomic_load(&s->pid) == 0)
+			continue;
+		sb_printf(b, "%s{\"slot\":%d,\"pid\":%d,\"restarts\":%u,"
+		    "\"requests\":%llu,\"connections\":%lld}",
+		    first ? "" : ",", i, (int)atomic_load(&s->pid),
+		    (unsigned)atomic_load(&s->restarts),
+		    (unsigned long long)atomic_load(&s->requests),
+		    (long long)atomic_load(&s->conns_active));
+		first = 0;
+	}
+	sb_printf(b, "],");
+}
+
+static void
+json_backends(struct sbuf *b)
+{
+	struct backend_table	*t = shm_backends();
+	struct backend_info	 bi;
+	int			 i, n = t ? backend_count(t) : 0;
+
+	sb_printf(b, "\"backends\":[");
+	for (i = 0; i < n; i++) {
+		backend_info(t, i, &bi);
+		sb_printf(b, "%s{\"address\":\"%s\",\"healthy\":%s,"
+		    "\"weight\":%d,\"active\":%lld,\"requests\":%llu,"
+		    "\"failures\":%llu}", i ? "," : "", bi.name,
+		    bi.up ? "true" : "false", bi.weight,
+		    (long long)bi.active, (unsigned long long)bi.requests,
+		    (unsigned long long)bi.failures);
+	}
+	sb_printf(b, "],");
+}
+
+static void
+render_json(struct sbuf *b, const struct stats_total *t)
+{
+	uint64_t	 n = t->requests ? t->requests : 1;
+
+	sb_printf(b, "{\"version\":\"%s\",\"uptime\":%lld,", MTD_VERSION,
+	    (long long)(time(NULL) - shm->start_time));
+	json_workers(b);
+	sb_printf(b, "\"connections\":{\"active\":%lld,\"total\":%llu},",
+	    (long long)t->conns_active, (unsigned long long)t->conns_total);
+	sb_printf(b, "\"requests\":{\"total\":%llu,\"1xx\":%llu,\"2xx\":%llu,"
+	    "\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu},",
+	    (unsigned long long)t->requests,
+	    (unsigned long long)t->status[1], (unsigned long long)t->status[2],
+	    (unsigned long long)t->status[3], (unsigned long long)t->status[4],
+	    (unsigned long long)t->status[5]);
+	sb_printf(b, "\"bytes\":{\"in\":%llu,\"out\":%llu},",
+	    (unsigned long long)t->bytes_in, (unsigned long long)t->bytes_out);
+	sb_printf(b, "\"request_time_us\":{\"mean\":%llu,\"p50\":%llu,"
+	    "\"p90\":%llu,\"p99\":%llu},",
+	    (unsigned long long)(t->lat_us_sum / n),
+	    (unsigned long long)lat_quantile(t, 0.50),
+	    (unsigned long long)lat_quantile(t, 0.90),
+	    (unsigned long long)lat_quantile(t, 0.99));
+	json_backends(b);
+	sb_printf(b, "\"cache\":{\"hits\":%llu,\"misses\":%llu},",
+	    (unsigned long long)t->cache_hits,
+	    (unsigned long long)t->cache_misses);
+	sb_printf(b, "\"blocked\":%llu,\"rate_limited\":%llu}\n",
+	    (unsigned long long)t->blocked, (unsigned long long)t->limited);
+}
+
+static void
+prom_metric(struct sbuf *b, const char *name, const char *type,
+    const char *help)
+{
+	sb_printf(b, "# HELP maitred_%s %s\n# TYPE maitred_%s %s\n", name,
+	    help, name, type);
+}
+
+static void
+render_prometheus(struct sbuf *b, const struct stats_total *t)
+{
+	struct backend_table	*bt = shm_backends();
+	struct backend_info	 bi;
+	uint64_t		 cum = 0;
+	int			 i, n = bt ? backend_count(bt) : 0;
+
+	prom_metric(b, "uptime_seconds", "gauge", "Seconds since start.");
+	sb_printf(b, "maitred_uptime_seconds %lld\n",
+	    (long long)(time(NULL) - shm->start_time));
+	prom_metric(b, "requests_total", "counter",
+	    "Requests answered, by status class.");
+	for (i = 1; i <= 5; i++)
+		sb_printf(b, "maitred_requests_total{class=\"%dxx\"} %llu\n",
+		    i, (unsigned long long)t->status[i]);
+	prom_metric(b, "connections_active", "gauge", "Open connections.");
+	sb_printf(b, "maitred_connections_active %lld\n",
+	    (long long)t->conns_active);
+	prom_metric(b, "connections_total", "counter", "Accepted connections.");
+	sb_printf(b, "maitred_connections_total %llu\n",
+	    (unsigned long long)t->conns_total);
+	prom_metric(b, "bytes_received_total", "counter", "Bytes read.");
+	sb_printf(b, "maitred_bytes_received_total %llu\n",
+	    (unsigned long long)t->bytes_in);
+	prom_metric(b, "bytes_sent_total", "counter", "Bytes written.");
+	sb_printf(b, "maitred_bytes_sent_total %llu\n",
+	    (unsigned long long)t->bytes_out);
+	prom_metric(b, "request_duration_seconds", "histogram",
+	    "Request time.");
+	for (i = 0; i < STATS_LAT_BUCKETS; i++) {
+		cum += t->lat[i];
+		sb_printf(b, "maitred_request_duration_seconds_bucket"
+		    "{le=\"%g\"} %llu\n", (double)((uint64_t)1 << i) / 1e6,
+		    (unsigned long long)cum);
+	}
+	sb_printf(b, "maitred_request_duration_seconds_bucket{le=\"+Inf\"} "
+	    "%llu\n", (unsigned long long)cum);
+	sb_printf(b, "maitred_request_duration_seconds_sum %g\n",
+	    (double)t->lat_us_sum / 1e6);
+	sb_printf(b, "maitred_request_duration_seconds_count %llu\n",
+	    (unsigned long long)cum);
+	prom_metric(b, "backend_up", "gauge", "1 when the backend is healthy.");
+	for (i = 0; i < n; i++) {
+		backend_info(bt, i, &bi);
+		sb_printf(b, "maitred_backend_up{backend=\"%s\"} %d\n",
+		    bi.name, bi.up);
+	}
+	prom_metric(b, "backend_requests_total", "counter",
+	    "Requests sent to each backend.");
+	for (i = 0; i < n; i++) {
+		backend_info(bt, i, &bi);
+		sb_printf(b, "maitred_backend_requests_total{backend=\"%s\"} "
+		    "%llu\n", bi.name, (unsigned long long)bi.requests);
+	}
+	prom_metric(b, "cache_hits_total", "counter", "Cache hits.");
+	sb_printf(b, "maitred_cache_hits_total %llu\n",
+	    (unsigned long long)t->cache_hits);
+	prom_metric(b, "cache_misses_total", "counter", "Cache misses.");
+	sb_printf(b, "maitred_cache_misses_total %llu\n",
+	    (unsigned long long)t->cache_misses);
+	prom_metric(b, "blocked_total", "counter",
+	    "Connections refused by the blacklist.");
+	sb_printf(b, "maitred_blocked_total %llu\n",
+	    (unsigned long long)t->blocked);
+	prom_metric(b, "rate_limited_total", "counter",
+	    "Requests refused by the rate limiter.");
+	sb_printf(b, "maitred_rate_limited_total %llu\n",
+	    (unsigned long long)t->limited);
+}
+
+/* "/maitred/status" -> "/maitred/metrics" */
+static int
+is_metrics_path(const struct http_str *path, const char *status_path)
+{
+	const char	*slash = strrchr(status_path, '/');
+	size_t		 dir = slash ? (size_t)(slash - status_path) + 1 : 0;
+
+	return path->len == dir + 7 &&
+	    memcmp(path->p, status_path, dir) == 0 &&
+	    memcmp(path->p + dir, "metrics", 7) == 0;
+}
+
+static void
+send_body(struct conn *c, const char *type, struct sbuf *b)
+{
+	resp_head(c, 200);
+	resp_header(c, "Content-Type: %s", type);
+	resp_header(c, "Cache-Control: no-store");
+	resp_end_head(c, (int64_t)b->len);
+	if (c->r->req.method != HTTP_M_HEAD &&
+	    resp_append(c, b->p, b->len) == -1) {
+		resp_error(c, 500, NULL);
+		return;
+	}
+	conn_respond(c);
+}
+
+int
+status_serve(struct conn *c)
+{
+	struct http_request	*req = &c->r->req;
+	const char		*sp = wconf->status_path;
+	struct stats_total	 t;
+	struct sbuf		 b;
+	int			 metrics;
+
+	if (sp[0] == '\0')
+		return STATUS_NOT_MINE;
+	metrics = is_metrics_path(&req->path, sp);
+	if (!metrics && (req->path.len != strlen(sp) ||
+	    memcmp(req->path.p, sp, req->path.len) != 0))
+		return STATUS_NOT_MINE;
+	if (!cidr_set_match(wconf->status_allow, c->peer16)) {
+		resp_error(c, 403, NULL);
+		return 0;
+	}
+	stats_sum(&t);
+	b.cap = CONN_OUT_SIZE - 1024;
+	b.len = 0;
+	b.p = malloc(b.cap);
+	if (metrics)
+		render_prometheus(&b, &t);
+	else
+		render_json(&b, &t);
+	if (b.p == NULL) {
+		resp_error(c, 500, NULL);
+		return 0;
+	}
+	send_body(c, metrics ? "text/plain; version=0.0.4" :
+	    "application/json", &b);
+	free(b.p);
+	return 0;
+}

@@ -1,0 +1,217 @@
+/*
+ * Worker process: entered right after fork(). Drops privileges, builds its
+ * event loop over the listening sockets of its slot, and serves until the
+ * master tells it to stop: TERM/INT at once, QUIT after in-flight requests
+ * finish. Signals arrive through a signalfd so that nothing runs in
+ * signal-handler context.
+ */
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/unistd.h>
+
+#include "conn.h"
+#include "ev.h"
+#include "log.h"
+#include "mime.h"
+#include "shm.h"
+#include "static.h"
+#include "stats.h"
+#include "worker.h"
+
+const struct conf	*wconf;
+int			 wslot;
+int			 worker_draining;
+
+static struct listener_io {
+	struct ev_io	 io;
+	int		 active;
+}			 lios[MTD_MAX_LISTEN];
+static int		 nlios;
+static struct ev_io	 sig_io;
+static struct ev_timer	 resume_timer;
+static struct ev_timer	 drain_timer;
+
+static void
+listeners_enable(int on)
+{
+	int	 i;
+
+	for (i = 0; i < nlios; i++) {
+		if (lios[i].active == on || lios[i].io.fd == -1)
+			continue;
+		if (on)
+			ev_add(&lios[i].io, EPOLLIN | EPOLLEXCLUSIVE);
+		else
+			ev_del(&lios[i].io);
+		lios[i].active = on;
+	}
+}
+
+void
+worker_accept_pause(uint64_t ms)
+{
+	listeners_enable(0);
+	if (ms > 0)
+		ev_timer_set(&resume_timer, ms);
+}
+
+void
+worker_accept_resume(void)
+{
+	if (worker_draining || conn_count() >= wconf->worker_connections)
+		return;
+	listeners_enable(1);
+	/* Connections may be queued already: edge-triggered or not, look. */
+	if (nlios > 0)
+		conn_accept(&lios[0].io, EPOLLIN);
+}
+
+static void
+resume_cb(struct ev_timer *t)
+{
+	worker_accept_resume();
+}
+
+static void
+drain_check(struct ev_timer *t)
+{
+	if (conn_count() == 0) {
+		ev_break();
+		return;
+	}
+	ev_timer_set(&drain_timer, 100);
+}
+
+static void
+worker_stop_accepting(void)
+{
+	int	 i;
+
+	listeners_enable(0);
+	for (i = 0; i < nlios; i++) {
+		close(lios[i].io.fd);
+		lios[i].io.fd = -1;
+	}
+}
+
+static void
+signal_cb(struct ev_io *io, uint32_t events)
+{
+	struct signalfd_siginfo	 si;
+
+	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			conn_close_all();
+			ev_break();
+			return;
+		case SIGQUIT:
+			if (worker_draining)
+				break;
+			worker_draining = 1;
+			worker_stop_accepting();
+			conn_drain();
+			drain_check(&drain_timer);
+			break;
+		case SIGUSR1:
+			log_reopen();
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+setup_signals(void)
+{
+	sigset_t	 set;
+	int		 fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd == -1)
+		fatal("signalfd");
+	sig_io.fd = fd;
+	sig_io.cb = signal_cb;
+	if (ev_add(&sig_io, EPOLLIN) == -1)
+		fatal("epoll add signalfd");
+}
+
+/* Started as root with a `user`: become that user for good. */
+static void
+drop_privileges(const char *user)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0 || user[0] == '\0')
+		return;
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("unknown user \"%s\"", user);
+	if (initgroups(user, pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("cannot drop privileges to %s", user);
+	if (setuid(0) != -1 || geteuid() != pw->pw_uid)
+		fatalx("privileges not dropped to %s", user);
+}
+
+static void
+setup_listeners(const int *fds, int nfds)
+{
+	int	 i;
+
+	for (i = 0; i < nfds && i < MTD_MAX_LISTEN; i++) {
+		lios[i].io.fd = fds[i];
+		lios[i].io.cb = conn_accept;
+		lios[i].active = 0;
+	}
+	nlios = i;
+	listeners_enable(1);
+}
+
+void
+worker_main(const struct conf *c, int slot, const int *fds, int nfds)
+{
+	pid_t	 master = getppid();
+
+	wconf = c;
+	wslot = slot;
+	/* Die with the master: an orphan worker would hold the port. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		_exit(0);
+	setproctitle("-maitred: worker process");
+	stats_self = shm_stats_slot(slot);
+	if (ev_init() == -1)
+		fatal("epoll_create");
+	setup_signals();
+	if (static_init(c->htdocs) == -1)
+		_exit(2);
+	mime_init(NULL);
+	drop_privileges(c->user);
+	ev_timer_init(&resume_timer, resume_cb);
+	ev_timer_init(&drain_timer, drain_check);
+	setup_listeners(fds, nfds);
+	ev_run();
+	conn_close_all();
+	_exit(0);
+}

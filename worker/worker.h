@@ -1,0 +1,28 @@
+/*
+ * Worker process: post-fork setup, the event loop, graceful drain.
+ * Globals here are per-process and read-only after worker_main() starts
+ * the loop.
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include "conf.h"
+
+struct listener {
+	int	 fd;
+	char	 text[80];
+};
+
+extern const struct conf	*wconf;		/* this worker's configuration */
+extern int			 wslot;		/* slot number */
+extern int			 htdocs_fd;	/* -1: no local files */
+extern int			 worker_draining;
+
+/* Entered in the child after fork(); never returns. */
+void	 worker_main(const struct conf *c, int slot, const int *fds, int nfds)
+	    __attribute__((noreturn));
+/* Pause/resume accepting (worker_connections, EMFILE). */
+void	 worker_accept_pause(uint64_t ms);
+void	 worker_accept_resume(void);
+
+#endif /* WORKER_H */

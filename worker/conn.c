@@ -267,6 +267,7 @@ conn_begin_request(struct conn *c)
 	c->upstream = c->cache = NULL;
 	c->head_out = c->bytes_out = c->body_len = 0;
 	c->head_done = 0;
+	c->rl_limit = 0;
 }
 
 /* Try to parse a head from what is buffered; dispatch when complete. */

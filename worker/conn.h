@@ -65,6 +65,9 @@ struct conn {
 	const char		*upstream;	/* access log "up=" or NULL */
 	const char		*cache;		/* access log "cache=" or NULL */
 
+	/* RateLimit response fields for this request; rl_limit 0 = none. */
+	uint32_t		 rl_limit, rl_remaining, rl_reset, rl_window;
+
 	/* CS_HANDLER: a handler (proxy, PHP) drives the connection. */
 	const struct handler_ops *hops;
 	void			*handler;	/* the handler's state */
@@ -116,6 +119,11 @@ void	 conn_respond(struct conn *c);
 void	 conn_handler_done(struct conn *c);
 /* The handler gives up mid-response: log and close at once. */
 void	 conn_handler_fail(struct conn *c);
+struct rl_result;
+/* Remember the limiter's verdict for the RateLimit response fields. */
+void	 conn_set_ratelimit(struct conn *c, const struct rl_result *rl);
+/* Append the RateLimit fields (if any) to <buf>; returns bytes added. */
+size_t	 conn_ratelimit_fields(const struct conn *c, char *buf, size_t len);
 /* Start a new request's accounting (status, byte counts, clock). */
 void	 conn_begin_request(struct conn *c);
 

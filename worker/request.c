@@ -15,6 +15,8 @@
 #include "http.h"
 #include "log.h"
 #include "request.h"
+#include "ratelimit.h"
+#include "shm.h"
 #include "static.h"
 #include "status.h"
 #include "stats.h"
@@ -40,11 +42,35 @@ method_known(enum http_method m)
 	return m != HTTP_M_OTHER;
 }
 
-/* Rate limit (shared by all workers): 0 to go on, 1 when refused. */
+/*
+ * Rate limit, shared by all workers: 0 to go on, 1 when refused (429
+ * queued). In "log" mode an over-limit request is counted and logged but
+ * served. The RateLimit fields ride on every response of a limited client.
+ */
 static int
 ratelimit_refuse(struct conn *c)
 {
-	return 0;
+	struct rl_result	 rl;
+	char			 hdr[128], peer[64];
+
+	if (!wconf->rate_limit_on ||
+	    cidr_set_match(wconf->rate_limit_exempt, c->peer16))
+		return 0;
+	if (ratelimit_check(shm_ratelimit(), wconf, c->peer16, ev_now_us(),
+	    &rl) == 1) {
+		conn_set_ratelimit(c, &rl);
+		return 0;
+	}
+	STATS_ADD(limited, 1);
+	conn_set_ratelimit(c, &rl);
+	if (wconf->rate_limit_mode == RL_MODE_LOG) {
+		log_info("rate limit exceeded by %s (not enforced)",
+		    conn_peer_str(c, peer, sizeof(peer)));
+		return 0;
+	}
+	snprintf(hdr, sizeof(hdr), "Retry-After: %ld\r\n", rl.retry_after_s);
+	resp_error(c, 429, hdr);
+	return 1;
 }
 
 void

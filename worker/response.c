@@ -12,6 +12,7 @@
 #include "ev.h"
 #include "http.h"
 #include "httpdate.h"
+#include "ratelimit.h"
 #include "worker.h"
 
 static void
@@ -56,8 +57,37 @@ resp_header(struct conn *c, const char *fmt, ...)
 }
 
 void
+conn_set_ratelimit(struct conn *c, const struct rl_result *rl)
+{
+	c->rl_limit = (uint32_t)rl->limit;
+	c->rl_remaining = (uint32_t)rl->remaining;
+	c->rl_reset = (uint32_t)rl->reset_s;
+	c->rl_window = (uint32_t)rl->window_s;
+}
+
+/* IETF draft-ietf-httpapi-ratelimit-headers (-07) field syntax. */
+size_t
+conn_ratelimit_fields(const struct conn *c, char *buf, size_t len)
+{
+	int	 n;
+
+	if (c->rl_limit == 0)
+		return 0;
+	n = snprintf(buf, len, "RateLimit-Policy: %u;w=%u\r\n"
+	    "RateLimit: limit=%u, remaining=%u, reset=%u\r\n",
+	    c->rl_limit, c->rl_window, c->rl_limit, c->rl_remaining,
+	    c->rl_reset);
+	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+void
 resp_end_head(struct conn *c, int64_t len)
 {
+	size_t	 n;
+
+	n = conn_ratelimit_fields(c, c->r->out + c->out_len,
+	    CONN_OUT_SIZE - c->out_len);
+	c->out_len += (uint32_t)n;
 	if (len >= 0) {
 		out_printf(c, "Content-Length: %lld\r\n", (long long)len);
 		c->body_len = (uint64_t)len;

@@ -25,6 +25,7 @@
 #include "httpdate.h"
 #include "log.h"
 #include "mime.h"
+#include "php.h"
 #include "range.h"
 #include "static.h"
 #include "uri.h"
@@ -280,6 +281,14 @@ redirect_slash(struct conn *c)
 	resp_error(c, 301, hdr);
 }
 
+static int
+is_php(const char *path)
+{
+	size_t	 n = strlen(path);
+
+	return n > 4 && strcmp(path + n - 4, ".php") == 0;
+}
+
 int
 static_serve(struct conn *c)
 {
@@ -326,6 +335,16 @@ static_serve(struct conn *c)
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return STATIC_NOT_FOUND;
+	}
+	if (is_php(path)) {
+		close(fd);
+		if (wconf->php_mode == PHP_OFF) {
+			/* Never show a script's source. */
+			resp_error(c, 403, NULL);
+			return STATIC_DONE;
+		}
+		php_start(c, path);
+		return STATIC_DONE;
 	}
 	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
 		close(fd);

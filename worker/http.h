@@ -40,6 +40,7 @@ enum http_body {
 	HTTP_BODY_CLOSE,	/* responses only: until the peer closes */
 };
 
+/* Points into the parsed buffer; an empty string may have p == NULL. */
 struct http_str {
 	const char	*p;
 	size_t		 len;
@@ -54,7 +55,12 @@ struct http_request {
 	enum http_method	 method;
 	struct http_str		 method_str;
 	struct http_str		 target;	/* as received */
-	struct http_str		 path;		/* target up to '?' */
+	/*
+	 * origin-form: target up to '?'; absolute-form: the same after the
+	 * authority ("/" when none); "*" (OPTIONS) and authority-form
+	 * (CONNECT): the whole target.
+	 */
+	struct http_str		 path;
 	struct http_str		 query;		/* after '?', no '?' */
 	int			 minor;		/* HTTP/1.<minor>: 0 or 1 */
 
@@ -63,11 +69,16 @@ struct http_request {
 
 	/* Framing and connection semantics, derived from the headers. */
 	enum http_body		 body;
-	uint64_t		 content_length;
+	uint64_t		 content_length; /* 0 unless HTTP_BODY_LENGTH */
 	int			 keep_alive;	/* 1.1 default on, 1.0 off */
-	int			 expect_continue;
-	int			 upgrade;	/* Connection: upgrade + Upgrade */
-	struct http_str		 host;		/* Host value, or empty */
+	int			 expect_continue; /* 100-continue, HTTP/1.1 */
+	int			 expect_other;	/* other Expect: answer 417 */
+	int			 upgrade;	/* Upgrade to act on */
+	/*
+	 * Host value, or empty. For an absolute-form target the authority
+	 * of the target, which RFC 9112 3.2.2 says overrides Host.
+	 */
+	struct http_str		 host;
 	/* Commonly read fields, empty when absent. */
 	struct http_str		 if_none_match;
 	struct http_str		 if_modified_since;
@@ -82,8 +93,8 @@ struct http_response {
 	struct http_header	 headers[MTD_MAX_HEADERS];
 	int			 nheaders;
 	enum http_body		 body;		/* with the request method */
-	uint64_t		 content_length;
-	int			 keep_alive;
+	uint64_t		 content_length; /* 0 unless HTTP_BODY_LENGTH */
+	int			 keep_alive;	/* 0 when body is CLOSE */
 };
 
 /*
@@ -95,7 +106,9 @@ struct http_response {
  * MTD_MAX_TARGET, 431 head longer than MTD_MAX_HEAD or too many fields,
  * 501 unknown transfer coding, 505 HTTP major version not 1.
  * Too-long heads are detected as soon as <len> shows them, even before
- * the end of the head has arrived.
+ * the end of the head has arrived: a head of MTD_MAX_HEAD bytes passes,
+ * MTD_MAX_HEAD + 1 bytes without the empty line are a 431. A verdict
+ * never changes when more bytes are appended.
  */
 int	 http_parse_request(const char *buf, size_t len,
 	    struct http_request *req, int *status);
@@ -113,12 +126,15 @@ int	 http_parse_response(const char *buf, size_t len,
  * it (the proxy forwards chunks as received). Feed consecutive bytes;
  * <*used> says how many belong to the body. Returns 1 when the body
  * (last chunk and trailers) is complete, 0 when more is needed, -1 on
- * bad framing (size overflow, bad hex, missing CRLF, bad trailer).
+ * bad framing (size overflow, bad hex, missing CRLF, bad trailer); both
+ * verdicts are sticky. Sizes have at most 15 hex digits, size lines 4096
+ * bytes, trailers MTD_MAX_HEAD. Bare LF ends lines, except a line with a
+ * chunk extension, where lenient parsers are known to disagree.
  */
 struct http_chunked {
 	int		 state;
 	uint64_t	 remaining;	/* data bytes left in this chunk */
-	size_t		 line_len;	/* bytes of the current size/trailer line */
+	size_t		 line_len;	/* bytes of this size line/trailer */
 	int		 digits;
 };
 
@@ -128,6 +144,7 @@ int	 http_chunked_scan(struct http_chunked *, const char *buf,
 /*
  * Same state machine, decoding in place: the data bytes of <buf> are
  * moved to its start and their count stored in <*out>. <*used> as above.
+ * Trailer fields are validated, then dropped.
  */
 int	 http_chunked_decode(struct http_chunked *, char *buf, size_t len,
 	    size_t *used, size_t *out);

@@ -216,8 +216,9 @@ handle_signal(const struct signalfd_siginfo *si)
 			reload();
 		break;
 	case SIGUSR1:
-		log_info("reopening log files");
 		log_reopen();
+		/* Logged after: the line proves the new file works. */
+		log_info("reopening log files");
 		spawn_signal_all(SIGUSR1);
 		break;
 	}

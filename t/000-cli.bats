@@ -1,0 +1,130 @@
+#!/usr/bin/env bats
+# Command line: -v -h -t -c -p -s -w and their errors.
+
+load helpers
+
+setup() {
+	write_conf
+}
+
+teardown() {
+	common_teardown
+}
+
+@test "-v prints the version on stdout and exits 0" {
+	run --separate-stderr "$MAITRED" -v
+	assert_success
+	assert_output "maitred 0.1.0"
+}
+
+@test "-h lists every flag on stdout and exits 0" {
+	run --separate-stderr "$MAITRED" -h
+	assert_success
+	for f in -c -p -s -w -d -t -v -h; do
+		assert_output --partial -- "$f"
+	done
+}
+
+@test "an unknown flag prints the usage on stderr and exits 1" {
+	run --separate-stderr "$MAITRED" -x
+	assert_failure 1
+	assert_output ""
+	[[ "$stderr" == *-c* && "$stderr" == *-w* ]]
+}
+
+@test "a flag without its argument exits 1" {
+	run "$MAITRED" -c
+	assert_failure 1
+	run "$MAITRED" -t -c "$MTD_CONF" -w
+	assert_failure 1
+}
+
+@test "-t on a good configuration prints configuration ok and exits 0" {
+	run --separate-stderr "$MAITRED" -t -c "$MTD_CONF"
+	assert_success
+	assert_output "maitred: configuration ok"
+	# -t starts nothing
+	run port_listening "$PORT"
+	assert_failure
+}
+
+@test "-t on a bad configuration exits 1 and names file:line" {
+	write_conf "upstreem 127.0.0.1:9"
+	n=$(conf_line "upstreem 127.0.0.1:9")
+	run --separate-stderr "$MAITRED" -t -c "$MTD_CONF"
+	assert_failure 1
+	refute_output --partial "configuration ok"
+	[[ "$stderr" == *"maitred.conf:$n: unknown directive \"upstreem\""* ]]
+}
+
+@test "-c with a missing file exits 1 with No such file" {
+	run "$MAITRED" -t -c "$BATS_TEST_TMPDIR/nothere.conf"
+	assert_failure 1
+	assert_output --partial "nothere.conf: No such file or directory"
+	run timeout 10 "$MAITRED" -c "$BATS_TEST_TMPDIR/nothere.conf" 3>&-
+	assert_failure 1
+	assert_output --partial "No such file"
+}
+
+@test "-p overrides the listen port" {
+	p2=$(free_port)
+	maitred_start -p "$p2"
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p2/"
+	assert_output 200
+	run port_listening "$PORT"
+	assert_failure
+	assert wait_for log_has "listening on 127.0.0.1:$p2"
+}
+
+@test "-p rejects junk, 0 and 70000" {
+	for v in abc 0 70000 -1; do
+		run "$MAITRED" -t -c "$MTD_CONF" -p "$v"
+		assert_failure 1
+		assert_output --partial "maitred: -p: invalid port \"$v\""
+	done
+}
+
+@test "-s accepts the strategy names and 0-3" {
+	for s in round-robin least-conn ip-hash weighted 0 1 2 3; do
+		run "$MAITRED" -t -c "$MTD_CONF" -s "$s"
+		assert_success
+		assert_output --partial "configuration ok"
+	done
+}
+
+@test "-s rejects junk" {
+	for s in random 4 -1 ROUND; do
+		run "$MAITRED" -t -c "$MTD_CONF" -s "$s"
+		assert_failure 1
+		assert_output --partial "maitred: -s: invalid"
+	done
+}
+
+@test "-w sets the number of workers" {
+	maitred_start -w 3
+	wait_for workers_are 3
+	assert wait_for log_has "started: 3 workers"
+	assert_equal "$(worker_count)" 3
+}
+
+@test "-w accepts 1 and 64" {
+	for w in 1 64; do
+		run "$MAITRED" -t -c "$MTD_CONF" -w "$w"
+		assert_success
+	done
+}
+
+@test "-w rejects 0, 65 and abc" {
+	for w in 0 65 abc; do
+		run "$MAITRED" -t -c "$MTD_CONF" -w "$w"
+		assert_failure 1
+		assert_output --partial "maitred: -w: invalid"
+	done
+}
+
+@test "-w 1 runs one worker" {
+	maitred_start -w 1
+	assert_equal "$(worker_count)" 1
+	run curl -s -o /dev/null -w '%{http_code}' "$(url /)"
+	assert_output 200
+}

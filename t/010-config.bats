@@ -1,0 +1,220 @@
+#!/usr/bin/env bats
+# Configuration: error messages (file:line: what), all errors shown,
+# nothing started on error, relative paths, listen forms, bind errors.
+
+load helpers
+
+setup() {
+	write_conf
+}
+
+teardown() {
+	common_teardown
+}
+
+# check_conf: run -t on $MTD_CONF (stdout and stderr merged).
+check_conf() {
+	run "$MAITRED" -t -c "$MTD_CONF"
+}
+
+@test "a complete valid configuration passes -t" {
+	d=$(mtd_dir)
+	printf '# backends\n127.0.0.1:8081:2:3\n[::1]:8082\n127.0.0.1:8083:1\n' \
+	    >"$d/backends.cfg"
+	printf '# blacklist\n192.0.2.1\n198.51.100.0/24\n2001:db8::/32\n\n' \
+	    >"$d/blacklist.txt"
+	printf '# rules\n/static/*:3600:1048576\n/api/*:0:0\n*.css:60:4096\n' \
+	    >"$d/cache_rules.cfg"
+	write_conf "" "# a comment" \
+	    "listen [::1]:$(free_port)" \
+	    "user nobody" \
+	    "backends backends.cfg" \
+	    "strategy weighted" \
+	    "health_interval 10s" \
+	    "health_check http /health" \
+	    "connect_timeout 500ms" \
+	    "read_timeout 1m" \
+	    "client_timeout 30" \
+	    "keepalive_timeout 75s" \
+	    "worker_connections 10000" \
+	    "blacklist blacklist.txt" \
+	    "rate_limit 100/60s burst=10" \
+	    "rate_limit_mode log" \
+	    "rate_limit_ipv6_prefix 56" \
+	    "rate_limit_exempt 10.0.0.0/8 ::1" \
+	    "cache_rules cache_rules.cfg" \
+	    "cache_size 1m" \
+	    "php off" \
+	    "php_timeout 30s" \
+	    "status_path /maitred/status" \
+	    "status_allow 127.0.0.1 ::1" \
+	    "workers auto"
+	check_conf
+	assert_success
+	assert_output "maitred: configuration ok"
+}
+
+@test "unknown directive: file:line: unknown directive \"NAME\"" {
+	write_conf "upstreem 127.0.0.1:8081"
+	n=$(conf_line "upstreem 127.0.0.1:8081")
+	check_conf
+	assert_failure 1
+	assert_output --partial "maitred.conf:$n: unknown directive \"upstreem\""
+}
+
+@test "invalid value: file:line: DIRECTIVE: invalid value \"VALUE\"" {
+	write_conf "client_timeout 5x"
+	n=$(conf_line "client_timeout 5x")
+	check_conf
+	assert_failure 1
+	assert_output --partial "maitred.conf:$n: client_timeout: invalid value \"5x\""
+}
+
+@test "invalid value for workers, log_level, strategy" {
+	for l in "workers abc" "workers 0" "log_level chatty" "strategy random"; do
+		write_conf "$l"
+		n=$(conf_line "$l")
+		check_conf
+		assert_failure 1
+		assert_output --partial \
+		    "maitred.conf:$n: ${l%% *}: invalid value \"${l#* }\""
+	done
+}
+
+@test "wrong number of arguments" {
+	write_conf "workers 1 2"
+	n=$(conf_line "workers 1 2")
+	check_conf
+	assert_failure 1
+	assert_output --partial "maitred.conf:$n: workers: wrong number of arguments"
+	write_conf "htdocs"
+	n=$(conf_line "htdocs")
+	check_conf
+	assert_failure 1
+	assert_output --partial "maitred.conf:$n: htdocs: wrong number of arguments"
+}
+
+@test "missing backends file: DIRECTIVE \"PATH\": No such file or directory" {
+	write_conf "backends nothere.cfg"
+	n=$(conf_line "backends nothere.cfg")
+	check_conf
+	assert_failure 1
+	assert_output --regexp \
+	    "maitred\.conf:$n: backends \"[^\"]*nothere\.cfg\": No such file or directory"
+}
+
+@test "bad backends lines: backends.cfg:LINE: invalid backend, all shown" {
+	printf '# backends\n127.0.0.1:8081:1:3\n127.0.0.1:99999:1:3\n127.0.0.1:8082:x:3\n' \
+	    >"$(mtd_dir)/backends.cfg"
+	write_conf "backends backends.cfg"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'backends.cfg:3: invalid backend "127.0.0.1:99999:1:3"'
+	assert_output --partial 'backends.cfg:4: invalid backend "127.0.0.1:8082:x:3"'
+	refute_output --partial 'backends.cfg:2:'
+}
+
+@test "bad blacklist line: blacklist.txt:LINE: invalid address" {
+	printf '# bad guys\n10.0.0.0/8\nnot-an-ip\n300.1.2.3\n' \
+	    >"$(mtd_dir)/blacklist.txt"
+	write_conf "blacklist blacklist.txt"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'blacklist.txt:3: invalid address "not-an-ip"'
+	assert_output --partial 'blacklist.txt:4: invalid address "300.1.2.3"'
+}
+
+@test "bad cache rule line: cache_rules.cfg:LINE: invalid cache rule" {
+	printf '/static/*:3600:1048576\n/api/*:soon:100\n' \
+	    >"$(mtd_dir)/cache_rules.cfg"
+	write_conf "cache_rules cache_rules.cfg"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'cache_rules.cfg:2: invalid cache rule "/api/*:soon:100"'
+}
+
+@test "every error of a file is reported, not only the first" {
+	write_conf "workers abc" "upstreem x" "log_level loud"
+	a=$(conf_line "workers abc")
+	b=$(conf_line "upstreem x")
+	c=$(conf_line "log_level loud")
+	check_conf
+	assert_failure 1
+	assert_output --partial "maitred.conf:$a:"
+	assert_output --partial "maitred.conf:$b:"
+	assert_output --partial "maitred.conf:$c:"
+}
+
+@test "nothing is started when the configuration is bad" {
+	write_conf "upstreem x"
+	run timeout 10 "$MAITRED" -c "$MTD_CONF" 3>&-
+	assert_failure 1
+	assert_output --partial "unknown directive"
+	run port_listening "$PORT"
+	assert_failure
+	[ ! -e "$(mtd_dir)/maitred.pid" ]
+}
+
+@test "relative paths resolve against the config file's directory" {
+	d=$(mtd_dir)
+	mkdir -p "$d/etc/logs" "$d/site" "$d/elsewhere"
+	printf 'relative site\n' >"$d/site/rel.txt"
+	printf '127.0.0.1:%s:1:3\n' "$(free_port)" >"$d/etc/backends.cfg"
+	cat >"$d/etc/maitred.conf" <<-EOF
+	listen 127.0.0.1:$PORT
+	workers 1
+	pidfile run.pid
+	htdocs ../site
+	error_log logs/error.log
+	access_log logs/access.log
+	backends backends.cfg
+	rate_limit off
+	EOF
+	cd "$d/elsewhere"
+	MTD_CONF=../etc/maitred.conf
+	maitred_start
+	run curl -s "$(url /rel.txt)"
+	assert_output "relative site"
+	wait_for test -s "$d/etc/run.pid"
+	assert_equal "$(cat "$d/etc/run.pid")" "$MAITRED_PID"
+	assert wait_for log_has "started" "$d/etc/logs/error.log"
+	assert wait_for test -s "$d/etc/logs/access.log"
+	[ ! -e "$d/elsewhere/run.pid" ]
+	[ ! -e "$d/elsewhere/logs" ]
+}
+
+@test "listen [::1]:PORT serves over IPv6" {
+	has_ipv6 || skip "no IPv6 loopback"
+	p6=$(free_port)
+	write_conf "listen [::1]:$p6"
+	maitred_start
+	wait_for port_listening "$p6"
+	run curl -s -g -o /dev/null -w '%{http_code}' "http://[::1]:$p6/hello.txt"
+	assert_output 200
+	assert wait_for log_has "listening on .*\[::1\]:$p6"
+}
+
+@test "two listen lines both serve" {
+	p2=$(free_port)
+	write_conf "listen 127.0.0.1:$p2"
+	maitred_start
+	wait_for port_listening "$p2"
+	run curl -s "http://127.0.0.1:$PORT/hello.txt"
+	assert_output "hello from maitred"
+	run curl -s "http://127.0.0.1:$p2/hello.txt"
+	assert_output "hello from maitred"
+}
+
+@test "a port in use: bind ADDR: Address already in use, exit 1" {
+	python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+time.sleep(60)' "$PORT" 3>&- &
+	track_pid $!
+	wait_for port_listening "$PORT"
+	run timeout 10 "$MAITRED" -c "$MTD_CONF" 3>&-
+	assert_failure 1
+	assert_output --partial "maitred: bind 127.0.0.1:$PORT: Address already in use"
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bats
+# -d: detach, pidfile, second instance refused, clean stop, kill -9.
+
+load helpers
+
+setup() {
+	write_conf
+	PIDFILE=$(mtd_dir)/maitred.pid
+}
+
+teardown() {
+	# the daemon is not our child: stop it by the pid it wrote
+	if [ -n "${DAEMON_PID:-}" ] && pid_alive "$DAEMON_PID"; then
+		w=$(worker_pids "$DAEMON_PID")
+		kill -TERM "$DAEMON_PID" 2>/dev/null || true
+		wait_gone "$DAEMON_PID" 10 || kill -KILL "$DAEMON_PID" || true
+		track_pid $w
+	fi
+	common_teardown
+}
+
+# daemon_start [ARGS...]: maitred -d; sets DAEMON_STATUS and DAEMON_PID.
+# Output goes to files, so a daemon that keeps stdout open cannot hang us.
+daemon_start() {
+	local d
+	d=$(mtd_dir)
+	DAEMON_STATUS=0
+	timeout 10 "$MAITRED" -d -c "$MTD_CONF" "$@" </dev/null \
+	    >"$d/d.stdout" 2>"$d/d.stderr" 3>&- || DAEMON_STATUS=$?
+	DAEMON_PID=
+	if wait_for -t 5 test -s "$PIDFILE"; then
+		DAEMON_PID=$(cat "$PIDFILE")
+	fi
+}
+
+_has_workers() {
+	[ -n "$(worker_pids "$1")" ]
+}
+
+shm_leftovers() {
+	ls /dev/shm 2>/dev/null | grep -i maitred || true
+}
+
+@test "-d detaches: returns 0, pidfile holds the live master's pid" {
+	daemon_start
+	assert_equal "$DAEMON_STATUS" 0
+	[[ "$DAEMON_PID" =~ ^[0-9]+$ ]]
+	assert pid_alive "$DAEMON_PID"
+	assert wait_for port_listening "$PORT"
+	run curl -s "$(url /hello.txt)"
+	assert_output "hello from maitred"
+	[[ "$(proc_title "$DAEMON_PID")" == "maitred: master process"* ]]
+	assert wait_for workers_are 2 "$DAEMON_PID"
+	# detached: not our child, not in our session
+	ppid=$(ps -o ppid= -p "$DAEMON_PID" | tr -d ' ')
+	[ "$ppid" != "$BASHPID" ]
+	sid=$(ps -o sid= -p "$DAEMON_PID" | tr -d ' ')
+	[ "$sid" != "$(ps -o sid= -p "$BASHPID" | tr -d ' ')" ]
+}
+
+@test "a second instance on the same pidfile refuses: already running (pid N)" {
+	daemon_start
+	assert_equal "$DAEMON_STATUS" 0
+	assert wait_for port_listening "$PORT"
+	p2=$(free_port)
+	run timeout 10 "$MAITRED" -d -c "$MTD_CONF" -p "$p2" 3>&-
+	assert_failure 1
+	assert_output --partial "maitred: already running (pid $DAEMON_PID)"
+	run timeout 10 "$MAITRED" -c "$MTD_CONF" -p "$p2" 3>&-
+	assert_failure 1
+	assert_output --partial "already running (pid $DAEMON_PID)"
+	# the first one is untouched
+	assert_equal "$(cat "$PIDFILE")" "$DAEMON_PID"
+	assert pid_alive "$DAEMON_PID"
+	run port_listening "$p2"
+	assert_failure
+}
+
+@test "TERM stops the daemon, its workers, and removes the pidfile" {
+	daemon_start
+	assert_equal "$DAEMON_STATUS" 0
+	assert wait_for port_listening "$PORT"
+	w=$(worker_pids "$DAEMON_PID")
+	[ -n "$w" ]
+	kill -TERM "$DAEMON_PID"
+	assert wait_gone "$DAEMON_PID" 10
+	for p in $w; do
+		assert wait_gone "$p" 3
+	done
+	assert wait_for -t 3 test ! -e "$PIDFILE"
+	run port_listening "$PORT"
+	assert_failure
+	assert log_has "shutting down"
+}
+
+@test "no /dev/shm/maitred* object during the run or after stop" {
+	before=$(shm_leftovers)
+	maitred_start
+	run curl -s -o /dev/null -w '%{http_code}' "$(url /)"
+	assert_output 200
+	assert_equal "$(shm_leftovers)" "$before"
+	maitred_stop
+	assert_equal "$(shm_leftovers)" "$before"
+}
+
+@test "kill -9 of the master: workers exit within 2 s, next start works" {
+	daemon_start
+	assert_equal "$DAEMON_STATUS" 0
+	assert wait_for port_listening "$PORT"
+	wait_for _has_workers "$DAEMON_PID"
+	w=$(worker_pids "$DAEMON_PID")
+	[ -n "$w" ]
+	track_pid $w
+	kill -KILL "$DAEMON_PID"
+	assert wait_gone "$DAEMON_PID" 5
+	for p in $w; do
+		assert wait_gone "$p" 2
+	done
+	assert wait_for -t 3 _not port_listening "$PORT"
+	# the stale pidfile (dead pid) and any shm left must not block a restart
+	daemon_start
+	assert_equal "$DAEMON_STATUS" 0
+	assert pid_alive "$DAEMON_PID"
+	assert wait_for port_listening "$PORT"
+	run curl -s "$(url /hello.txt)"
+	assert_output "hello from maitred"
+}

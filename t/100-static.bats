@@ -1,0 +1,325 @@
+#!/usr/bin/env bats
+# Static files from htdocs: types, lengths, HEAD, directories, validators,
+# ranges, permissions, path traversal, methods. One maitred for the file.
+
+load helpers
+
+setup_file() {
+	export MTD_DIR=$BATS_FILE_TMPDIR
+	write_conf
+	local h=$MTD_DIR/htdocs
+	head -c $((5 * 1024 * 1024 + 123)) /dev/urandom >"$h/big.bin"
+	printf 'locked\n' >"$h/locked.txt"
+	mkdir -p "$h/.hidden"
+	printf 'hidden dir file\n' >"$h/.hidden/file.txt"
+	# a canary outside htdocs that must never be served
+	CANARY="CANARY-$RANDOM$RANDOM-outside-htdocs"
+	export CANARY
+	printf '%s\n' "$CANARY" >"$MTD_DIR/canary.txt"
+	ln -s "$MTD_DIR" "$h/outside"
+	ln -s ../canary.txt "$h/leak.txt"
+	ln -s "$MTD_DIR/canary.txt" "$h/abs.txt"
+	maitred_start
+}
+
+teardown_file() {
+	common_teardown
+}
+
+teardown() {
+	if [ -n "${OWN_PID:-}" ]; then
+		MAITRED_PID=$OWN_PID
+		maitred_stop
+	fi
+	mtd_dump_logs
+	[ -z "${OWN_DIR:-}" ] || rm -rf "$OWN_DIR"
+}
+
+# fetch PATH: raw GET with Connection: close; the response in $output.
+fetch() {
+	run bash -c 'printf "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" "$1" |
+	    python3 "$2" 127.0.0.1 "$3"' _ "$1" "$RAWHTTP" "$PORT"
+}
+
+@test "GET / serves index.html" {
+	http_get /
+	assert_equal "$HTTP_CODE" 200
+	cmp "$HTTP_BODY" "$MTD_DIR/htdocs/index.html"
+	assert_equal "$(hdr Server)" maitred
+	hdr Date
+}
+
+@test "GET /index.html and a nested file" {
+	http_get /index.html
+	assert_equal "$HTTP_CODE" 200
+	cmp "$HTTP_BODY" "$MTD_DIR/htdocs/index.html"
+	http_get /sub/deeper/nested.txt
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" "nested file"
+}
+
+@test "Content-Type from the extension" {
+	http_get /index.html
+	assert_equal "$(hdr Content-Type)" "text/html; charset=utf-8"
+	http_get /style.css
+	[[ "$(hdr Content-Type)" == text/css* ]]
+	http_get /hello.txt
+	[[ "$(hdr Content-Type)" == text/plain* ]]
+	http_get /image.png
+	assert_equal "$(hdr Content-Type)" image/png
+	http_get /data.zzqq
+	assert_equal "$(hdr Content-Type)" application/octet-stream
+}
+
+@test "Content-Length and body are exact; Accept-Ranges: bytes" {
+	for f in hello.txt style.css image.png onek.bin; do
+		http_get "/$f"
+		assert_equal "$HTTP_CODE" 200
+		assert_equal "$(hdr Content-Length)" \
+		    "$(stat -c %s "$MTD_DIR/htdocs/$f")"
+		cmp "$HTTP_BODY" "$MTD_DIR/htdocs/$f"
+	done
+	assert_equal "$(hdr Accept-Ranges)" bytes
+}
+
+@test "a 1 KB binary file is served byte-exact" {
+	http_get /onek.bin
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(stat -c %s "$HTTP_BODY")" 1024
+	cmp "$HTTP_BODY" "$MTD_DIR/htdocs/onek.bin"
+}
+
+@test "a 5 MB file is served byte-exact (sha256)" {
+	http_get /big.bin
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Content-Length)" $((5 * 1024 * 1024 + 123))
+	want=$(sha256sum <"$MTD_DIR/htdocs/big.bin")
+	got=$(sha256sum <"$HTTP_BODY")
+	assert_equal "$got" "$want"
+}
+
+@test "HEAD: same headers, no body" {
+	http_get /hello.txt -I
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Content-Length)" 19
+	[[ "$(hdr Content-Type)" == text/plain* ]]
+	run bash -c 'printf "HEAD /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" |
+	    python3 "$1" 127.0.0.1 "$2"' _ "$RAWHTTP" "$PORT"
+	assert_line --index 0 --partial "HTTP/1.1 200"
+	# nothing after the blank line
+	body=$(printf '%s' "$output" | tr -d '\r' | sed '1,/^$/d')
+	assert_equal "$body" ""
+	refute_output --partial "hello from maitred"
+}
+
+@test "a missing file is 404 with the HTML error body" {
+	http_get /nothere.html
+	assert_equal "$HTTP_CODE" 404
+	assert_equal "$(hdr Content-Type)" "text/html; charset=utf-8"
+	run cat "$HTTP_BODY"
+	assert_output --partial "<title>404 Not Found</title>"
+}
+
+@test "a directory without the slash is 301 to the slash" {
+	http_get /sub
+	assert_equal "$HTTP_CODE" 301
+	[[ "$(hdr Location)" == */sub/ ]]
+}
+
+@test "a directory with index.html serves it" {
+	http_get /sub/
+	assert_equal "$HTTP_CODE" 200
+	cmp "$HTTP_BODY" "$MTD_DIR/htdocs/sub/index.html"
+}
+
+@test "a directory without index.html is 404, no listing" {
+	http_get /noindex/
+	assert_equal "$HTTP_CODE" 404
+	run cat "$HTTP_BODY"
+	refute_output --partial readme.txt
+}
+
+@test "dotfiles and dot directories are 404" {
+	for p in /.secret /.hidden/file.txt /sub/../.secret; do
+		http_get "$p"
+		assert_equal "$HTTP_CODE" 404
+		run cat "$HTTP_BODY"
+		refute_output --partial SECRET
+		refute_output --partial "hidden dir file"
+	done
+}
+
+@test "ETag and Last-Modified describe the file" {
+	http_get /hello.txt
+	f=$MTD_DIR/htdocs/hello.txt
+	want=$(printf '"%x-%x"' "$(stat -c %Y "$f")" "$(stat -c %s "$f")")
+	assert_equal "$(hdr ETag)" "$want"
+	assert_equal "$(hdr Last-Modified)" \
+	    "$(TZ=GMT date -d "@$(stat -c %Y "$f")" '+%a, %d %b %Y %H:%M:%S GMT')"
+}
+
+@test "If-None-Match with the ETag is 304 without a body" {
+	http_get /hello.txt
+	etag=$(hdr ETag)
+	http_get /hello.txt -H "If-None-Match: $etag"
+	assert_equal "$HTTP_CODE" 304
+	assert_equal "$(stat -c %s "$HTTP_BODY")" 0
+	http_get /hello.txt -H 'If-None-Match: "nope-1"'
+	assert_equal "$HTTP_CODE" 200
+}
+
+@test "If-Modified-Since: current -> 304, stale -> 200" {
+	http_get /hello.txt
+	lm=$(hdr Last-Modified)
+	http_get /hello.txt -H "If-Modified-Since: $lm"
+	assert_equal "$HTTP_CODE" 304
+	assert_equal "$(stat -c %s "$HTTP_BODY")" 0
+	http_get /hello.txt -H "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT"
+	assert_equal "$HTTP_CODE" 200
+	cmp "$HTTP_BODY" "$MTD_DIR/htdocs/hello.txt"
+}
+
+@test "Range bytes=0-9 is 206 with Content-Range and 10 bytes" {
+	http_get /hello.txt -H "Range: bytes=0-9"
+	assert_equal "$HTTP_CODE" 206
+	assert_equal "$(hdr Content-Range)" "bytes 0-9/19"
+	assert_equal "$(hdr Content-Length)" 10
+	assert_equal "$(cat "$HTTP_BODY")" "hello from"
+}
+
+@test "a suffix range bytes=-5 is the last 5 bytes" {
+	http_get /onek.bin -H "Range: bytes=-5"
+	assert_equal "$HTTP_CODE" 206
+	assert_equal "$(hdr Content-Range)" "bytes 1019-1023/1024"
+	tail -c 5 "$MTD_DIR/htdocs/onek.bin" | cmp - "$HTTP_BODY"
+}
+
+@test "an open range bytes=1000- goes to the end" {
+	http_get /onek.bin -H "Range: bytes=1000-"
+	assert_equal "$HTTP_CODE" 206
+	assert_equal "$(hdr Content-Range)" "bytes 1000-1023/1024"
+	tail -c 24 "$MTD_DIR/htdocs/onek.bin" | cmp - "$HTTP_BODY"
+}
+
+@test "an unsatisfiable range is 416 with Content-Range bytes */size" {
+	http_get /hello.txt -H "Range: bytes=19-"
+	assert_equal "$HTTP_CODE" 416
+	assert_equal "$(hdr Content-Range)" "bytes */19"
+	http_get /hello.txt -H "Range: bytes=500-600"
+	assert_equal "$HTTP_CODE" 416
+}
+
+@test "a multi-range request gets the whole file (200)" {
+	http_get /hello.txt -H "Range: bytes=0-1,4-5"
+	assert_equal "$HTTP_CODE" 200
+	cmp "$HTTP_BODY" "$MTD_DIR/htdocs/hello.txt"
+}
+
+@test "an unreadable file is 403" {
+	if [ "$(id -u)" != 0 ]; then
+		chmod 000 "$MTD_DIR/htdocs/locked.txt"
+		http_get /locked.txt
+		chmod 644 "$MTD_DIR/htdocs/locked.txt"
+		assert_equal "$HTTP_CODE" 403
+		return 0
+	fi
+	# root reads anything: a separate instance whose workers drop to nobody
+	getent passwd nobody >/dev/null || skip "root and no nobody user"
+	OWN_DIR=$(mktemp -d /tmp/maitred-t403.XXXXXX)
+	chmod 755 "$OWN_DIR"
+	MTD_DIR=$OWN_DIR
+	PORT=$(free_port)
+	WORKERS=1 write_conf "user nobody"
+	printf 'locked\n' >"$OWN_DIR/htdocs/locked.txt"
+	chmod -R a+rX "$OWN_DIR/htdocs"
+	chmod 000 "$OWN_DIR/htdocs/locked.txt"
+	maitred_start
+	OWN_PID=$MAITRED_PID
+	w=$(worker_pids)
+	assert_equal "$(ps -o user= -p "$w" | tr -d ' ')" nobody
+	http_get /hello.txt
+	assert_equal "$HTTP_CODE" 200
+	http_get /locked.txt
+	assert_equal "$HTTP_CODE" 403
+}
+
+@test "path traversal: the canary outside htdocs never leaks" {
+	local vectors=(
+		'/../canary.txt'
+		'/%2e%2e/canary.txt'
+		'/%2E%2E/canary.txt'
+		'/..%2fcanary.txt'
+		'/..%2Fcanary.txt'
+		'/%2e%2e%2fcanary.txt'
+		'//../canary.txt'
+		'/sub/../../canary.txt'
+		'/sub/%2e%2e/%2e%2e/canary.txt'
+		'/%252e%252e/canary.txt'
+		'/..\canary.txt'
+		'/%2e%2e%5ccanary.txt'
+		'/sub/..%5c..%5ccanary.txt'
+		'/./../canary.txt'
+		'/.%2e/canary.txt'
+		'/..;/canary.txt'
+		'/....//canary.txt'
+		'/%c0%ae%c0%ae/canary.txt'
+		'/../canary.txt%00.html'
+		'/canary.txt%00'
+		'/outside/canary.txt'
+		'/leak.txt'
+		'/abs.txt'
+		'/sub/../../htdocs/../canary.txt'
+		'/../../../../../../..'"$MTD_DIR"'/canary.txt'
+		'../canary.txt'
+		'http://x/../canary.txt'
+		'http://x/%2e%2e/canary.txt'
+		'/../../../../../../../../etc/passwd'
+	)
+	local bad=""
+	for v in "${vectors[@]}"; do
+		fetch "$v"
+		code=$(first_status)
+		case "$code" in
+		400 | 403 | 404) ;;
+		*) bad="$bad
+$v -> status '$code'" ;;
+		esac
+		if [[ "$output" == *"$CANARY"* || "$output" == *root:x:0:0* ]]; then
+			bad="$bad
+$v -> LEAKED the canary"
+		fi
+	done
+	[ -z "$bad" ] || fail "traversal vectors not refused:$bad"
+	# ..-above-root and encoded slashes are 400 by contract
+	fetch '/../canary.txt'
+	assert_equal "$(first_status)" 400
+	fetch '/..%2fcanary.txt'
+	assert_equal "$(first_status)" 400
+	fetch '/canary.txt%00'
+	assert_equal "$(first_status)" 400
+	assert pid_alive "$MAITRED_PID"
+}
+
+@test "normalisation inside htdocs still serves" {
+	for p in /sub/../hello.txt /./hello.txt /sub/./deeper/../deeper/nested.txt \
+	    /%68ello.txt //hello.txt; do
+		http_get "$p"
+		assert_equal "$p $HTTP_CODE" "$p 200"
+	done
+}
+
+@test "POST on a static file is 405 with Allow: GET, HEAD" {
+	http_get /hello.txt -X POST -d x=1
+	assert_equal "$HTTP_CODE" 405
+	assert_equal "$(hdr Allow)" "GET, HEAD"
+	for m in PUT DELETE PATCH; do
+		http_get /hello.txt -X "$m"
+		assert_equal "$m $HTTP_CODE" "$m 405"
+	done
+}
+
+@test "an unknown method is 501" {
+	run raw 'FOO /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+	assert_equal "$(first_status)" 501
+	assert_output --partial "Connection: close"
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env bats
+# Signals to the master: TERM, INT (fast stop), QUIT (graceful), USR1
+# (reopen logs), HUP (reload, never kills). A fresh maitred per test.
+
+load helpers
+
+setup() {
+	write_conf
+}
+
+teardown() {
+	common_teardown
+}
+
+code_of() {
+	curl -s -o /dev/null -w '%{http_code}' "$(url "$1")"
+}
+
+# fast_stop SIGNAL: the master and workers exit, the log says so and the
+# totals line is printed on stdout.
+fast_stop() {
+	maitred_start
+	assert_equal "$(code_of /hello.txt)" 200
+	assert_equal "$(code_of /nothere)" 404
+	w=$(worker_pids)
+	[ -n "$w" ]
+	kill -"$1" "$MAITRED_PID"
+	assert wait_gone "$MAITRED_PID" 10
+	for p in $w; do
+		assert wait_gone "$p" 3
+	done
+	assert log_has "shutting down"
+	refute log_has "shutting down gracefully"
+	run cat "$(mtd_dir)/stdout.log"
+	assert_output --regexp 'totals: requests 2, 1xx 0, 2xx 1, 3xx 0, 4xx 1, 5xx 0, bytes in [1-9][0-9]*, out [1-9][0-9]*'
+	assert log_has 'totals: requests 2,'
+	[ ! -e "$(mtd_dir)/maitred.pid" ]
+	run port_listening "$PORT"
+	assert_failure
+}
+
+@test "TERM: fast shutdown of master and workers, totals printed" {
+	fast_stop TERM
+}
+
+@test "INT: fast shutdown like TERM" {
+	fast_stop INT
+}
+
+@test "QUIT: graceful, an in-flight download completes, then the master exits" {
+	d=$(mtd_dir)
+	head -c $((6 * 1024 * 1024)) /dev/urandom >"$d/htdocs/slow.bin"
+	maitred_start
+	curl -s --limit-rate 2M -o "$d/slow.out" "$(url /slow.bin)" 3>&- &
+	cpid=$!
+	track_pid $cpid
+	# the response has started
+	assert wait_for test -s "$d/slow.out"
+	kill -QUIT "$MAITRED_PID"
+	assert wait_for log_has "shutting down gracefully"
+	cstatus=0
+	wait "$cpid" || cstatus=$?
+	assert_equal "$cstatus" 0
+	assert_equal "$(sha256sum <"$d/slow.out")" "$(sha256sum <"$d/htdocs/slow.bin")"
+	assert wait_gone "$MAITRED_PID" 10
+	[ ! -e "$d/maitred.pid" ]
+}
+
+@test "USR1: reopens the error log and the access log" {
+	d=$(mtd_dir)
+	maitred_start
+	assert_equal "$(code_of /hello.txt)" 200
+	assert wait_for test -s "$d/access.log"
+	mv "$d/error.log" "$d/error.log.1"
+	mv "$d/access.log" "$d/access.log.1"
+	kill -USR1 "$MAITRED_PID"
+	assert wait_for test -e "$d/error.log"
+	assert wait_for log_has "reopening log files" "$d/error.log"
+	# workers reopen theirs too: new requests land in the new access log
+	# (poll: a worker may see USR1 a little after the master)
+	_req_logged() {
+		code_of /hello.txt?after-usr1 >/dev/null
+		grep -q 'after-usr1' "$d/access.log" 2>/dev/null
+	}
+	assert wait_for -t 5 _req_logged
+	assert pid_alive "$MAITRED_PID"
+	run grep -c after-usr1 "$d/access.log.1"
+	assert_output 0
+}
+
+@test "HUP does not kill the server" {
+	maitred_start
+	kill -HUP "$MAITRED_PID"
+	# keep asking for a second: every answer is 200
+	for i in $(seq 1 10); do
+		assert_equal "$(code_of /hello.txt)" 200
+		sleep 0.1
+	done
+	assert pid_alive "$MAITRED_PID"
+	assert wait_for _has_workers
+	refute log_has "exited on signal"
+}
+
+@test "HUP with a broken config keeps the old one running" {
+	maitred_start
+	echo "upstreem broken" >>"$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has 'unknown directive "upstreem"'
+	for i in $(seq 1 10); do
+		assert_equal "$(code_of /hello.txt)" 200
+		sleep 0.1
+	done
+	assert pid_alive "$MAITRED_PID"
+}
+
+_has_workers() {
+	[ -n "$(worker_pids)" ]
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# Worker respawn, process titles, workers die with the master.
+
+load helpers
+
+setup() {
+	WORKERS=3 write_conf
+}
+
+teardown() {
+	common_teardown
+}
+
+@test "process titles: master process and worker process" {
+	maitred_start
+	wait_for workers_are 3
+	[[ "$(proc_title "$MAITRED_PID")" == "maitred: master process"* ]] ||
+	    fail "master title: '$(proc_title "$MAITRED_PID")'"
+	for w in $(worker_pids); do
+		[[ "$(proc_title "$w")" == "maitred: worker process"* ]] ||
+		    fail "worker $w title: '$(proc_title "$w")'"
+	done
+	tr '\0' ' ' <"/proc/$MAITRED_PID/cmdline" | grep -q '^maitred: master process'
+}
+
+_respawned() {
+	# $1: the killed pid; the count is back and the killed pid is gone
+	workers_are 3 && ! worker_pids | grep -qx "$1"
+}
+
+@test "kill -9 of a worker: a new worker takes its slot, still serving" {
+	maitred_start
+	wait_for workers_are 3
+	before=$(worker_pids)
+	victim=$(echo "$before" | head -n 1)
+	kill -KILL "$victim"
+	assert wait_for -t 5 _respawned "$victim"
+	after=$(worker_pids)
+	# the two others are untouched, one pid is new
+	assert_equal "$(comm -12 <(echo "$before") <(echo "$after") | wc -l)" 2
+	assert wait_for log_has "worker [0-9]+ \\(pid $victim\\) exited on signal 9, respawning"
+	for w in $after; do
+		[[ "$(proc_title "$w")" == "maitred: worker process"* ]]
+	done
+	for i in 1 2 3 4 5 6; do
+		run curl -s "$(url /hello.txt)"
+		assert_output "hello from maitred"
+	done
+	assert pid_alive "$MAITRED_PID"
+}
+
+@test "kill -9 of every worker: all slots come back" {
+	maitred_start
+	wait_for workers_are 3
+	old=$(worker_pids)
+	kill -KILL $old
+	for p in $old; do
+		assert wait_gone "$p" 3
+	done
+	assert wait_for -t 5 workers_are 3
+	for p in $old; do
+		! worker_pids | grep -qx "$p"
+	done
+	run curl -s "$(url /hello.txt)"
+	assert_output "hello from maitred"
+}
+
+@test "kill -9 of the master: every worker exits within 2 s" {
+	maitred_start
+	wait_for workers_are 3
+	w=$(worker_pids)
+	track_pid $w
+	kill -KILL "$MAITRED_PID"
+	assert wait_gone "$MAITRED_PID" 3
+	for p in $w; do
+		assert wait_gone "$p" 2
+	done
+	assert wait_for -t 2 _not port_listening "$PORT"
+}

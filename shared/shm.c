@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "cache.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "shm.h"
@@ -71,6 +72,8 @@ layout(const struct conf *c, struct shm_header *h)
 	off += align_up(backend_region_size(c));
 	h->ratelimit_off = off;
 	off += align_up(ratelimit_region_size(c));
+	h->cache_off = off;
+	off += align_up(cache_region_size(c));
 	return off;
 }
 
@@ -90,7 +93,8 @@ shm_create(const struct conf *c)
 	h.start_time = time(NULL);
 	memcpy(shm, &h, sizeof(h));
 	if (backend_region_init(shm_region(shm->backends_off), c) == -1 ||
-	    ratelimit_region_init(shm_region(shm->ratelimit_off), c) == -1) {
+	    ratelimit_region_init(shm_region(shm->ratelimit_off), c) == -1 ||
+	    cache_region_init(shm_region(shm->cache_off), c) == -1) {
 		log_warnx("cannot initialise the shared segment");
 		shm_destroy();
 		return -1;
@@ -102,6 +106,12 @@ struct backend_table *
 shm_backends(void)
 {
 	return backend_table_attach(shm_region(shm->backends_off));
+}
+
+void *
+shm_cache(void)
+{
+	return shm_region(shm->cache_off);
 }
 
 void *

@@ -47,5 +47,6 @@ void	*shm_region(size_t off);
 struct stats_slot *shm_stats_slot(int slot);
 struct backend_table *shm_backends(void);
 void	*shm_ratelimit(void);
+void	*shm_cache(void);
 
 #endif /* SHM_H */

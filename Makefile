@@ -48,7 +48,7 @@ all: maitred
 
 # Keep ./maitred the flavour just built: copy when it differs.
 maitred: $(B)/maitred FORCE
-	@cmp -s $< $@ || cp $< $@
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(B)/maitred: $(OBJS)
 	$(CC) $(LDSAN) -o $@ $(OBJS) $(LDLIBS)
@@ -112,17 +112,58 @@ bench: maitred
 	t/bench/run
 
 lint:
-	mandoc -Tlint -Wstyle man/maitred.8 man/maitred.conf.5
+	mandoc -Tlint -Wwarning man/maitred.8 man/maitred.conf.5
+
+# install / uninstall: the FHS layout. Files under $(CONFDIR) are
+# configuration: install never overwrites one that exists, and uninstall
+# removes one only when it is still the shipped version (a changed file
+# stays, and is named). The docroot and log directory are created empty.
+CONFDIR	?= $(SYSCONFDIR)/maitred
+INITDIR	?= $(SYSCONFDIR)/init.d
+LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
+ifeq ($(PREFIX),/usr)
+SYSTEMDUNITDIR ?= /lib/systemd/system
+else
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+endif
+DOCROOT	?= /var/www/maitred
+LOGDIR	?= /var/log/maitred
+# installed name = source file
+CONF_FILES := maitred.conf=conf/maitred.conf.install \
+	backends.cfg=conf/backends.cfg blacklist.txt=conf/blacklist.txt \
+	cache_rules.cfg=conf/cache_rules.cfg
 
 install: maitred
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(CONFDIR) $(DESTDIR)$(INITDIR) \
+	  $(DESTDIR)$(LOGROTATEDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+	  $(DESTDIR)$(DOCROOT) $(DESTDIR)$(LOGDIR)
 	install -m 755 maitred $(DESTDIR)$(SBINDIR)/maitred
 	install -m 644 man/maitred.8 $(DESTDIR)$(MANDIR)/man8/maitred.8
 	install -m 644 man/maitred.conf.5 $(DESTDIR)$(MANDIR)/man5/maitred.conf.5
+	install -m 755 conf/init.d/maitred $(DESTDIR)$(INITDIR)/maitred
+	install -m 644 conf/maitred.service \
+	  $(DESTDIR)$(SYSTEMDUNITDIR)/maitred.service
+	install -m 644 conf/logrotate.d/maitred \
+	  $(DESTDIR)$(LOGROTATEDIR)/maitred
+	@for f in $(CONF_FILES); do \
+	  dst=$(DESTDIR)$(CONFDIR)/$${f%%=*}; src=$${f#*=}; \
+	  if [ -e "$$dst" ]; then echo "keeping $$dst"; \
+	  else echo "install -m 644 $$src $$dst"; \
+	    install -m 644 "$$src" "$$dst" || exit 1; fi; done
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/maitred $(DESTDIR)$(MANDIR)/man8/maitred.8 \
-	  $(DESTDIR)$(MANDIR)/man5/maitred.conf.5
+	  $(DESTDIR)$(MANDIR)/man5/maitred.conf.5 $(DESTDIR)$(INITDIR)/maitred \
+	  $(DESTDIR)$(SYSTEMDUNITDIR)/maitred.service \
+	  $(DESTDIR)$(LOGROTATEDIR)/maitred
+	@for f in $(CONF_FILES); do \
+	  dst=$(DESTDIR)$(CONFDIR)/$${f%%=*}; src=$${f#*=}; \
+	  [ -e "$$dst" ] || continue; \
+	  if cmp -s "$$src" "$$dst"; then echo "rm -f $$dst"; rm -f "$$dst"; \
+	  else echo "keeping changed $$dst"; fi; done
+	@for d in $(DESTDIR)$(CONFDIR) $(DESTDIR)$(DOCROOT) $(DESTDIR)$(LOGDIR); \
+	  do [ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d"; done
 
 clean:
 	rm -rf build maitred

@@ -215,6 +215,7 @@ main(int argc, char **argv)
 	if (shm_create(&conf) == -1)
 		exit(1);
 	open_logs(&conf);
+	master_chown_logs(&conf);
 	memset(&mo, 0, sizeof(mo));
 	mo.daemonize = o.daemonize;
 	if (o.daemonize && daemon(0, 0) == -1)

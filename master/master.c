@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +198,26 @@ reload(void)
 	log_info("configuration reloaded");
 }
 
+/*
+ * Workers drop to `user` and reopen the logs themselves on USR1: the
+ * files the master (root) creates must stay writable for them.
+ */
+void
+master_chown_logs(const struct conf *c)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0 || c->user[0] == '\0' ||
+	    (pw = getpwnam(c->user)) == NULL)
+		return;
+	if (c->error_log[0] != '\0' &&
+	    chown(c->error_log, pw->pw_uid, pw->pw_gid) == -1)
+		log_warn("chown %s", c->error_log);
+	if (c->access_log[0] != '\0' && strcmp(c->access_log, "off") != 0 &&
+	    chown(c->access_log, pw->pw_uid, pw->pw_gid) == -1)
+		log_warn("chown %s", c->access_log);
+}
+
 static void
 handle_signal(const struct signalfd_siginfo *si)
 {
@@ -217,6 +238,7 @@ handle_signal(const struct signalfd_siginfo *si)
 		break;
 	case SIGUSR1:
 		log_reopen();
+		master_chown_logs(current);
 		/* Logged after: the line proves the new file works. */
 		log_info("reopening log files");
 		spawn_signal_all(SIGUSR1);

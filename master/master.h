@@ -40,6 +40,7 @@ void	 spawn_generation(const struct conf *c);
 void	 spawn_set_master_fd(int fd);
 
 /* master.c */
+void	 master_chown_logs(const struct conf *c);
 int	 master_run(struct conf *c, const char *conf_path,
 	    const struct master_opts *o);
 

@@ -193,6 +193,8 @@ reload(void)
 	}
 	log_set_level(next->log_level);
 	spawn_generation(next);
+	health_stop();
+	health_init(next, shm_backends());
 	/* Retired workers still use the old struct: it is leaked on purpose. */
 	current = next;
 	log_info("configuration reloaded");

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "health.h"
 #include "log.h"
 #include "master.h"
 #include "shm.h"
@@ -77,6 +78,7 @@ spawn_slot(int i)
 	case 0:
 		for (k = 0; k < nmaster_fds; k++)
 			close(master_fds[k]);
+		health_stop();	/* the master's probe sockets */
 		listeners_keep_only(i);
 		worker_main(sconf, i, listeners_of(i), listeners_count());
 	default:

@@ -1,0 +1,401 @@
+/*
+ * Backend table and balancing strategies, shared by every process
+ * through the segment. Round-robin and least-conn rotate one shared
+ * atomic counter; ip-hash is weighted rendezvous hashing with a secret
+ * key, so a backend going down moves only its own clients; weighted is
+ * nginx's smooth weighted round-robin under the table's one robust lock.
+ * Health changes are lock-free compare-and-swaps, so exactly one process
+ * logs each transition.
+ */
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include <bsd/string.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "backend.h"
+#include "conf.h"
+#include "lock.h"
+#include "log.h"
+#include "mtd.h"
+#include "siphash.h"
+
+#define LN2	0.69314718055994530942
+
+size_t
+backend_region_size(const struct conf *c)
+{
+	int	 n = c != NULL ? MTD_MAX(c->nbackends, 0) : 0;
+
+	return sizeof(struct backend_table) +
+	    (size_t)n * sizeof(struct backend_slot);
+}
+
+static int
+slot_init(struct backend_slot *s, const struct conf_backend *cb)
+{
+	if (cb->sslen > sizeof(s->ss) ||
+	    strlcpy(s->name, cb->name, sizeof(s->name)) >= sizeof(s->name)) {
+		log_warnx("backend %s: bad address", cb->name);
+		return -1;
+	}
+	memcpy(&s->ss, &cb->ss, cb->sslen);
+	s->sslen = cb->sslen;
+	s->weight = MTD_MAX(cb->weight, 1);
+	s->max_failures = MTD_MAX(cb->max_failures, 1);
+	atomic_init(&s->up, 1);
+	atomic_init(&s->fails, 0);
+	atomic_init(&s->failures_total, 0);
+	atomic_init(&s->checks_total, 0);
+	atomic_init(&s->active, 0);
+	atomic_init(&s->requests, 0);
+	s->wrr_current = 0;
+	return 0;
+}
+
+int
+backend_region_init(void *mem, const struct conf *c)
+{
+	struct backend_table	*t = mem;
+	int			 i, n = MTD_MAX(c->nbackends, 0);
+
+	if (n > MTD_MAX_BACKENDS) {
+		log_warnx("%d backends, at most %d", n, MTD_MAX_BACKENDS);
+		return -1;
+	}
+	memset(mem, 0, backend_region_size(c));
+	t->n = n;
+	atomic_init(&t->rr, 0);
+	if (getrandom(t->hash_key, sizeof(t->hash_key), 0) !=
+	    (ssize_t)sizeof(t->hash_key)) {
+		log_warn("getrandom");
+		return -1;
+	}
+	if (lock_init(&t->wrr_lock) == -1) {
+		log_warnx("backend lock: cannot initialise");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (slot_init(&t->slot[i], &c->backends[i]) == -1)
+			return -1;
+	t->magic = BACKEND_MAGIC;
+	return 0;
+}
+
+struct backend_table *
+backend_table_attach(void *mem)
+{
+	struct backend_table	*t = mem;
+
+	if (t == NULL || t->magic != BACKEND_MAGIC)
+		return NULL;
+	return t;
+}
+
+int
+backend_count(const struct backend_table *t)
+{
+	return t != NULL ? t->n : 0;
+}
+
+const struct backend_slot *
+backend_get(const struct backend_table *t, int i)
+{
+	if (t == NULL || i < 0 || i >= t->n)
+		return NULL;
+	return &t->slot[i];
+}
+
+int
+backend_is_up(const struct backend_table *t, int i)
+{
+	const struct backend_slot	*s = backend_get(t, i);
+
+	return s != NULL &&
+	    atomic_load_explicit(&s->up, memory_order_relaxed) != 0;
+}
+
+void
+backend_info(const struct backend_table *t, int i, struct backend_info *bi)
+{
+	const struct backend_slot	*s = backend_get(t, i);
+
+	memset(bi, 0, sizeof(*bi));
+	if (s == NULL) {
+		bi->name = "";
+		return;
+	}
+	bi->name = s->name;
+	bi->up = atomic_load(&s->up);
+	bi->weight = s->weight;
+	bi->max_failures = s->max_failures;
+	bi->fails = atomic_load(&s->fails);
+	bi->active = atomic_load(&s->active);
+	bi->requests = atomic_load(&s->requests);
+	bi->failures = atomic_load(&s->failures_total);
+	bi->checks = atomic_load(&s->checks_total);
+}
+
+/* Indices of the backends that are up and not in <exclude>, in order. */
+static int
+eligible(const struct backend_table *t, uint64_t exclude,
+    int idx[MTD_MAX_BACKENDS])
+{
+	int	 i, m = 0;
+
+	for (i = 0; i < t->n; i++) {
+		if (exclude & ((uint64_t)1 << i))
+			continue;
+		if (atomic_load_explicit(&t->slot[i].up,
+		    memory_order_relaxed))
+			idx[m++] = i;
+	}
+	return m;
+}
+
+/*
+ * Taking the k-th eligible backend (rather than "counter mod n, then
+ * skip forward") keeps the rotation exact when some are down: with m
+ * healthy backends, any m consecutive picks hit each one once.
+ */
+static int
+pick_round_robin(struct backend_table *t, const int *idx, int m)
+{
+	uint64_t	 k;
+
+	k = atomic_fetch_add_explicit(&t->rr, 1, memory_order_relaxed);
+	return idx[k % (uint64_t)m];
+}
+
+/*
+ * Fewest active connections. Ties are broken round-robin: the shared
+ * counter chooses among the tied backends, so an idle pool is spread
+ * exactly as round-robin would.
+ */
+static int
+pick_least_conn(struct backend_table *t, const int *idx, int m)
+{
+	int64_t		 a[MTD_MAX_BACKENDS], min = INT64_MAX;
+	int		 tied[MTD_MAX_BACKENDS];
+	uint64_t	 k;
+	int		 j, ntied = 0;
+
+	for (j = 0; j < m; j++) {
+		a[j] = atomic_load_explicit(&t->slot[idx[j]].active,
+		    memory_order_relaxed);
+		if (a[j] < min)
+			min = a[j];
+	}
+	for (j = 0; j < m; j++)
+		if (a[j] == min)
+			tied[ntied++] = idx[j];
+	k = atomic_fetch_add_explicit(&t->rr, 1, memory_order_relaxed);
+	return tied[k % (uint64_t)ntied];
+}
+
+/* splitmix64's finaliser: a bijection that scatters every input bit. */
+static uint64_t
+mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/*
+ * -ln(u) for u = (top 53 bits of <x> + 1/2) / 2^53, strictly inside
+ * (0, 1). Done by hand to stay out of libm: u = m * 2^e with m in
+ * [1, 2), ln m = 2 atanh((m - 1) / (m + 1)), whose series converges to
+ * ~1e-11 in 11 terms. Deterministic, so every process agrees.
+ */
+static double
+neg_ln_unit(uint64_t x)
+{
+	double		 u, m, s, s2, term, sum = 0;
+	uint64_t	 bits;
+	int		 e, k;
+
+	u = ((double)(x >> 11) + 0.5) * 0x1p-53;
+	memcpy(&bits, &u, sizeof(bits));
+	e = (int)((bits >> 52) & 0x7ff) - 1023;
+	bits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+	memcpy(&m, &bits, sizeof(m));
+	s = (m - 1) / (m + 1);
+	s2 = s * s;
+	term = s;
+	for (k = 1; k <= 21; k += 2) {
+		sum += term / k;
+		term *= s2;
+	}
+	return -(e * LN2 + 2 * sum);
+}
+
+/*
+ * Weighted rendezvous hashing: every (client, backend) pair gets a
+ * pseudo-random u in (0, 1) and the backend with the smallest
+ * -ln(u) / weight wins. The winner among the eligible depends only on
+ * the pair scores, so removing a backend moves exactly its clients and
+ * its return brings them back. The client hash is keyed (SipHash with
+ * the region's secret), so clients cannot aim at one backend.
+ */
+static int
+pick_ip_hash(struct backend_table *t, const uint8_t client16[16],
+    const int *idx, int m)
+{
+	static const uint8_t	 zero[16];
+	uint64_t		 h;
+	double			 score, best_score = 0;
+	int			 j, i, best = -1;
+
+	h = siphash24(client16 != NULL ? client16 : zero, 16, t->hash_key);
+	for (j = 0; j < m; j++) {
+		i = idx[j];
+		score = neg_ln_unit(mix64(h ^
+		    ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ULL))) /
+		    t->slot[i].weight;
+		if (best == -1 || score < best_score) {
+			best = i;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+/*
+ * Smooth weighted round-robin (nginx): each eligible backend's current
+ * weight grows by its weight, the largest wins (first on ties) and
+ * gives back the total. Weights 3, 2, 1 give A B A C B A. Caller holds
+ * wrr_lock.
+ */
+static int
+pick_weighted_locked(struct backend_table *t, const int *idx, int m)
+{
+	struct backend_slot	*s, *best = NULL;
+	int64_t			 total = 0;
+	int			 j, besti = -1;
+
+	for (j = 0; j < m; j++) {
+		s = &t->slot[idx[j]];
+		s->wrr_current += s->weight;
+		total += s->weight;
+		if (best == NULL || s->wrr_current > best->wrr_current) {
+			best = s;
+			besti = idx[j];
+		}
+	}
+	if (best != NULL)
+		best->wrr_current -= total;
+	return besti;
+}
+
+/*
+ * A process died in pick_weighted_locked(): some current weights may be
+ * half-updated. Starting every backend again from zero is always a
+ * valid state. Caller holds wrr_lock.
+ */
+static void
+backend_repair_locked(struct backend_table *t)
+{
+	int	 i;
+
+	for (i = 0; i < t->n; i++)
+		t->slot[i].wrr_current = 0;
+}
+
+static int
+pick_weighted(struct backend_table *t, uint64_t exclude)
+{
+	int	 idx[MTD_MAX_BACKENDS];
+	int	 m, i, recovered = 0;
+
+	if (lock_acquire(&t->wrr_lock) == LOCK_RECOVERED) {
+		backend_repair_locked(t);
+		lock_consistent(&t->wrr_lock);
+		recovered = 1;
+	}
+	m = eligible(t, exclude, idx);
+	i = m > 0 ? pick_weighted_locked(t, idx, m) : -1;
+	lock_release(&t->wrr_lock);
+	if (recovered)
+		log_warnx("backend lock: owner died, weighted round-robin "
+		    "state reset");
+	return i;
+}
+
+int
+backend_pick(struct backend_table *t, enum lb_strategy s,
+    const uint8_t client16[16], uint64_t exclude_mask)
+{
+	int	 idx[MTD_MAX_BACKENDS];
+	int	 m;
+
+	if (t == NULL || t->n == 0)
+		return -1;
+	if (s == LB_WEIGHTED)
+		return pick_weighted(t, exclude_mask);
+	if ((m = eligible(t, exclude_mask, idx)) == 0)
+		return -1;
+	switch (s) {
+	case LB_LEAST_CONN:
+		return pick_least_conn(t, idx, m);
+	case LB_IP_HASH:
+		return pick_ip_hash(t, client16, idx, m);
+	case LB_ROUND_ROBIN:
+	default:
+		return pick_round_robin(t, idx, m);
+	}
+}
+
+void
+backend_conn_begin(struct backend_table *t, int i)
+{
+	if (backend_get(t, i) == NULL)
+		return;
+	atomic_fetch_add_explicit(&t->slot[i].active, 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->slot[i].requests, 1,
+	    memory_order_relaxed);
+}
+
+void
+backend_conn_end(struct backend_table *t, int i)
+{
+	if (backend_get(t, i) == NULL)
+		return;
+	atomic_fetch_sub_explicit(&t->slot[i].active, 1,
+	    memory_order_relaxed);
+}
+
+/*
+ * The compare-and-swap on <up> elects the one process that logs a
+ * transition. A success racing a failure may leave the two fields
+ * briefly out of step (down with fails 0); the next report of either
+ * kind settles it, which is all health needs.
+ */
+void
+backend_report(struct backend_table *t, int i, int ok, const char *why)
+{
+	struct backend_slot	*s;
+	int			 f, expect;
+
+	if (backend_get(t, i) == NULL)
+		return;
+	s = &t->slot[i];
+	atomic_fetch_add_explicit(&s->checks_total, 1, memory_order_relaxed);
+	if (ok) {
+		atomic_store(&s->fails, 0);
+		expect = 0;
+		if (atomic_compare_exchange_strong(&s->up, &expect, 1))
+			log_info("backend %s up", s->name);
+		return;
+	}
+	atomic_fetch_add_explicit(&s->failures_total, 1, memory_order_relaxed);
+	f = atomic_fetch_add(&s->fails, 1) + 1;
+	expect = 1;
+	if (f >= s->max_failures &&
+	    atomic_compare_exchange_strong(&s->up, &expect, 0))
+		log_warnx("backend %s down: %s (%d/%d)", s->name,
+		    why != NULL ? why : "failed", f, s->max_failures);
+}

@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Configurable test backend for maitred's proxy tests.
+
+HTTP/1.1 with keep-alive on 127.0.0.1 or ::1; quiet (nothing printed per
+request); writes its pid to --pidfile and exits cleanly on SIGTERM.
+Every response carries "X-Backend: NAME" (default: the port).
+
+Paths:
+  /health          200 "ok" (not counted)
+  /count           requests served so far, excluding /count and /health
+  /slow?ms=N       sleep N ms, then answer
+  /status/NNN      answer with status NNN
+  /big?bytes=N     N deterministic bytes, byte i = i % 251, Content-Length
+  /chunked?n=K     chunked response of K chunks "chunk I\\n"
+  /echo            any method: JSON {"method", "path", "headers" (names
+                   lower-cased, repeated fields joined with ", "),
+                   "body_sha256", "body_len"}; request bodies may be
+                   chunked
+  /close           answer, then close the connection
+  /bad             malformed head (two Content-Length), then close
+  /die             close the connection without any response
+  /ws              WebSocket echo (RFC 6455)
+  anything else    200 "NAME METHOD PATH\\n"
+
+usage: t/backend.py --port P [--name NAME] [--host ::1] [--pidfile F]
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+BIG_CHUNK = 65536
+
+
+def big_bytes(n):
+    """The first n bytes of the /big pattern: byte i is i % 251."""
+    pattern = bytes(i % 251 for i in range(251))
+    reps = n // 251 + 1
+    return (pattern * reps)[:n]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "maitred-test-backend"
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, fmt, *args):
+        pass
+
+    # -- request bodies ---------------------------------------------------
+
+    def read_body(self):
+        te = self.headers.get("Transfer-Encoding", "")
+        if "chunked" in te.lower():
+            return self.read_chunked()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def read_chunked(self):
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(65537)
+            if not line:
+                raise ConnectionError("eof in chunked body")
+            size = int(line.split(b";", 1)[0].strip(), 16)
+            if size == 0:
+                break
+            body += self.rfile.read(size)
+            self.rfile.readline(3)
+        while True:  # trailers
+            line = self.rfile.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+        return bytes(body)
+
+    # -- responses ----------------------------------------------------------
+
+    def head(self, status, length=None, ctype="text/plain", extra=()):
+        self.send_response(status)
+        self.send_header("X-Backend", self.server.name)
+        if ctype is not None:
+            self.send_header("Content-Type", ctype)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        for k, v in extra:
+            self.send_header(k, v)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+
+    def reply(self, status, body=b"", ctype="text/plain", extra=()):
+        if isinstance(body, str):
+            body = body.encode()
+        if status < 200 or status in (204, 304):
+            self.head(status, None, None, extra)
+            return
+        self.head(status, len(body), ctype, extra)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    # -- dispatch -------------------------------------------------------------
+
+    def dispatch(self):
+        url = urlsplit(self.path)
+        path, q = url.path, parse_qs(url.query)
+        if path not in ("/count", "/health"):
+            self.server.count_one()
+        if path == "/echo":
+            return self.do_echo(url)
+        body = self.read_body()  # keep the connection in step
+        del body
+        if path == "/health":
+            return self.reply(200, "ok\n")
+        if path == "/count":
+            return self.reply(200, "%d\n" % self.server.served)
+        if path == "/slow":
+            time.sleep(int(q.get("ms", ["1000"])[0]) / 1000.0)
+            return self.reply(200, "slow\n")
+        if path.startswith("/status/"):
+            code = path[8:]
+            if not (code.isdigit() and 100 <= int(code) <= 999):
+                return self.reply(400, "bad status\n")
+            return self.reply(int(code), "status %s\n" % code)
+        if path == "/big":
+            return self.do_big(int(q.get("bytes", ["1048576"])[0]))
+        if path == "/chunked":
+            return self.do_chunked(int(q.get("n", ["3"])[0]))
+        if path == "/close":
+            self.close_connection = True
+            return self.reply(200, "closing\n")
+        if path == "/bad":
+            self.close_connection = True
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                             b"Content-Length: 7\r\n\r\n12345")
+            return None
+        if path == "/die":
+            self.close_connection = True
+            return None
+        if path == "/ws":
+            return self.do_ws()
+        return self.reply(200, "%s %s %s\n" % (self.server.name,
+                                               self.command, self.path))
+
+    def do_echo(self, url):
+        body = self.read_body()
+        headers = {}
+        for k, v in self.headers.items():
+            k = k.lower()
+            headers[k] = headers[k] + ", " + v if k in headers else v
+        doc = {
+            "method": self.command,
+            "path": self.path,
+            "headers": headers,
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "body_len": len(body),
+        }
+        self.reply(200, json.dumps(doc) + "\n", "application/json")
+
+    def do_big(self, n):
+        self.head(200, n, "application/octet-stream")
+        if self.command == "HEAD":
+            return
+        pattern = big_bytes(251 * (BIG_CHUNK // 251))
+        sent = 0
+        while sent < n:
+            part = pattern[:min(len(pattern), n - sent)]
+            self.wfile.write(part)
+            sent += len(part)
+
+    def do_chunked(self, n):
+        self.head(200, None, extra=[("Transfer-Encoding", "chunked")])
+        if self.command == "HEAD":
+            return
+        for i in range(n):
+            data = ("chunk %d\n" % i).encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.write(b"0\r\n\r\n")
+
+    # -- WebSocket ------------------------------------------------------------
+
+    def do_ws(self):
+        key = self.headers.get("Sec-WebSocket-Key")
+        if (self.headers.get("Upgrade", "").lower() != "websocket"
+                or not key):
+            return self.reply(400, "websocket upgrade expected\n")
+        accept = base64.b64encode(hashlib.sha1(
+            (key.strip() + WS_GUID).encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("X-Backend", self.server.name)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        try:
+            self.ws_echo()
+        except (ConnectionError, OSError, ValueError):
+            pass
+        return None
+
+    def ws_read_frame(self):
+        h = self.rfile.read(2)
+        if len(h) < 2:
+            raise ConnectionError("eof")
+        opcode, masked, n = h[0] & 0x0F, h[1] & 0x80, h[1] & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self.rfile.read(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self.rfile.read(8))[0]
+        mask = self.rfile.read(4) if masked else b""
+        data = self.rfile.read(n)
+        if len(data) < n:
+            raise ConnectionError("eof")
+        if masked:
+            data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        return h[0], opcode, data
+
+    def ws_write_frame(self, first, data):
+        n = len(data)
+        if n < 126:
+            h = struct.pack("!BB", first, n)
+        elif n < 65536:
+            h = struct.pack("!BBH", first, 126, n)
+        else:
+            h = struct.pack("!BBQ", first, 127, n)
+        self.wfile.write(h + data)
+        self.wfile.flush()
+
+    def ws_echo(self):
+        while True:
+            first, opcode, data = self.ws_read_frame()
+            if opcode == 0x8:  # close: answer with the same code
+                self.ws_write_frame(0x88, data[:2])
+                return
+            if opcode == 0x9:  # ping
+                self.ws_write_frame(0x8A, data)
+            elif opcode in (0x0, 0x1, 0x2):
+                self.ws_write_frame(first & 0x8F, data)
+
+
+for _m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+    setattr(Handler, "do_" + _m, Handler.dispatch)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, name):
+        if ":" in addr[0]:
+            self.address_family = socket.AF_INET6
+        self.name = name
+        self.served = 0
+        self.lock = threading.Lock()
+        super().__init__(addr, Handler)
+
+    def count_one(self):
+        with self.lock:
+            self.served += 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description="maitred test backend")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--name")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--pidfile")
+    a = ap.parse_args()
+
+    srv = Server((a.host, a.port), a.name or str(a.port))
+    if a.pidfile:
+        with open(a.pidfile, "w") as f:
+            f.write("%d\n" % os.getpid())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    while not stop.wait(0.5):
+        pass
+    srv.shutdown()
+    srv.server_close()
+    if a.pidfile:
+        try:
+            os.unlink(a.pidfile)
+        except OSError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -525,17 +525,29 @@ conn_timeout(struct ev_timer *t)
 	conn_close(c);
 }
 
+/*
+ * Graceful stop: keep-alive connections that sit idle between requests
+ * are closed; everything else (fresh connections whose first request may
+ * already be queued, requests in progress) finishes, without keep-alive.
+ * An idle connection whose next request has just arrived is served too:
+ * closing it would fail a request the client already sent.
+ */
 void
 conn_drain(void)
 {
 	struct conn	*c, *next;
+	char		 b;
 
 	for (c = conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CS_READ && c->in_len == 0)
+		c->keep_alive = 0;
+		if (c->state != CS_READ || c->in_len > 0 || c->nreq == 0)
+			continue;
+		if (recv(c->io.fd, &b, 1, MSG_PEEK) == 1) {
+			c->readable = 1;
+			conn_run(c);
+		} else
 			conn_close(c);
-		else
-			c->keep_alive = 0;
 	}
 }
 

@@ -1,0 +1,368 @@
+#!/usr/bin/env bats
+# HUP reload in depth: no failed request under load, a new generation of
+# workers, the new configuration in effect, refused reloads (bad file,
+# listen change) that keep serving, and USR1 log reopening after a reload
+# and with workers that dropped privileges. A fresh maitred per test.
+
+load helpers
+
+setup() {
+	write_conf
+}
+
+teardown() {
+	common_teardown
+}
+
+code_of() {
+	curl -s -o /dev/null -w '%{http_code}' "$(url "$1")"
+}
+
+body_of() {
+	curl -s "$(url "$1")"
+}
+
+# no_old_workers OLD_PIDS: none of OLD_PIDS is a child of the master any
+# more, and there is at least one worker.
+no_old_workers() {
+	local now p
+	now=$(worker_pids)
+	[ -n "$now" ] || return 1
+	for p in $1; do
+		grep -qx "$p" <<<"$now" && return 1
+	done
+	return 0
+}
+
+# count_lines PATTERN FILE
+count_lines() {
+	grep -cE -- "$1" "$2" 2>/dev/null || true
+}
+
+@test "HUP twice under load: zero failed requests, new worker pids" {
+	d=$(mtd_dir)
+	maitred_start
+	old=$(worker_pids)
+	[ -n "$old" ]
+	# 300 requests on new connections, and 300 on keep-alive connections
+	# (curl reuses its connection across a URL range), both bounded
+	(
+		for i in $(seq 1 300); do
+			curl -s -o /dev/null -w '%{http_code}\n' \
+			    "$(url /hello.txt?n=$i)" || echo "curl-failed $?"
+		done >"$d/codes.new"
+	) 3>&- &
+	l1=$!
+	(
+		for i in 1 2 3; do
+			curl -s -o /dev/null -w '%{http_code}\n' \
+			    "$(url "/hello.txt?k=$i-[1-100]")" ||
+			    echo "curl-failed $?"
+		done >"$d/codes.ka"
+	) 3>&- &
+	l2=$!
+	track_pid $l1 $l2
+	_done_n() { [ "$(wc -l <"$d/codes.new" 2>/dev/null || echo 0)" -ge "$1" ]; }
+	assert wait_for -t 30 _done_n 60
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	assert wait_for -t 30 _done_n 180
+	kill -HUP "$MAITRED_PID"
+	assert wait_for -t 10 _reloaded_twice
+	s1=0 s2=0
+	wait "$l1" || s1=$?
+	wait "$l2" || s2=$?
+	assert_equal "$s1" 0
+	assert_equal "$s2" 0
+	# (curl prints 000 and then the loop "curl-failed CODE": 56 is a
+	# reset, 52 an empty reply)
+	run grep -vx 200 "$d/codes.new"
+	assert_output ""
+	run grep -vx 200 "$d/codes.ka"
+	assert_output ""
+	assert_equal "$(wc -l <"$d/codes.new")" 300
+	assert_equal "$(wc -l <"$d/codes.ka")" 300
+	# the old generation is gone, a new one serves
+	assert wait_for no_old_workers "$old"
+	assert wait_for workers_are 2
+	assert_equal "$(code_of /hello.txt)" 200
+	refute log_has "exited on signal"
+	assert pid_alive "$MAITRED_PID"
+}
+
+_reloaded_twice() {
+	[ "$(count_lines 'configuration reloaded' "$(mtd_dir)/error.log")" -ge 2 ]
+}
+
+# hammer PORT N THREADS: THREADS clients each make N requests, one
+# connection each, request sent at once; prints "ok X failed Y" and the
+# first failures.
+HAMMER='
+import socket, sys, threading
+port, n, nthreads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+fails, oks, lock = [], [0], threading.Lock()
+def one(i):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(b"GET /hello.txt?h=%d HTTP/1.1\r\nHost: t\r\n"
+                  b"Connection: close\r\n\r\n" % i)
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        return data.split(b"\r\n", 1)[0]
+    finally:
+        s.close()
+def run():
+    for i in range(n):
+        try:
+            st = one(i)
+            ok, err = st.startswith(b"HTTP/1.1 200"), repr(st)
+        except OSError as e:
+            ok, err = False, repr(e)
+        with lock:
+            if ok:
+                oks[0] += 1
+            else:
+                fails.append(err)
+ths = [threading.Thread(target=run) for _ in range(nthreads)]
+[t.start() for t in ths]
+[t.join() for t in ths]
+print("ok %d failed %d" % (oks[0], len(fails)))
+for f in fails[:5]:
+    print(f)
+'
+
+@test "HUP ten times under concurrent load: no connection dropped" {
+	d=$(mtd_dir)
+	maitred_start
+	python3 -c "$HAMMER" "$PORT" 600 8 >"$d/hammer.out" 2>&1 3>&- &
+	h=$!
+	track_pid $h
+	for i in $(seq 1 10); do
+		sleep 0.1
+		kill -HUP "$MAITRED_PID"
+	done
+	hs=0
+	wait "$h" || hs=$?
+	assert_equal "$hs" 0
+	run cat "$d/hammer.out"
+	# an empty reply (b'') or a reset is a connection the retiring
+	# worker accepted and closed without answering
+	assert_output "ok 4800 failed 0"
+	assert wait_for workers_are 2
+}
+
+@test "HUP: a new htdocs is served after the reload" {
+	d=$(mtd_dir)
+	mkdir -p "$d/htdocs2"
+	printf 'second site\n' >"$d/htdocs2/hello.txt"
+	printf 'only in two\n' >"$d/htdocs2/two.txt"
+	maitred_start
+	assert_equal "$(body_of /hello.txt)" "hello from maitred"
+	assert_equal "$(code_of /two.txt)" 404
+	old=$(worker_pids)
+	sed -i "s|^htdocs .*|htdocs $d/htdocs2|" "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	assert wait_for no_old_workers "$old"
+	assert_equal "$(body_of /hello.txt)" "second site"
+	assert_equal "$(body_of /two.txt)" "only in two"
+}
+
+@test "HUP: a new status_path and worker count take effect" {
+	maitred_start
+	assert_equal "$(code_of /maitred/status)" 200
+	echo "status_path /ops/stats" >>"$MTD_CONF"
+	echo "status_allow 127.0.0.1" >>"$MTD_CONF"
+	sed -i 's/^workers .*/workers 3/' "$MTD_CONF"
+	old=$(worker_pids)
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	assert wait_for no_old_workers "$old"
+	assert wait_for workers_are 3
+	assert_equal "$(code_of /ops/stats)" 200
+	curl -s "$(url /ops/stats)" | python3 -m json.tool >/dev/null
+	assert_equal "$(code_of /ops/metrics)" 200
+	# the old path is an ordinary (missing) file now
+	run code_of /maitred/status
+	refute_output 200
+	# and back to 1 worker
+	sed -i 's/^workers .*/workers 1/' "$MTD_CONF"
+	old=$(worker_pids)
+	kill -HUP "$MAITRED_PID"
+	assert wait_for no_old_workers "$old"
+	assert wait_for workers_are 1
+	assert_equal "$(code_of /hello.txt)" 200
+}
+
+@test "HUP with an invalid config: reload failed with file:line, still serving" {
+	d=$(mtd_dir)
+	maitred_start
+	old=$(worker_pids)
+	echo "upstreem broken" >>"$MTD_CONF"
+	line=$(conf_line "upstreem broken")
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "reload failed, keeping the running configuration"
+	assert log_has "maitred.conf:$line: unknown directive \"upstreem\""
+	for i in $(seq 1 10); do
+		assert_equal "$(code_of /hello.txt)" 200
+	done
+	# the same workers: nothing was restarted
+	assert_equal "$(worker_pids)" "$old"
+	refute log_has "configuration reloaded"
+	assert pid_alive "$MAITRED_PID"
+	# a bad value is refused the same way, with its line
+	sed -i '$d' "$MTD_CONF"
+	echo "keepalive_timeout forever" >>"$MTD_CONF"
+	line=$(conf_line "keepalive_timeout forever")
+	kill -HUP "$MAITRED_PID"
+	_two_failed() {
+		[ "$(count_lines 'reload failed' "$d/error.log")" -ge 2 ]
+	}
+	assert wait_for _two_failed
+	assert log_has "maitred.conf:$line:.*keepalive_timeout"
+	assert_equal "$(worker_pids)" "$old"
+	# fixed: the next HUP reloads
+	sed -i '$d' "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	assert wait_for no_old_workers "$old"
+	assert_equal "$(code_of /hello.txt)" 200
+}
+
+@test "HUP changing listen: needs a restart, keeps serving on the old port" {
+	maitred_start
+	old=$(worker_pids)
+	newport=$(free_port)
+	sed -i "s|^listen .*|listen 127.0.0.1:$newport|" "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has 'reload: changing "listen" needs a restart, keeping the running configuration'
+	assert_equal "$(code_of /hello.txt)" 200
+	run port_listening "$newport"
+	assert_failure
+	assert_equal "$(worker_pids)" "$old"
+	refute log_has "configuration reloaded"
+}
+
+@test "HUP changing cache_size or backends: needs a restart, keeps serving" {
+	d=$(mtd_dir)
+	printf '127.0.0.1:%s:1:3\n' "$(free_port)" >"$d/backends.cfg"
+	echo "backends $d/backends.cfg" >>"$MTD_CONF"
+	echo "cache_size 8m" >>"$MTD_CONF"
+	maitred_start
+	old=$(worker_pids)
+	sed -i 's/^cache_size .*/cache_size 16m/' "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has 'reload: changing "cache_size" needs a restart'
+	sed -i 's/^cache_size .*/cache_size 8m/' "$MTD_CONF"
+	printf '127.0.0.1:%s:1:3\n' "$(free_port)" >>"$d/backends.cfg"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has 'reload: changing "backends" needs a restart'
+	assert_equal "$(code_of /hello.txt)" 200
+	assert_equal "$(worker_pids)" "$old"
+	refute log_has "configuration reloaded"
+}
+
+@test "HUP: an in-flight download on an old worker completes intact" {
+	d=$(mtd_dir)
+	head -c $((6 * 1024 * 1024)) /dev/urandom >"$d/htdocs/slow.bin"
+	maitred_start
+	old=$(worker_pids)
+	curl -s --limit-rate 2M -o "$d/slow.out" "$(url /slow.bin)" 3>&- &
+	cpid=$!
+	track_pid $cpid
+	assert wait_for test -s "$d/slow.out"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	# new connections go to the new generation meanwhile
+	assert_equal "$(code_of /hello.txt)" 200
+	cstatus=0
+	wait "$cpid" || cstatus=$?
+	assert_equal "$cstatus" 0
+	assert_equal "$(sha256sum <"$d/slow.out")" \
+	    "$(sha256sum <"$d/htdocs/slow.bin")"
+	assert wait_for no_old_workers "$old"
+}
+
+@test "HUP five times in a row: exactly the configured workers remain" {
+	maitred_start
+	old=$(worker_pids)
+	for i in 1 2 3 4 5; do
+		kill -HUP "$MAITRED_PID"
+		sleep 0.1
+	done
+	_five() {
+		[ "$(count_lines 'configuration reloaded' "$(mtd_dir)/error.log")" -ge 5 ]
+	}
+	assert wait_for _five
+	assert wait_for no_old_workers "$old"
+	assert wait_for workers_are 2
+	assert_equal "$(code_of /hello.txt)" 200
+	refute log_has "exited on signal"
+}
+
+# usr1_rotates TAG: rename both logs, USR1, and check that new requests
+# and messages land in fresh files.
+usr1_rotates() {
+	local d tag=$1
+	d=$(mtd_dir)
+	assert_equal "$(code_of "/hello.txt?before-$tag")" 200
+	assert wait_for test -s "$d/access.log"
+	mv "$d/error.log" "$d/error.log.1"
+	mv "$d/access.log" "$d/access.log.1"
+	kill -USR1 "$MAITRED_PID"
+	_reopened() {
+		log_has "reopening log files" "$d/error.log" ||
+		    log_has "reopening log files" "$d/error.log.1"
+	}
+	assert wait_for _reopened
+	_logged() {
+		code_of "/hello.txt?after-$tag" >/dev/null
+		grep -q "after-$tag" "$d/access.log" 2>/dev/null
+	}
+	assert wait_for -t 5 _logged
+	# every worker reopened: none of many requests goes to the old file
+	for i in $(seq 1 20); do
+		code_of "/hello.txt?after-$tag-$i" >/dev/null
+	done
+	run grep -c "after-$tag" "$d/access.log.1"
+	assert_output 0
+	refute log_has "reopen .*(denied|rror)" "$d/error.log"
+	refute log_has "reopen .*(denied|rror)" "$d/error.log.1"
+	# the master writes to the new error log too (600-signals checks
+	# that the "reopening" line itself is in it)
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded" "$d/error.log"
+}
+
+@test "USR1 after a HUP: the new generation reopens its logs" {
+	maitred_start
+	old=$(worker_pids)
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	assert wait_for no_old_workers "$old"
+	usr1_rotates hup
+	assert pid_alive "$MAITRED_PID"
+}
+
+@test "USR1 with workers running as another user: they still reopen" {
+	[ "$(id -u)" = 0 ] || skip "needs root to drop privileges"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	d=$(mtd_dir)
+	# bats makes its directories 0700: let nobody reach htdocs
+	p=$d
+	while [ "$p" != / ] && [ "$p" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
+		chmod a+x "$p"
+		p=$(dirname "$p")
+	done
+	chmod -R a+rX "$d/htdocs"
+	echo "user nobody" >>"$MTD_CONF"
+	maitred_start
+	for w in $(worker_pids); do
+		assert_equal "$(ps -o user= -p "$w")" nobody
+	done
+	usr1_rotates nobody
+}

@@ -223,7 +223,8 @@ conn_close(struct conn *c)
 		req_release(c->r);
 	conn_unlink(c);
 	STATS_ADD(conns_active, -1);
-	free(c);
+	ev_io_kill(&c->io);
+	ev_free_later(c);
 	if (was_full && !worker_draining)
 		worker_accept_resume();
 }

@@ -22,7 +22,11 @@ static int		  epfd = -1;
 static int		  running;
 static struct ev_timer	**heap;
 static int		  heap_len, heap_cap;
+static void		**graveyard;
+static int		  ngrave, grave_cap;
 static uint64_t		  now_us;
+
+static void	bury(void);
 static time_t		  now_wall;
 
 void
@@ -70,6 +74,10 @@ ev_free(void)
 	epfd = -1;
 	free(heap);
 	heap = NULL;
+	bury();
+	free(graveyard);
+	graveyard = NULL;
+	grave_cap = 0;
 	heap_len = heap_cap = 0;
 }
 
@@ -229,6 +237,45 @@ run_timers(void)
 	return -1;
 }
 
+static void
+ev_io_dead(struct ev_io *io, uint32_t events)
+{
+}
+
+void
+ev_io_kill(struct ev_io *io)
+{
+	io->cb = ev_io_dead;
+	io->fd = -1;
+}
+
+void
+ev_free_later(void *p)
+{
+	void	**n;
+	int	  cap;
+
+	if (ngrave == grave_cap) {
+		cap = grave_cap ? grave_cap * 2 : 64;
+		if ((n = reallocarray(graveyard, (size_t)cap,
+		    sizeof(*n))) == NULL) {
+			/* Leak rather than risk a use after free. */
+			log_warnx("ev: cannot defer a free");
+			return;
+		}
+		graveyard = n;
+		grave_cap = cap;
+	}
+	graveyard[ngrave++] = p;
+}
+
+static void
+bury(void)
+{
+	while (ngrave > 0)
+		free(graveyard[--ngrave]);
+}
+
 void
 ev_run(void)
 {
@@ -253,6 +300,7 @@ ev_run(void)
 			io = evs[i].data.ptr;
 			io->cb(io, evs[i].events);
 		}
+		bury();
 	}
 }
 

@@ -47,6 +47,14 @@ uint64_t	 ev_now_us(void);
 time_t		 ev_wall(void);
 void		 ev_update_time(void);
 
+/*
+ * Free <p> after the current batch of events: a callback may close an
+ * object whose own event is still waiting later in the same batch. Call
+ * ev_io_kill() on its ev_io first so that event is ignored.
+ */
+void		 ev_free_later(void *p);
+void		 ev_io_kill(struct ev_io *io);
+
 /* Run until ev_break(). */
 void		 ev_run(void);
 void		 ev_break(void);

@@ -1,11 +1,1597 @@
 /*
- * Placeholder until the CGI/FastCGI handler lands: refuse to run scripts.
+ * PHP scripts under htdocs, run through php-cgi (CGI/1.1, RFC 3875) or
+ * handed to php-fpm over FastCGI, without ever blocking the worker: the
+ * child's pipes and the FastCGI socket are non-blocking and driven by
+ * the event loop, with back-pressure both ways. The handler owns the
+ * connection (CS_HANDLER) from php_start() until the response is out;
+ * a state that may still get an event from the current epoll batch is
+ * freed only from a timer, after the batch.
  */
-#include "conn.h"
-#include "php.h"
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "conn.h"
+#include "ev.h"
+#include "http.h"
+#include "log.h"
+#include "mtd.h"
+#include "php.h"
+#include "worker.h"
+
+#define PHP_HDR_MAX	8192		/* script's header block */
+#define PHP_BUF		16384		/* staging buffers */
+#define PHP_CHUNKED_MAX	(16u << 20)	/* chunked request body, decoded */
+#define PHP_ERRLINE	1024		/* one stderr line in the error log */
+#define PHP_PATH	"/usr/local/bin:/usr/bin:/bin"
+
+/* FastCGI (FastCGI Specification 1.0). */
+#define FCGI_VERSION		1
+#define FCGI_BEGIN_REQUEST	1
+#define FCGI_END_REQUEST	3
+#define FCGI_PARAMS		4
+#define FCGI_STDIN		5
+#define FCGI_STDOUT		6
+#define FCGI_STDERR		7
+#define FCGI_RESPONDER		1
+#define FCGI_HDR		8
+#define FCGI_MAX_CONTENT	65535
+
+enum php_phase {
+	PH_COLLECT,	/* reading a chunked request body into memory */
+	PH_START,	/* spawn the child / connect to php-fpm */
+	PH_RUN,		/* talking to the backend */
+	PH_FINAL,	/* sending an error page, then done */
+};
+
+struct php;
+
+/* One descriptor in the loop; ev_io first, the loop hands it back. */
+struct php_io {
+	struct ev_io	 io;
+	struct php	*p;
+};
+
+struct php {
+	struct php	*prev, *next;	/* live list (reaping), dead list */
+	struct conn	*c;		/* NULL once aborted */
+	struct ev_timer	 kick;		/* first run, outside php_start() */
+	int		 fcgi;
+	enum php_phase	 phase;
+	int		 error;		/* status to answer, 0 = none */
+	pid_t		 pid;		/* CGI child, 0 when none/reaped */
+	char		 script[MTD_MAX_TARGET + 1];
+
+	struct php_io	 bin;		/* CGI stdin pipe; FastCGI socket */
+	struct php_io	 bout;		/* CGI stdout pipe */
+	struct php_io	 berr;		/* CGI stderr pipe */
+	uint8_t		 b_rd:1, b_wr:1, e_rd:1, connecting:1,
+			 fcgi_closed:1;
+
+	/* Request body: c->r->in[bpos, bend), then the client socket. */
+	uint32_t	 hlen;		/* the head's length */
+	uint32_t	 bpos, bend;
+	uint64_t	 body_left;	/* Content-Length bytes not received */
+	struct http_chunked ch;
+	char		*cbody;		/* decoded chunked body */
+	size_t		 cbody_len, cbody_off;
+	uint8_t		 chunked_req:1, stdin_done:1, stdin_eof:1;
+
+	/* Towards the backend. */
+	char		*wbuf;
+	size_t		 wcap, wlen, woff;
+
+	/* From the backend (FastCGI: records). */
+	char		 rbuf[PHP_BUF];
+	uint32_t	 rlen, roff;
+	uint32_t	 rec_left, pad_left;
+	uint8_t		 rec_type;
+
+	/* CGI response. */
+	char		 hbuf[PHP_HDR_MAX];
+	uint32_t	 hblen;
+	uint8_t		 head_built:1, chunked:1, nobody:1, eof:1,
+			 terminated:1;
+
+	char		 eline[PHP_ERRLINE];
+	size_t		 elen;
+};
+
+static struct php	*live;
+static struct php	*dead;
+static struct ev_timer	 dead_timer;
+static int		 dead_timer_init;
+static char		 docroot[PATH_MAX];
+
+static struct sockaddr_storage	 fcgi_ss;
+static socklen_t		 fcgi_sslen;
+
+static void	php_run(struct php *);
+static void	php_abort(struct conn *);
+static void	php_event(struct conn *, uint32_t);
+static void	php_timeout(struct conn *);
+
+static const struct handler_ops php_ops = {
+	php_event,
+	php_timeout,
+	php_abort,
+};
+
+/*
+ * Environment / FastCGI parameters
+ */
+
+struct php_env {
+	char	*buf;
+	size_t	 len, cap;
+	int	 fcgi, n, err;
+};
+
+static int
+env_grow(struct php_env *e, size_t need)
+{
+	size_t	 cap;
+	char	*nb;
+
+	if (e->len + need <= e->cap)
+		return 0;
+	cap = e->cap ? e->cap : 4096;
+	while (cap < e->len + need)
+		cap *= 2;
+	if ((nb = realloc(e->buf, cap)) == NULL) {
+		e->err = 1;
+		return -1;
+	}
+	e->buf = nb;
+	e->cap = cap;
+	return 0;
+}
+
+static void
+env_len(char *d, size_t n, size_t *off)
+{
+	if (n < 128) {
+		d[(*off)++] = (char)n;
+		return;
+	}
+	d[(*off)++] = (char)(0x80 | (n >> 24));
+	d[(*off)++] = (char)(n >> 16);
+	d[(*off)++] = (char)(n >> 8);
+	d[(*off)++] = (char)n;
+}
+
+static void
+env_addn(struct php_env *e, const char *name, size_t nlen, const char *v,
+    size_t vlen)
+{
+	size_t	 off;
+
+	if (v == NULL)
+		vlen = 0;
+	if (env_grow(e, nlen + vlen + 10) == -1)
+		return;
+	off = e->len;
+	if (e->fcgi) {
+		env_len(e->buf, nlen, &off);
+		env_len(e->buf, vlen, &off);
+		memcpy(e->buf + off, name, nlen);
+		off += nlen;
+	} else {
+		memcpy(e->buf + off, name, nlen);
+		off += nlen;
+		e->buf[off++] = '=';
+	}
+	if (vlen > 0)
+		memcpy(e->buf + off, v, vlen);
+	off += vlen;
+	if (!e->fcgi)
+		e->buf[off++] = '\0';
+	e->len = off;
+	e->n++;
+}
+
+static void
+env_add(struct php_env *e, const char *name, const char *v)
+{
+	env_addn(e, name, strlen(name), v, strlen(v));
+}
+
+static void
+env_str(struct php_env *e, const char *name, const struct http_str *s)
+{
+	env_addn(e, name, strlen(name), s->p, s->len);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+env_addf(struct php_env *e, const char *name, const char *fmt, ...)
+{
+	char	 v[256];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	env_add(e, name, v);
+}
+
+static int
+hdr_name_ok(const struct http_str *n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n->len; i++)
+		if (!(n->p[i] == '-' || (n->p[i] >= '0' && n->p[i] <= '9') ||
+		    (n->p[i] >= 'a' && n->p[i] <= 'z') ||
+		    (n->p[i] >= 'A' && n->p[i] <= 'Z')))
+			return 0;
+	return n->len > 0;
+}
+
+static int
+hdr_is(const struct http_str *n, const char *s)
+{
+	return n->len == strlen(s) && strncasecmp(n->p, s, n->len) == 0;
+}
+
+/*
+ * HTTP_* for every request field. Names with bytes other than letters,
+ * digits and '-' are dropped (X_Foo would pose as X-Foo), so is Proxy
+ * (httpoxy). Repeated fields are joined with ", " ("; " for Cookie).
+ */
+static void
+env_headers(struct php_env *e, const struct http_request *req)
+{
+	const struct http_header	*h = req->headers;
+	char				 name[128], *val;
+	size_t				 vlen, i;
+	int				 a, b, seen;
+
+	for (a = 0; a < req->nheaders; a++) {
+		if (!hdr_name_ok(&h[a].name) || h[a].name.len > 100 ||
+		    hdr_is(&h[a].name, "Proxy") ||
+		    hdr_is(&h[a].name, "Content-Type") ||
+		    hdr_is(&h[a].name, "Content-Length"))
+			continue;
+		for (seen = 0, b = 0; b < a && !seen; b++)
+			seen = h[b].name.len == h[a].name.len &&
+			    strncasecmp(h[b].name.p, h[a].name.p,
+			    h[a].name.len) == 0;
+		if (seen)
+			continue;
+		memcpy(name, "HTTP_", 5);
+		for (i = 0; i < h[a].name.len; i++)
+			name[5 + i] = h[a].name.p[i] == '-' ? '_' :
+			    (char)toupper((unsigned char)h[a].name.p[i]);
+		vlen = 0;
+		for (b = a; b < req->nheaders; b++)
+			if (h[b].name.len == h[a].name.len &&
+			    strncasecmp(h[b].name.p, h[a].name.p,
+			    h[a].name.len) == 0)
+				vlen += h[b].value.len + 2;
+		if ((val = malloc(vlen + 1)) == NULL) {
+			e->err = 1;
+			return;
+		}
+		vlen = 0;
+		for (b = a; b < req->nheaders; b++) {
+			if (h[b].name.len != h[a].name.len ||
+			    strncasecmp(h[b].name.p, h[a].name.p,
+			    h[a].name.len) != 0)
+				continue;
+			if (vlen > 0) {
+				memcpy(val + vlen, hdr_is(&h[a].name,
+				    "Cookie") ? "; " : ", ", 2);
+				vlen += 2;
+			}
+			if (h[b].value.len > 0)
+				memcpy(val + vlen, h[b].value.p,
+				    h[b].value.len);
+			vlen += h[b].value.len;
+		}
+		env_addn(e, name, 5 + h[a].name.len, val, vlen);
+		free(val);
+	}
+}
+
+/* SERVER_NAME (Host without port, else the local address), SERVER_PORT. */
+static void
+env_server(struct php_env *e, struct conn *c)
+{
+	const struct http_str	*host = &c->r->req.host;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	char			 addr[INET6_ADDRSTRLEN] = "";
+	const char		*end;
+	size_t			 n;
+	int			 port = 0;
+
+	if (getsockname(c->io.fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, addr,
+			    sizeof(addr));
+			port = ntohs(s6->sin6_port);
+		} else if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
+			port = ntohs(s4->sin_port);
+		}
+	}
+	n = host->len;
+	if (n > 0 && host->p[0] == '[') {
+		end = memchr(host->p, ']', n);
+		n = end != NULL ? (size_t)(end - host->p) + 1 : n;
+	} else if (n > 0 && (end = memchr(host->p, ':', n)) != NULL)
+		n = (size_t)(end - host->p);
+	if (n > 0)
+		env_addn(e, "SERVER_NAME", 11, host->p, n);
+	else
+		env_add(e, "SERVER_NAME", addr);
+	env_add(e, "SERVER_ADDR", addr);
+	env_addf(e, "SERVER_PORT", "%d", port);
+}
+
+/* The CGI/1.1 meta-variables for the request on <p>. */
+static int
+php_env_build(struct php *p, struct php_env *e)
+{
+	struct conn		*c = p->c;
+	struct http_request	*req = &c->r->req;
+	const struct http_str	*ct;
+	char			 peer[64];
+
+	env_add(e, "GATEWAY_INTERFACE", "CGI/1.1");
+	env_add(e, "SERVER_SOFTWARE", MTD_NAME "/" MTD_VERSION);
+	env_add(e, "SERVER_PROTOCOL", req->minor ? "HTTP/1.1" : "HTTP/1.0");
+	env_add(e, "REQUEST_SCHEME", "http");
+	env_str(e, "REQUEST_METHOD", &req->method_str);
+	env_str(e, "REQUEST_URI", &req->target);
+	env_str(e, "QUERY_STRING", &req->query);
+	env_add(e, "DOCUMENT_ROOT", docroot);
+	env_addf(e, "SCRIPT_FILENAME", "%s%s", docroot, p->script);
+	env_add(e, "SCRIPT_NAME", p->script);
+	env_add(e, "PATH_INFO", "");
+	env_add(e, "REMOTE_ADDR", conn_peer_str(c, peer, sizeof(peer)));
+	env_addf(e, "REMOTE_PORT", "%u", c->peer_port);
+	env_server(e, c);
+	if ((ct = http_header_get(req->headers, req->nheaders,
+	    "Content-Type")) != NULL)
+		env_str(e, "CONTENT_TYPE", ct);
+	if (req->body == HTTP_BODY_LENGTH)
+		env_addf(e, "CONTENT_LENGTH", "%llu",
+		    (unsigned long long)req->content_length);
+	else if (req->body == HTTP_BODY_CHUNKED)
+		env_addf(e, "CONTENT_LENGTH", "%zu", p->cbody_len);
+	env_add(e, "REDIRECT_STATUS", "200");
+	env_add(e, "PATH", PHP_PATH);
+	env_headers(e, req);
+	return e->err ? -1 : 0;
+}
+
+/*
+ * Life cycle
+ */
+
+static void
+dead_cb(struct ev_timer *t)
+{
+	struct php	*p;
+
+	while ((p = dead) != NULL) {
+		dead = p->next;
+		free(p->wbuf);
+		free(p->cbody);
+		free(p);
+	}
+}
+
+static void
+php_io_close(struct php_io *pio)
+{
+	if (pio->io.fd == -1)
+		return;
+	/* A child may still hold a copy: leave epoll explicitly. */
+	ev_del(&pio->io);
+	close(pio->io.fd);
+	pio->io.fd = -1;
+}
+
+static void
+php_unlink(struct php *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else if (live == p)
+		live = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+}
+
+/* Child <pid> (of <p>, or NULL when abandoned) ended with <st>. */
+static void
+php_exited(struct php *p, pid_t pid, int st)
+{
+	if (p != NULL)
+		p->pid = 0;
+	/* We only ever send SIGKILL: anything else is a crash. */
+	if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
+		log_warnx("php-cgi pid %d%s%s killed by signal %d",
+		    (int)pid, p != NULL ? " for " : "",
+		    p != NULL ? p->script : "", WTERMSIG(st));
+	else if (p != NULL && WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		log_warnx("php-cgi for %s: exec failed", p->script);
+}
+
+/*
+ * Stop the backend: close pipes and socket; kill the child when <kill>
+ * (error, timeout, client gone). After a normal end the child is left
+ * to exit by itself and php_reap() collects it.
+ */
+static void
+php_backend_stop(struct php *p, int kill_it)
+{
+	int	 st;
+
+	if (p->pid > 0 && kill_it) {
+		kill(p->pid, SIGKILL);
+		/* Usually not dead yet: SIGCHLD -> php_reap() gets it. */
+		if (waitpid(p->pid, &st, WNOHANG) == p->pid)
+			php_exited(p, p->pid, st);
+	}
+	php_io_close(&p->bin);
+	php_io_close(&p->bout);
+	php_io_close(&p->berr);
+}
+
+static void
+php_abort(struct conn *c)
+{
+	struct php	*p = c->handler;
+
+	if (p == NULL || p->c == NULL)
+		return;
+	php_backend_stop(p, p->error != 0 || !p->eof);
+	ev_timer_del(&p->kick);
+	p->c = NULL;
+	c->handler = NULL;
+	php_unlink(p);
+	p->next = dead;
+	dead = p;
+	if (!dead_timer_init) {
+		ev_timer_init(&dead_timer, dead_cb);
+		dead_timer_init = 1;
+	}
+	ev_timer_set(&dead_timer, 0);
+}
+
+/*
+ * SIGCHLD: collect every exited child, live or abandoned. Worker only,
+ * from signal_cb().
+ */
+void
+php_reap(void)
+{
+	struct php	*p;
+	pid_t		 pid;
+	int		 st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (p = live; p != NULL; p = p->next)
+			if (p->pid == pid)
+				break;
+		php_exited(p, pid, st);
+	}
+}
+
+/*
+ * Starting the backend
+ */
+
+static int
+set_nonblock(int fd)
+{
+	int	 fl = fcntl(fd, F_GETFL);
+
+	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void
+php_io_cb(struct ev_io *io, uint32_t events)
+{
+	struct php_io	*pio = (struct php_io *)io;
+	struct php	*p = pio->p;
+
+	if (p->c == NULL || io->fd == -1)
+		return;		/* aborted in this batch */
+	if (pio == &p->bin) {
+		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			p->b_wr = 1;
+		if (p->fcgi && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR |
+		    EPOLLHUP)))
+			p->b_rd = 1;
+	} else if (pio == &p->bout)
+		p->b_rd = 1;
+	else
+		p->e_rd = 1;
+	php_run(p);
+}
+
+static void
+php_io_set(struct php *p, struct php_io *pio, int fd)
+{
+	pio->io.fd = fd;
+	pio->io.cb = php_io_cb;
+	pio->p = p;
+}
+
+/* Runs in the child: never returns. */
+static void __attribute__((noreturn))
+php_child(int in, int out, int err, const char *dir, char **envp)
+{
+	sigset_t	 set;
+	char		*argv[2], arg0[PATH_MAX];
+	int		 i;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(err, 2) == -1)
+		_exit(127);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	for (i = 1; i < NSIG; i++)
+		signal(i, SIG_DFL);
+	if (close_range(3, ~0U, 0) == -1)
+		for (i = 3; i < 65536; i++)
+			close(i);
+	if (chdir(dir) == -1)
+		dprintf(2, "chdir %s: %s\n", dir, strerror(errno));
+	strlcpy(arg0, wconf->php_cgi, sizeof(arg0));
+	argv[0] = arg0;
+	argv[1] = NULL;
+	execve(wconf->php_cgi, argv, envp);
+	dprintf(2, "execve %s: %s\n", wconf->php_cgi, strerror(errno));
+	_exit(127);
+}
+
+static char **
+env_vector(struct php_env *e)
+{
+	char	**v, *s;
+	int	  i;
+
+	if ((v = calloc((size_t)e->n + 1, sizeof(*v))) == NULL)
+		return NULL;
+	for (i = 0, s = e->buf; i < e->n; i++) {
+		v[i] = s;
+		s += strlen(s) + 1;
+	}
+	return v;
+}
+
+/* Fork php-cgi with its three pipes. 0, or -1 (logged). */
+static int
+php_spawn(struct php *p)
+{
+	struct php_env	 e;
+	char		 dir[PATH_MAX + MTD_MAX_TARGET + 2], *slash;
+	char		**envp = NULL;
+	int		 fin[2] = { -1, -1 }, fout[2] = { -1, -1 };
+	int		 ferr[2] = { -1, -1 }, i;
+	pid_t		 pid;
+
+	memset(&e, 0, sizeof(e));
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", docroot,
+	    p->script) >= sizeof(dir))
+		goto fail;
+	if ((slash = strrchr(dir, '/')) != NULL)
+		slash[slash == dir ? 1 : 0] = '\0';
+	if (php_env_build(p, &e) == -1 || (envp = env_vector(&e)) == NULL) {
+		log_warnx("php: out of memory");
+		goto fail;
+	}
+	if (pipe2(fin, O_CLOEXEC) == -1 || pipe2(fout, O_CLOEXEC) == -1 ||
+	    pipe2(ferr, O_CLOEXEC) == -1) {
+		log_warn("php: pipe");
+		goto fail;
+	}
+	if (set_nonblock(fin[1]) == -1 || set_nonblock(fout[0]) == -1 ||
+	    set_nonblock(ferr[0]) == -1)
+		goto fail;
+	if ((pid = fork()) == -1) {
+		log_warn("php: fork");
+		goto fail;
+	}
+	if (pid == 0)
+		php_child(fin[0], fout[1], ferr[1], dir, envp);
+	p->pid = pid;
+	close(fin[0]);
+	close(fout[1]);
+	close(ferr[1]);
+	free(envp);
+	free(e.buf);
+	php_io_set(p, &p->bin, fin[1]);
+	php_io_set(p, &p->bout, fout[0]);
+	php_io_set(p, &p->berr, ferr[0]);
+	if (ev_add(&p->bin.io, EPOLLOUT | EPOLLET) == -1 ||
+	    ev_add(&p->bout.io, EPOLLIN | EPOLLRDHUP | EPOLLET) == -1 ||
+	    ev_add(&p->berr.io, EPOLLIN | EPOLLRDHUP | EPOLLET) == -1) {
+		log_warn("php: epoll");
+		return -1;	/* php_backend_stop() cleans up */
+	}
+	p->b_wr = p->b_rd = p->e_rd = 1;
+	return 0;
+fail:
+	for (i = 0; i < 2; i++) {
+		if (fin[i] != -1)
+			close(fin[i]);
+		if (fout[i] != -1)
+			close(fout[i]);
+		if (ferr[i] != -1)
+			close(ferr[i]);
+	}
+	free(envp);
+	free(e.buf);
+	return -1;
+}
+
+/* Resolve the php-fpm address once per worker. 0 or -1 (logged). */
+static int
+fcgi_addr(void)
+{
+	struct addrinfo		 hints, *res;
+	struct sockaddr_un	*sun;
+	char			 host[256];
+	const char		*a = wconf->php_fastcgi, *colon;
+	size_t			 n;
+	int			 rc;
+
+	if (fcgi_sslen > 0)
+		return 0;
+	if (strncmp(a, "unix:", 5) == 0) {
+		sun = (struct sockaddr_un *)&fcgi_ss;
+		sun->sun_family = AF_UNIX;
+		if (strlcpy(sun->sun_path, a + 5, sizeof(sun->sun_path)) >=
+		    sizeof(sun->sun_path)) {
+			log_warnx("php: socket path too long: %s", a + 5);
+			return -1;
+		}
+		fcgi_sslen = sizeof(*sun);
+		return 0;
+	}
+	if ((colon = strrchr(a, ':')) == NULL) {
+		log_warnx("php: bad fastcgi address %s", a);
+		return -1;
+	}
+	n = (size_t)(colon - a);
+	if (a[0] == '[' && n >= 2 && a[n - 1] == ']') {
+		a++;
+		n -= 2;
+	}
+	if (n >= sizeof(host))
+		return -1;
+	memcpy(host, a, n);
+	host[n] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+		log_warnx("php: fastcgi %s: %s", wconf->php_fastcgi,
+		    gai_strerror(rc));
+		return -1;
+	}
+	memcpy(&fcgi_ss, res->ai_addr, res->ai_addrlen);
+	fcgi_sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void
+fcgi_header(char *d, int type, size_t len)
+{
+	d[0] = FCGI_VERSION;
+	d[1] = (char)type;
+	d[2] = 0;
+	d[3] = 1;		/* request id 1 */
+	d[4] = (char)(len >> 8);
+	d[5] = (char)len;
+	d[6] = 0;
+	d[7] = 0;
+}
+
+/* BEGIN_REQUEST, then the parameters in PARAMS records. 0 or -1. */
+static int
+fcgi_preamble(struct php *p)
+{
+	struct php_env	 e;
+	size_t		 off, n, done;
+
+	memset(&e, 0, sizeof(e));
+	e.fcgi = 1;
+	if (php_env_build(p, &e) == -1)
+		goto fail;
+	p->wcap = MTD_MAX(PHP_BUF, 2 * FCGI_HDR + 8 + e.len +
+	    (e.len / FCGI_MAX_CONTENT + 1) * FCGI_HDR);
+	if ((p->wbuf = malloc(p->wcap)) == NULL)
+		goto fail;
+	fcgi_header(p->wbuf, FCGI_BEGIN_REQUEST, 8);
+	memset(p->wbuf + FCGI_HDR, 0, 8);
+	p->wbuf[FCGI_HDR + 1] = FCGI_RESPONDER;	/* flags 0: close after */
+	off = 2 * FCGI_HDR;
+	for (done = 0; done < e.len; done += n) {
+		n = MTD_MIN(e.len - done, FCGI_MAX_CONTENT);
+		fcgi_header(p->wbuf + off, FCGI_PARAMS, n);
+		memcpy(p->wbuf + off + FCGI_HDR, e.buf + done, n);
+		off += FCGI_HDR + n;
+	}
+	fcgi_header(p->wbuf + off, FCGI_PARAMS, 0);
+	p->wlen = off + FCGI_HDR;
+	p->woff = 0;
+	free(e.buf);
+	return 0;
+fail:
+	log_warnx("php: out of memory");
+	free(e.buf);
+	return -1;
+}
+
+static int
+fcgi_connect(struct php *p)
+{
+	int	 fd;
+
+	if (fcgi_addr() == -1 || fcgi_preamble(p) == -1)
+		return -1;
+	fd = socket(fcgi_ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("php: socket");
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&fcgi_ss, fcgi_sslen) == -1 &&
+	    errno != EINPROGRESS) {
+		log_warn("php: connect to %s", wconf->php_fastcgi);
+		close(fd);
+		return -1;
+	}
+	php_io_set(p, &p->bin, fd);
+	p->connecting = 1;
+	/* The connect's outcome arrives as the first EPOLLOUT. */
+	if (ev_add(&p->bin.io, EPOLLIN | EPOLLOUT | EPOLLRDHUP |
+	    EPOLLET) == -1) {
+		log_warn("php: epoll");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Request body
+ */
+
+/* Read the client socket into c->r->in after the head. 1, 0, -1. */
+static int
+php_client_recv(struct php *p, size_t max)
+{
+	struct conn	*c = p->c;
+	ssize_t		 n;
+
+	if (!c->readable)
+		return 0;
+	n = recv(c->io.fd, c->r->in + c->in_len, max, 0);
+	if (n > 0) {
+		c->in_len += (uint32_t)n;
+		if ((size_t)n < max)
+			c->readable = 0;
+		ev_timer_set(&c->timer, (uint64_t)wconf->php_timeout_ms);
+		return 1;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		c->readable = 0;
+		return 0;
+	}
+	return -1;	/* client gone mid-body */
+}
+
+/* Decode a chunked body into p->cbody. 1 progress, 0 wait, -1 gone. */
+static int
+php_collect(struct php *p)
+{
+	struct conn	*c = p->c;
+	size_t		 used, out, rest;
+	char		*nb;
+	int		 rc;
+
+	for (;;) {
+		if (p->bpos < c->in_len) {
+			rc = http_chunked_decode(&p->ch, c->r->in + p->bpos,
+			    c->in_len - p->bpos, &used, &out);
+			if (rc == -1) {
+				p->error = 400;
+				return 1;
+			}
+			if (p->cbody_len + out > PHP_CHUNKED_MAX) {
+				p->error = 413;
+				return 1;
+			}
+			nb = realloc(p->cbody, p->cbody_len + out + 1);
+			if (nb == NULL) {
+				p->error = 500;
+				return 1;
+			}
+			p->cbody = nb;
+			memcpy(p->cbody + p->cbody_len, c->r->in + p->bpos,
+			    out);
+			p->cbody_len += out;
+			if (rc == 1) {
+				p->bpos = p->bend = p->bpos + (uint32_t)used;
+				p->phase = PH_START;
+				return 1;
+			}
+			rest = c->in_len - p->bpos - used;
+			memmove(c->r->in + p->hlen, c->r->in + p->bpos + used,
+			    rest);
+			c->in_len = p->hlen + (uint32_t)rest;
+			p->bpos = p->hlen;
+		}
+		if (c->in_len >= CONN_IN_SIZE) {
+			p->error = 400;
+			return 1;
+		}
+		rc = php_client_recv(p, CONN_IN_SIZE - c->in_len);
+		if (rc <= 0)
+			return rc;
+	}
+}
+
+/* Refill p->wbuf (raw or as FCGI_STDIN records). 1, 0 wait, -1 gone. */
+static int
+php_fill(struct php *p)
+{
+	struct conn	*c = p->c;
+	const char	*src;
+	size_t		 n, room, hdr = p->fcgi ? FCGI_HDR : 0;
+	int		 rc;
+
+	if (p->wcap == 0) {
+		if ((p->wbuf = malloc(PHP_BUF)) == NULL) {
+			p->error = 500;
+			return 1;
+		}
+		p->wcap = PHP_BUF;
+	}
+	p->wlen = p->woff = 0;
+	room = MTD_MIN(p->wcap - hdr, FCGI_MAX_CONTENT);
+	if (p->cbody != NULL && p->cbody_off < p->cbody_len) {
+		n = MTD_MIN(room, p->cbody_len - p->cbody_off);
+		src = p->cbody + p->cbody_off;
+		p->cbody_off += n;
+	} else if (p->bpos < p->bend) {
+		n = MTD_MIN(room, p->bend - p->bpos);
+		src = c->r->in + p->bpos;
+		p->bpos += (uint32_t)n;
+	} else if (p->body_left > 0) {
+		c->in_len = p->bpos = p->bend = p->hlen;
+		rc = php_client_recv(p, MTD_MIN(CONN_IN_SIZE - p->hlen,
+		    p->body_left));
+		if (rc <= 0)
+			return rc;
+		p->bend = c->in_len;
+		p->body_left -= p->bend - p->bpos;
+		return 1;
+	} else {
+		/* All sent: EOF (CGI) or an empty FCGI_STDIN. */
+		p->stdin_eof = 1;
+		if (!p->fcgi) {
+			php_io_close(&p->bin);
+			p->stdin_done = 1;
+			return 1;
+		}
+		n = 0;
+		src = NULL;
+	}
+	if (hdr)
+		fcgi_header(p->wbuf, FCGI_STDIN, n);
+	if (n > 0)
+		memcpy(p->wbuf + hdr, src, n);
+	p->wlen = hdr + n;
+	return 1;
+}
+
+/* Send the body to the backend. 1 progress, 0 wait, -1 client gone. */
+static int
+php_pump_body(struct php *p)
+{
+	ssize_t	 n;
+	int	 progress = 0, rc, err;
+	socklen_t sl = sizeof(err);
+
+	if (p->connecting) {
+		if (!p->b_wr)
+			return 0;
+		if (getsockopt(p->bin.io.fd, SOL_SOCKET, SO_ERROR, &err,
+		    &sl) == -1 || err != 0) {
+			log_warnx("php: connect to %s: %s", wconf->php_fastcgi,
+			    strerror(err));
+			p->error = 502;
+			return 1;
+		}
+		p->connecting = 0;
+	}
+	while (!p->stdin_done && p->error == 0) {
+		if (p->woff < p->wlen) {
+			if (!p->b_wr)
+				break;
+			n = write(p->bin.io.fd, p->wbuf + p->woff,
+			    p->wlen - p->woff);
+			if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+				p->b_wr = 0;
+				break;
+			}
+			if (n == -1) {
+				if (p->fcgi) {
+					log_warn("php: write to %s",
+					    wconf->php_fastcgi);
+					p->error = 502;
+					return 1;
+				}
+				/* The script stopped reading its input. */
+				php_io_close(&p->bin);
+				p->stdin_done = 1;
+				return 1;
+			}
+			p->woff += (size_t)n;
+			progress = 1;
+			continue;
+		}
+		if (p->stdin_eof) {
+			p->stdin_done = 1;
+			break;
+		}
+		if ((rc = php_fill(p)) == -1)
+			return -1;
+		if (rc == 0)
+			break;
+		progress = 1;
+	}
+	return progress;
+}
+
+/*
+ * Response
+ */
+
+static int
+line_ci(const char *p, size_t n, const char *s)
+{
+	return n == strlen(s) && strncasecmp(p, s, n) == 0;
+}
+
+/* Fields we set ourselves or that describe the CGI framing. */
+static int
+hdr_dropped(const char *n, size_t len)
+{
+	static const char *const	 drop[] = {
+		"Status", "Connection", "Keep-Alive", "Transfer-Encoding",
+		"Content-Length", "Server", "Date", "Proxy-Connection",
+		"Upgrade", "Trailer", "TE",
+	};
+	size_t				 i;
+
+	for (i = 0; i < MTD_ARRLEN(drop); i++)
+		if (line_ci(n, len, drop[i]))
+			return 1;
+	return 0;
+}
+
+/* Split one header line; -1 when it is not "token: value". */
+static int
+hdr_split(const char *l, size_t len, size_t *nlen, const char **v,
+    size_t *vlen)
+{
+	static const char	 tok[] = "!#$%&'*+-.^_`|~";
+	size_t			 i;
+
+	for (i = 0; i < len && l[i] != ':'; i++)
+		if (!((l[i] >= '0' && l[i] <= '9') ||
+		    (l[i] >= 'a' && l[i] <= 'z') ||
+		    (l[i] >= 'A' && l[i] <= 'Z') || strchr(tok, l[i]) != NULL))
+			return -1;
+	if (i == 0 || i == len)
+		return -1;
+	*nlen = i;
+	for (i++; i < len && (l[i] == ' ' || l[i] == '\t'); i++)
+		;
+	*v = l + i;
+	*vlen = len - i;
+	while (*vlen > 0 && ((*v)[*vlen - 1] == ' ' || (*v)[*vlen - 1] == '\t'))
+		(*vlen)--;
+	for (i = 0; i < *vlen; i++)
+		if (((unsigned char)(*v)[i] < 0x20 && (*v)[i] != '\t') ||
+		    (*v)[i] == 0x7f)
+			return -1;
+	return 0;
+}
+
+/* Next line of the header block: <*l>/<*len> without CR LF. */
+static int
+hdr_next(const struct php *p, size_t *off, const char **l, size_t *len)
+{
+	const char	*s = p->hbuf + *off, *nl;
+
+	nl = memchr(s, '\n', p->hblen - *off);
+	if (nl == NULL)
+		return 0;
+	*l = s;
+	*len = (size_t)(nl - s);
+	if (*len > 0 && s[*len - 1] == '\r')
+		(*len)--;
+	*off += (size_t)(nl - s) + 1;
+	return *len > 0;
+}
+
+/* The script's header block is complete: build our response head. */
+static int
+php_head(struct php *p)
+{
+	struct conn	*c = p->c;
+	const char	*l, *v;
+	size_t		 off = 0, len, nlen, vlen;
+	int		 status = 0, location = 0, ctype = 0, n = 0;
+
+	while (hdr_next(p, &off, &l, &len)) {
+		if (hdr_split(l, len, &nlen, &v, &vlen) == -1) {
+			log_warnx("php: %s: invalid header line \"%.*s\"",
+			    p->script, (int)MTD_MIN(len, 80), l);
+			return -1;
+		}
+		n++;
+		if (line_ci(l, nlen, "Status")) {
+			if (vlen < 3 || (vlen > 3 && v[3] != ' ') ||
+			    sscanf(v, "%3d", &status) != 1 || status < 200 ||
+			    status > 599) {
+				log_warnx("php: %s: bad Status \"%.*s\"",
+				    p->script, (int)MTD_MIN(vlen, 80), v);
+				return -1;
+			}
+		} else if (line_ci(l, nlen, "Location"))
+			location = 1;
+		else if (line_ci(l, nlen, "Content-Type"))
+			ctype = 1;
+	}
+	if (n == 0) {
+		log_warnx("php: %s: empty header block", p->script);
+		return -1;
+	}
+	if (status == 0)
+		status = location ? 302 : 200;
+	p->nobody = c->r->req.method == HTTP_M_HEAD || status == 204 ||
+	    status == 304;
+	resp_head(c, status);
+	off = 0;
+	while (hdr_next(p, &off, &l, &len)) {
+		hdr_split(l, len, &nlen, &v, &vlen);
+		if (!hdr_dropped(l, nlen))
+			resp_header(c, "%.*s: %.*s", (int)nlen, l, (int)vlen,
+			    v);
+	}
+	if (!ctype && status != 204 && status != 304)
+		resp_header(c, "Content-Type: text/html");
+	if (p->nobody)
+		;
+	else if (c->r->req.minor >= 1) {
+		resp_header(c, "Transfer-Encoding: chunked");
+		p->chunked = 1;
+	} else
+		c->keep_alive = 0;	/* the end of the body is the close */
+	if (status == 204 || status == 304)
+		p->chunked = 0;
+	resp_end_head(c, -1);
+	p->head_built = 1;
+	return 0;
+}
+
+/*
+ * Take the script's output <d>/<len>: the header block first, then the
+ * body into c->r->out (chunk-framed). Returns the bytes used; fewer when
+ * the client's buffer is full.
+ */
+static size_t
+php_stdout(struct php *p, const char *d, size_t len)
+{
+	struct conn	*c = p->c;
+	size_t		 i, room;
+	char		 sz[16];
+	int		 n;
+
+	if (!p->head_built) {
+		for (i = 0; i < len; i++) {
+			if (p->hblen == sizeof(p->hbuf)) {
+				log_warnx("php: %s: header block longer than "
+				    "%d bytes", p->script, PHP_HDR_MAX);
+				p->error = 502;
+				return len;
+			}
+			p->hbuf[p->hblen++] = d[i];
+			if (d[i] != '\n')
+				continue;
+			if ((p->hblen >= 2 && p->hbuf[p->hblen - 2] == '\n') ||
+			    (p->hblen >= 3 && p->hbuf[p->hblen - 2] == '\r' &&
+			    p->hbuf[p->hblen - 3] == '\n') ||
+			    p->hblen == 1 ||
+			    (p->hblen == 2 && p->hbuf[0] == '\r')) {
+				if (php_head(p) == -1)
+					p->error = 502;
+				return i + 1;
+			}
+		}
+		return len;
+	}
+	if (p->nobody)
+		return len;
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	else if (c->out_off > 0 && CONN_OUT_SIZE - c->out_len < 4096) {
+		memmove(c->r->out, c->r->out + c->out_off,
+		    c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	room = CONN_OUT_SIZE - c->out_len;
+	if (p->chunked) {
+		if (room < 32)
+			return 0;
+		room -= 32;
+	} else if (room == 0)
+		return 0;
+	len = MTD_MIN(len, room);
+	if (len == 0)
+		return 0;
+	if (p->chunked) {
+		n = snprintf(sz, sizeof(sz), "%zx\r\n", len);
+		resp_append(c, sz, (size_t)n);
+	}
+	resp_append(c, d, len);
+	if (p->chunked)
+		resp_append(c, "\r\n", 2);
+	return len;
+}
+
+static void
+php_stderr(struct php *p, const char *d, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if (d[i] != '\n' && p->elen < sizeof(p->eline) - 1) {
+			if (d[i] != '\r')
+				p->eline[p->elen++] = d[i];
+			continue;
+		}
+		if (p->elen > 0)
+			log_warnx("php: %s: %.*s", p->script, (int)p->elen,
+			    p->eline);
+		p->elen = 0;
+		if (d[i] != '\n' && d[i] != '\r')
+			p->eline[p->elen++] = d[i];
+	}
+}
+
+/* Walk FastCGI records in rbuf. Returns 1 when something was used. */
+static int
+fcgi_consume(struct php *p)
+{
+	const unsigned char	*h;
+	size_t			 n, avail;
+	int			 progress = 0;
+
+	while (p->roff < p->rlen && !p->eof && p->error == 0) {
+		avail = p->rlen - p->roff;
+		if (p->rec_left == 0 && p->pad_left == 0 && p->rec_type == 0) {
+			if (avail < FCGI_HDR)
+				break;
+			h = (const unsigned char *)p->rbuf + p->roff;
+			if (h[0] != FCGI_VERSION) {
+				log_warnx("php: bad FastCGI record version %d "
+				    "from %s", h[0], wconf->php_fastcgi);
+				p->error = 502;
+				return 1;
+			}
+			p->rec_type = h[1];
+			p->rec_left = (uint32_t)(h[4] << 8 | h[5]);
+			p->pad_left = h[6];
+			p->roff += FCGI_HDR;
+			progress = 1;
+			if (p->rec_type == 0)
+				p->rec_type = 0xff;
+			continue;
+		}
+		if (p->rec_left > 0) {
+			n = MTD_MIN(avail, p->rec_left);
+			if (p->rec_type == FCGI_STDOUT)
+				n = php_stdout(p, p->rbuf + p->roff, n);
+			else if (p->rec_type == FCGI_STDERR)
+				php_stderr(p, p->rbuf + p->roff, n);
+			if (n == 0)
+				break;	/* client buffer full */
+			p->roff += (uint32_t)n;
+			p->rec_left -= (uint32_t)n;
+			progress = 1;
+			continue;
+		}
+		n = MTD_MIN(avail, p->pad_left);
+		p->roff += (uint32_t)n;
+		p->pad_left -= (uint32_t)n;
+		if (p->pad_left == 0) {
+			if (p->rec_type == FCGI_END_REQUEST)
+				p->eof = 1;
+			p->rec_type = 0;
+		}
+		progress = 1;
+	}
+	/* A record with no content or padding ends at once. */
+	if (p->rec_type != 0 && p->rec_left == 0 && p->pad_left == 0) {
+		if (p->rec_type == FCGI_END_REQUEST)
+			p->eof = 1;
+		p->rec_type = 0;
+	}
+	if (p->roff == p->rlen || p->eof)
+		p->roff = p->rlen = 0;	/* nothing follows END_REQUEST */
+	return progress;
+}
+
+/* Read the backend's output and hand it on. 1 progress, 0 wait. */
+static int
+php_pump_out(struct php *p)
+{
+	ssize_t	 n;
+	size_t	 used;
+	int	 progress = 0, rc, blocked;
+	int	 fd = p->fcgi ? p->bin.io.fd : p->bout.io.fd;
+
+	while (!p->eof && p->error == 0) {
+		if (p->fcgi) {
+			rc = fcgi_consume(p);
+			progress |= rc;
+			if (p->eof || p->error)
+				break;
+			if (p->roff > 0) {
+				memmove(p->rbuf, p->rbuf + p->roff,
+				    p->rlen - p->roff);
+				p->rlen -= p->roff;
+				p->roff = 0;
+			}
+			blocked = p->rec_type == FCGI_STDOUT &&
+			    p->rec_left > 0 && p->rlen > 0;
+			if (p->fcgi_closed) {
+				/* Records left in rbuf may still end it. */
+				if (rc || blocked)
+					break;
+				log_warnx("php: %s closed the connection "
+				    "before the end of the request",
+				    wconf->php_fastcgi);
+				p->error = 502;
+				break;
+			}
+			if (p->rlen == sizeof(p->rbuf) || blocked)
+				break;	/* client buffer full */
+		} else if (p->roff < p->rlen) {
+			used = php_stdout(p, p->rbuf + p->roff,
+			    p->rlen - p->roff);
+			if (used == 0)
+				break;
+			p->roff += (uint32_t)used;
+			progress = 1;
+			continue;
+		} else
+			p->roff = p->rlen = 0;
+		if (!p->b_rd || p->connecting || p->fcgi_closed || fd == -1)
+			break;
+		n = read(fd, p->rbuf + p->rlen, sizeof(p->rbuf) - p->rlen);
+		if (n > 0) {
+			p->rlen += (uint32_t)n;
+			progress = 1;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			p->b_rd = 0;
+			break;
+		}
+		progress = 1;
+		if (!p->fcgi) {
+			p->eof = 1;	/* stdout closed: the script is done */
+			php_io_close(&p->bout);
+			break;
+		}
+		if (n == -1) {
+			log_warn("php: read from %s", wconf->php_fastcgi);
+			p->error = 502;
+		}
+		p->fcgi_closed = 1;
+	}
+	return progress;
+}
+
+/* Drain the child's stderr into the error log. */
+static void
+php_pump_err(struct php *p)
+{
+	char	 buf[4096];
+	ssize_t	 n;
+
+	while (p->e_rd && p->berr.io.fd != -1) {
+		n = read(p->berr.io.fd, buf, sizeof(buf));
+		if (n > 0) {
+			php_stderr(p, buf, (size_t)n);
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			p->e_rd = 0;
+			break;
+		}
+		php_stderr(p, "\n", 1);
+		php_io_close(&p->berr);
+	}
+}
+
+/* Send c->r->out to the client. 1 progress, 0 wait, -1 client gone. */
+static int
+php_flush(struct php *p)
+{
+	struct conn	*c = p->c;
+	ssize_t		 n;
+	int		 progress = 0;
+
+	while (c->out_off < c->out_len) {
+		if (!c->writable)
+			return progress;
+		n = send(c->io.fd, c->r->out + c->out_off,
+		    c->out_len - c->out_off, MSG_NOSIGNAL);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			c->writable = 0;
+			return progress;
+		}
+		if (n <= 0)
+			return -1;
+		c->out_off += (uint32_t)n;
+		c->bytes_out += (uint64_t)n;
+		progress = 1;
+		if (p->eof || p->phase == PH_FINAL)
+			ev_timer_set(&c->timer,
+			    (uint64_t)wconf->client_timeout_ms);
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	return progress;
+}
+
+/*
+ * Something went wrong: an error page if nothing was sent yet, else
+ * close the connection. Returns -1 when the connection was closed.
+ */
+static int
+php_fail(struct php *p)
+{
+	struct conn	*c = p->c;
+	int		 status = p->error;
+
+	php_backend_stop(p, 1);
+	if (p->head_built || c->bytes_out > 0) {
+		conn_handler_fail(c);
+		return -1;
+	}
+	p->phase = PH_FINAL;
+	resp_error(c, status, NULL);
+	c->state = CS_HANDLER;	/* we send it ourselves */
+	return 0;
+}
+
+/* Run after the backend is done: finish the response. 1 when sent. */
+static int
+php_finished(struct php *p)
+{
+	struct conn	*c = p->c;
+
+	if (p->phase == PH_FINAL)
+		return c->out_off == c->out_len;
+	if (!p->eof || p->roff < p->rlen)
+		return 0;
+	if (!p->head_built) {
+		log_warnx("php: %s: no complete header block in the output",
+		    p->script);
+		p->error = 502;
+		return 0;
+	}
+	if (p->chunked && !p->terminated) {
+		if (CONN_OUT_SIZE - c->out_len < 5)
+			return 0;
+		resp_append(c, "0\r\n\r\n", 5);
+		p->terminated = 1;
+	}
+	return c->out_off == c->out_len;
+}
+
+static int
+php_begin(struct php *p)
+{
+	int	 rc;
+
+	ev_timer_set(&p->c->timer, (uint64_t)wconf->php_timeout_ms);
+	rc = p->fcgi ? fcgi_connect(p) : php_spawn(p);
+	p->phase = PH_RUN;
+	if (rc == -1)
+		p->error = 502;
+	return 1;
+}
+
+static void
+php_run(struct php *p)
+{
+	struct conn	*c = p->c;
+	int		 progress, rc;
+
+	for (;;) {
+		progress = 0;
+		if (p->error != 0 && p->phase != PH_FINAL &&
+		    php_fail(p) == -1)
+			return;
+		if (p->phase == PH_COLLECT && (rc = php_collect(p)) != 0) {
+			if (rc == -1)
+				goto gone;
+			continue;
+		}
+		if (p->phase == PH_START) {
+			php_begin(p);
+			continue;
+		}
+		if (p->phase == PH_RUN) {
+			if ((rc = php_pump_body(p)) == -1)
+				goto gone;
+			progress |= rc;
+			progress |= php_pump_out(p);
+			php_pump_err(p);
+		}
+		if ((rc = php_flush(p)) == -1)
+			goto gone;
+		progress |= rc;
+		if (p->phase != PH_COLLECT && php_finished(p)) {
+			if (p->phase == PH_RUN && (!p->stdin_eof ||
+			    p->body_left > 0 || p->bpos < p->bend))
+				c->keep_alive = 0;	/* body not all read */
+			else if (p->phase == PH_RUN)
+				c->head_len = p->bend;
+			conn_handler_done(c);
+			return;
+		}
+		if (!progress && p->error == 0)
+			return;
+	}
+gone:
+	conn_handler_fail(c);
+}
+
+static void
+php_event(struct conn *c, uint32_t events)
+{
+	struct php	*p = c->handler;
+	char		 b;
+
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		conn_handler_fail(c);
+		return;
+	}
+	/* Client closed while the script runs (body all read): give up. */
+	if ((events & EPOLLRDHUP) && p->phase != PH_COLLECT &&
+	    p->body_left == 0 && p->bpos == p->bend &&
+	    recv(c->io.fd, &b, 1, MSG_PEEK) == 0) {
+		conn_handler_fail(c);
+		return;
+	}
+	php_run(p);
+}
+
+static void
+php_timeout(struct conn *c)
+{
+	struct php	*p = c->handler;
+
+	if (p->phase != PH_RUN || p->eof) {
+		conn_handler_fail(c);	/* slow client */
+		return;
+	}
+	log_warnx("php: %s did not finish within %d ms, killed", p->script,
+	    wconf->php_timeout_ms);
+	p->error = 504;
+	php_run(p);
+}
+
+static void
+php_kick(struct ev_timer *t)
+{
+	struct php	*p = (struct php *)((char *)t -
+	    offsetof(struct php, kick));
+
+	if (p->c != NULL)
+		php_run(p);
+}
+
+/*
+ * Take <c> over for the script <path> (normalised, under htdocs). Any
+ * work that may finish or fail the request runs from the kick timer,
+ * never from here: request_dispatch() and conn_run() still use <c>.
+ * Worker only, from static_serve().
+ */
 void
 php_start(struct conn *c, const char *path)
 {
-	resp_error(c, 501, NULL);
+	struct http_request	*req = &c->r->req;
+	struct php		*p;
+	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	uint64_t		 avail;
+
+	if (docroot[0] == '\0' && realpath(wconf->htdocs, docroot) == NULL) {
+		log_warn("php: htdocs %s", wconf->htdocs);
+		docroot[0] = '\0';
+		resp_error(c, 500, NULL);
+		return;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		resp_error(c, 503, NULL);
+		return;
+	}
+	p->c = c;
+	p->fcgi = wconf->php_mode == PHP_FASTCGI;
+	strlcpy(p->script, path, sizeof(p->script));
+	p->bin.io.fd = p->bout.io.fd = p->berr.io.fd = -1;
+	p->hlen = p->bpos = p->bend = c->head_len;
+	avail = c->in_len - c->head_len;
+	switch (req->body) {
+	case HTTP_BODY_LENGTH:
+		p->bend += (uint32_t)MTD_MIN(avail, req->content_length);
+		p->body_left = req->content_length - (p->bend - p->bpos);
+		p->phase = PH_START;
+		break;
+	case HTTP_BODY_CHUNKED:
+		p->chunked_req = 1;
+		http_chunked_init(&p->ch);
+		p->phase = PH_COLLECT;
+		break;
+	default:
+		p->phase = PH_START;
+		break;
+	}
+	/* We read the body exactly: keep-alive is possible again. */
+	c->keep_alive = req->keep_alive && !worker_draining &&
+	    wconf->keepalive_timeout_ms > 0;
+	if (req->expect_continue && (p->body_left > 0 || p->chunked_req))
+		(void)send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+	p->next = live;
+	if (live != NULL)
+		live->prev = p;
+	live = p;
+	c->hops = &php_ops;
+	c->handler = p;
+	c->state = CS_HANDLER;
+	ev_timer_set(&c->timer, (uint64_t)wconf->php_timeout_ms);
+	/* Not from here: our caller still holds <c>. */
+	ev_timer_init(&p->kick, php_kick);
+	ev_timer_set(&p->kick, 0);
 }

@@ -16,4 +16,10 @@ struct conn;
  */
 void	 php_start(struct conn *c, const char *path);
 
+/*
+ * SIGCHLD: reap every exited php-cgi child (waitpid WNOHANG), logging
+ * crashes. Worker only, from the signal handler of the event loop.
+ */
+void	 php_reap(void);
+
 #endif /* PHP_H */

@@ -22,6 +22,7 @@
 #include "ev.h"
 #include "log.h"
 #include "mime.h"
+#include "php.h"
 #include "shm.h"
 #include "static.h"
 #include "stats.h"
@@ -125,6 +126,9 @@ signal_cb(struct ev_io *io, uint32_t events)
 			break;
 		case SIGUSR1:
 			log_reopen();
+			break;
+		case SIGCHLD:
+			php_reap();
 			break;
 		default:
 			break;

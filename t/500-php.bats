@@ -1,0 +1,365 @@
+#!/usr/bin/env bats
+# PHP under htdocs: CGI through php-cgi (query, forms, 5 MB bodies,
+# headers, status, redirects, errors, timeouts, reaping, concurrency,
+# traversal), php off, and FastCGI to a php-fpm started by the test.
+
+load helpers
+
+PHP_CGI=${PHP_CGI:-/usr/bin/php-cgi}
+
+setup_file() {
+	[ -x "$PHP_CGI" ] || return 0
+	export MTD_DIR=$BATS_FILE_TMPDIR
+	write_conf "php cgi $PHP_CGI"
+	cp -r "$BATS_TEST_DIRNAME"/fixtures/php/. "$MTD_DIR/htdocs/"
+	# A canary one level above htdocs: it must never run.
+	printf '<?php file_put_contents("%s/canary.ran", "x"); echo "CANARY-RAN";\n' \
+	    "$MTD_DIR" >"$MTD_DIR/x.php"
+	maitred_start
+}
+
+teardown_file() {
+	common_teardown
+}
+
+setup() {
+	[ -x "$PHP_CGI" ] || skip "no $PHP_CGI"
+}
+
+teardown() {
+	if [ -n "${OWN_PID:-}" ]; then
+		MAITRED_PID=$OWN_PID
+		maitred_stop
+	fi
+	for p in ${FPM_PID:-}; do
+		kill -TERM "$p" 2>/dev/null || true
+		wait_gone "$p" 5 || kill -KILL "$p" 2>/dev/null || true
+	done
+	mtd_dump_logs
+}
+
+# own_instance LINE...: a second maitred in this test's directory.
+own_instance() {
+	MTD_DIR=$BATS_TEST_TMPDIR/own
+	mkdir -p "$MTD_DIR"
+	PORT=$(free_port)
+	MAITRED_PID=
+	write_conf "$@"
+	cp -r "$BATS_TEST_DIRNAME"/fixtures/php/. "$MTD_DIR/htdocs/"
+	maitred_start
+	OWN_PID=$MAITRED_PID
+}
+
+# no_zombies: no child of any worker is a zombie.
+no_zombies() {
+	local w
+	for w in $(worker_pids); do
+		! ps --ppid "$w" -o stat= | grep -q Z || return 1
+	done
+}
+
+# no_children: the workers have no child left at all.
+no_children() {
+	local w
+	for w in $(worker_pids); do
+		[ -z "$(ps --ppid "$w" -o pid=)" ] || return 1
+	done
+}
+
+@test "GET with a query string runs the script" {
+	http_get '/echo.php?a=1&b=two%20words'
+	assert_equal "$HTTP_CODE" 200
+	run cat "$HTTP_BODY"
+	assert_line "GET a=1"
+	assert_line "GET b=two words"
+	assert_line "METHOD GET"
+	assert_line "SCRIPT_NAME /echo.php"
+	assert_line "REQUEST_URI /echo.php?a=1&b=two%20words"
+	assert_line "GATEWAY_INTERFACE CGI/1.1"
+	assert_line "SERVER_SOFTWARE maitred/0.1.0"
+	assert_line "SERVER_PORT $PORT"
+	assert_line "REMOTE_ADDR 127.0.0.1"
+	assert_line "HTTP_X_TEST -"
+	assert_equal "$(hdr Transfer-Encoding)" chunked
+}
+
+@test "request headers become HTTP_*, Proxy is dropped (httpoxy)" {
+	http_get /echo.php -H 'X-Test: hello' -H 'Proxy: http://evil:1/'
+	assert_equal "$HTTP_CODE" 200
+	run cat "$HTTP_BODY"
+	assert_line "HTTP_X_TEST hello"
+	assert_line "HTTP_PROXY -"
+}
+
+@test "htdocs index.php renders through php-cgi, not as source" {
+	cp "$BATS_TEST_DIRNAME/../htdocs/index.php" "$MTD_DIR/htdocs/info.php"
+	http_get /info.php
+	assert_equal "$HTTP_CODE" 200
+	run grep -c 'PHP version' "$HTTP_BODY"
+	assert_success
+	run grep -c '<?php' "$HTTP_BODY"
+	assert_output 0
+}
+
+@test "POST form (x-www-form-urlencoded)" {
+	http_get /echo.php --data 'name=Ada&lang=C'
+	assert_equal "$HTTP_CODE" 200
+	run cat "$HTTP_BODY"
+	assert_line "POST name=Ada"
+	assert_line "POST lang=C"
+	assert_line "METHOD POST"
+}
+
+@test "a 5 MB body reaches the script intact (Content-Length)" {
+	local f=$BATS_TEST_TMPDIR/big.bin
+	head -c $((5 * 1024 * 1024)) /dev/urandom >"$f"
+	http_get /input.php --data-binary "@$f" \
+	    -H 'Content-Type: application/octet-stream'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" \
+	    "$(stat -c %s "$f") $(md5sum "$f" | cut -d' ' -f1)"
+}
+
+@test "a chunked request body is decoded for the script" {
+	local f=$BATS_TEST_TMPDIR/big.bin
+	head -c $((1024 * 1024 + 7)) /dev/urandom >"$f"
+	http_get /input.php --data-binary "@$f" \
+	    -H 'Transfer-Encoding: chunked'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" \
+	    "$(stat -c %s "$f") $(md5sum "$f" | cut -d' ' -f1)"
+}
+
+@test "keep-alive survives PHP responses, with and without a body" {
+	run bash -c 'curl -sv -d a=1 "$1" "$1" "$1" -o /dev/null \
+	    -o /dev/null -o /dev/null 2>&1' _ "$(url /echo.php)"
+	assert_success
+	assert_output --partial "Re-using existing connection"
+	refute_output --partial "Connection: close"
+}
+
+@test "headers from the script: X-Foo, Set-Cookie, Content-Type" {
+	http_get /headers.php
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-Foo)" bar
+	assert_equal "$(hdr Set-Cookie)" "flavour=chocolate"
+	assert_equal "$(hdr Content-Type)" "text/plain;charset=UTF-8"
+	assert_equal "$(cat "$HTTP_BODY")" "headers set"
+}
+
+@test "the script's stderr goes to the error log; large output streams" {
+	http_get /stderr.php
+	assert_equal "$HTTP_CODE" 200
+	wait_for -t 3 log_has 'stderr.php: .*a message to the error log'
+	http_get '/large.php?n=3000000'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(stat -c %s "$HTTP_BODY")" 3000000
+}
+
+@test "HEAD: headers only" {
+	run curl -s -I "$(url /headers.php)"
+	assert_success
+	assert_output --partial "X-Foo: bar"
+	refute_output --partial "headers set"
+}
+
+@test "HTTP/1.0 client: close-delimited body" {
+	run curl -s -0 -i "$(url /headers.php)"
+	assert_success
+	assert_output --partial "Connection: close"
+	refute_output --partial "Transfer-Encoding"
+	assert_output --partial "headers set"
+}
+
+@test "Status from the script: 404" {
+	http_get /notfound.php
+	assert_equal "$HTTP_CODE" 404
+	assert_equal "$(cat "$HTTP_BODY")" "nothing here"
+}
+
+@test "Location without Status redirects with 302" {
+	http_get /redirect.php
+	assert_equal "$HTTP_CODE" 302
+	assert_equal "$(hdr Location)" /x
+}
+
+@test "a PHP fatal error gives 500" {
+	http_get /fatal.php
+	assert_equal "$HTTP_CODE" 500
+}
+
+@test "traversal at .php names never runs the canary" {
+	local v
+	for v in '/../x.php' '/%2e%2e/x.php' '/%2E%2E/x.php' '/sub/../../x.php' \
+	    '/..%2fx.php' '/%2e%2e%2fx.php' '/./../x.php'; do
+		http_get "$v"
+		refute [ "$HTTP_CODE" = 200 ]
+		run grep -c CANARY-RAN "$HTTP_BODY"
+		assert_output 0
+	done
+	[ ! -e "$MTD_DIR/canary.ran" ]
+}
+
+@test "non-.php files with PHP code are served as text" {
+	local f
+	for f in code.phps code.txt code.php.txt; do
+		printf '<?php echo "EXEC" . "UTED"; ?>\n' >"$MTD_DIR/htdocs/$f"
+		http_get "/$f"
+		assert_equal "$HTTP_CODE" 200
+		run grep -c EXECUTED "$HTTP_BODY"
+		assert_output 0
+		run grep -c '<?php' "$HTTP_BODY"
+		assert_output 1
+	done
+}
+
+@test "50 concurrent slow scripts while static files are served" {
+	local i t pids=() start
+	for i in $(seq 1 50); do
+		curl -s -m 20 -o "$BATS_TEST_TMPDIR/slow.$i" \
+		    -w '%{http_code}' "$(url /sleep.php?s=1)" \
+		    >"$BATS_TEST_TMPDIR/code.$i" &
+		pids+=($!)
+	done
+	sleep 0.3
+	t=$(curl -s -o /dev/null -w '%{time_total}' "$(url /hello.txt)")
+	less_than "$t" 1
+	for i in "${pids[@]}"; do
+		wait "$i"
+	done
+	for i in $(seq 1 50); do
+		assert_equal "$(cat "$BATS_TEST_TMPDIR/code.$i")" 200
+		assert_equal "$(cat "$BATS_TEST_TMPDIR/slow.$i")" slept
+	done
+	wait_for -t 5 no_zombies
+}
+
+@test "php_timeout: the script is killed, 504, no zombie left" {
+	own_instance "php cgi $PHP_CGI" "php_timeout 1s"
+	local start end
+	start=$(date +%s%3N)
+	http_get '/sleep.php?s=5'
+	end=$(date +%s%3N)
+	assert_equal "$HTTP_CODE" 504
+	[ $((end - start)) -lt 3000 ]
+	wait_for -t 5 no_zombies
+	wait_for -t 5 no_children
+	log_has 'did not finish within'
+}
+
+@test "client gone: the script is killed and reaped" {
+	own_instance "php cgi $PHP_CGI"
+	curl -s -m 0.5 "$(url /sleep.php?s=30)" || true
+	wait_for -t 5 no_children
+	# The worker still answers.
+	http_get /hello.txt
+	assert_equal "$HTTP_CODE" 200
+}
+
+@test "bad CGI output, crash, no output: 502" {
+	local fake=$BATS_TEST_TMPDIR/fake-cgi
+	cat >"$fake" <<'EOF'
+#!/bin/sh
+case $SCRIPT_FILENAME in
+*garbage.php) printf 'this is not a header\n\nbody\n' ;;
+*crash.php) kill -SEGV $$ ;;
+*empty.php) exit 0 ;;
+*nohead.php) printf 'X-A: b\n' ;;
+*) printf 'Status: 201 Created\r\nX-Fake: 1\r\n\r\nfake %s\n' \
+    "$REQUEST_METHOD" ;;
+esac
+EOF
+	chmod +x "$fake"
+	own_instance "php cgi $fake"
+	for s in garbage crash empty nohead; do
+		: >"$MTD_DIR/htdocs/$s.php"
+	done
+	: >"$MTD_DIR/htdocs/ok.php"
+	http_get /ok.php
+	assert_equal "$HTTP_CODE" 201
+	assert_equal "$(hdr X-Fake)" 1
+	assert_equal "$(cat "$HTTP_BODY")" "fake GET"
+	for s in garbage crash empty nohead; do
+		http_get "/$s.php"
+		assert_equal "$HTTP_CODE" 502
+	done
+	log_has 'invalid header line'
+	log_has 'killed by signal 11'
+	wait_for -t 5 no_zombies
+}
+
+@test "php off: .php is 403 and never the source" {
+	own_instance "php off"
+	http_get /echo.php
+	assert_equal "$HTTP_CODE" 403
+	run grep -c '<?php' "$HTTP_BODY"
+	assert_output 0
+}
+
+@test "FastCGI to php-fpm" {
+	local fpm d fport
+	fpm=$(command -v php-fpm8.2 || command -v php-fpm ||
+	    ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1) || true
+	[ -n "$fpm" ] && [ -x "$fpm" ] || skip "php-fpm is not installed"
+	d=$BATS_TEST_TMPDIR/fpm
+	mkdir -p "$d"
+	fport=$(free_port)
+	cat >"$d/php-fpm.conf" <<EOF
+[global]
+pid = $d/fpm.pid
+error_log = $d/fpm.log
+daemonize = no
+[www]
+listen = 127.0.0.1:$fport
+pm = static
+pm.max_children = 2
+catch_workers_output = yes
+EOF
+	local root=()
+	[ "$(id -u)" -ne 0 ] || root=(-R)
+	"$fpm" -F -y "$d/php-fpm.conf" -p "$d" "${root[@]}" </dev/null \
+	    >"$d/stdout" 2>&1 3>&- &
+	FPM_PID=$!
+	wait_for port_listening "$fport" || { cat "$d/stdout" "$d/fpm.log"; false; }
+	own_instance "php fastcgi 127.0.0.1:$fport" "php_timeout 2s"
+
+	http_get '/echo.php?a=1'
+	assert_equal "$HTTP_CODE" 200
+	run cat "$HTTP_BODY"
+	assert_line "GET a=1"
+	assert_line "SCRIPT_NAME /echo.php"
+	assert_line "GATEWAY_INTERFACE CGI/1.1"
+
+	local f=$BATS_TEST_TMPDIR/big.bin
+	head -c $((5 * 1024 * 1024)) /dev/urandom >"$f"
+	http_get /input.php --data-binary "@$f"
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" \
+	    "$(stat -c %s "$f") $(md5sum "$f" | cut -d' ' -f1)"
+
+	http_get /headers.php
+	assert_equal "$(hdr X-Foo)" bar
+	assert_equal "$(hdr Set-Cookie)" "flavour=chocolate"
+	http_get /notfound.php
+	assert_equal "$HTTP_CODE" 404
+	http_get /redirect.php
+	assert_equal "$HTTP_CODE" 302
+	http_get /fatal.php
+	assert_equal "$HTTP_CODE" 500
+	# FCGI_STDERR goes to the error log.
+	log_has 'fatal.php: .*Call to undefined function'
+
+	# A large response streams through intact.
+	http_get '/large.php?n=3000000'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(stat -c %s "$HTTP_BODY")" 3000000
+
+	http_get '/sleep.php?s=5'
+	assert_equal "$HTTP_CODE" 504
+
+	# php-fpm down: 502.
+	kill -TERM "$FPM_PID"
+	wait_gone "$FPM_PID" 5
+	http_get /echo.php
+	assert_equal "$HTTP_CODE" 502
+}

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "cache.h"
 #include "cidr.h"
 #include "conn.h"
 #include "ev.h"
@@ -108,6 +109,25 @@ json_backends(struct sbuf *b)
 }
 
 static void
+json_cache(struct sbuf *b)
+{
+	struct cache_stats	 cs;
+	uint64_t		 looks;
+
+	cache_stats(shm_cache(), &cs);
+	looks = cs.hits + cs.misses;
+	sb_printf(b, "\"cache\":{\"enabled\":%s,\"entries\":%llu,"
+	    "\"bytes\":%llu,\"capacity\":%llu,\"hits\":%llu,"
+	    "\"misses\":%llu,\"stale\":%llu,\"evictions\":%llu,"
+	    "\"hit_ratio\":%.4f},", cs.stripes ? "true" : "false",
+	    (unsigned long long)cs.entries, (unsigned long long)cs.bytes,
+	    (unsigned long long)cs.capacity, (unsigned long long)cs.hits,
+	    (unsigned long long)cs.misses, (unsigned long long)cs.stale,
+	    (unsigned long long)cs.evictions,
+	    looks ? (double)cs.hits / (double)looks : 0.0);
+}
+
+static void
 render_json(struct sbuf *b, const struct stats_total *t)
 {
 	uint64_t	 n = t->requests ? t->requests : 1;
@@ -132,9 +152,7 @@ render_json(struct sbuf *b, const struct stats_total *t)
 	    (unsigned long long)lat_quantile(t, 0.90),
 	    (unsigned long long)lat_quantile(t, 0.99));
 	json_backends(b);
-	sb_printf(b, "\"cache\":{\"hits\":%llu,\"misses\":%llu},",
-	    (unsigned long long)t->cache_hits,
-	    (unsigned long long)t->cache_misses);
+	json_cache(b);
 	sb_printf(b, "\"blocked\":%llu,\"rate_limited\":%llu}\n",
 	    (unsigned long long)t->blocked, (unsigned long long)t->limited);
 }
@@ -145,6 +163,29 @@ prom_metric(struct sbuf *b, const char *name, const char *type,
 {
 	sb_printf(b, "# HELP maitred_%s %s\n# TYPE maitred_%s %s\n", name,
 	    help, name, type);
+}
+
+static void
+prom_cache(struct sbuf *b)
+{
+	struct cache_stats	 cs;
+
+	cache_stats(shm_cache(), &cs);
+	prom_metric(b, "cache_hits_total", "counter", "Cache hits.");
+	sb_printf(b, "maitred_cache_hits_total %llu\n",
+	    (unsigned long long)cs.hits);
+	prom_metric(b, "cache_misses_total", "counter", "Cache misses.");
+	sb_printf(b, "maitred_cache_misses_total %llu\n",
+	    (unsigned long long)cs.misses);
+	prom_metric(b, "cache_evictions_total", "counter", "Cache evictions.");
+	sb_printf(b, "maitred_cache_evictions_total %llu\n",
+	    (unsigned long long)cs.evictions);
+	prom_metric(b, "cache_entries", "gauge", "Objects in the cache.");
+	sb_printf(b, "maitred_cache_entries %llu\n",
+	    (unsigned long long)cs.entries);
+	prom_metric(b, "cache_bytes", "gauge", "Cache storage in use.");
+	sb_printf(b, "maitred_cache_bytes %llu\n",
+	    (unsigned long long)cs.bytes);
 }
 
 static void
@@ -202,12 +243,7 @@ render_prometheus(struct sbuf *b, const struct stats_total *t)
 		sb_printf(b, "maitred_backend_requests_total{backend=\"%s\"} "
 		    "%llu\n", bi.name, (unsigned long long)bi.requests);
 	}
-	prom_metric(b, "cache_hits_total", "counter", "Cache hits.");
-	sb_printf(b, "maitred_cache_hits_total %llu\n",
-	    (unsigned long long)t->cache_hits);
-	prom_metric(b, "cache_misses_total", "counter", "Cache misses.");
-	sb_printf(b, "maitred_cache_misses_total %llu\n",
-	    (unsigned long long)t->cache_misses);
+	prom_cache(b);
 	prom_metric(b, "blocked_total", "counter",
 	    "Connections refused by the blacklist.");
 	sb_printf(b, "maitred_blocked_total %llu\n",

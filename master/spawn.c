@@ -20,8 +20,13 @@
 #include "shm.h"
 #include "worker.h"
 
-#define QUICK_DEATH_MS	2000	/* dying sooner than this counts as a crash */
-#define BACKOFF_AFTER	3	/* quick deaths in a row before backing off */
+/*
+ * A slot's SO_REUSEPORT socket keeps queueing connections while its worker
+ * is away, so back-off must only catch real crash loops (a worker dying
+ * right after start), never an operator's or OOM killer's kill.
+ */
+#define QUICK_DEATH_MS	1000	/* dying sooner than this counts as a crash */
+#define BACKOFF_AFTER	5	/* quick deaths in a row before backing off */
 #define BACKOFF_MAX_S	30
 #define MAX_RETIRED	(MTD_MAX_WORKERS * 4)
 

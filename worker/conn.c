@@ -5,6 +5,7 @@
  * short read or write (the socket is then drained or full). Pipelined
  * requests are answered one after the other from the same input buffer.
  */
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -26,7 +27,7 @@
 #include "stats.h"
 #include "worker.h"
 
-#define FREE_REQ_MAX	256	/* request buffers kept for reuse */
+#define FREE_REQ_MAX	512	/* request buffers kept for reuse */
 #define LINGER_MS	2000
 
 static struct conn	*conns;		/* all open connections */
@@ -56,14 +57,21 @@ req_alloc(void)
 		nfree_reqs--;
 		return r;
 	}
-	return malloc(sizeof(*r));
+	/*
+	 * mmap, not malloc: beyond the free list these go straight back to
+	 * the kernel, so a burst of 10,000 connections does not leave the
+	 * worker's heap bloated once they turn idle.
+	 */
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return r == MAP_FAILED ? NULL : r;
 }
 
 static void
 req_release(struct conn_req *r)
 {
 	if (nfree_reqs >= FREE_REQ_MAX) {
-		free(r);
+		munmap(r, sizeof(*r));
 		return;
 	}
 	r->next_free = free_reqs;
@@ -152,6 +160,19 @@ accept_one(int lfd)
 	return 0;
 }
 
+/* Say it once every 10 s at most: the shortage may last. */
+static void
+accept_shortage_warn(void)
+{
+	static uint64_t	 last;
+	uint64_t	 now = ev_now_ms();
+
+	if (last != 0 && now - last < 10000)
+		return;
+	last = now;
+	log_warn("accept (pausing new connections)");
+}
+
 void
 conn_accept(struct ev_io *listener, uint32_t events)
 {
@@ -160,7 +181,7 @@ conn_accept(struct ev_io *listener, uint32_t events)
 	for (n = 0; n < 128; n++) {
 		if (worker_draining)
 			return;
-		if (nconns >= wconf->worker_connections) {
+		if (nconns >= worker_conn_limit) {
 			worker_accept_pause(0);
 			return;
 		}
@@ -177,7 +198,7 @@ conn_accept(struct ev_io *listener, uint32_t events)
 		case ENOBUFS:
 		case ENOMEM:
 			/* Out of descriptors: back off instead of spinning. */
-			log_warn("accept");
+			accept_shortage_warn();
 			worker_accept_pause(100);
 			return;
 		default:
@@ -211,7 +232,7 @@ conn_file_close(struct conn *c)
 static void
 conn_close(struct conn *c)
 {
-	int	 was_full = nconns >= wconf->worker_connections;
+	int	 was_full = nconns >= worker_conn_limit;
 
 	if (c->hops != NULL)
 		c->hops->abort(c);
@@ -229,6 +250,28 @@ conn_close(struct conn *c)
 		worker_accept_resume();
 }
 
+/*
+ * First bytes of a request on a connection without scratch space: read
+ * them into a per-worker buffer and attach a request buffer only when
+ * something arrived, so idle and silent connections stay small.
+ */
+static ssize_t
+conn_recv_first(struct conn *c)
+{
+	static char	 scratch[CONN_IN_SIZE];
+	ssize_t		 n;
+
+	n = recv(c->io.fd, scratch, sizeof(scratch), 0);
+	if (n <= 0)
+		return n;
+	if (conn_ensure_req(c) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(c->r->in, scratch, (size_t)n);
+	return n;
+}
+
 /* Returns 1 when bytes were added, 0 on EAGAIN, -1 on EOF or error. */
 static int
 conn_read(struct conn *c)
@@ -236,12 +279,13 @@ conn_read(struct conn *c)
 	size_t	 room;
 	ssize_t	 n;
 
-	if (conn_ensure_req(c) == -1)
-		return -1;
 	room = CONN_IN_SIZE - c->in_len;
 	if (room == 0)
 		return 0;	/* parser will report 431 */
-	n = recv(c->io.fd, c->r->in + c->in_len, room, 0);
+	if (c->r == NULL)
+		n = conn_recv_first(c);
+	else
+		n = recv(c->io.fd, c->r->in + c->in_len, room, 0);
 	if (n > 0) {
 		if (c->in_len == 0 && c->nreq > 0)
 			ev_timer_set(&c->timer,
@@ -511,7 +555,7 @@ conn_timeout(struct ev_timer *t)
 	    offsetof(struct conn, timer));
 
 	if (c->state == CS_READ && (c->in_len > 0 || c->nreq == 0) &&
-	    c->r != NULL) {
+	    conn_ensure_req(c) == 0) {
 		/* The head did not arrive in time: say so, then close. */
 		conn_begin_request(c);
 		c->head_len = c->in_len;

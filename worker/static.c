@@ -102,6 +102,11 @@ map_open_error(int err)
 	case EACCES:
 	case EPERM:
 		return 403;
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+		/* Our shortage, not the client's mistake: try again later. */
+		return 503;
 	default:
 		/* ENOENT, ENOTDIR, EXDEV (escape), ELOOP ... */
 		return 404;

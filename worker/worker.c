@@ -6,6 +6,7 @@
  * signal-handler context.
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 
 #include <errno.h>
@@ -31,6 +32,7 @@
 const struct conf	*wconf;
 int			 wslot;
 int			 worker_draining;
+int			 worker_conn_limit;
 
 static struct listener_io {
 	struct ev_io	 io;
@@ -68,7 +70,7 @@ worker_accept_pause(uint64_t ms)
 void
 worker_accept_resume(void)
 {
-	if (worker_draining || conn_count() >= wconf->worker_connections)
+	if (worker_draining || conn_count() >= worker_conn_limit)
 		return;
 	listeners_enable(1);
 	/* Connections may be queued already: edge-triggered or not, look. */
@@ -178,6 +180,24 @@ drop_privileges(const char *user)
 		fatalx("privileges not dropped to %s", user);
 }
 
+/*
+ * worker_connections, but never so many that a file, an upstream socket
+ * or a PHP pipe can no longer be opened: keep a quarter of the descriptor
+ * limit (at most 256) in reserve.
+ */
+static int
+conn_limit(int configured)
+{
+	struct rlimit	 rl;
+	rlim_t		 reserve, usable;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		return configured;
+	reserve = MTD_MIN(rl.rlim_cur / 4, 256);
+	usable = rl.rlim_cur - reserve;
+	return (rlim_t)configured < usable ? configured : (int)usable;
+}
+
 static void
 setup_listeners(const int *fds, int nfds)
 {
@@ -212,6 +232,7 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 		_exit(2);
 	mime_init(NULL);
 	drop_privileges(c->user);
+	worker_conn_limit = conn_limit(c->worker_connections);
 	ev_timer_init(&resume_timer, resume_cb);
 	ev_timer_init(&drain_timer, drain_check);
 	setup_listeners(fds, nfds);

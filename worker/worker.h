@@ -17,6 +17,7 @@ extern const struct conf	*wconf;		/* this worker's configuration */
 extern int			 wslot;		/* slot number */
 extern int			 htdocs_fd;	/* -1: no local files */
 extern int			 worker_draining;
+extern int			 worker_conn_limit;	/* see conn_limit() */
 
 /* Entered in the child after fork(); never returns. */
 void	 worker_main(const struct conf *c, int slot, const int *fds, int nfds)

@@ -14,6 +14,7 @@
 #include "ev.h"
 #include "http.h"
 #include "log.h"
+#include "proxy.h"
 #include "request.h"
 #include "ratelimit.h"
 #include "shm.h"
@@ -93,7 +94,10 @@ request_dispatch(struct conn *c)
 	if (static_serve(c) == STATIC_DONE)
 		return;
 	c->keep_alive = keep;
-	/* PROXY-DISPATCH */
+	if (proxy_enabled()) {
+		proxy_start(c);
+		return;
+	}
 	if (req->body != HTTP_BODY_NONE)
 		c->keep_alive = 0;
 	if (!method_known(req->method)) {

@@ -1,0 +1,325 @@
+#!/usr/bin/env bats
+# Reverse proxy: balancing, bodies both ways, header rewriting, errors
+# (502/503/504), retries, keep-alive to the backends, WebSocket.
+# Three t/backend.py instances and one maitred (2 workers) for the file;
+# tests that need other settings start their own maitred.
+
+load helpers
+
+BACKEND_PY=$BATS_TEST_DIRNAME/backend.py
+
+# backend_start NAME: start t/backend.py on a free port; prints the port.
+backend_start() {
+	local port d
+	d=$(mtd_dir)
+	port=$(free_port)
+	python3 "$BACKEND_PY" --port "$port" --name "$1" \
+	    --pidfile "$d/$1.pid" </dev/null >/dev/null 2>&1 3>&- &
+	track_pid $!
+	wait_for port_listening "$port" || return 1
+	printf '%s\n' "$port"
+}
+
+# backend_pid NAME
+backend_pid() {
+	cat "$(mtd_dir)/$1.pid"
+}
+
+setup_file() {
+	export MTD_DIR=$BATS_FILE_TMPDIR
+	B1=$(backend_start b1)
+	B2=$(backend_start b2)
+	B3=$(backend_start b3)
+	export B1 B2 B3
+	printf '127.0.0.1:%s:1:3\n' "$B1" "$B2" "$B3" >"$MTD_DIR/backends.cfg"
+	write_conf "backends $MTD_DIR/backends.cfg" "strategy round-robin" \
+	    "read_timeout 1s" "connect_timeout 1s"
+	maitred_start
+	head -c $((10 * 1024 * 1024)) /dev/urandom >"$MTD_DIR/post.bin"
+}
+
+teardown_file() {
+	common_teardown
+}
+
+# own_maitred LINE...: a second maitred for this test only, in
+# $BATS_TEST_TMPDIR on a fresh port (stopped by teardown).
+own_maitred() {
+	MTD_DIR=$BATS_TEST_TMPDIR
+	PORT=$(free_port)
+	write_conf "$@"
+	maitred_start
+	OWN_PID=$MAITRED_PID
+}
+
+teardown() {
+	if [ -n "${OWN_PID:-}" ]; then
+		MAITRED_PID=$OWN_PID
+		maitred_stop
+	fi
+	for p in ${OWN_TRACK:-}; do
+		kill -TERM "$p" 2>/dev/null || true
+		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null || true
+	done
+	mtd_dump_logs
+}
+
+@test "GET goes to a backend and shows X-Backend" {
+	http_get /hello
+	assert_equal "$HTTP_CODE" 200
+	run hdr X-Backend
+	assert_success
+	assert_output --regexp '^b[123]$'
+	assert_equal "$(cut -d' ' -f2- "$HTTP_BODY")" "GET /hello"
+}
+
+@test "local files are still served by maitred" {
+	http_get /hello.txt
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" "hello from maitred"
+	run hdr X-Backend
+	assert_failure
+}
+
+@test "round-robin: 6 requests, each backend exactly twice" {
+	local i out=
+	for i in 1 2 3 4 5 6; do
+		http_get "/rr$i"
+		assert_equal "$HTTP_CODE" 200
+		out="$out$(hdr X-Backend)"$'\n'
+	done
+	run bash -c 'printf "%s" "$1" | sort | uniq -c | awk "{print \$1}" |
+	    sort -u' _ "$out"
+	assert_output 2
+	[ "$(printf '%s' "$out" | sort -u | wc -l)" -eq 3 ]
+}
+
+@test "access log names the backend" {
+	http_get /logged-through-proxy
+	assert_equal "$HTTP_CODE" 200
+	wait_for grep -q 'GET /logged-through-proxy .* up=127.0.0.1:' \
+	    "$MTD_DIR/access.log"
+}
+
+@test "502 on a malformed response head, logged with the backend" {
+	http_get /bad
+	assert_equal "$HTTP_CODE" 502
+	run grep -c 'Content-Length: 7' "$HTTP_HEADERS"
+	assert_output 0
+	wait_for log_has 'upstream 127\.0\.0\.1:[0-9]+: invalid response head'
+}
+
+@test "504 when the backend is slower than read_timeout" {
+	local t0 t1
+	t0=$(date +%s%3N)
+	http_get '/slow?ms=3000'
+	t1=$(date +%s%3N)
+	assert_equal "$HTTP_CODE" 504
+	[ $((t1 - t0)) -lt 2900 ]
+	wait_for log_has 'upstream 127\.0\.0\.1:[0-9]+: read timeout'
+}
+
+@test "10 MB response is byte-exact" {
+	local want
+	want=$(python3 -c '
+import hashlib, sys
+p = bytes(i % 251 for i in range(251)); n = 10 * 1024 * 1024
+print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
+	http_get '/big?bytes=10485760'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Content-Length)" 10485760
+	assert_equal "$(sha256sum <"$HTTP_BODY" | cut -d' ' -f1)" "$want"
+}
+
+@test "chunked response is forwarded as chunked" {
+	http_get '/chunked?n=5'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Transfer-Encoding)" chunked
+	assert_equal "$(wc -l <"$HTTP_BODY")" 5
+	assert_equal "$(tail -n 1 "$HTTP_BODY")" "chunk 4"
+}
+
+@test "chunked response to an HTTP/1.0 client is decoded" {
+	http_get '/chunked?n=3' -0
+	assert_equal "$HTTP_CODE" 200
+	run hdr Transfer-Encoding
+	assert_failure
+	assert_equal "$(cat "$HTTP_BODY")" $'chunk 0\nchunk 1\nchunk 2'
+}
+
+@test "POST 10 MB body (Content-Length and chunked)" {
+	local want
+	want=$(sha256sum <"$MTD_DIR/post.bin" | cut -d' ' -f1)
+	http_get /echo --data-binary "@$MTD_DIR/post.bin"
+	assert_equal "$HTTP_CODE" 200
+	run grep -o '"body_sha256": "[0-9a-f]*"' "$HTTP_BODY"
+	assert_output "\"body_sha256\": \"$want\""
+	http_get /echo -H 'Transfer-Encoding: chunked' \
+	    --data-binary "@$MTD_DIR/post.bin"
+	assert_equal "$HTTP_CODE" 200
+	run grep -o '"body_sha256": "[0-9a-f]*"' "$HTTP_BODY"
+	assert_output "\"body_sha256\": \"$want\""
+}
+
+@test "Expect: 100-continue gets 100 from maitred, not forwarded" {
+	http_get /echo -H 'Expect: 100-continue' \
+	    --data-binary "@$MTD_DIR/post.bin"
+	assert_equal "$HTTP_CODE" 200
+	run grep -c '^HTTP/1.1 100 Continue' "$HTTP_HEADERS"
+	assert_output 1
+	run grep -c '"expect"' "$HTTP_BODY"
+	assert_output 0
+}
+
+@test "forwarding headers added, hop-by-hop removed" {
+	http_get /echo -H 'Connection: close, X-Foo' -H 'X-Foo: 1' \
+	    -H 'X-Forwarded-For: 192.0.2.7' -H 'X-Real-IP: 6.6.6.6' \
+	    -H 'Keep-Alive: timeout=5' -H 'TE: trailers' \
+	    -H 'Host: example.test'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Connection)" close
+	run python3 -c '
+import json, sys
+h = json.load(open(sys.argv[1]))["headers"]
+for k in ("x-forwarded-for", "x-real-ip", "x-forwarded-host",
+    "x-forwarded-proto", "host"):
+    print("%s=%s" % (k, h.get(k)))
+for k in ("x-foo", "connection", "keep-alive", "te"):
+    print("%s=%s" % (k, k in h))' "$HTTP_BODY"
+	assert_line 'x-forwarded-for=192.0.2.7, 127.0.0.1'
+	assert_line 'x-real-ip=127.0.0.1'
+	assert_line 'x-forwarded-host=example.test'
+	assert_line 'x-forwarded-proto=http'
+	assert_line 'host=example.test'
+	assert_line 'x-foo=False'
+	assert_line 'connection=False'
+	assert_line 'keep-alive=False'
+	assert_line 'te=False'
+}
+
+@test "target forwarded byte for byte" {
+	http_get '/echo?x=%2F..%2f&y=a+b%20&z=/../'
+	assert_equal "$HTTP_CODE" 200
+	run grep -o '"path": "[^"]*"' "$HTTP_BODY"
+	assert_output '"path": "/echo?x=%2F..%2f&y=a+b%20&z=/../"'
+}
+
+@test "HEAD through the proxy: headers, no body" {
+	run bash -c 'printf "HEAD /big?bytes=1000 HTTP/1.1\r\nHost: x\r\n\r\nGET /after-head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" |
+	    python3 "$1" 127.0.0.1 "$2"' _ "$RAWHTTP" "$PORT"
+	assert_success
+	assert_equal "$(status_lines | tr '\n' ' ')" "200 200 "
+	assert_output --partial 'Content-Length: 1000'
+	assert_output --regexp 'b[123] GET /after-head'
+}
+
+@test "304 and 204 pass through without a body" {
+	run bash -c 'printf "GET /status/304 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/204 HTTP/1.1\r\nHost: x\r\n\r\nGET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" |
+	    python3 "$1" 127.0.0.1 "$2"' _ "$RAWHTTP" "$PORT"
+	assert_success
+	assert_equal "$(status_lines | tr '\n' ' ')" "304 204 200 "
+	assert_output --regexp 'b[123] GET /last'
+}
+
+@test "pipelined requests with a body keep their order" {
+	run bash -c 'printf "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" |
+	    python3 "$1" 127.0.0.1 "$2"' _ "$RAWHTTP" "$PORT"
+	assert_success
+	assert_equal "$(status_lines | tr '\n' ' ')" "200 200 "
+	assert_output --partial '"body_len": 3'
+	assert_output --regexp 'b[123] GET /second'
+}
+
+@test "keep-alive: 20 requests reuse pooled backend connections" {
+	local before after args= i n
+	before=0
+	for p in "$B1" "$B2" "$B3"; do
+		before=$((before + $(curl -s "http://127.0.0.1:$p/count")))
+	done
+	for i in $(seq 20); do
+		args="$args $(url "/ka$i")"
+	done
+	run curl -s -m 10 $args
+	assert_success
+	[ "$(printf '%s\n' "$output" | grep -c ' GET /ka')" -eq 20 ]
+	after=0
+	for p in "$B1" "$B2" "$B3"; do
+		after=$((after + $(curl -s "http://127.0.0.1:$p/count")))
+	done
+	assert_equal "$((after - before))" 20
+	# The pool keeps connections open: at most one per worker and
+	# backend is needed for sequential requests.
+	n=$(ss -Htn state established "( dport = :$B1 or dport = :$B2 or dport = :$B3 )" |
+	    wc -l)
+	[ "$n" -ge 1 ]
+	[ "$n" -le 6 ]
+}
+
+@test "no backend up: 502 or 503 at once, then 503" {
+	local p1 p2
+	p1=$(free_port)
+	p2=$(free_port)
+	printf '127.0.0.1:%s:1:1\n' "$p1" "$p2" >"$BATS_TEST_TMPDIR/b.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/b.cfg" "connect_timeout 1s"
+	# Either the proxy tries both backends first (refused: 502), or the
+	# master's first health check already marked them down (503). Each
+	# refused connect counts as a failure and max_failures is 1, so
+	# after that first request both are down: 503 without a connect.
+	http_get /nobody
+	assert_regex "$HTTP_CODE" '^50[23]$'
+	http_get /nobody
+	assert_equal "$HTTP_CODE" 503
+	assert_equal "$(hdr Content-Type)" 'text/html; charset=utf-8'
+	log_has "127\.0\.0\.1:$p1.*(connect|down)"
+}
+
+@test "a killed backend under load: 200 GETs, no failure" {
+	local k1 k2 d=$BATS_TEST_TMPDIR codes
+	k1=$(MTD_DIR=$d backend_start k1)
+	k2=$(MTD_DIR=$d backend_start k2)
+	OWN_TRACK="$(cat "$d/k1.pid") $(cat "$d/k2.pid")"
+	printf '127.0.0.1:%s:1:3\n' "$k1" "$k2" >"$d/k.cfg"
+	own_maitred "backends $d/k.cfg" "connect_timeout 1s"
+	python3 - "$PORT" "$d/k1.pid" >"$d/codes" <<'EOF'
+import http.client, os, signal, sys
+port, pidfile = int(sys.argv[1]), sys.argv[2]
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+for i in range(200):
+    if i == 60:
+        os.kill(int(open(pidfile).read()), signal.SIGKILL)
+    conn.request("GET", "/k%d" % i)
+    r = conn.getresponse()
+    r.read()
+    print(r.status)
+EOF
+	codes=$(sort "$d/codes" | uniq -c | awk '{print $2 ":" $1}')
+	assert_equal "$codes" "200:200"
+}
+
+@test "WebSocket upgrade becomes a tunnel" {
+	run python3 - "$PORT" <<'EOF'
+import base64, os, socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+    "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+print(head.split(b"\r\n")[0].decode())
+msg = b"hello tunnel"
+mask = os.urandom(4)
+s.sendall(bytes([0x81, 0x80 | len(msg)]) + mask +
+    bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
+hdr = s.recv(2)
+n = hdr[1] & 0x7f
+data = b""
+while len(data) < n:
+    data += s.recv(n - len(data))
+print(data.decode())
+EOF
+	assert_success
+	assert_line 'HTTP/1.1 101 Switching Protocols'
+	assert_line 'hello tunnel'
+}

@@ -1,0 +1,1212 @@
+/*
+ * Reverse proxy handler. One struct proxy per proxied request, recycled
+ * through a free list; its buffer first holds the request head rewritten
+ * for the backend, then the response on its way to the client (read from
+ * the backend only once the client has taken the previous bytes). The
+ * request body travels through the connection's own input buffer.
+ * Callbacks from the upstream socket never end the client connection
+ * themselves: they arm a zero timer ("kick") and the end happens from
+ * the timer, outside the event batch.
+ */
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "backend.h"
+#include "conn.h"
+#include "ev.h"
+#include "http.h"
+#include "log.h"
+#include "proxy.h"
+#include "shm.h"
+#include "stats.h"
+#include "upstream.h"
+#include "worker.h"
+
+#define PX_BUF_SIZE	(32 * 1024)
+#define PX_MAX_TRIES	3
+#define PX_MAX_STALE	2	/* pooled connections found dead, per req */
+#define PX_FREE_MAX	256
+#define PX_MAX_TOKENS	16	/* names listed in Connection */
+
+enum px_phase {
+	PX_CONNECT,	/* non-blocking connect in progress */
+	PX_RELAY,	/* request out, response back */
+	PX_TUNNEL,	/* after 101: bytes both ways */
+	PX_ERROR,	/* sending an error response held in out[] */
+};
+
+enum px_step {
+	STEP_WAIT,	/* blocked: wait for events */
+	STEP_PHASE,	/* phase changed: run the new one */
+	STEP_STOP,	/* the request is over (the proxy may be freed) */
+};
+
+struct proxy {
+	struct proxy		*next_free;
+	struct conn		*c;
+	struct upstream		*up;
+	int			 backend;	/* -1: none yet */
+	uint64_t		 tried;		/* backends that failed */
+	int			 ntries, nstale;
+	uint8_t			 phase;		/* enum px_phase */
+	uint8_t			 may_end:1, pending_end:2, kick:1,
+				 timed_out:1, moved:1, wait_client:1,
+				 fresh:1;
+
+	/* Request: head in buf[hoff, hlen), body in r->in[bsend, bend). */
+	uint32_t		 hoff, hlen;
+	uint32_t		 bsend, bend;
+	uint64_t		 req_left;	/* Content-Length still to read */
+	struct http_chunked	 req_ch;
+	uint8_t			 req_complete:1, req_sent:1, req_abandon:1,
+				 body_dropped:1, sent_100:1;
+
+	/* Response: buf[roff, rlen) goes to the client after out[]. */
+	uint32_t		 roff, rlen;
+	uint64_t		 resp_left;
+	struct http_chunked	 resp_ch;
+	uint8_t			 resp_kind;	/* enum http_body */
+	uint8_t			 resp_byte:1, resp_head:1, resp_done:1,
+				 reusable:1, dechunk:1;
+
+	char			 buf[PX_BUF_SIZE];
+};
+
+struct tokens {
+	struct http_str	 t[PX_MAX_TOKENS];
+	int		 n;
+};
+
+/* Output into a fixed buffer; <err> once anything did not fit. */
+struct ob {
+	char	*p;
+	size_t	 len, cap;
+	int	 err;
+};
+
+static struct backend_table	*bt;
+static int			 bt_checked;
+static struct proxy		*free_px;
+static int			 nfree_px;
+static struct http_response	 resp_scratch;	/* parsed, used at once */
+
+static void	proxy_event(struct conn *, uint32_t);
+static void	proxy_timeout(struct conn *);
+static void	proxy_abort(struct conn *);
+static void	px_run(struct proxy *, int);
+static int	px_open(struct proxy *, int);
+static void	px_up_event(struct upstream *, uint32_t);
+
+static const struct handler_ops proxy_ops = {
+	proxy_event,
+	proxy_timeout,
+	proxy_abort,
+};
+
+int
+proxy_enabled(void)
+{
+	if (!bt_checked) {
+		bt_checked = 1;
+		if (wconf->nbackends > 0 && shm != NULL)
+			bt = shm_backends();
+	}
+	return bt != NULL && backend_count(bt) > 0;
+}
+
+/* Small helpers. */
+
+static int
+name_is(const struct http_str *n, const char *s, size_t len)
+{
+	return n->len == len && strncasecmp(n->p, s, len) == 0;
+}
+#define NAME_IS(n, lit)	name_is((n), (lit), sizeof(lit) - 1)
+
+static void
+ob_put(struct ob *ob, const void *p, size_t len)
+{
+	if (len > ob->cap - ob->len) {
+		ob->err = 1;
+		return;
+	}
+	memcpy(ob->p + ob->len, p, len);
+	ob->len += len;
+}
+#define OB_LIT(ob, lit)	ob_put((ob), (lit), sizeof(lit) - 1)
+
+static void
+ob_str(struct ob *ob, const struct http_str *s)
+{
+	ob_put(ob, s->p, s->len);
+}
+
+static void
+ob_cstr(struct ob *ob, const char *s)
+{
+	ob_put(ob, s, strlen(s));
+}
+
+static void
+ob_header(struct ob *ob, const struct http_header *h)
+{
+	ob_str(ob, &h->name);
+	OB_LIT(ob, ": ");
+	ob_str(ob, &h->value);
+	OB_LIT(ob, "\r\n");
+}
+
+/* Collect the names listed in the Connection fields of <h>. */
+static void
+tokens_collect(struct tokens *tk, const struct http_header *h, int n)
+{
+	const char	*p, *end, *s;
+	int		 i;
+
+	tk->n = 0;
+	for (i = 0; i < n; i++) {
+		if (!NAME_IS(&h[i].name, "Connection"))
+			continue;
+		p = h[i].value.p;
+		end = p + h[i].value.len;
+		while (p < end && tk->n < PX_MAX_TOKENS) {
+			while (p < end && (*p == ',' || *p == ' ' ||
+			    *p == '\t'))
+				p++;
+			for (s = p; p < end && *p != ',' && *p != ' ' &&
+			    *p != '\t'; p++)
+				;
+			if (p > s) {
+				tk->t[tk->n].p = s;
+				tk->t[tk->n].len = (size_t)(p - s);
+				tk->n++;
+			}
+		}
+	}
+}
+
+static int
+tokens_has(const struct tokens *tk, const struct http_str *name)
+{
+	int	 i;
+
+	for (i = 0; i < tk->n; i++)
+		if (name_is(name, tk->t[i].p, tk->t[i].len))
+			return 1;
+	return 0;
+}
+
+/*
+ * Hop-by-hop fields (RFC 9110 7.6.1) and those the Connection field
+ * names; the framing fields are never dropped that way, so a
+ * "Connection: Content-Length" cannot change where a message ends.
+ */
+static int
+hop_by_hop(const struct http_str *n, const struct tokens *tk)
+{
+	if (NAME_IS(n, "Connection") || NAME_IS(n, "Keep-Alive") ||
+	    NAME_IS(n, "Proxy-Connection") || NAME_IS(n, "TE") ||
+	    NAME_IS(n, "Trailer") || NAME_IS(n, "Upgrade"))
+		return 1;
+	if (tk->n == 0 || NAME_IS(n, "Content-Length") ||
+	    NAME_IS(n, "Transfer-Encoding") || NAME_IS(n, "Host"))
+		return 0;
+	return tokens_has(tk, n);
+}
+
+static int
+idempotent(enum http_method m)
+{
+	switch (m) {
+	case HTTP_M_GET:
+	case HTTP_M_HEAD:
+	case HTTP_M_PUT:
+	case HTTP_M_DELETE:
+	case HTTP_M_OPTIONS:
+	case HTTP_M_TRACE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static const char *
+px_name(struct proxy *px)
+{
+	const struct backend_slot	*s = backend_get(bt, px->backend);
+
+	return s != NULL ? s->name : "?";
+}
+
+/* Allocation: a free list, so the hot path does not malloc. */
+
+static struct proxy *
+px_alloc(void)
+{
+	struct proxy	*px;
+
+	if ((px = free_px) != NULL) {
+		free_px = px->next_free;
+		nfree_px--;
+	} else if ((px = malloc(sizeof(*px))) == NULL)
+		return NULL;
+	/* Everything before the buffer. */
+	memset(px, 0, offsetof(struct proxy, buf));
+	px->backend = -1;
+	return px;
+}
+
+static void
+px_free(struct proxy *px)
+{
+	if (nfree_px >= PX_FREE_MAX) {
+		free(px);
+		return;
+	}
+	px->next_free = free_px;
+	free_px = px;
+	nfree_px++;
+}
+
+static void
+px_drop_upstream(struct proxy *px, int reuse)
+{
+	if (px->up == NULL)
+		return;
+	upstream_put(px->up, reuse);
+	px->up = NULL;
+	backend_conn_end(bt, px->backend);
+}
+
+/* Ending: never from an upstream callback (see the file comment). */
+
+static void
+px_kick(struct proxy *px)
+{
+	px->kick = 1;
+	ev_timer_set(&px->c->timer, 0);
+}
+
+static int
+px_end(struct proxy *px, int ok)
+{
+	struct conn	*c = px->c;
+
+	if (!px->may_end) {
+		px->pending_end = ok ? 1 : 2;
+		px_kick(px);
+		return STEP_STOP;
+	}
+	px_drop_upstream(px, 0);
+	if (ok)
+		conn_handler_done(c);
+	else
+		conn_handler_fail(c);
+	return STEP_STOP;
+}
+
+/* A failure after response bytes reached the client: close it. */
+static int
+px_fail_mid(struct proxy *px, const char *why)
+{
+	log_warnx("upstream %s: %s", px_name(px), why);
+	px_drop_upstream(px, 0);
+	return px_end(px, 0);
+}
+
+/* Answer <status> ourselves (nothing of the response was sent yet). */
+static int
+px_error(struct proxy *px, int status, const char *why)
+{
+	struct conn	*c = px->c;
+
+	if (why != NULL && px->backend >= 0)
+		log_warnx("upstream %s: %s", px_name(px), why);
+	px_drop_upstream(px, 0);
+	if (px->resp_head)
+		return px_end(px, 0);
+	resp_error(c, status, NULL);	/* closes after sending */
+	c->state = CS_HANDLER;
+	px->phase = PX_ERROR;
+	px->moved = 1;
+	return STEP_PHASE;
+}
+
+static void
+px_health_ok(struct proxy *px)
+{
+	struct backend_slot	*s;
+
+	/* Only a write to shared memory when there is news. */
+	s = (struct backend_slot *)backend_get(bt, px->backend);
+	if (s != NULL && (!atomic_load_explicit(&s->up, memory_order_relaxed) ||
+	    atomic_load_explicit(&s->fails, memory_order_relaxed) != 0))
+		backend_report(bt, px->backend, 1, NULL);
+}
+
+/* Give up on this backend for this request; try another one. */
+static int
+px_retry(struct proxy *px)
+{
+	int	 max = MTD_MIN(backend_count(bt), PX_MAX_TRIES);
+
+	px_drop_upstream(px, 0);
+	px->tried |= 1ULL << px->backend;
+	px->ntries++;
+	px->fresh = 0;
+	if (px->ntries >= max)
+		return px_error(px, 502, NULL);
+	return px_open(px, 1);
+}
+
+static int
+px_connect_fail(struct proxy *px, const char *why)
+{
+	log_warnx("upstream %s: %s", px_name(px), why);
+	backend_report(bt, px->backend, 0, why);
+	return px_retry(px);
+}
+
+/*
+ * The connection failed after connect and before any response byte.
+ * A pooled connection the backend had closed is replaced by a fresh
+ * one to the same backend; otherwise another backend is tried. Either
+ * way only when the request can be sent again as it was.
+ */
+static int
+px_early_fail(struct proxy *px, const char *why)
+{
+	int	 stale = px->up != NULL && px->up->nreq > 0;
+
+	if (!idempotent(px->c->r->req.method) || px->body_dropped)
+		return px_error(px, 502, why);
+	if (stale && px->nstale < PX_MAX_STALE) {
+		px->nstale++;
+		px_drop_upstream(px, 0);
+		px->fresh = 1;
+		return px_open(px, 0);
+	}
+	/* Not a health failure: the request itself may be to blame. */
+	log_warnx("upstream %s: %s", px_name(px), why);
+	return px_retry(px);
+}
+
+/* Request head for the backend, into px->buf. 0, or -1 if too big. */
+static int
+px_build_request(struct proxy *px)
+{
+	struct conn		*c = px->c;
+	struct http_request	*req = &c->r->req;
+	struct ob		 ob = { px->buf, 0, PX_BUF_SIZE, 0 };
+	const struct http_header *h;
+	struct tokens		 tk;
+	char			 ip[64];
+	int			 i;
+
+	conn_peer_str(c, ip, sizeof(ip));
+	tokens_collect(&tk, req->headers, req->nheaders);
+	ob_str(&ob, &req->method_str);
+	OB_LIT(&ob, " ");
+	ob_str(&ob, &req->target);
+	OB_LIT(&ob, " HTTP/1.1\r\n");
+	for (i = 0; i < req->nheaders; i++) {
+		h = &req->headers[i];
+		if (NAME_IS(&h->name, "Upgrade") && req->upgrade)
+			ob_header(&ob, h);
+		else if (hop_by_hop(&h->name, &tk) ||
+		    NAME_IS(&h->name, "Expect") ||
+		    NAME_IS(&h->name, "X-Forwarded-For") ||
+		    NAME_IS(&h->name, "X-Forwarded-Proto") ||
+		    NAME_IS(&h->name, "X-Forwarded-Host") ||
+		    NAME_IS(&h->name, "X-Real-IP"))
+			continue;
+		else
+			ob_header(&ob, h);
+	}
+	if (req->host.len == 0) {
+		OB_LIT(&ob, "Host: ");
+		ob_cstr(&ob, px_name(px));
+		OB_LIT(&ob, "\r\n");
+	}
+	OB_LIT(&ob, "X-Forwarded-For: ");
+	for (i = 0; i < req->nheaders; i++) {
+		h = &req->headers[i];
+		if (NAME_IS(&h->name, "X-Forwarded-For") && h->value.len > 0) {
+			ob_str(&ob, &h->value);
+			OB_LIT(&ob, ", ");
+		}
+	}
+	ob_cstr(&ob, ip);
+	OB_LIT(&ob, "\r\nX-Real-IP: ");
+	ob_cstr(&ob, ip);
+	OB_LIT(&ob, "\r\nX-Forwarded-Proto: http\r\n");
+	if (req->host.len > 0) {
+		OB_LIT(&ob, "X-Forwarded-Host: ");
+		ob_str(&ob, &req->host);
+		OB_LIT(&ob, "\r\n");
+	}
+	if (req->upgrade)
+		OB_LIT(&ob, "Connection: upgrade\r\n");
+	OB_LIT(&ob, "\r\n");
+	if (ob.err)
+		return -1;
+	px->hoff = 0;
+	px->hlen = (uint32_t)ob.len;
+	return 0;
+}
+
+/* Account <n> new body bytes of the request at r->in + <off>. */
+static int
+px_req_scan(struct proxy *px, uint32_t off, size_t n)
+{
+	struct conn	*c = px->c;
+	size_t		 used;
+	int		 rc;
+
+	switch (c->r->req.body) {
+	case HTTP_BODY_LENGTH:
+		used = MTD_MIN((uint64_t)n, px->req_left);
+		px->req_left -= used;
+		px->bend = off + (uint32_t)used;
+		px->req_complete = px->req_left == 0;
+		return 0;
+	case HTTP_BODY_CHUNKED:
+		rc = http_chunked_scan(&px->req_ch, c->r->in + off, n, &used);
+		if (rc == -1)
+			return -1;
+		px->bend = off + (uint32_t)used;
+		px->req_complete = rc == 1;
+		return 0;
+	default:
+		px->bend = off;
+		px->req_complete = 1;
+		return 0;
+	}
+}
+
+/*
+ * Client to us: send everything in out[] (interim or final head, error
+ * page), then the response bytes in buf[roff, rlen) once the response
+ * head went out. 1 when all sent, 0 when the socket is full, -1 error.
+ */
+static int
+px_flush_client(struct proxy *px)
+{
+	struct conn	*c = px->c;
+	struct iovec	 iov[2];
+	struct msghdr	 msg;
+	size_t		 ol, bl;
+	ssize_t		 n;
+
+	for (;;) {
+		ol = c->out_len - c->out_off;
+		bl = px->resp_head ? px->rlen - px->roff : 0;
+		if (ol + bl == 0)
+			return 1;
+		if (!c->writable)
+			return 0;
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = iov;
+		if (ol > 0) {
+			iov[msg.msg_iovlen].iov_base = c->r->out + c->out_off;
+			iov[msg.msg_iovlen++].iov_len = ol;
+		}
+		if (bl > 0) {
+			iov[msg.msg_iovlen].iov_base = px->buf + px->roff;
+			iov[msg.msg_iovlen++].iov_len = bl;
+		}
+		n = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				c->writable = 0;
+				return 0;
+			}
+			return -1;
+		}
+		px->moved = 1;
+		c->bytes_out += (uint64_t)n;
+		if ((size_t)n < ol + bl)
+			c->writable = 0;
+		if ((size_t)n <= ol) {
+			c->out_off += (uint32_t)n;
+			continue;
+		}
+		c->out_off = c->out_len;
+		px->roff += (uint32_t)((size_t)n - ol);
+	}
+}
+
+/* Read more request body from the client into r->in. */
+static int
+px_req_read(struct proxy *px)
+{
+	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct conn		*c = px->c;
+	size_t			 room;
+	ssize_t			 n;
+
+	/* Everything buffered was sent: reuse the space. */
+	if (c->in_len > c->head_len)
+		px->body_dropped = 1;
+	c->in_len = px->bsend = px->bend = c->head_len;
+	if (c->r->req.expect_continue && !px->sent_100 && !px->resp_head) {
+		px->sent_100 = 1;
+		c->out_len = c->out_off = 0;
+		resp_append(c, cont, sizeof(cont) - 1);
+		c->head_out += sizeof(cont) - 1;
+	}
+	if (px_flush_client(px) == -1)
+		return px_end(px, 0);
+	if (!c->readable)
+		return STEP_WAIT;
+	room = CONN_IN_SIZE - c->in_len;
+	if (c->r->req.body == HTTP_BODY_LENGTH)
+		room = MTD_MIN(room, px->req_left);
+	n = recv(c->io.fd, c->r->in + c->in_len, room, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		c->readable = 0;
+		return STEP_WAIT;
+	}
+	if (n <= 0)
+		return px_end(px, 0);	/* client gone mid-body */
+	if ((size_t)n < room)
+		c->readable = 0;
+	STATS_ADD(bytes_in, (uint64_t)n);
+	px->moved = 1;
+	if (px_req_scan(px, c->in_len, (size_t)n) == -1)
+		return px_end(px, 0);
+	c->in_len += (uint32_t)n;
+	return STEP_PHASE;
+}
+
+/* Us to the backend: the head, then the body as the client sends it. */
+static int
+px_req_step(struct proxy *px)
+{
+	struct conn	*c = px->c;
+	struct upstream	*up = px->up;
+	struct iovec	 iov[2];
+	struct msghdr	 msg;
+	size_t		 hl, bl;
+	ssize_t		 n;
+	int		 rc;
+
+	while (!px->req_sent && !px->req_abandon) {
+		hl = px->hlen - px->hoff;
+		bl = px->bend - px->bsend;
+		if (hl + bl == 0) {
+			if (px->req_complete) {
+				px->req_sent = 1;
+				break;
+			}
+			if ((rc = px_req_read(px)) != STEP_PHASE)
+				return rc;
+			continue;
+		}
+		if (!up->writable)
+			return STEP_WAIT;
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = iov;
+		if (hl > 0) {
+			iov[msg.msg_iovlen].iov_base = px->buf + px->hoff;
+			iov[msg.msg_iovlen++].iov_len = hl;
+		}
+		if (bl > 0) {
+			iov[msg.msg_iovlen].iov_base = c->r->in + px->bsend;
+			iov[msg.msg_iovlen++].iov_len = bl;
+		}
+		n = sendmsg(up->io.fd, &msg, MSG_NOSIGNAL |
+		    (px->req_complete ? 0 : MSG_MORE));
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				up->writable = 0;
+				return STEP_WAIT;
+			}
+			if (px->resp_byte)
+				return px_fail_mid(px, strerror(errno));
+			return px_early_fail(px, strerror(errno));
+		}
+		px->moved = 1;
+		if ((size_t)n < hl + bl)
+			up->writable = 0;
+		if ((size_t)n <= hl)
+			px->hoff += (uint32_t)n;
+		else {
+			px->hoff = px->hlen;
+			px->bsend += (uint32_t)((size_t)n - hl);
+		}
+	}
+	return STEP_WAIT;
+}
+
+/* Response head for the client, into out[] after anything pending. */
+static int
+px_build_response(struct proxy *px, const struct http_response *resp,
+    int tunnel)
+{
+	struct conn	*c = px->c;
+	struct ob	 ob;
+	struct tokens	 tk;
+	const struct http_header *h;
+	char		 st[16];
+	int		 i;
+
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	ob.p = c->r->out + c->out_len;
+	ob.len = 0;
+	ob.cap = CONN_OUT_SIZE - c->out_len;
+	ob.err = 0;
+	tokens_collect(&tk, resp->headers, resp->nheaders);
+	snprintf(st, sizeof(st), "HTTP/1.1 %03d ", resp->status);
+	ob_cstr(&ob, st);
+	ob_str(&ob, &resp->reason);
+	OB_LIT(&ob, "\r\n");
+	for (i = 0; i < resp->nheaders; i++) {
+		h = &resp->headers[i];
+		if (NAME_IS(&h->name, "Upgrade") && tunnel)
+			ob_header(&ob, h);
+		else if (hop_by_hop(&h->name, &tk) || (px->dechunk &&
+		    NAME_IS(&h->name, "Transfer-Encoding")))
+			continue;
+		else
+			ob_header(&ob, h);
+	}
+	if (tunnel)
+		OB_LIT(&ob, "Connection: upgrade\r\n\r\n");
+	else if (!c->keep_alive)
+		OB_LIT(&ob, "Connection: close\r\n\r\n");
+	else if (c->r->req.minor == 0)
+		OB_LIT(&ob, "Connection: keep-alive\r\n\r\n");
+	else
+		OB_LIT(&ob, "\r\n");
+	if (ob.err)
+		return -1;
+	c->out_len += (uint32_t)ob.len;
+	c->head_out += ob.len;
+	return 0;
+}
+
+/* Account <n> new response body bytes at buf + <off>. */
+static int
+px_resp_scan(struct proxy *px, uint32_t off, size_t n)
+{
+	size_t	 used, out;
+	int	 rc;
+
+	switch (px->resp_kind) {
+	case HTTP_BODY_LENGTH:
+		used = MTD_MIN((uint64_t)n, px->resp_left);
+		px->resp_left -= used;
+		px->resp_done = px->resp_left == 0;
+		break;
+	case HTTP_BODY_CHUNKED:
+		if (px->dechunk) {
+			rc = http_chunked_decode(&px->resp_ch, px->buf + off,
+			    n, &used, &out);
+			px->rlen = off + (uint32_t)out;
+		} else
+			rc = http_chunked_scan(&px->resp_ch, px->buf + off, n,
+			    &used);
+		if (rc == -1)
+			return -1;
+		px->resp_done = rc == 1;
+		if (px->dechunk) {
+			if (used < n)
+				px->reusable = 0;
+			return 0;
+		}
+		break;
+	case HTTP_BODY_CLOSE:
+		return 0;
+	default:
+		used = 0;
+		break;
+	}
+	if (used < n)
+		px->reusable = 0;	/* bytes after the response */
+	px->rlen = off + (uint32_t)used;
+	return 0;
+}
+
+/* A response head is complete in buf[0, len): take it. */
+static int
+px_resp_head(struct proxy *px, const struct http_response *resp, int len)
+{
+	struct conn	*c = px->c;
+	int		 tunnel = resp->status == 101;
+
+	px_health_ok(px);
+	c->status = resp->status;
+	if (!px->req_sent) {
+		/* Answered before the body was in: no next request. */
+		px->req_abandon = 1;
+		c->keep_alive = 0;
+	}
+	px->resp_kind = (uint8_t)resp->body;
+	px->reusable = resp->keep_alive && !tunnel;
+	if (resp->body == HTTP_BODY_CLOSE)
+		c->keep_alive = 0;
+	if (resp->body == HTTP_BODY_CHUNKED && c->r->req.minor == 0) {
+		px->dechunk = 1;
+		c->keep_alive = 0;
+	}
+	if (px_build_response(px, resp, tunnel) == -1)
+		return px_error(px, 502, "response head too large");
+	px->resp_head = 1;
+	px->roff = (uint32_t)len;
+	if (tunnel) {
+		px->phase = PX_TUNNEL;
+		px->bsend = px->bend;
+		return STEP_PHASE;
+	}
+	px->resp_left = resp->content_length;
+	http_chunked_init(&px->resp_ch);
+	if (resp->body == HTTP_BODY_NONE)
+		px->resp_done = 1;
+	if (px_resp_scan(px, (uint32_t)len, px->rlen - (uint32_t)len) == -1)
+		return px_fail_mid(px, "bad chunked framing");
+	return STEP_PHASE;
+}
+
+static int
+px_parse_head(struct proxy *px)
+{
+	struct http_response	*resp = &resp_scratch;
+	struct http_request	*req = &px->c->r->req;
+	int			 rc;
+
+	for (;;) {
+		rc = http_parse_response(px->buf, px->rlen, req->method, resp);
+		if (rc == HTTP_INCOMPLETE) {
+			if (px->rlen == PX_BUF_SIZE)
+				return px_error(px, 502,
+				    "response head too large");
+			return STEP_PHASE;
+		}
+		if (rc == HTTP_ERROR)
+			return px_error(px, 502, "invalid response head");
+		if (resp->status >= 200 ||
+		    (resp->status == 101 && req->upgrade))
+			return px_resp_head(px, resp, rc);
+		if (resp->status == 101)
+			return px_error(px, 502, "unexpected 101 response");
+		/* Interim 1xx: dropped; the final response follows. */
+		memmove(px->buf, px->buf + rc, px->rlen - (uint32_t)rc);
+		px->rlen -= (uint32_t)rc;
+		if (px->rlen == 0)
+			return STEP_PHASE;
+	}
+}
+
+/* Backend to us: the response head, then the body with back-pressure. */
+static int
+px_resp_read(struct proxy *px)
+{
+	struct upstream	*up = px->up;
+	size_t		 room;
+	ssize_t		 n;
+	uint32_t	 off;
+
+	if (px->hoff < px->hlen || px->resp_done || !up->readable)
+		return STEP_WAIT;	/* buf holds the request head */
+	if (px->resp_head) {
+		if (px->roff < px->rlen)
+			return STEP_WAIT;	/* client first */
+		px->roff = px->rlen = 0;
+	}
+	room = PX_BUF_SIZE - px->rlen;
+	n = recv(up->io.fd, px->buf + px->rlen, room, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		up->readable = 0;
+		return STEP_WAIT;
+	}
+	if (n <= 0) {
+		const char *why = n == 0 ? "connection closed" :
+		    strerror(errno);
+
+		if (!px->resp_byte)
+			return px_early_fail(px, n == 0 ?
+			    "closed before responding" : why);
+		if (!px->resp_head)
+			return px_error(px, 502, "incomplete response head");
+		if (px->resp_kind == HTTP_BODY_CLOSE) {
+			px->resp_done = 1;
+			px->reusable = 0;
+			return STEP_PHASE;
+		}
+		return px_fail_mid(px, n == 0 ?
+		    "closed in the middle of the response body" : why);
+	}
+	if ((size_t)n < room)
+		up->readable = 0;
+	px->moved = 1;
+	px->resp_byte = 1;
+	off = px->rlen;
+	px->rlen += (uint32_t)n;
+	if (!px->resp_head)
+		return px_parse_head(px);
+	if (px_resp_scan(px, off, (size_t)n) == -1)
+		return px_fail_mid(px, "bad chunked framing");
+	return STEP_PHASE;
+}
+
+/* The whole response reached the client: recycle and finish. */
+static int
+px_finish(struct proxy *px)
+{
+	struct conn	*c = px->c;
+
+	if (px->req_sent)
+		c->head_len = px->bend;
+	else
+		c->keep_alive = 0;
+	px_drop_upstream(px, px->reusable && px->req_sent);
+	return px_end(px, 1);
+}
+
+static int
+px_step_relay(struct proxy *px)
+{
+	int	 rc, any = 0;
+
+	for (;;) {
+		px->moved = 0;
+		if ((rc = px_req_step(px)) != STEP_WAIT)
+			return rc;
+		if ((rc = px_resp_read(px)) == STEP_STOP ||
+		    px->phase != PX_RELAY)
+			return rc;
+		if (px->resp_head) {
+			if ((rc = px_flush_client(px)) == -1)
+				return px_end(px, 0);
+			if (rc == 1 && px->resp_done)
+				return px_finish(px);
+		}
+		if (!px->moved)
+			break;
+		any = 1;
+	}
+	px->moved = any;
+	return STEP_WAIT;
+}
+
+static int
+px_step_connect(struct proxy *px)
+{
+	char	 why[128];
+	int	 err;
+
+	if (!px->up->writable)
+		return STEP_WAIT;
+	if ((err = upstream_connected(px->up)) != 0) {
+		snprintf(why, sizeof(why), "connect: %s", strerror(err));
+		return px_connect_fail(px, why);
+	}
+	px->phase = PX_RELAY;
+	px->moved = 1;
+	return STEP_PHASE;
+}
+
+/* After 101: copy both ways until either side closes. */
+static int
+px_step_tunnel(struct proxy *px)
+{
+	struct conn	*c = px->c;
+	struct upstream	*up = px->up;
+	ssize_t		 n;
+	int		 moved;
+
+	c->keep_alive = 0;
+	do {
+		moved = 0;
+		if (px_flush_client(px) == -1)
+			return px_end(px, 1);
+		if (px->roff == px->rlen && up->readable) {
+			px->roff = px->rlen = 0;
+			n = recv(up->io.fd, px->buf, PX_BUF_SIZE, 0);
+			if (n > 0) {
+				px->rlen = (uint32_t)n;
+				moved = 1;
+			} else if (n == -1 && (errno == EAGAIN ||
+			    errno == EINTR))
+				up->readable = 0;
+			else
+				return px_end(px, 1);
+		}
+		if (px->bsend < c->in_len && up->writable) {
+			n = send(up->io.fd, c->r->in + px->bsend,
+			    c->in_len - px->bsend, MSG_NOSIGNAL);
+			if (n > 0) {
+				px->bsend += (uint32_t)n;
+				moved = 1;
+			} else if (n == -1 && (errno == EAGAIN ||
+			    errno == EINTR))
+				up->writable = 0;
+			else
+				return px_end(px, 1);
+		}
+		if (px->bsend == c->in_len && c->readable) {
+			c->in_len = px->bsend = c->head_len;
+			n = recv(c->io.fd, c->r->in + c->in_len,
+			    CONN_IN_SIZE - c->in_len, 0);
+			if (n > 0) {
+				c->in_len += (uint32_t)n;
+				moved = 1;
+			} else if (n == -1 && (errno == EAGAIN ||
+			    errno == EINTR))
+				c->readable = 0;
+			else
+				return px_end(px, 1);
+		}
+		if (moved)
+			px->moved = 1;
+	} while (moved);
+	return STEP_WAIT;
+}
+
+static int
+px_step_error(struct proxy *px)
+{
+	switch (px_flush_client(px)) {
+	case 1:
+		return px_end(px, 1);
+	case 0:
+		return STEP_WAIT;
+	default:
+		return px_end(px, 0);
+	}
+}
+
+static int
+px_on_timeout(struct proxy *px)
+{
+	switch (px->phase) {
+	case PX_CONNECT:
+		return px_connect_fail(px, "connect timeout");
+	case PX_RELAY:
+		if (px->wait_client)
+			return px_end(px, 0);
+		if (!px->resp_byte) {
+			backend_report(bt, px->backend, 0, "read timeout");
+			return px_error(px, 504, "read timeout");
+		}
+		if (!px->resp_head)
+			return px_error(px, 504, "read timeout");
+		return px_fail_mid(px, "read timeout");
+	default:
+		return px_end(px, 0);
+	}
+}
+
+/* Re-arm the connection timer for what we are waiting for now. */
+static void
+px_arm(struct proxy *px)
+{
+	struct conn	*c = px->c;
+	int		 out, body;
+
+	if (px->phase == PX_CONNECT)
+		return;
+	out = c->out_off < c->out_len ||
+	    (px->resp_head && px->roff < px->rlen);
+	body = px->phase == PX_RELAY && !px->req_sent && !px->req_abandon &&
+	    px->hoff == px->hlen && px->bsend == px->bend;
+	px->wait_client = out || body || px->phase == PX_ERROR;
+	ev_timer_set(&c->timer, (uint64_t)(px->wait_client ?
+	    wconf->client_timeout_ms : wconf->read_timeout_ms));
+}
+
+/*
+ * Run the proxy state machine as far as it goes. <may_end> says whether
+ * this caller may end the client connection (not from an upstream
+ * callback nor from inside request_dispatch()).
+ */
+static void
+px_run(struct proxy *px, int may_end)
+{
+	int	 rc = STEP_WAIT, any = 0;
+
+	px->may_end = may_end;
+	if (px->pending_end) {
+		if (may_end)
+			px_end(px, px->pending_end == 1);
+		return;
+	}
+	if (px->timed_out) {
+		px->timed_out = 0;
+		px->moved = 0;
+		if ((rc = px_on_timeout(px)) == STEP_STOP)
+			return;
+		any = px->moved;
+	}
+	for (;;) {
+		px->moved = 0;
+		switch (px->phase) {
+		case PX_CONNECT:
+			rc = px_step_connect(px);
+			break;
+		case PX_RELAY:
+			rc = px_step_relay(px);
+			break;
+		case PX_TUNNEL:
+			rc = px_step_tunnel(px);
+			break;
+		default:
+			rc = px_step_error(px);
+			break;
+		}
+		if (rc == STEP_STOP)
+			return;
+		any |= px->moved;
+		if (rc == STEP_WAIT)
+			break;
+		any = 1;
+	}
+	if (any || px->c->timer.deadline == 0)
+		px_arm(px);
+}
+
+/*
+ * Connect to px->backend (or first pick one when <pick>), retrying
+ * other backends while connects fail at once.
+ */
+static int
+px_open(struct proxy *px, int pick)
+{
+	struct conn			*c = px->c;
+	const struct backend_slot	*s;
+	struct upstream			*up;
+	char				 why[128];
+	int				 i, max;
+
+	max = MTD_MIN(backend_count(bt), PX_MAX_TRIES);
+	for (;;) {
+		if (pick) {
+			i = backend_pick(bt, wconf->strategy, c->peer16,
+			    px->tried);
+			if (i < 0)
+				return px_error(px, px->ntries ? 502 : 503,
+				    NULL);
+			px->backend = i;
+		}
+		pick = 1;
+		s = backend_get(bt, px->backend);
+		c->upstream = s->name;
+		up = upstream_get(px->backend, (const struct sockaddr *)&s->ss,
+		    s->sslen, px->fresh, px, px_up_event);
+		if (up != NULL)
+			break;
+		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+		log_warnx("upstream %s: %s", s->name, why);
+		backend_report(bt, px->backend, 0, why);
+		px->tried |= 1ULL << px->backend;
+		px->fresh = 0;
+		if (++px->ntries >= max)
+			return px_error(px, 502, NULL);
+	}
+	backend_conn_begin(bt, px->backend);
+	px->up = up;
+	/* From the start: nothing of the request was dropped yet. */
+	px->hoff = 0;
+	px->bsend = c->head_len;
+	px->req_sent = 0;
+	px->moved = 1;
+	if (up->connecting) {
+		px->phase = PX_CONNECT;
+		ev_timer_set(&c->timer, (uint64_t)wconf->connect_timeout_ms);
+	} else
+		px->phase = PX_RELAY;
+	return STEP_PHASE;
+}
+
+static void
+px_up_event(struct upstream *up, uint32_t events)
+{
+	px_run(up->owner, 0);
+}
+
+static void
+proxy_event(struct conn *c, uint32_t events)
+{
+	if (c->handler != NULL)
+		px_run(c->handler, 1);
+}
+
+static void
+proxy_timeout(struct conn *c)
+{
+	struct proxy	*px = c->handler;
+
+	if (px == NULL)
+		return;
+	if (px->kick)
+		px->kick = 0;
+	else if (!px->pending_end)
+		px->timed_out = 1;
+	px_run(px, 1);
+}
+
+static void
+proxy_abort(struct conn *c)
+{
+	struct proxy	*px = c->handler;
+
+	if (px == NULL)
+		return;
+	px_drop_upstream(px, 0);
+	c->handler = NULL;
+	px_free(px);
+}
+
+void
+proxy_start(struct conn *c)
+{
+	struct http_request	*req = &c->r->req;
+	struct proxy		*px;
+	int			 i;
+
+	if ((px = px_alloc()) == NULL) {
+		resp_error(c, 500, NULL);
+		return;
+	}
+	i = backend_pick(bt, wconf->strategy, c->peer16, 0);
+	if (i < 0) {
+		px_free(px);
+		resp_error(c, 503, NULL);
+		return;
+	}
+	px->c = c;
+	px->backend = i;
+	c->upstream = backend_get(bt, i)->name;
+	if (px_build_request(px) == -1) {
+		px_free(px);
+		resp_error(c, 431, NULL);
+		return;
+	}
+	/* The body bytes that came with the head. */
+	px->req_left = req->content_length;
+	http_chunked_init(&px->req_ch);
+	if (px_req_scan(px, c->head_len, c->in_len - c->head_len) == -1) {
+		px_free(px);
+		resp_error(c, 400, NULL);
+		return;
+	}
+	c->hops = &proxy_ops;
+	c->handler = px;
+	c->state = CS_HANDLER;
+	/*
+	 * We are inside the connection's own read loop: the connection
+	 * must survive this call, so px_run() may not end it (may_end 0).
+	 */
+	if (px_open(px, 0) != STEP_STOP)
+		px_run(px, 0);
+}

@@ -1,0 +1,209 @@
+/*
+ * Upstream connections and the per-worker keep-alive pool. Idle
+ * connections stay in epoll (edge-triggered): any byte or EOF on one
+ * means the backend gave up on it, and it is closed. The event loop has
+ * no protection against an event for an object freed earlier in the
+ * same batch, so closed connections wait on a dead list that a zero
+ * timer empties before the next epoll_wait().
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ev.h"
+#include "log.h"
+#include "mtd.h"
+#include "upstream.h"
+
+#define UPSTREAM_IDLE_MAX	1024	/* idle connections per backend */
+
+static struct upstream	*idle[MTD_MAX_BACKENDS];	/* LIFO stacks */
+static int		 nidle[MTD_MAX_BACKENDS];
+static struct upstream	*dead;
+static struct ev_timer	 reap_timer;
+static int		 reap_init;
+
+static void	upstream_event(struct ev_io *, uint32_t);
+
+static void
+upstream_reap(struct ev_timer *t)
+{
+	struct upstream	*u;
+
+	while ((u = dead) != NULL) {
+		dead = u->next;
+		free(u);
+	}
+}
+
+static void
+dead_cb(struct ev_io *io, uint32_t events)
+{
+	/* A late event for a closed connection: nothing to do. */
+}
+
+static void
+upstream_close(struct upstream *u)
+{
+	close(u->io.fd);	/* also removes it from epoll */
+	u->io.fd = -1;
+	u->io.cb = dead_cb;
+	u->owner = NULL;
+	u->next = dead;
+	dead = u;
+	if (!reap_init) {
+		ev_timer_init(&reap_timer, upstream_reap);
+		reap_init = 1;
+	}
+	if (reap_timer.deadline == 0)
+		ev_timer_set(&reap_timer, 0);
+}
+
+static void
+idle_unlink(struct upstream *u)
+{
+	int	 b = u->backend;
+
+	if (u->prev != NULL)
+		u->prev->next = u->next;
+	else
+		idle[b] = u->next;
+	if (u->next != NULL)
+		u->next->prev = u->prev;
+	u->prev = u->next = NULL;
+	u->idle = 0;
+	nidle[b]--;
+}
+
+/* An idle connection stirred: EAGAIN is a spurious edge, else close. */
+static void
+idle_check(struct upstream *u)
+{
+	char	 b;
+	ssize_t	 n;
+
+	n = recv(u->io.fd, &b, 1, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	idle_unlink(u);
+	upstream_close(u);
+}
+
+static void
+upstream_event(struct ev_io *io, uint32_t events)
+{
+	struct upstream	*u = (struct upstream *)io;
+
+	if (u->owner == NULL) {
+		if (u->idle)
+			idle_check(u);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		u->readable = 1;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		u->writable = 1;
+	u->cb(u, events);
+}
+
+static struct upstream *
+upstream_connect(int backend, const struct sockaddr *sa, socklen_t salen)
+{
+	struct upstream	*u;
+	int		 fd, one = 1, saved;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return NULL;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		goto fail;
+	u->io.fd = fd;
+	u->io.cb = upstream_event;
+	u->backend = backend;
+	if (connect(fd, sa, salen) == 0)
+		u->writable = 1;
+	else if (errno == EINPROGRESS)
+		u->connecting = 1;
+	else
+		goto fail;
+	if (ev_add(&u->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1)
+		goto fail;
+	return u;
+fail:
+	saved = errno;
+	close(fd);
+	free(u);
+	errno = saved;
+	return NULL;
+}
+
+struct upstream *
+upstream_get(int backend, const struct sockaddr *sa, socklen_t salen,
+    int fresh, void *owner, upstream_cb *cb)
+{
+	struct upstream	*u;
+
+	if (backend < 0 || backend >= MTD_MAX_BACKENDS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!fresh && (u = idle[backend]) != NULL) {
+		idle_unlink(u);
+		/* Drained when it went idle; the next edge will say more. */
+		u->readable = 0;
+		u->writable = 1;
+	} else if ((u = upstream_connect(backend, sa, salen)) == NULL)
+		return NULL;
+	u->owner = owner;
+	u->cb = cb;
+	return u;
+}
+
+int
+upstream_connected(struct upstream *u)
+{
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	if (getsockopt(u->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return errno;
+	if (err == 0)
+		u->connecting = 0;
+	return err;
+}
+
+void
+upstream_put(struct upstream *u, int reuse)
+{
+	int	 b = u->backend;
+
+	u->owner = NULL;
+	u->cb = NULL;
+	if (!reuse || u->connecting || nidle[b] >= UPSTREAM_IDLE_MAX) {
+		upstream_close(u);
+		return;
+	}
+	u->nreq++;
+	u->idle = 1;
+	u->prev = NULL;
+	u->next = idle[b];
+	if (idle[b] != NULL)
+		idle[b]->prev = u;
+	idle[b] = u;
+	nidle[b]++;
+}
+
+int
+upstream_idle_count(int backend)
+{
+	if (backend < 0 || backend >= MTD_MAX_BACKENDS)
+		return 0;
+	return nidle[backend];
+}

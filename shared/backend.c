@@ -68,6 +68,8 @@ backend_region_init(void *mem, const struct conf *c)
 	memset(mem, 0, backend_region_size(c));
 	t->n = n;
 	atomic_init(&t->rr, 0);
+	/* Start with a full budget: the first failures may retry too. */
+	atomic_init(&t->retry_budget, BACKEND_RETRY_CAP);
 	if (getrandom(t->hash_key, sizeof(t->hash_key), 0) !=
 	    (ssize_t)sizeof(t->hash_key)) {
 		log_warn("getrandom");
@@ -398,4 +400,31 @@ backend_report(struct backend_table *t, int i, int ok, const char *why)
 	    atomic_compare_exchange_strong(&s->up, &expect, 0))
 		log_warnx("backend %s down: %s (%d/%d)", s->name,
 		    why != NULL ? why : "failed", f, s->max_failures);
+}
+
+void
+backend_retry_earn(struct backend_table *t, unsigned requests)
+{
+	int64_t	 add = (int64_t)requests * BACKEND_RETRY_EARN, old;
+
+	old = atomic_fetch_add_explicit(&t->retry_budget, add,
+	    memory_order_relaxed);
+	/* Cap it; a lost race only leaves it a little over, harmlessly. */
+	if (old + add > BACKEND_RETRY_CAP)
+		atomic_store_explicit(&t->retry_budget, BACKEND_RETRY_CAP,
+		    memory_order_relaxed);
+}
+
+int
+backend_retry_spend(struct backend_table *t)
+{
+	int64_t	 old;
+
+	old = atomic_load_explicit(&t->retry_budget, memory_order_relaxed);
+	do {
+		if (old < 1000)
+			return 0;
+	} while (!atomic_compare_exchange_weak_explicit(&t->retry_budget,
+	    &old, old - 1000, memory_order_relaxed, memory_order_relaxed));
+	return 1;
 }

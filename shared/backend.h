@@ -53,11 +53,21 @@ struct backend_table {
 	/* Round-robin position, also the least-conn tie rotation. */
 	_Atomic uint64_t	 rr;		/* any process */
 
+	/*
+	 * Retry budget in thousandths of a retry: requests earn
+	 * BACKEND_RETRY_EARN each, a retry spends 1000, the balance is capped
+	 * at BACKEND_RETRY_CAP. Workers, atomics only.
+	 */
+	_Atomic int64_t		 retry_budget;
+
 	/* Guards every slot's wrr_current. Any process; see lock.h. */
 	struct mtd_lock		 wrr_lock;
 
 	struct backend_slot	 slot[];	/* n of them */
 };
+
+#define BACKEND_RETRY_EARN	200		/* 20% of requests may retry */
+#define BACKEND_RETRY_CAP	(100 * 1000)	/* a burst of 100 retries */
 
 /* A consistent-enough copy of one slot's state for the status page. */
 struct backend_info {
@@ -71,6 +81,15 @@ struct backend_info {
 	uint64_t	 failures;	/* total failed reports */
 	uint64_t	 checks;	/* total reports */
 };
+
+/*
+ * Retry budget shared by every worker, so that one failing backend can
+ * never turn into a retry storm: <requests> finished requests earn their
+ * share; backend_retry_spend() returns 1 when a retry may go, 0 when the
+ * budget is spent. Any process, lock-free.
+ */
+void		 backend_retry_earn(struct backend_table *t, unsigned requests);
+int		 backend_retry_spend(struct backend_table *t);
 
 /* Bytes the table needs for the backends of <c>. Any process, no lock. */
 size_t		 backend_region_size(const struct conf *c);

@@ -39,7 +39,14 @@ setup_file() {
 }
 
 teardown_file() {
+	local n p
 	common_teardown
+	# backend_start ran in $(...): its track_pid did not reach us.
+	for n in b1 b2 b3; do
+		p=$(cat "$MTD_DIR/$n.pid" 2>/dev/null) || continue
+		kill -TERM "$p" 2>/dev/null || true
+		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null || true
+	done
 }
 
 # own_maitred LINE...: a second maitred for this test only, in

@@ -335,5 +335,22 @@ common_teardown() {
 		fi
 	done
 	MTD_TRACK=
+	stop_pidfile_helpers
 	mtd_dump_logs
+}
+
+# Helpers started inside $(...) cannot track_pid (a subshell): find them by
+# the --pidfile they were given, in this test's and this file's scratch
+# directories, and stop them if their command line names that pidfile.
+stop_pidfile_helpers() {
+	local f p
+	for f in "$(mtd_dir)"/*.pid "${BATS_TEST_TMPDIR:-/nonexistent}"/*.pid \
+	    "${BATS_FILE_TMPDIR:-/nonexistent}"/*.pid; do
+		[ -f "$f" ] || continue
+		p=$(cat "$f" 2>/dev/null) || continue
+		case $p in ''|*[!0-9]*) continue ;; esac
+		grep -qaF -- "$f" "/proc/$p/cmdline" 2>/dev/null || continue
+		kill -TERM "$p" 2>/dev/null || true
+		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null || true
+	done
 }

@@ -96,8 +96,6 @@ master_conf_compatible(const struct conf *old, const struct conf *next)
 
 	if (!same_listens(old, next))
 		what = "listen";
-	else if (!same_backends(old, next))
-		what = "backends";
 	else if (old->cache_size != next->cache_size)
 		what = "cache_size";
 	else if (next->workers > MTD_MAX_WORKERS)
@@ -190,6 +188,17 @@ reload(void)
 		conf_free(next);
 		free(next);
 		return;
+	}
+	if (!same_backends(current, next)) {
+		/* New workers get a fresh table; old ones keep theirs. */
+		if (shm_backends_switch(next) == -1) {
+			log_warnx("reload failed, keeping the running "
+			    "configuration");
+			conf_free(next);
+			free(next);
+			return;
+		}
+		log_info("backends changed: %d backend(s)", next->nbackends);
 	}
 	log_set_level(next->log_level);
 	spawn_generation(next);

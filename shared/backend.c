@@ -33,6 +33,13 @@ backend_region_size(const struct conf *c)
 	    (size_t)n * sizeof(struct backend_slot);
 }
 
+size_t
+backend_region_size_max(void)
+{
+	return sizeof(struct backend_table) +
+	    (size_t)MTD_MAX_BACKENDS * sizeof(struct backend_slot);
+}
+
 static int
 slot_init(struct backend_slot *s, const struct conf_backend *cb)
 {

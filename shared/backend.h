@@ -91,6 +91,9 @@ struct backend_info {
 void		 backend_retry_earn(struct backend_table *t, unsigned requests);
 int		 backend_retry_spend(struct backend_table *t);
 
+/* Bytes a table of MTD_MAX_BACKENDS needs (reload may grow the list). */
+size_t		 backend_region_size_max(void);
+
 /* Bytes the table needs for the backends of <c>. Any process, no lock. */
 size_t		 backend_region_size(const struct conf *c);
 

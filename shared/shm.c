@@ -68,8 +68,10 @@ layout(const struct conf *c, struct shm_header *h)
 
 	h->stats_off = off;
 	off += align_up(sizeof(struct stats_slot) * MTD_MAX_WORKERS);
-	h->backends_off = off;
-	off += align_up(backend_region_size(c));
+	h->backends_off[0] = off;
+	off += align_up(backend_region_size_max());
+	h->backends_off[1] = off;
+	off += align_up(backend_region_size_max());
 	h->ratelimit_off = off;
 	off += align_up(ratelimit_region_size(c));
 	h->cache_off = off;
@@ -92,7 +94,7 @@ shm_create(const struct conf *c)
 	h.nslots = MTD_MAX_WORKERS;
 	h.start_time = time(NULL);
 	memcpy(shm, &h, sizeof(h));
-	if (backend_region_init(shm_region(shm->backends_off), c) == -1 ||
+	if (backend_region_init(shm_region(shm->backends_off[0]), c) == -1 ||
 	    ratelimit_region_init(shm_region(shm->ratelimit_off), c) == -1 ||
 	    cache_region_init(shm_region(shm->cache_off), c) == -1) {
 		log_warnx("cannot initialise the shared segment");
@@ -105,7 +107,26 @@ shm_create(const struct conf *c)
 struct backend_table *
 shm_backends(void)
 {
-	return backend_table_attach(shm_region(shm->backends_off));
+	int	 cur = atomic_load(&shm->backends_cur);
+
+	return backend_table_attach(shm_region(shm->backends_off[cur]));
+}
+
+int
+shm_backends_switch(const struct conf *c)
+{
+	struct backend_table	*old = shm_backends(), *t;
+	int			 next = 1 - atomic_load(&shm->backends_cur);
+	void			*mem = shm_region(shm->backends_off[next]);
+
+	if (backend_region_init(mem, c) == -1)
+		return -1;
+	t = backend_table_attach(mem);
+	/* Keep ip-hash placements stable for the backends that stay. */
+	if (old != NULL && t != NULL)
+		memcpy(t->hash_key, old->hash_key, sizeof(t->hash_key));
+	atomic_store(&shm->backends_cur, next);
+	return 0;
 }
 
 void *

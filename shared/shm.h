@@ -30,11 +30,17 @@ struct shm_header {
 	size_t		 size;			/* whole mapping */
 	int64_t		 start_time;		/* time(NULL) at creation */
 	size_t		 stats_off;
-	size_t		 backends_off;
+	size_t		 backends_off[2];	/* two tables, see below */
 	size_t		 ratelimit_off;
 	size_t		 cache_off;
 	/* Written by the master at each reload; read by anyone. */
 	_Atomic uint64_t generation;
+	/*
+	 * Which backends table is current. A reload that changes the backend
+	 * list fills the other table and flips this; retiring workers keep
+	 * the table they started with. Written by the master only.
+	 */
+	_Atomic int	 backends_cur;
 };
 
 extern struct shm_header *shm;
@@ -46,6 +52,8 @@ void	 shm_destroy(void);
 void	*shm_region(size_t off);
 struct stats_slot *shm_stats_slot(int slot);
 struct backend_table *shm_backends(void);
+/* Master, on reload: fill the spare table from <c> and make it current. */
+int	 shm_backends_switch(const struct conf *c);
 void	*shm_ratelimit(void);
 void	*shm_cache(void);
 

@@ -247,23 +247,47 @@ for f in fails[:5]:
 	refute log_has "configuration reloaded"
 }
 
-@test "HUP changing cache_size or backends: needs a restart, keeps serving" {
+@test "HUP changing cache_size: needs a restart, keeps serving" {
 	d=$(mtd_dir)
-	printf '127.0.0.1:%s:1:3\n' "$(free_port)" >"$d/backends.cfg"
-	echo "backends $d/backends.cfg" >>"$MTD_CONF"
 	echo "cache_size 8m" >>"$MTD_CONF"
 	maitred_start
 	old=$(worker_pids)
 	sed -i 's/^cache_size .*/cache_size 16m/' "$MTD_CONF"
 	kill -HUP "$MAITRED_PID"
 	assert wait_for log_has 'reload: changing "cache_size" needs a restart'
-	sed -i 's/^cache_size .*/cache_size 8m/' "$MTD_CONF"
-	printf '127.0.0.1:%s:1:3\n' "$(free_port)" >>"$d/backends.cfg"
-	kill -HUP "$MAITRED_PID"
-	assert wait_for log_has 'reload: changing "backends" needs a restart'
 	assert_equal "$(code_of /hello.txt)" 200
 	assert_equal "$(worker_pids)" "$old"
 	refute log_has "configuration reloaded"
+}
+
+@test "HUP with a changed backend list: the new backends serve" {
+	local d b1 b2 p1 p2 seen i
+	d=$(mtd_dir)
+	p1=$(free_port)
+	python3 "$BATS_TEST_DIRNAME/backend.py" --port "$p1" --name one \
+	    --pidfile "$d/one.pid" </dev/null >/dev/null 2>&1 3>&- &
+	track_pid $!
+	p2=$(free_port)
+	python3 "$BATS_TEST_DIRNAME/backend.py" --port "$p2" --name two \
+	    --pidfile "$d/two.pid" </dev/null >/dev/null 2>&1 3>&- &
+	track_pid $!
+	wait_for port_listening "$p1"
+	wait_for port_listening "$p2"
+	printf '127.0.0.1:%s:1:3\n' "$p1" >"$d/backends.cfg"
+	echo "backends $d/backends.cfg" >>"$MTD_CONF"
+	maitred_start
+	run curl -s -D - -o /dev/null "$(url /proxied)"
+	assert_output --partial "X-Backend: one"
+	printf '127.0.0.1:%s:1:3\n' "$p2" >"$d/backends.cfg"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	assert log_has "backends changed: 1 backend"
+	seen=
+	for i in 1 2 3 4 5 6; do
+		seen="$seen $(curl -s -D - -o /dev/null "$(url /p$i)" |
+		    tr -d '\r' | awk -F': ' '/^X-Backend/ {print $2}')"
+	done
+	assert_equal "$(echo $seen | tr ' ' '\n' | sort -u | tr '\n' ' ')" "two "
 }
 
 @test "HUP: an in-flight download on an old worker completes intact" {

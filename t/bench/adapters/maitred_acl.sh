@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# maitred in acl mode (see maitred.sh).
+MAITRED_MODE=acl exec "$(dirname "$0")/maitred.sh" "$@"

@@ -35,6 +35,7 @@ enum stop_mode {
 };
 
 static struct conf	*current;
+static struct conf	*current_heap;	/* current, when a reload made it */
 static const char	*conf_file;
 static int		 sigfd = -1;
 static enum stop_mode	 stop_mode = RUNNING;
@@ -157,6 +158,20 @@ begin_stop(enum stop_mode mode)
 	listeners_close();
 }
 
+/* New log paths or level: new workers inherit the master's descriptors. */
+static void
+reload_logs(const struct conf *old, const struct conf *next)
+{
+	log_set_level(next->log_level);
+	if (strcmp(old->error_log, next->error_log) != 0 &&
+	    log_open(next->error_log) == -1)
+		log_warn("error_log %s", next->error_log);
+	if (strcmp(old->access_log, next->access_log) != 0 &&
+	    access_log_open(next->access_log) == -1)
+		log_warn("access_log %s", next->access_log);
+	master_chown_logs(next);
+}
+
 /*
  * HUP: load and check the configuration; if it is valid, start a new
  * generation of workers with it and retire the old ones gracefully.
@@ -174,39 +189,43 @@ reload(void)
 		return;
 	}
 	if (conf_load(next, conf_file) == -1) {
-		log_warnx("reload failed, keeping the running configuration");
-		free(next);
-		return;
+		free(next);		/* conf_load freed its contents */
+		goto failed;
 	}
-	if (master_conf_compatible(current, next) == -1) {
-		conf_free(next);
-		free(next);
-		return;
-	}
-	if (listeners_resize(next, next->workers) == -1) {
-		log_warnx("reload failed, keeping the running configuration");
-		conf_free(next);
-		free(next);
-		return;
-	}
+	if (master_conf_compatible(current, next) == -1)
+		goto refused;
+	if (listeners_resize(next, next->workers) == -1)
+		goto failed_free;
+	/* New workers get a fresh backend table; old ones keep theirs. */
 	if (!same_backends(current, next)) {
-		/* New workers get a fresh table; old ones keep theirs. */
-		if (shm_backends_switch(next) == -1) {
-			log_warnx("reload failed, keeping the running "
-			    "configuration");
-			conf_free(next);
-			free(next);
-			return;
-		}
+		if (shm_backends_switch(next) == -1)
+			goto failed_free;
 		log_info("backends changed: %d backend(s)", next->nbackends);
 	}
-	log_set_level(next->log_level);
+	reload_logs(current, next);
 	spawn_generation(next);
 	health_stop();
 	health_init(next, shm_backends());
-	/* Retired workers still use the old struct: it is leaked on purpose. */
-	current = next;
+	/*
+	 * Retired workers have their own copy (fork); the master is done
+	 * with the old one. The first comes from main() and is not ours.
+	 */
+	if (current_heap != NULL) {
+		conf_free(current_heap);
+		free(current_heap);
+	}
+	current = current_heap = next;
 	log_info("configuration reloaded");
+	return;
+failed_free:
+	conf_free(next);
+	free(next);
+failed:
+	log_warnx("reload failed, keeping the running configuration");
+	return;
+refused:
+	conf_free(next);
+	free(next);
 }
 
 /*
@@ -350,5 +369,9 @@ master_run(struct conf *c, const char *path, const struct master_opts *o)
 	health_stop();
 	spawn_reap(1);
 	print_totals(o);
+	if (current_heap != NULL) {
+		conf_free(current_heap);
+		free(current_heap);
+	}
 	return 0;
 }

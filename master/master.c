@@ -23,6 +23,7 @@
 #include "log.h"
 #include "master.h"
 #include "shm.h"
+#include "signals.h"
 #include "stats.h"
 
 #define FAST_STOP_GRACE_MS	5000
@@ -111,19 +112,7 @@ master_conf_compatible(const struct conf *old, const struct conf *next)
 static int
 setup_signals(void)
 {
-	sigset_t	 set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sigfd == -1)
+	if ((sigfd = signals_open()) == -1)
 		return -1;
 	spawn_set_master_fd(sigfd);
 	return 0;

@@ -25,6 +25,7 @@
 #include "mime.h"
 #include "php.h"
 #include "shm.h"
+#include "signals.h"
 #include "static.h"
 #include "stats.h"
 #include "worker.h"
@@ -141,22 +142,8 @@ signal_cb(struct ev_io *io, uint32_t events)
 static void
 setup_signals(void)
 {
-	sigset_t	 set;
-	int		 fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd == -1)
+	if ((sig_io.fd = signals_open()) == -1)
 		fatal("signalfd");
-	sig_io.fd = fd;
 	sig_io.cb = signal_cb;
 	if (ev_add(&sig_io, EPOLLIN) == -1)
 		fatal("epoll add signalfd");

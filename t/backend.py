@@ -20,6 +20,7 @@ Paths:
   /bad             malformed head (two Content-Length), then close
   /die             close the connection without any response
   /ws              WebSocket echo (RFC 6455)
+  ?hdr=Name:Value  (any path, repeatable) add this response header field
   anything else    200 "NAME METHOD PATH\\n"
 
 usage: t/backend.py --port P [--name NAME] [--host ::1] [--pidfile F]
@@ -95,7 +96,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
         if length is not None:
             self.send_header("Content-Length", str(length))
-        for k, v in extra:
+        for k, v in list(extra) + getattr(self, "extra_hdrs", []):
             self.send_header(k, v)
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -116,6 +117,8 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         url = urlsplit(self.path)
         path, q = url.path, parse_qs(url.query)
+        self.extra_hdrs = [tuple(h.split(":", 1)) for h in q.get("hdr", [])
+                           if ":" in h]
         if path not in ("/count", "/health"):
             self.server.count_one()
         if path == "/echo":

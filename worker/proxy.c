@@ -24,6 +24,7 @@
 #include "ev.h"
 #include "http.h"
 #include "log.h"
+#include "pcache.h"
 #include "proxy.h"
 #include "shm.h"
 #include "stats.h"
@@ -41,6 +42,8 @@ enum px_phase {
 	PX_RELAY,	/* request out, response back */
 	PX_TUNNEL,	/* after 101: bytes both ways */
 	PX_ERROR,	/* sending an error response held in out[] */
+	PX_WAIT,	/* another request fills the cache for this key */
+	PX_SEND,	/* sending a cached answer: out[], then pc.body */
 };
 
 enum px_step {
@@ -77,6 +80,7 @@ struct proxy {
 	uint8_t			 resp_byte:1, resp_head:1, resp_done:1,
 				 reusable:1, dechunk:1;
 
+	struct pcache		 pc;		/* response cache state */
 	char			 buf[PX_BUF_SIZE];
 };
 
@@ -103,6 +107,7 @@ static void	proxy_timeout(struct conn *);
 static void	proxy_abort(struct conn *);
 static void	px_run(struct proxy *, int);
 static int	px_open(struct proxy *, int);
+static int	px_send_begin(struct proxy *);
 static void	px_up_event(struct upstream *, uint32_t);
 
 static const struct handler_ops proxy_ops = {
@@ -267,6 +272,7 @@ px_alloc(void)
 static void
 px_free(struct proxy *px)
 {
+	pcache_end(&px->pc);
 	if (nfree_px >= PX_FREE_MAX) {
 		free(px);
 		return;
@@ -333,6 +339,9 @@ px_error(struct proxy *px, int status, const char *why)
 	px_drop_upstream(px, 0);
 	if (px->resp_head)
 		return px_end(px, 0);
+	if (status >= 502 && status <= 504 && pcache_stale(&px->pc, c,
+	    px->buf, PX_BUF_SIZE) == PCACHE_HIT)
+		return px_send_begin(px);
 	resp_error(c, status, NULL);	/* closes after sending */
 	c->state = CS_HANDLER;
 	px->phase = PX_ERROR;
@@ -352,6 +361,19 @@ px_health_ok(struct proxy *px)
 		backend_report(bt, px->backend, 1, NULL);
 }
 
+/* The retry budget ran out: say so, at most every 10 s per worker. */
+static void
+budget_spent_warn(void)
+{
+	static uint64_t	 last;
+	uint64_t	 now = ev_now_ms();
+
+	if (last != 0 && now - last < 10000)
+		return;
+	last = now;
+	log_warnx("retry budget exhausted: failing requests without retry");
+}
+
 /* Give up on this backend for this request; try another one. */
 static int
 px_retry(struct proxy *px)
@@ -364,6 +386,10 @@ px_retry(struct proxy *px)
 	px->fresh = 0;
 	if (px->ntries >= max)
 		return px_error(px, 502, NULL);
+	if (!backend_retry_spend(bt)) {
+		budget_spent_warn();
+		return px_error(px, 502, NULL);
+	}
 	return px_open(px, 1);
 }
 
@@ -657,7 +683,7 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 	struct tokens	 tk;
 	const struct http_header *h;
 	char		 st[16];
-	int		 i;
+	int		 i, n;
 
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
@@ -675,11 +701,16 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 		if (NAME_IS(&h->name, "Upgrade") && tunnel)
 			ob_header(&ob, h);
 		else if (hop_by_hop(&h->name, &tk) || (px->dechunk &&
-		    NAME_IS(&h->name, "Transfer-Encoding")))
+		    NAME_IS(&h->name, "Transfer-Encoding")) ||
+		    pcache_own_field(&px->pc, &h->name))
 			continue;
 		else
 			ob_header(&ob, h);
 	}
+	if ((n = pcache_fields(&px->pc, ob.p + ob.len, ob.cap - ob.len)) < 0)
+		ob.err = 1;
+	else
+		ob.len += (size_t)n;
 	if (tunnel)
 		OB_LIT(&ob, "Connection: upgrade\r\n\r\n");
 	else if (!c->keep_alive)
@@ -690,6 +721,7 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 		OB_LIT(&ob, "\r\n");
 	if (ob.err)
 		return -1;
+	pcache_head(&px->pc, ob.p, ob.len);
 	c->out_len += (uint32_t)ob.len;
 	c->head_out += ob.len;
 	return 0;
@@ -759,6 +791,13 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 		px->dechunk = 1;
 		c->keep_alive = 0;
 	}
+	if (resp->status >= 500 && !tunnel && pcache_stale(&px->pc, c,
+	    px->buf, PX_BUF_SIZE) == PCACHE_HIT) {
+		px_drop_upstream(px, 0);
+		return px_send_begin(px);
+	}
+	pcache_response(&px->pc, resp, resp->body == HTTP_BODY_CHUNKED &&
+	    !px->dechunk);
 	if (px_build_response(px, resp, tunnel) == -1)
 		return px_error(px, 502, "response head too large");
 	px->resp_head = 1;
@@ -774,6 +813,8 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 		px->resp_done = 1;
 	if (px_resp_scan(px, (uint32_t)len, px->rlen - (uint32_t)len) == -1)
 		return px_fail_mid(px, "bad chunked framing");
+	pcache_body(&px->pc, px->buf + len, px->rlen - (uint32_t)len,
+	    px->resp_done);
 	return STEP_PHASE;
 }
 
@@ -856,6 +897,7 @@ px_resp_read(struct proxy *px)
 		return px_parse_head(px);
 	if (px_resp_scan(px, off, (size_t)n) == -1)
 		return px_fail_mid(px, "bad chunked framing");
+	pcache_body(&px->pc, px->buf + off, px->rlen - off, px->resp_done);
 	return STEP_PHASE;
 }
 
@@ -986,10 +1028,80 @@ px_step_error(struct proxy *px)
 	}
 }
 
+/* A cached answer is in out[] (and pc.body): send it, then end. */
+static int
+px_send_begin(struct proxy *px)
+{
+	px->phase = PX_SEND;
+	px->resp_head = 1;
+	px->roff = px->rlen = 0;
+	px->moved = 1;
+	return STEP_PHASE;
+}
+
+static int
+px_step_send(struct proxy *px)
+{
+	for (;;) {
+		switch (px_flush_client(px)) {
+		case -1:
+			return px_end(px, 0);
+		case 0:
+			return STEP_WAIT;
+		}
+		if (px->pc.body_left == 0)
+			return px_end(px, 1);
+		px->roff = 0;
+		px->rlen = (uint32_t)pcache_body_take(&px->pc, px->buf,
+		    PX_BUF_SIZE);
+	}
+}
+
+/* Pick a backend, build the request head and connect. */
+static int
+px_forward(struct proxy *px)
+{
+	struct conn		*c = px->c;
+	struct http_request	*req = &c->r->req;
+	int			 i;
+
+	i = backend_pick(bt, wconf->strategy, c->peer16, 0);
+	if (i < 0)
+		return px_error(px, 503, NULL);
+	px->backend = i;
+	c->upstream = backend_get(bt, i)->name;
+	if (px_build_request(px) == -1)
+		return px_error(px, 431, NULL);
+	/* The body bytes that came with the head. */
+	px->req_left = req->content_length;
+	http_chunked_init(&px->req_ch);
+	if (px_req_scan(px, c->head_len, c->in_len - c->head_len) == -1)
+		return px_error(px, 400, NULL);
+	return px_open(px, 0);
+}
+
+/* Waiting for another request's fill: look again. */
+static int
+px_wait_step(struct proxy *px)
+{
+	switch (pcache_retry(&px->pc, px->c, px->buf, PX_BUF_SIZE)) {
+	case PCACHE_WAIT:
+		ev_timer_set(&px->c->timer, PCACHE_WAIT_MS);
+		return STEP_WAIT;
+	case PCACHE_HIT:
+		return px_send_begin(px);
+	default:
+		px->moved = 1;
+		return px_forward(px);
+	}
+}
+
 static int
 px_on_timeout(struct proxy *px)
 {
 	switch (px->phase) {
+	case PX_WAIT:
+		return px_wait_step(px);
 	case PX_CONNECT:
 		return px_connect_fail(px, "connect timeout");
 	case PX_RELAY:
@@ -1014,13 +1126,14 @@ px_arm(struct proxy *px)
 	struct conn	*c = px->c;
 	int		 out, body;
 
-	if (px->phase == PX_CONNECT)
+	if (px->phase == PX_CONNECT || px->phase == PX_WAIT)
 		return;
 	out = c->out_off < c->out_len ||
 	    (px->resp_head && px->roff < px->rlen);
 	body = px->phase == PX_RELAY && !px->req_sent && !px->req_abandon &&
 	    px->hoff == px->hlen && px->bsend == px->bend;
-	px->wait_client = out || body || px->phase == PX_ERROR;
+	px->wait_client = out || body || px->phase == PX_ERROR ||
+	    px->phase == PX_SEND;
 	ev_timer_set(&c->timer, (uint64_t)(px->wait_client ?
 	    wconf->client_timeout_ms : wconf->read_timeout_ms));
 }
@@ -1059,6 +1172,12 @@ px_run(struct proxy *px, int may_end)
 			break;
 		case PX_TUNNEL:
 			rc = px_step_tunnel(px);
+			break;
+		case PX_WAIT:
+			rc = STEP_WAIT;
+			break;
+		case PX_SEND:
+			rc = px_step_send(px);
 			break;
 		default:
 			rc = px_step_error(px);
@@ -1170,43 +1289,41 @@ proxy_abort(struct conn *c)
 void
 proxy_start(struct conn *c)
 {
-	struct http_request	*req = &c->r->req;
 	struct proxy		*px;
-	int			 i;
+	int			 rc;
+
+	static unsigned		 earned;
 
 	if ((px = px_alloc()) == NULL) {
 		resp_error(c, 500, NULL);
 		return;
 	}
-	i = backend_pick(bt, wconf->strategy, c->peer16, 0);
-	if (i < 0) {
-		px_free(px);
-		resp_error(c, 503, NULL);
-		return;
+	/* Earn retry budget in batches: one shared write per 16 requests. */
+	if (++earned == 16) {
+		backend_retry_earn(bt, earned);
+		earned = 0;
 	}
 	px->c = c;
-	px->backend = i;
-	c->upstream = backend_get(bt, i)->name;
-	if (px_build_request(px) == -1) {
+	rc = pcache_start(&px->pc, c, px->buf, PX_BUF_SIZE);
+	if (rc == PCACHE_HIT && px->pc.body_left == 0) {
+		/* The whole answer is in out[]: the connection sends it. */
 		px_free(px);
-		resp_error(c, 431, NULL);
-		return;
-	}
-	/* The body bytes that came with the head. */
-	px->req_left = req->content_length;
-	http_chunked_init(&px->req_ch);
-	if (px_req_scan(px, c->head_len, c->in_len - c->head_len) == -1) {
-		px_free(px);
-		resp_error(c, 400, NULL);
+		conn_respond(c);
 		return;
 	}
 	c->hops = &proxy_ops;
 	c->handler = px;
 	c->state = CS_HANDLER;
+	if (rc == PCACHE_WAIT) {
+		px->phase = PX_WAIT;
+		ev_timer_set(&c->timer, PCACHE_WAIT_MS);
+		return;
+	}
 	/*
 	 * We are inside the connection's own read loop: the connection
 	 * must survive this call, so px_run() may not end it (may_end 0).
 	 */
-	if (px_open(px, 0) != STEP_STOP)
+	rc = rc == PCACHE_HIT ? px_send_begin(px) : px_forward(px);
+	if (rc != STEP_STOP)
 		px_run(px, 0);
 }

@@ -14,6 +14,7 @@
 #include "ev.h"
 #include "http.h"
 #include "log.h"
+#include "pcache.h"
 #include "proxy.h"
 #include "request.h"
 #include "ratelimit.h"
@@ -91,6 +92,10 @@ request_dispatch(struct conn *c)
 		c->keep_alive = 0;
 	if (status_serve(c) != STATUS_NOT_MINE)
 		return;
+	if (req->method == HTTP_M_PURGE) {
+		pcache_purge(c);
+		return;
+	}
 	if (static_serve(c) == STATIC_DONE)
 		return;
 	c->keep_alive = keep;

@@ -1,0 +1,397 @@
+#!/usr/bin/env bats
+# Shared-memory response cache in front of the backends: hits, misses,
+# rules (first match wins), expiry, max_size, LRU eviction, validators
+# (304), what is never stored, bypass, sharing between workers, collapsed
+# misses, stale-if-error, PURGE and a worker dying with a cache lock.
+# One t/backend.py and one maitred (4 workers) for the file; tests that
+# need other settings start their own.
+
+load helpers
+
+BACKEND_PY=$BATS_TEST_DIRNAME/backend.py
+
+# backend_start NAME: start t/backend.py on a free port; prints the port.
+backend_start() {
+	local port d
+	d=$(mtd_dir)
+	port=$(free_port)
+	python3 "$BACKEND_PY" --port "$port" --name "$1" \
+	    --pidfile "$d/$1.pid" </dev/null >/dev/null 2>&1 3>&- &
+	track_pid $!
+	wait_for port_listening "$port" || return 1
+	printf '%s\n' "$port"
+}
+
+# count [PORT]: requests the backend served so far.
+count() {
+	command curl -s -m 5 "http://127.0.0.1:${1:-$B1}/count"
+}
+
+setup_file() {
+	export MTD_DIR=$BATS_FILE_TMPDIR
+	B1=$(backend_start b1)
+	export B1
+	printf '127.0.0.1:%s:1:3\n' "$B1" >"$MTD_DIR/backends.cfg"
+	cat >"$MTD_DIR/cache_rules.cfg" <<-'EOF'
+	/api/*:0:0
+	/exp/*:1:100000
+	/long/*:60:100000
+	/big*:60:100000
+	*.html:10:102400
+	*.css:30:1048576
+	/*:5:51200
+	EOF
+	WORKERS=4 write_conf "backends $MTD_DIR/backends.cfg" \
+	    "cache_rules $MTD_DIR/cache_rules.cfg" "cache_size 8m" \
+	    "read_timeout 2s" "connect_timeout 1s"
+	maitred_start
+}
+
+teardown_file() {
+	common_teardown
+}
+
+# own_maitred RULES LINE...: a maitred for this test only, with these
+# cache rules (one per line) and extra configuration lines.
+own_maitred() {
+	local rules=$1
+	shift
+	MTD_DIR=$BATS_TEST_TMPDIR
+	PORT=$(free_port)
+	printf '%s\n' "$rules" >"$MTD_DIR/cache_rules.cfg"
+	write_conf "backends ${OWN_BACKENDS:-$BATS_FILE_TMPDIR/backends.cfg}" \
+	    "cache_rules $MTD_DIR/cache_rules.cfg" "$@"
+	maitred_start
+	OWN_PID=$MAITRED_PID
+}
+
+teardown() {
+	if [ -n "${OWN_PID:-}" ]; then
+		MAITRED_PID=$OWN_PID
+		maitred_stop
+	fi
+	for p in ${OWN_TRACK:-}; do
+		kill -TERM "$p" 2>/dev/null || true
+		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null || true
+	done
+	mtd_dump_logs
+}
+
+setup() {
+	# http_get's files, also when it runs in a $(...) subshell.
+	HTTP_HEADERS=$BATS_TEST_TMPDIR/resp.headers
+	HTTP_BODY=$BATS_TEST_TMPDIR/resp.body
+}
+
+# xcache PATH [CURL ARGS...]: GET PATH, print the X-Cache value.
+xcache() {
+	http_get "$@"
+	hdr X-Cache
+}
+
+@test "a miss is stored, the next request is a hit from the cache" {
+	local n
+	n=$(count)
+	http_get /t1.html
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-Cache)" MISS
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss; stored"
+	cp "$HTTP_BODY" "$BATS_TEST_TMPDIR/first"
+	http_get /t1.html
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-Cache)" HIT
+	run hdr Cache-Status
+	assert_output --regexp '^maitred; hit; ttl=(9|10)$'
+	run hdr Age
+	assert_output --regexp '^[01]$'
+	run hdr ETag
+	assert_output --regexp '^"[0-9a-f]{64}"$'
+	assert_equal "$(hdr X-Backend)" b1
+	assert_equal "$(hdr Content-Length)" "$(stat -c %s "$HTTP_BODY")"
+	cmp "$HTTP_BODY" "$BATS_TEST_TMPDIR/first"
+	assert_equal "$(count)" $((n + 1))
+	grep -q '"GET /t1.html HTTP/1.1" 200 .* cache=HIT' \
+	    "$MTD_DIR/access.log"
+	grep -q '"GET /t1.html HTTP/1.1" 200 .* cache=MISS' \
+	    "$MTD_DIR/access.log"
+}
+
+@test "HEAD hits carry the length and no body; the query is in the key" {
+	local n
+	n=$(count)
+	http_get '/q.txt?a=1'
+	http_get '/q.txt?a=1' -I
+	assert_equal "$(hdr X-Cache)" HIT
+	assert_equal "$(hdr Content-Length)" 18
+	run raw "HEAD /q.txt?a=1 HTTP/1.1"$'\r\n'"Host: 127.0.0.1:$PORT"$'\r\n'"Connection: close"$'\r\n\r\n'
+	assert_output --partial 'X-Cache: HIT'
+	refute_output --partial 'GET /q.txt'
+	http_get '/q.txt?a=2'
+	assert_equal "$(hdr X-Cache)" MISS
+	assert_equal "$(count)" $((n + 2))
+	# The status page counts them.
+	http_get /maitred/status
+	grep -q '"hits":[1-9]' "$HTTP_BODY"
+}
+
+@test "an object expires after max_age" {
+	local n
+	n=$(count)
+	assert_equal "$(xcache /exp/a)" MISS
+	assert_equal "$(xcache /exp/a)" HIT
+	wait_for -t 4 eval '[ "$(xcache /exp/a)" = MISS ]'
+	assert_equal "$(count)" $((n + 2))
+	assert_equal "$(xcache /exp/a)" HIT
+}
+
+@test "the seed's rules: first match wins, max_age 0 never caches" {
+	own_maitred '*.html:10:102400
+*.css:30:1048576
+/*:5:51200
+/api/*:0:0'
+	assert_equal "$(xcache /s.html)" MISS
+	assert_equal "$(xcache /s.html)" HIT
+	assert_equal "$(hdr Cache-Status)" "maitred; hit; ttl=10"
+	assert_equal "$(xcache /s.css)" MISS
+	assert_equal "$(xcache /s.css)" HIT
+	assert_equal "$(hdr Cache-Status)" "maitred; hit; ttl=30"
+	assert_equal "$(xcache /other)" MISS
+	assert_equal "$(xcache /other)" HIT
+	assert_equal "$(hdr Cache-Status)" "maitred; hit; ttl=5"
+	# /* comes before /api/*: the API is cached too.
+	assert_equal "$(xcache /api/v1)" MISS
+	assert_equal "$(xcache /api/v1)" HIT
+}
+
+@test "max_age 0 and paths no rule matches are bypassed" {
+	local n
+	n=$(count)
+	assert_equal "$(xcache /api/x)" BYPASS
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=bypass"
+	assert_equal "$(xcache /api/x)" BYPASS
+	assert_equal "$(count)" $((n + 2))
+	grep -q '"GET /api/x HTTP/1.1" 200 .* cache=BYPASS' \
+	    "$MTD_DIR/access.log"
+	own_maitred '*.html:10:1000'
+	assert_equal "$(xcache /nomatch.txt)" BYPASS
+	assert_equal "$(xcache /nomatch.txt)" BYPASS
+}
+
+@test "a body over max_size is relayed whole and not stored" {
+	local n
+	n=$(count)
+	command curl -s "http://127.0.0.1:$B1/big?bytes=120000" \
+	    -o "$BATS_TEST_TMPDIR/ref120"
+	command curl -s "http://127.0.0.1:$B1/big?bytes=40000" \
+	    -o "$BATS_TEST_TMPDIR/ref40"
+	# /big* allows 100000 bytes.
+	http_get '/big?bytes=120000'
+	assert_equal "$(hdr X-Cache)" MISS
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss"
+	cmp "$HTTP_BODY" "$BATS_TEST_TMPDIR/ref120"
+	assert_equal "$(xcache '/big?bytes=120000')" MISS
+	# Chunked, size unknown until the end: the fill gives up (/* allows
+	# 51200 bytes).
+	http_get '/chunked?n=8000'
+	assert_equal "$(hdr X-Cache)" MISS
+	assert_equal "$(wc -l <"$HTTP_BODY")" 8000
+	assert_equal "$(xcache '/chunked?n=8000')" MISS
+	# Under max_size, larger than the buffers: kept.
+	assert_equal "$(xcache '/big?bytes=40000')" MISS
+	assert_equal "$(xcache '/big?bytes=40000')" HIT
+	cmp "$HTTP_BODY" "$BATS_TEST_TMPDIR/ref40"
+	assert_equal "$(count)" $((n + 7))
+}
+
+@test "chunked responses are stored decoded and served with a length" {
+	http_get '/chunked?n=3'
+	assert_equal "$(hdr X-Cache)" MISS
+	cp "$HTTP_BODY" "$BATS_TEST_TMPDIR/first"
+	http_get '/chunked?n=3'
+	assert_equal "$(hdr X-Cache)" HIT
+	assert_equal "$(hdr Content-Length)" 24
+	run hdr Transfer-Encoding
+	assert_failure
+	cmp "$HTTP_BODY" "$BATS_TEST_TMPDIR/first"
+}
+
+@test "least recently used objects go first under a small cache_size" {
+	local p
+	own_maitred '/big*:60:100000' "cache_size 256k"
+	for p in a b c d; do
+		assert_equal "$(xcache "/big?bytes=60000&k=$p")" MISS
+	done
+	assert_equal "$(xcache '/big?bytes=60000&k=a')" HIT
+	assert_equal "$(xcache '/big?bytes=60000&k=e')" MISS
+	for p in a c d e; do
+		assert_equal "$(xcache "/big?bytes=60000&k=$p")" HIT
+	done
+	assert_equal "$(xcache '/big?bytes=60000&k=b')" MISS
+}
+
+@test "validators on a hit: If-None-Match and If-Modified-Since give 304" {
+	local etag lm='Wed, 21 Oct 2015 07:28:00 GMT'
+	http_get /v.html
+	http_get /v.html
+	assert_equal "$(hdr X-Cache)" HIT
+	etag=$(hdr ETag)
+	http_get /v.html -H "If-None-Match: $etag"
+	assert_equal "$HTTP_CODE" 304
+	assert_equal "$(hdr ETag)" "$etag"
+	assert_equal "$(stat -c %s "$HTTP_BODY")" 0
+	http_get /v.html -H 'If-None-Match: "other", '"$etag"
+	assert_equal "$HTTP_CODE" 304
+	http_get /v.html -H 'If-None-Match: "other"'
+	assert_equal "$HTTP_CODE" 200
+	# The backend's own ETag and Last-Modified are kept.
+	p='/lm.html?hdr=ETag:"v1"&hdr=Last-Modified:Wed,%2021%20Oct%202015%2007:28:00%20GMT'
+	http_get "$p"
+	assert_equal "$(hdr ETag)" '"v1"'
+	http_get "$p"
+	assert_equal "$(hdr X-Cache)" HIT
+	assert_equal "$(hdr ETag)" '"v1"'
+	assert_equal "$(hdr Last-Modified)" "$lm"
+	http_get "$p" -H 'If-None-Match: W/"v1"'
+	assert_equal "$HTTP_CODE" 304
+	http_get "$p" -H "If-Modified-Since: $lm"
+	assert_equal "$HTTP_CODE" 304
+	http_get "$p" -H 'If-Modified-Since: Wed, 21 Oct 2015 07:27:59 GMT'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(stat -c %s "$HTTP_BODY")" "$(hdr Content-Length)"
+}
+
+@test "no-store, private, Set-Cookie and Vary: * are never stored" {
+	local h n
+	for h in 'Cache-Control:no-store' 'Cache-Control:private' \
+	    'Set-Cookie:a=b' 'Vary:*' 'Cache-Control:public,%20no-cache'; do
+		n=$(count)
+		http_get "/ns.html?hdr=$h"
+		assert_equal "$(hdr X-Cache)" MISS
+		assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss"
+		assert_equal "$(xcache "/ns.html?hdr=$h")" MISS
+		assert_equal "$(count)" $((n + 2))
+	done
+}
+
+@test "a shorter backend max-age wins, s-maxage before max-age" {
+	http_get '/long/a?hdr=Cache-Control:max-age=3'
+	assert_equal "$(xcache '/long/a?hdr=Cache-Control:max-age=3')" HIT
+	run hdr Cache-Status
+	assert_output --regexp 'ttl=[23]$'
+	http_get '/long/b?hdr=Cache-Control:max-age=50,s-maxage=4'
+	http_get '/long/b?hdr=Cache-Control:max-age=50,s-maxage=4'
+	run hdr Cache-Status
+	assert_output --regexp 'ttl=[34]$'
+	http_get '/long/c?hdr=Cache-Control:public,max-age=600'
+	http_get '/long/c?hdr=Cache-Control:public,max-age=600'
+	run hdr Cache-Status
+	assert_output --regexp 'ttl=(59|60)$'
+}
+
+@test "requests with Authorization bypass the cache" {
+	local n
+	http_get /auth.html
+	http_get /auth.html
+	assert_equal "$(hdr X-Cache)" HIT
+	n=$(count)
+	assert_equal "$(xcache /auth.html -H 'Authorization: Basic eDp5')" BYPASS
+	assert_equal "$(xcache /auth.html -H 'Authorization: Basic eDp5')" BYPASS
+	assert_equal "$(count)" $((n + 2))
+	# POST is never looked up either.
+	http_get /auth.html -d x=1
+	assert_equal "$(hdr X-Cache)" BYPASS
+}
+
+@test "one copy is shared by all workers" {
+	local n i hits=0
+	n=$(count)
+	for i in $(seq 1 40); do
+		http_get /shared.html
+		assert_equal "$HTTP_CODE" 200
+		[ "$(hdr X-Cache)" = HIT ] && hits=$((hits + 1))
+	done
+	assert_equal "$hits" 39
+	assert_equal "$(count)" $((n + 1))
+	# Spread over the workers (each answered hits).
+	[ "$(grep -c 'GET /shared.html .*cache=HIT' "$MTD_DIR/access.log")" \
+	    -eq 39 ]
+}
+
+@test "collapsed misses: 10 concurrent requests, one backend request" {
+	local n i pids=() d=$BATS_TEST_TMPDIR
+	n=$(count)
+	for i in $(seq 1 10); do
+		command curl -s -m 10 -D "$d/h$i" -o "$d/b$i" \
+		    "$(url '/slow?ms=500')" 3>&- &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i"
+	done
+	assert_equal "$(count)" $((n + 1))
+	for i in $(seq 1 10); do
+		assert_equal "$(cat "$d/b$i")" slow
+	done
+	assert_equal "$(cat "$d"/h* | grep -c 'X-Cache: MISS')" 1
+	assert_equal "$(cat "$d"/h* | grep -c 'X-Cache: HIT')" 9
+}
+
+@test "stale-if-error: an expired copy is served when the backend is down" {
+	local bp
+	MTD_DIR=$BATS_TEST_TMPDIR
+	bp=$(backend_start bs)
+	OWN_TRACK="$(cat "$MTD_DIR/bs.pid")"
+	printf '127.0.0.1:%s:1:3\n' "$bp" >"$MTD_DIR/own_backends.cfg"
+	OWN_BACKENDS=$MTD_DIR/own_backends.cfg own_maitred '/*:1:10000' \
+	    "connect_timeout 1s" "read_timeout 1s"
+	assert_equal "$(xcache /st.html)" MISS
+	cp "$HTTP_BODY" "$MTD_DIR/first"
+	kill -TERM "$(cat "$MTD_DIR/bs.pid")"
+	wait_for -t 5 _not port_listening "$bp"
+	sleep 1.2
+	http_get /st.html
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-Cache)" STALE
+	assert_equal "$(hdr Cache-Status)" "maitred; hit; stale"
+	cmp "$HTTP_BODY" "$MTD_DIR/first"
+	grep -q 'cache=STALE' "$MTD_DIR/access.log"
+	# Nothing stored at all: the error goes through.
+	http_get /never.html
+	[ "$HTTP_CODE" -ge 502 ]
+}
+
+@test "PURGE from status_allow removes an object; others get 403" {
+	http_get /p.html
+	http_get /p.html
+	assert_equal "$(hdr X-Cache)" HIT
+	http_get /p.html -X PURGE
+	assert_equal "$HTTP_CODE" 200
+	http_get /p.html -X PURGE
+	assert_equal "$HTTP_CODE" 404
+	assert_equal "$(xcache /p.html)" MISS
+	assert_equal "$(xcache /p.html)" HIT
+	own_maitred '/*:60:10000' 'status_allow 192.0.2.1'
+	http_get /p.html
+	http_get /p.html -X PURGE
+	assert_equal "$HTTP_CODE" 403
+	assert_equal "$(xcache /p.html)" HIT
+}
+
+@test "a worker dying with a cache lock: the others recover and serve" {
+	grep -q X-Maitred-Test-Hold-Lock "$MAITRED" ||
+	    skip "no test hooks in this binary (make FLAVOR=asan)"
+	local i
+	http_get /lock.html
+	http_get /lock.html
+	assert_equal "$(hdr X-Cache)" HIT
+	run curl -s -o /dev/null -w '%{http_code}' "$(url /lock.html)" \
+	    -H 'X-Maitred-Test-Hold-Lock: 1'
+	assert_output 000
+	for i in $(seq 1 20); do
+		http_get /lock.html
+		assert_equal "$HTTP_CODE" 200
+	done
+	assert_equal "$(hdr X-Cache)" HIT
+	wait_for -t 5 log_has 'recovered from a dead worker'
+	wait_for -t 5 workers_are 4
+}

@@ -1,0 +1,659 @@
+/*
+ * Response cache glue for the reverse proxy. A GET or HEAD without
+ * Authorization or body whose path matches a cache rule with a max_age
+ * is looked up under Host + target; a fresh hit is answered from a copy
+ * without touching a backend, a miss is forwarded and, when the rules
+ * and the response allow, copied into a fill as it is relayed. A key
+ * being filled by another request makes later requests wait for it
+ * (collapsed misses), bounded by PCACHE_WAIT_MAX_MS. The stored head is
+ * the head as relayed, without its blank line, framing, connection and
+ * per-response fields (Age, X-Cache, Cache-Status, a computed ETag):
+ * those are written for each answer.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "cacherule.h"
+#include "cidr.h"
+#include "conn.h"
+#include "ev.h"
+#include "http.h"
+#include "httpdate.h"
+#include "log.h"
+#include "pcache.h"
+#include "shm.h"
+#include "stats.h"
+#include "worker.h"
+
+#define PC_LABEL_HIT	0
+#define PC_LABEL_STALE	1
+
+static char	 keybuf[CACHE_KEY_MAX];
+static char	 scratch[CONN_OUT_SIZE > 32768 ? CONN_OUT_SIZE : 32768];
+static int	 pc_enabled = -1;
+
+static int
+lit_is(const struct http_str *s, const char *lit)
+{
+	size_t	 n = strlen(lit);
+
+	return s->len == n && strncasecmp(s->p, lit, n) == 0;
+}
+
+static void *
+pc_region(void)
+{
+	struct cache_stats	 cs;
+
+	if (pc_enabled == -1) {
+		pc_enabled = 0;
+		if (shm != NULL && shm_cache() != NULL) {
+			cache_stats(shm_cache(), &cs);
+			pc_enabled = cs.stripes > 0;
+		}
+	}
+	return pc_enabled ? shm_cache() : NULL;
+}
+
+/* Host (lower-cased) then the target; NULL when too long. */
+static const char *
+pc_key(const struct conn *c, size_t *klen)
+{
+	const struct http_request	*req = &c->r->req;
+	size_t				 i;
+
+	if (req->host.len + req->target.len > sizeof(keybuf))
+		return NULL;
+	for (i = 0; i < req->host.len; i++)
+		keybuf[i] = (char)tolower((unsigned char)req->host.p[i]);
+	memcpy(keybuf + i, req->target.p, req->target.len);
+	*klen = i + req->target.len;
+	return keybuf;
+}
+
+/* Whether the request may use the cache at all; sets pc->rule. */
+static int
+pc_eligible(struct pcache *pc, const struct conn *c)
+{
+	const struct http_request	*req = &c->r->req;
+	size_t				 klen;
+
+	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD)
+		return 0;
+	if (req->body != HTTP_BODY_NONE ||
+	    http_header_get(req->headers, req->nheaders,
+	    "Authorization") != NULL)
+		return 0;
+	pc->rule = cacherule_find(wconf, req->path.p, req->path.len);
+	if (pc->rule == NULL || pc->rule->max_age <= 0)
+		return 0;
+	return pc_key(c, &klen) != NULL;
+}
+
+/* One If-None-Match list against <etag>, weak comparison. */
+static int
+pc_etag_match(const struct http_str *inm, const char *etag)
+{
+	const char	*p = inm->p, *end = inm->p + inm->len, *s;
+	const char	*e = etag;
+	size_t		 el;
+
+	if (etag[0] == '\0')
+		return 0;
+	if (strncmp(e, "W/", 2) == 0)
+		e += 2;
+	el = strlen(e);
+	while (p < end) {
+		while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
+			p++;
+		for (s = p; p < end && *p != ','; p++)
+			;
+		while (p > s && (p[-1] == ' ' || p[-1] == '\t'))
+			p--;
+		if (p - s == 1 && *s == '*')
+			return 1;
+		if (p - s >= 2 && strncmp(s, "W/", 2) == 0)
+			s += 2;
+		if ((size_t)(p - s) == el && memcmp(s, e, el) == 0)
+			return 1;
+		while (p < end && *p != ',')
+			p++;
+	}
+	return 0;
+}
+
+static int
+pc_not_modified(const struct conn *c, const struct cache_hit *hit)
+{
+	const struct http_request	*req = &c->r->req;
+	time_t				 t;
+
+	if (hit->status != 200)
+		return 0;
+	if (req->if_none_match.len > 0)
+		return pc_etag_match(&req->if_none_match, hit->etag);
+	if (req->if_modified_since.len == 0 || hit->last_modified < 0)
+		return 0;
+	t = httpdate_parse(req->if_modified_since.p,
+	    req->if_modified_since.len);
+	return t != -1 && hit->last_modified <= t;
+}
+
+/* Append a formatted piece to out[]; -1 when it does not fit. */
+static int __attribute__((format(printf, 2, 3)))
+pc_out(struct conn *c, const char *fmt, ...)
+{
+	va_list	 ap;
+	size_t	 room = CONN_OUT_SIZE - c->out_len;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(c->r->out + c->out_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		return -1;
+	c->out_len += (uint32_t)n;
+	return 0;
+}
+
+/* The per-answer fields of a hit, then the blank line. */
+static int
+pc_hit_fields(struct conn *c, const struct cache_hit *hit, int label,
+    int with_length)
+{
+	size_t	 n;
+	int	 rc = 0;
+
+	if (with_length)
+		rc |= pc_out(c, "Content-Length: %zu\r\n", hit->body_len);
+	if (hit->etag[0] != '\0')
+		rc |= pc_out(c, "ETag: %s\r\n", hit->etag);
+	if (label == PC_LABEL_STALE)
+		rc |= pc_out(c, "Age: %ld\r\nX-Cache: STALE\r\n"
+		    "Cache-Status: maitred; hit; stale\r\n", hit->age);
+	else
+		rc |= pc_out(c, "Age: %ld\r\nX-Cache: HIT\r\n"
+		    "Cache-Status: maitred; hit; ttl=%ld\r\n", hit->age,
+		    hit->ttl);
+	n = conn_ratelimit_fields(c, c->r->out + c->out_len,
+	    CONN_OUT_SIZE - c->out_len);
+	c->out_len += (uint32_t)n;
+	if (!c->keep_alive)
+		rc |= pc_out(c, "Connection: close\r\n\r\n");
+	else if (c->r->req.minor == 0)
+		rc |= pc_out(c, "Connection: keep-alive\r\n\r\n");
+	else
+		rc |= pc_out(c, "\r\n");
+	return rc;
+}
+
+/*
+ * Write the answer for object <obj> (<hit>: head then body) into out[].
+ * Returns 0, or -1 when the head does not fit (nothing usable written).
+ */
+static int
+pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
+    const char *obj, int label)
+{
+	const char	*body = obj + hit->head_len;
+	size_t		 blen = hit->body_len, room;
+
+	c->out_len = c->out_off = 0;
+	if (pc_not_modified(c, hit)) {
+		c->status = 304;
+		if (pc_out(c, "HTTP/1.1 304 Not Modified\r\nDate: %s\r\n",
+		    httpdate_now(ev_wall())) == -1 ||
+		    pc_hit_fields(c, hit, label, 0) == -1)
+			goto toolong;
+		blen = 0;
+	} else {
+		c->status = hit->status;
+		if (resp_append(c, obj, hit->head_len) == -1 ||
+		    pc_hit_fields(c, hit, label, 1) == -1)
+			goto toolong;
+		if (c->r->req.method == HTTP_M_HEAD)
+			blen = 0;
+	}
+	c->head_out = c->out_len;
+	c->body_len = blen;
+	c->cache = label == PC_LABEL_STALE ? "STALE" : "HIT";
+	room = CONN_OUT_SIZE - c->out_len;
+	if (blen <= room) {
+		memcpy(c->r->out + c->out_len, body, blen);
+		c->out_len += (uint32_t)blen;
+		blen = 0;
+	}
+	pc->body = body;
+	pc->body_left = blen;
+	if (label == PC_LABEL_HIT)
+		STATS_ADD(cache_hits, 1);
+	return 0;
+toolong:
+	c->out_len = c->out_off = 0;
+	c->status = 0;
+	return -1;
+}
+
+/*
+ * Look the key up with <stale_s>, into <buf> or, for a large object, a
+ * heap copy; *<obj> says where it went. Returns a cache_lookup() code.
+ */
+static int
+pc_fetch(struct pcache *pc, struct conn *c, long stale_s, char *buf,
+    size_t buflen, struct cache_hit *hit, const char **obj)
+{
+	void		*region = pc_region();
+	const char	*key;
+	size_t		 klen;
+	int		 rc;
+
+	if ((key = pc_key(c, &klen)) == NULL)
+		return CACHE_MISS;
+	rc = cache_lookup(region, key, klen, ev_wall(), stale_s, hit, buf,
+	    buflen);
+	*obj = buf;
+	if (rc != CACHE_TOO_BIG)
+		return rc;
+	free(pc->big);
+	if ((pc->big = malloc(hit->need)) == NULL)
+		return CACHE_MISS;
+	rc = cache_lookup(region, key, klen, ev_wall(), stale_s, hit, pc->big,
+	    hit->need);
+	*obj = pc->big;
+	return rc == CACHE_TOO_BIG ? CACHE_MISS : rc;
+}
+
+/* A miss: claim the key for a GET, unless we waited for it already. */
+static int
+pc_miss(struct pcache *pc, struct conn *c)
+{
+	const char	*key;
+	size_t		 klen;
+	int		 rc;
+
+	STATS_ADD(cache_misses, 1);
+	if (pc->waited || c->r->req.method != HTTP_M_GET ||
+	    (key = pc_key(c, &klen)) == NULL)
+		return PCACHE_FORWARD;
+	rc = cache_fill_begin(pc_region(), key, klen,
+	    (size_t)pc->rule->max_size, ev_wall(), &pc->fill);
+	if (rc == CACHE_PENDING)
+		return PCACHE_WAIT;
+	return PCACHE_FORWARD;
+}
+
+static int
+pc_lookup(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
+{
+	struct cache_hit	 hit;
+	const char		*obj;
+	int			 rc;
+
+	rc = pc_fetch(pc, c, 0, buf, buflen, &hit, &obj);
+	if (rc == CACHE_HIT && pc_serve(pc, c, &hit, obj, PC_LABEL_HIT) == 0)
+		return PCACHE_HIT;
+	if (rc == CACHE_MISS)
+		rc = pc_miss(pc, c) == PCACHE_WAIT ? CACHE_PENDING : CACHE_MISS;
+	if (rc == CACHE_PENDING) {
+		if (!pc->waited) {
+			pc->waited = 1;
+			pc->wait_until = ev_now_ms() + PCACHE_WAIT_MAX_MS;
+		}
+		if (ev_now_ms() < pc->wait_until)
+			return PCACHE_WAIT;
+	}
+	c->cache = "MISS";
+	return PCACHE_FORWARD;
+}
+
+#ifdef MTD_TEST_HOOKS
+/* Test builds: die holding the key's stripe lock when asked to. */
+static void
+pc_test_hooks(struct conn *c)
+{
+	const struct http_request	*req = &c->r->req;
+	const char			*key;
+	size_t				 klen;
+	int				 s;
+
+	if (http_header_get(req->headers, req->nheaders,
+	    "X-Maitred-Test-Hold-Lock") == NULL ||
+	    (key = pc_key(c, &klen)) == NULL)
+		return;
+	s = cache_test_hold_stripe(pc_region(), key, klen);
+	log_warnx("test hook: exiting with cache stripe %d locked", s);
+	_exit(1);
+}
+#endif
+
+int
+pcache_start(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
+{
+	if (pc_region() == NULL || wconf->ncache_rules == 0 ||
+	    c->r->req.upgrade) {
+		pc->mode = PCACHE_OFF;
+		return PCACHE_FORWARD;
+	}
+	if (!pc_eligible(pc, c)) {
+		pc->mode = PCACHE_BYPASS;
+		c->cache = "BYPASS";
+		return PCACHE_FORWARD;
+	}
+	pc->mode = PCACHE_MISS;
+#ifdef MTD_TEST_HOOKS
+	pc_test_hooks(c);
+#endif
+	return pc_lookup(pc, c, buf, buflen);
+}
+
+int
+pcache_retry(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
+{
+	return pc_lookup(pc, c, buf, buflen);
+}
+
+int
+pcache_stale(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
+{
+	struct cache_hit	 hit;
+	const char		*obj;
+	int			 rc;
+
+	if (pc->mode != PCACHE_MISS)
+		return PCACHE_FORWARD;
+	cache_fill_abort(pc_region(), &pc->fill);
+	pc->storing = 0;
+	rc = pc_fetch(pc, c, PCACHE_STALE_S, buf, buflen, &hit, &obj);
+	if (rc != CACHE_HIT && rc != CACHE_STALE)
+		return PCACHE_FORWARD;
+	if (pc_serve(pc, c, &hit, obj, rc == CACHE_HIT ? PC_LABEL_HIT :
+	    PC_LABEL_STALE) == -1)
+		return PCACHE_FORWARD;
+	return PCACHE_HIT;
+}
+
+size_t
+pcache_body_take(struct pcache *pc, char *dst, size_t room)
+{
+	size_t	 n = MTD_MIN(room, pc->body_left);
+
+	memmove(dst, pc->body, n);
+	pc->body += n;
+	pc->body_left -= n;
+	if (pc->body_left == 0 && pc->big != NULL) {
+		free(pc->big);
+		pc->big = NULL;
+	}
+	return n;
+}
+
+/* Parse "name=N" at <p> (<len> bytes); -1 when it is not that. */
+static long
+pc_cc_num(const char *p, size_t len, const char *name)
+{
+	size_t	 n = strlen(name);
+	long	 v = 0;
+
+	if (len <= n + 1 || strncasecmp(p, name, n) != 0 || p[n] != '=')
+		return -1;
+	for (p += n + 1, len -= n + 1; len > 0; p++, len--) {
+		if (*p == '"')
+			continue;
+		if (!isdigit((unsigned char)*p) || v > 100000000)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	return v;
+}
+
+/*
+ * Cache-Control of a response: 0 when it forbids storing, else 1 with
+ * s-maxage in *<smax> and max-age in *<max> when present.
+ */
+static int
+pc_cache_control(const struct http_str *v, long *smax, long *max)
+{
+	const char	*p = v->p, *end = v->p + v->len, *s;
+	size_t		 n;
+	long		 x;
+
+	while (p < end) {
+		while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
+			p++;
+		for (s = p; p < end && *p != ',' && *p != ' ' && *p != '\t';
+		    p++)
+			;
+		n = (size_t)(p - s);
+		if ((n == 8 && strncasecmp(s, "no-store", 8) == 0) ||
+		    (n >= 7 && strncasecmp(s, "private", 7) == 0) ||
+		    (n >= 8 && strncasecmp(s, "no-cache", 8) == 0))
+			return 0;
+		if ((x = pc_cc_num(s, n, "s-maxage")) >= 0)
+			*smax = x;
+		else if ((x = pc_cc_num(s, n, "max-age")) >= 0)
+			*max = x;
+	}
+	return 1;
+}
+
+static int
+pc_status_storable(int status)
+{
+	switch (status) {
+	case 200: case 203: case 300: case 301: case 308: case 404: case 410:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Whether <resp> may be stored; sets pc->ttl, etag, last_modified. */
+static int
+pc_storable(struct pcache *pc, const struct http_response *resp)
+{
+	const struct http_header	*h;
+	long				 smax = -1, max = -1;
+	int				 i, vary_ae = 0, encoded = 0;
+
+	if (!pc_status_storable(resp->status) ||
+	    resp->body == HTTP_BODY_CLOSE ||
+	    (resp->body == HTTP_BODY_LENGTH &&
+	    resp->content_length > (uint64_t)pc->rule->max_size))
+		return 0;
+	pc->ttl = pc->rule->max_age;
+	pc->last_modified = -1;
+	pc->etag[0] = '\0';
+	for (i = 0; i < resp->nheaders; i++) {
+		h = &resp->headers[i];
+		if (lit_is(&h->name, "Set-Cookie"))
+			return 0;
+		if (lit_is(&h->name, "Cache-Control") &&
+		    !pc_cache_control(&h->value, &smax, &max))
+			return 0;
+		if (lit_is(&h->name, "Vary")) {
+			if (!lit_is(&h->value, "Accept-Encoding"))
+				return 0;
+			vary_ae = 1;
+		}
+		if (lit_is(&h->name, "Content-Encoding"))
+			encoded = 1;
+		if (lit_is(&h->name, "ETag") &&
+		    h->value.len < sizeof(pc->etag)) {
+			memcpy(pc->etag, h->value.p, h->value.len);
+			pc->etag[h->value.len] = '\0';
+		}
+		if (lit_is(&h->name, "Last-Modified"))
+			pc->last_modified = httpdate_parse(h->value.p,
+			    h->value.len);
+	}
+	if (vary_ae && encoded)
+		return 0;
+	if (smax >= 0)
+		pc->ttl = MTD_MIN(pc->ttl, smax);
+	else if (max >= 0)
+		pc->ttl = MTD_MIN(pc->ttl, max);
+	return pc->ttl > 0;
+}
+
+void
+pcache_response(struct pcache *pc, const struct http_response *resp,
+    int raw_chunked)
+{
+	if (!pc->fill.active)
+		return;
+	if (!pc_storable(pc, resp)) {
+		cache_fill_abort(pc_region(), &pc->fill);
+		return;
+	}
+	pc->storing = 1;
+	pc->status = resp->status;
+	pc->raw_chunked = raw_chunked != 0;
+	http_chunked_init(&pc->ch);
+}
+
+int
+pcache_own_field(const struct pcache *pc, const struct http_str *name)
+{
+	return pc->mode != PCACHE_OFF && (lit_is(name, "X-Cache") ||
+	    lit_is(name, "Cache-Status") || lit_is(name, "Age"));
+}
+
+int
+pcache_fields(const struct pcache *pc, char *p, size_t room)
+{
+	const char	*s;
+	int		 n;
+
+	switch (pc->mode) {
+	case PCACHE_BYPASS:
+		s = "X-Cache: BYPASS\r\nCache-Status: maitred; fwd=bypass\r\n";
+		break;
+	case PCACHE_MISS:
+		s = pc->storing ? "X-Cache: MISS\r\n"
+		    "Cache-Status: maitred; fwd=uri-miss; stored\r\n" :
+		    "X-Cache: MISS\r\nCache-Status: maitred; fwd=uri-miss\r\n";
+		break;
+	default:
+		return 0;
+	}
+	n = (int)strlen(s);
+	if ((size_t)n > room)
+		return -1;
+	memcpy(p, s, (size_t)n);
+	return n;
+}
+
+/* Whether the head line <p> (<n> bytes) is left out of a stored head. */
+static int
+pc_head_skip(const struct pcache *pc, const char *p, size_t n)
+{
+	static const char	*const skip[] = {
+		"Content-Length:", "Transfer-Encoding:", "Connection:",
+		"Keep-Alive:", "X-Cache:", "Cache-Status:", "Age:",
+	};
+	size_t			 i, l;
+
+	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
+		l = strlen(skip[i]);
+		if (n >= l && strncasecmp(p, skip[i], l) == 0)
+			return 1;
+	}
+	/* A backend ETag that fits is kept beside the object. */
+	return pc->etag[0] != '\0' && n >= 5 && strncasecmp(p, "ETag:", 5) == 0;
+}
+
+void
+pcache_head(struct pcache *pc, const char *p, size_t len)
+{
+	const char	*end = p + len, *nl;
+	size_t		 n, out = 0;
+
+	if (!pc->storing)
+		return;
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n = (size_t)(nl + 1 - p);
+		if (n <= 2)
+			break;		/* the blank line */
+		if (out == 0 || !pc_head_skip(pc, p, n)) {
+			if (out + n > sizeof(scratch))
+				break;
+			memcpy(scratch + out, p, n);
+			out += n;
+		}
+		p = nl + 1;
+	}
+	if (cache_fill_head(pc_region(), &pc->fill, scratch, out) == -1)
+		pc->storing = 0;
+}
+
+void
+pcache_body(struct pcache *pc, const char *p, size_t n, int done)
+{
+	void	*region = pc_region();
+	size_t	 used, out;
+
+	if (!pc->storing)
+		return;
+	if (n > 0 && pc->raw_chunked) {
+		n = MTD_MIN(n, sizeof(scratch));
+		memcpy(scratch, p, n);
+		if (http_chunked_decode(&pc->ch, scratch, n, &used, &out) ==
+		    -1) {
+			cache_fill_abort(region, &pc->fill);
+			pc->storing = 0;
+			return;
+		}
+		p = scratch;
+		n = out;
+	}
+	if (n > 0 && cache_fill_append(region, &pc->fill, p, n) == -1) {
+		pc->storing = 0;
+		return;
+	}
+	if (done) {
+		cache_fill_commit(region, &pc->fill, pc->status, pc->ttl,
+		    ev_wall(), pc->etag[0] != '\0' ? pc->etag : NULL,
+		    pc->last_modified);
+		pc->storing = 0;
+	}
+}
+
+void
+pcache_end(struct pcache *pc)
+{
+	if (pc->fill.active)
+		cache_fill_abort(pc_region(), &pc->fill);
+	pc->storing = 0;
+	free(pc->big);
+	pc->big = NULL;
+	pc->body_left = 0;
+}
+
+void
+pcache_purge(struct conn *c)
+{
+	void		*region = pc_region();
+	const char	*key;
+	size_t		 klen;
+	int		 removed = 0;
+
+	if (!cidr_set_match(wconf->status_allow, c->peer16)) {
+		resp_error(c, 403, NULL);
+		return;
+	}
+	if (region != NULL && (key = pc_key(c, &klen)) != NULL)
+		removed = cache_purge(region, key, klen);
+	resp_head(c, removed ? 200 : 404);
+	resp_header(c, "Content-Type: text/plain");
+	resp_end_head(c, removed ? 7 : 10);
+	if (c->r->req.method != HTTP_M_HEAD)
+		resp_append(c, removed ? "purged\n" : "not found\n",
+		    removed ? 7 : 10);
+	conn_respond(c);
+}

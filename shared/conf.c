@@ -1052,6 +1052,35 @@ d_status_path(struct loader *ld, const struct directive *d, int argc,
 	    sizeof(ld->c->status_path));
 }
 
+/* "sticky cookie NAME" or "sticky off". */
+static void
+d_sticky(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	const char	*name = argv[argc];	/* argc: arguments after it */
+	size_t		 i, n = strlen(name);
+
+	if (argc == 1 && strcmp(argv[1], "off") == 0) {
+		ld->c->sticky_cookie[0] = '\0';
+		return;
+	}
+	if (argc != 2 || strcmp(argv[1], "cookie") != 0) {
+		bad_value(ld, d->name, argv[1], "expected \"cookie NAME\" or "
+		    "\"off\"");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_' &&
+		    name[i] != '-')
+			break;
+	if (n == 0 || i < n || n >= sizeof(ld->c->sticky_cookie)) {
+		bad_value(ld, d->name, name, "a cookie name is letters, "
+		    "digits, '-' and '_', at most 63");
+		return;
+	}
+	strlcpy(ld->c->sticky_cookie, name, sizeof(ld->c->sticky_cookie));
+}
+
 #define OFF(f)	offsetof(struct conf, f)
 
 static const struct directive directives[] = {
@@ -1060,6 +1089,7 @@ static const struct directive directives[] = {
 	{ "blacklist", d_seed, 1, 1, OFF(blacklist_path), 0, 0 },
 	{ "cache_rules", d_seed, 1, 1, OFF(cache_rules_path), 0, 0 },
 	{ "cache_size", d_cache_size, 1, 1, 0, 0, 0 },
+	{ "cache_stale_if_error", d_ms, 1, 1, OFF(cache_stale_ms), 0, 0 },
 	{ "client_timeout", d_ms, 1, 1, OFF(client_timeout_ms), 1, 0 },
 	{ "connect_timeout", d_ms, 1, 1, OFF(connect_timeout_ms), 1, 0 },
 	{ "error_log", d_path, 1, 1, OFF(error_log), 0, 0 },
@@ -1080,6 +1110,7 @@ static const struct directive directives[] = {
 	{ "read_timeout", d_ms, 1, 1, OFF(read_timeout_ms), 1, 0 },
 	{ "status_allow", d_status_allow, 1, -1, 0, 0, 0 },
 	{ "status_path", d_status_path, 1, 1, 0, 0, 0 },
+	{ "sticky", d_sticky, 1, 2, 0, 0, 0 },
 	{ "strategy", d_strategy, 1, 1, 0, 0, 0 },
 	{ "user", d_user, 1, 1, 0, 0, 0 },
 	{ "worker_connections", d_int, 1, 1, OFF(worker_connections), 1,
@@ -1175,6 +1206,7 @@ conf_defaults(struct conf *c)
 	c->rate_limit_mode = RL_MODE_ENFORCE;
 	c->rate_limit_ipv6_prefix = 64;
 	c->cache_size = 64 * 1024 * 1024;
+	c->cache_stale_ms = 60000;
 	c->php_mode = PHP_CGI;
 	strlcpy(c->php_cgi, "/usr/bin/php-cgi", sizeof(c->php_cgi));
 	c->php_timeout_ms = 30000;

@@ -115,6 +115,9 @@ struct conf {
 	int			 log_level;		/* LOG_LVL_INFO */
 	char			 access_log[PATH_MAX];	/* "" = off */
 
+	char			 sticky_cookie[64];	/* "" = no stickiness */
+	int			 cache_stale_ms;	/* stale-if-error, 60 s */
+
 	char			 status_path[256];	/* /maitred/status */
 	struct cidr_set		*status_allow;		/* 127.0.0.1 ::1 */
 };

@@ -369,7 +369,8 @@ pcache_stale(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 		return PCACHE_FORWARD;
 	cache_fill_abort(pc_region(), &pc->fill);
 	pc->storing = 0;
-	rc = pc_fetch(pc, c, PCACHE_STALE_S, buf, buflen, &hit, &obj);
+	rc = pc_fetch(pc, c, wconf->cache_stale_ms / 1000, buf, buflen, &hit,
+	    &obj);
 	if (rc != CACHE_HIT && rc != CACHE_STALE)
 		return PCACHE_FORWARD;
 	if (pc_serve(pc, c, &hit, obj, rc == CACHE_HIT ? PC_LABEL_HIT :
@@ -556,6 +557,8 @@ pc_head_skip(const struct pcache *pc, const char *p, size_t n)
 	static const char	*const skip[] = {
 		"Content-Length:", "Transfer-Encoding:", "Connection:",
 		"Keep-Alive:", "X-Cache:", "Cache-Status:", "Age:",
+		/* A backend's cookie makes it unstorable: this is ours. */
+		"Set-Cookie:",
 	};
 	size_t			 i, l;
 

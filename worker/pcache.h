@@ -19,7 +19,7 @@
 
 #define PCACHE_WAIT_MS		10	/* retry a pending key this often */
 #define PCACHE_WAIT_MAX_MS	3000	/* then go to the backend anyway */
-#define PCACHE_STALE_S		60	/* stale-if-error window */
+/* The stale-if-error window is the cache_stale_if_error directive. */
 
 /* pcache_start() and pcache_retry() results. */
 #define PCACHE_FORWARD		0	/* go to a backend */
@@ -71,7 +71,7 @@ int	 pcache_retry(struct pcache *pc, struct conn *c, char *buf,
 
 /*
  * stale-if-error: every backend failed. Gives up the fill of <pc> and,
- * when an expired copy within PCACHE_STALE_S exists, writes it as
+ * when an expired copy within cache_stale_if_error exists, writes it as
  * pcache_start() writes a hit and returns PCACHE_HIT; else
  * PCACHE_FORWARD (answer the error). Worker.
  */

@@ -28,6 +28,7 @@
 #include "proxy.h"
 #include "shm.h"
 #include "stats.h"
+#include "sticky.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -59,6 +60,7 @@ struct proxy {
 	int			 backend;	/* -1: none yet */
 	uint64_t		 tried;		/* backends that failed */
 	int			 ntries, nstale;
+	int			 sticky;	/* backend the cookie named, -1 */
 	uint8_t			 phase;		/* enum px_phase */
 	uint8_t			 may_end:1, pending_end:2, kick:1,
 				 timed_out:1, moved:1, wait_client:1,
@@ -266,6 +268,7 @@ px_alloc(void)
 	/* Everything before the buffer. */
 	memset(px, 0, offsetof(struct proxy, buf));
 	px->backend = -1;
+	px->sticky = -1;
 	return px;
 }
 
@@ -711,6 +714,14 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 		ob.err = 1;
 	else
 		ob.len += (size_t)n;
+	/* A new client, or its backend changed: (re)set the cookie. */
+	if (wconf->sticky_cookie[0] != '\0' && px->sticky != px->backend) {
+		if ((n = sticky_field(bt, px->backend, ob.p + ob.len,
+		    ob.cap - ob.len)) < 0)
+			ob.err = 1;
+		else
+			ob.len += (size_t)n;
+	}
 	if (tunnel)
 		OB_LIT(&ob, "Connection: upgrade\r\n\r\n");
 	else if (!c->keep_alive)
@@ -1065,7 +1076,11 @@ px_forward(struct proxy *px)
 	struct http_request	*req = &c->r->req;
 	int			 i;
 
-	i = backend_pick(bt, wconf->strategy, c->peer16, 0);
+	i = -1;
+	if (wconf->sticky_cookie[0] != '\0')
+		i = px->sticky = sticky_backend(bt, req);
+	if (i < 0)
+		i = backend_pick(bt, wconf->strategy, c->peer16, 0);
 	if (i < 0)
 		return px_error(px, 503, NULL);
 	px->backend = i;

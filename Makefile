@@ -34,7 +34,7 @@ LDSAN	:=
 endif
 CFLAGS	?=
 ALL_CFLAGS := $(CSTD) $(OPT) $(WARN) $(INCS) $(CFLAGS)
-LDLIBS	:= -lbsd -lmd -lpthread
+LDLIBS	:= -lbsd -lmd -lpthread -lz
 
 B	:= build/$(FLAVOR)
 SRCS	:= $(wildcard shared/*.c worker/*.c master/*.c)
@@ -43,7 +43,8 @@ OBJS	:= $(SRCS:%.c=$(B)/%.o)
 LIBOBJS	:= $(LIBSRCS:%.c=$(B)/%.o)
 UNITS	:= $(patsubst t/unit/%.c,$(B)/t/%,$(wildcard t/unit/*_test.c))
 
-.PHONY: all asan run test unit deps install uninstall clean fuzz bench lint
+.PHONY: all asan run test unit deps install uninstall clean fuzz bench lint \
+	check-asan
 all: maitred
 
 # Keep ./maitred the flavour just built: copy when it differs.
@@ -72,7 +73,7 @@ asan:
 	@:
 
 DEBIAN_PKGS := gcc make libc6-dev libbsd-dev libmd-dev bats bats-support \
-	bats-assert curl python3 procps php-cgi mandoc
+	bats-assert curl python3 procps php-cgi mandoc zlib1g-dev
 deps:
 	@missing=""; for p in $(DEBIAN_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
@@ -89,8 +90,29 @@ deps:
 	fi
 
 TESTS_BATS := $(sort $(wildcard t/*.bats))
+# Under CI (CI=true) the suite also runs under ASan+UBSan and every fuzz
+# target gets a short smoke run; the release run comes last so that its
+# prove summary closes the output.
 test: deps maitred unit
+ifeq ($(CI),true)
+	$(MAKE) fuzz FUZZ_SECONDS=10
+	$(MAKE) check-asan
+endif
 	prove -f -e t/tap-exec $(UNITS) $(TESTS_BATS)
+
+# The whole suite under AddressSanitizer + UBSan, leaving ./maitred alone.
+# Any sanitizer report (also from workers, which the tests may not notice)
+# fails the run.
+ASAN_UNITS := $(patsubst t/unit/%.c,build/asan/t/%,$(wildcard t/unit/*_test.c))
+check-asan:
+	$(MAKE) FLAVOR=asan build/asan/maitred $(ASAN_UNITS)
+	rm -rf build/asan/reports && mkdir -p build/asan/reports
+	MAITRED=$(CURDIR)/build/asan/maitred \
+	ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/reports/asan:detect_leaks=1 \
+	UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/reports/ubsan:print_stacktrace=1 \
+	    prove -f -e t/tap-exec $(ASAN_UNITS) $(TESTS_BATS)
+	@if ls build/asan/reports/* >/dev/null 2>&1; then \
+	  echo "sanitizer reports:"; head -n 30 build/asan/reports/*; exit 1; fi
 
 run: deps maitred
 	exec conf/run-demo ./maitred -c conf/maitred.conf

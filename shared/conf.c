@@ -1081,6 +1081,76 @@ d_sticky(struct loader *ld, const struct directive *d, int argc,
 	strlcpy(ld->c->sticky_cookie, name, sizeof(ld->c->sticky_cookie));
 }
 
+/* "gzip on|off". */
+static void
+d_gzip(struct loader *ld, const struct directive *d, int argc, char **argv)
+{
+	if (strcmp(argv[1], "on") == 0)
+		ld->c->gzip_on = 1;
+	else if (strcmp(argv[1], "off") == 0)
+		ld->c->gzip_on = 0;
+	else
+		bad_value(ld, d->name, argv[1], "expected \"on\" or \"off\"");
+}
+
+/* A media type "type/subtype", or "type/" and a star; no parameters. */
+static int
+gzip_type_ok(const char *t)
+{
+	const char	*slash = strchr(t, '/');
+	size_t		 i;
+
+	if (slash == NULL || slash == t || slash[1] == '\0' ||
+	    strlen(t) >= sizeof(((struct conf *)0)->gzip_types[0]))
+		return 0;
+	if (strcmp(slash, "/*") == 0)
+		return 1;
+	for (i = 0; t[i] != '\0'; i++)
+		if (!isalnum((unsigned char)t[i]) && t[i] != '/' &&
+		    strchr("!#$&-^_.+", t[i]) == NULL)
+			return 0;
+	return strchr(slash + 1, '/') == NULL;
+}
+
+/* "gzip_types TYPE...": replaces the list. */
+static void
+d_gzip_types(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	struct conf	*c = ld->c;
+	int		 i, j;
+
+	c->ngzip_types = 0;
+	for (i = 1; i <= argc; i++) {
+		if (!gzip_type_ok(argv[i])) {
+			bad_value(ld, d->name, argv[i], "expected a media type "
+			    "such as text/html or text/*");
+			continue;
+		}
+		if (c->ngzip_types == CONF_MAX_GZIP_TYPES) {
+			bad_value(ld, d->name, argv[i], "too many types");
+			return;
+		}
+		for (j = 0; argv[i][j] != '\0'; j++)
+			argv[i][j] = (char)tolower((unsigned char)argv[i][j]);
+		strlcpy(c->gzip_types[c->ngzip_types++], argv[i],
+		    sizeof(c->gzip_types[0]));
+	}
+}
+
+/* "gzip_min_length SIZE". */
+static void
+d_gzip_min_length(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	size_t	 n;
+
+	if (conf_parse_size(argv[1], &n) == -1)
+		bad_value(ld, d->name, argv[1], NULL);
+	else
+		ld->c->gzip_min_length = n;
+}
+
 #define OFF(f)	offsetof(struct conf, f)
 
 static const struct directive directives[] = {
@@ -1093,6 +1163,10 @@ static const struct directive directives[] = {
 	{ "client_timeout", d_ms, 1, 1, OFF(client_timeout_ms), 1, 0 },
 	{ "connect_timeout", d_ms, 1, 1, OFF(connect_timeout_ms), 1, 0 },
 	{ "error_log", d_path, 1, 1, OFF(error_log), 0, 0 },
+	{ "gzip", d_gzip, 1, 1, 0, 0, 0 },
+	{ "gzip_level", d_int, 1, 1, OFF(gzip_level), 1, 9 },
+	{ "gzip_min_length", d_gzip_min_length, 1, 1, 0, 0, 0 },
+	{ "gzip_types", d_gzip_types, 1, -1, 0, 0, 0 },
 	{ "health_check", d_health_check, 1, 2, 0, 0, 0 },
 	{ "health_interval", d_ms, 1, 1, OFF(health_interval_ms), 1, 0 },
 	{ "htdocs", d_htdocs, 1, 1, 0, 0, 0 },
@@ -1178,6 +1252,23 @@ default_status_allow(void)
 	return cidr_set_build(b, 2);
 }
 
+static void
+gzip_defaults(struct conf *c)
+{
+	static const char *const	 types[] = {
+		"text/*", "application/json", "application/javascript",
+		"image/svg+xml",
+	};
+	size_t				 i;
+
+	c->gzip_on = 0;
+	c->gzip_level = 5;
+	c->gzip_min_length = 256;
+	for (i = 0; i < MTD_ARRLEN(types); i++)
+		strlcpy(c->gzip_types[i], types[i], sizeof(c->gzip_types[0]));
+	c->ngzip_types = (int)MTD_ARRLEN(types);
+}
+
 /*
  * Fill <c> with the built-in defaults. Whatever <c> held is overwritten,
  * not freed. Called by the master (conf_load() starts with it).
@@ -1211,6 +1302,7 @@ conf_defaults(struct conf *c)
 	strlcpy(c->php_cgi, "/usr/bin/php-cgi", sizeof(c->php_cgi));
 	c->php_timeout_ms = 30000;
 	c->log_level = LOG_LVL_INFO;
+	gzip_defaults(c);
 	strlcpy(c->status_path, "/maitred/status", sizeof(c->status_path));
 	c->status_allow = default_status_allow();
 }

@@ -18,6 +18,8 @@
 #include "cidr.h"
 #include "mtd.h"
 
+#define CONF_MAX_GZIP_TYPES	32
+
 enum lb_strategy {
 	LB_ROUND_ROBIN = 0,	/* seed 0 */
 	LB_LEAST_CONN = 1,	/* seed 1 */
@@ -117,6 +119,13 @@ struct conf {
 
 	char			 sticky_cookie[64];	/* "" = no stickiness */
 	int			 cache_stale_ms;	/* stale-if-error, 60 s */
+
+	int			 gzip_on;		/* default off */
+	int			 gzip_level;		/* 1-9, 5 */
+	size_t			 gzip_min_length;	/* 256 bytes */
+	/* Media types to compress; a trailing star matches by prefix. */
+	char			 gzip_types[CONF_MAX_GZIP_TYPES][64];
+	int			 ngzip_types;
 
 	char			 status_path[256];	/* /maitred/status */
 	struct cidr_set		*status_allow;		/* 127.0.0.1 ::1 */

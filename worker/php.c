@@ -31,6 +31,7 @@
 
 #include "conn.h"
 #include "ev.h"
+#include "gzip.h"
 #include "http.h"
 #include "log.h"
 #include "mtd.h"
@@ -110,6 +111,7 @@ struct php {
 	uint32_t	 hblen;
 	uint8_t		 head_built:1, chunked:1, nobody:1, eof:1,
 			 terminated:1;
+	struct gz_stream *gz;		/* gzip-coding the body, or NULL */
 
 	char		 eline[PHP_ERRLINE];
 	size_t		 elen;
@@ -473,6 +475,11 @@ php_abort(struct conn *c)
 		return;
 	php_backend_stop(p, p->error != 0 || !p->eof);
 	ev_timer_del(&p->kick);
+	if (p->gz != NULL) {
+		gz_free(p->gz);
+		free(p->gz);
+		p->gz = NULL;
+	}
 	p->c = NULL;
 	c->handler = NULL;
 	php_unlink(p);
@@ -1048,14 +1055,71 @@ hdr_next(const struct php *p, size_t *off, const char **l, size_t *len)
 	return *len > 0;
 }
 
+/*
+ * Compress this response? Only a 200 the script did not encode itself,
+ * of a type in gzip_types, to a client that accepts gzip. Adds the
+ * Content-Encoding and Vary fields. 1 yes, 0 no, -1 out of memory.
+ */
+static int
+php_gzip_head(struct php *p, int status, const char *ct, size_t ctlen,
+    int encoded)
+{
+	struct conn	*c = p->c;
+	int		 vary, gz;
+
+	if (status != 200 || encoded)
+		return 0;
+	if (ct == NULL) {
+		ct = "text/html";
+		ctlen = 9;
+	}
+	gz = gz_wanted(c, ct, ctlen, -1, &vary);
+	if (vary)
+		resp_header(c, "Vary: Accept-Encoding");
+	if (!gz)
+		return 0;
+	resp_header(c, "Content-Encoding: gzip");
+	if (p->nobody)
+		return 1;
+	if ((p->gz = malloc(sizeof(*p->gz))) == NULL)
+		return -1;
+	if (gz_init(p->gz, wconf->gzip_level, c->r->req.minor >= 1) == -1) {
+		free(p->gz);
+		p->gz = NULL;
+		return -1;
+	}
+	return 1;
+}
+
+/* Copy the script's fields; a strong ETag turns weak when <gz>. */
+static void
+php_copy_fields(struct php *p, int gz)
+{
+	struct conn	*c = p->c;
+	const char	*l, *v;
+	size_t		 off = 0, len, nlen, vlen;
+
+	while (hdr_next(p, &off, &l, &len)) {
+		hdr_split(l, len, &nlen, &v, &vlen);
+		if (hdr_dropped(l, nlen))
+			continue;
+		if (gz && line_ci(l, nlen, "ETag") && vlen > 0 && v[0] == '"')
+			resp_header(c, "ETag: W/%.*s", (int)vlen, v);
+		else
+			resp_header(c, "%.*s: %.*s", (int)nlen, l, (int)vlen,
+			    v);
+	}
+}
+
 /* The script's header block is complete: build our response head. */
 static int
 php_head(struct php *p)
 {
 	struct conn	*c = p->c;
-	const char	*l, *v;
-	size_t		 off = 0, len, nlen, vlen;
-	int		 status = 0, location = 0, ctype = 0, n = 0;
+	const char	*l, *v, *ct = NULL;
+	size_t		 off = 0, len, nlen, vlen, ctlen = 0;
+	int		 status = 0, location = 0, ctype = 0, n = 0, gz;
+	int		 encoded = 0;
 
 	while (hdr_next(p, &off, &l, &len)) {
 		if (hdr_split(l, len, &nlen, &v, &vlen) == -1) {
@@ -1074,8 +1138,12 @@ php_head(struct php *p)
 			}
 		} else if (line_ci(l, nlen, "Location"))
 			location = 1;
-		else if (line_ci(l, nlen, "Content-Type"))
+		else if (line_ci(l, nlen, "Content-Type")) {
 			ctype = 1;
+			ct = v;
+			ctlen = vlen;
+		} else if (line_ci(l, nlen, "Content-Encoding"))
+			encoded = 1;
 	}
 	if (n == 0) {
 		log_warnx("php: %s: empty header block", p->script);
@@ -1086,13 +1154,9 @@ php_head(struct php *p)
 	p->nobody = c->r->req.method == HTTP_M_HEAD || status == 204 ||
 	    status == 304;
 	resp_head(c, status);
-	off = 0;
-	while (hdr_next(p, &off, &l, &len)) {
-		hdr_split(l, len, &nlen, &v, &vlen);
-		if (!hdr_dropped(l, nlen))
-			resp_header(c, "%.*s: %.*s", (int)nlen, l, (int)vlen,
-			    v);
-	}
+	if ((gz = php_gzip_head(p, status, ct, ctlen, encoded)) == -1)
+		return -1;
+	php_copy_fields(p, gz);
 	if (!ctype && status != 204 && status != 304)
 		resp_header(c, "Content-Type: text/html");
 	if (p->nobody)
@@ -1107,6 +1171,45 @@ php_head(struct php *p)
 	resp_end_head(c, -1);
 	p->head_built = 1;
 	return 0;
+}
+
+/* Make room at the end of c->r->out when little is left. */
+static void
+out_compact(struct conn *c)
+{
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	else if (c->out_off > 0 && CONN_OUT_SIZE - c->out_len < 4096) {
+		memmove(c->r->out, c->r->out + c->out_off,
+		    c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+}
+
+/*
+ * Body bytes <d>/<len> through gzip into c->r->out (chunk-framed by
+ * gz_feed() when p->chunked); <finish> ends the stream. Returns the
+ * bytes used; sets p->terminated once the stream is all out.
+ */
+static size_t
+php_gz_out(struct php *p, const char *d, size_t len, int finish)
+{
+	struct conn	*c = p->c;
+	size_t		 cons, prod;
+	int		 rc;
+
+	rc = gz_feed(p->gz, d, len, c->r->out + c->out_len,
+	    CONN_OUT_SIZE - c->out_len, &cons, &prod, finish);
+	c->out_len += (uint32_t)prod;
+	if (rc == -1) {
+		log_warnx("php: %s: deflate failed", p->script);
+		p->error = 502;
+		return len;
+	}
+	if (rc == 1)
+		p->terminated = 1;
+	return cons;
 }
 
 /*
@@ -1147,14 +1250,9 @@ php_stdout(struct php *p, const char *d, size_t len)
 	}
 	if (p->nobody)
 		return len;
-	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	else if (c->out_off > 0 && CONN_OUT_SIZE - c->out_len < 4096) {
-		memmove(c->r->out, c->r->out + c->out_off,
-		    c->out_len - c->out_off);
-		c->out_len -= c->out_off;
-		c->out_off = 0;
-	}
+	out_compact(c);
+	if (p->gz != NULL)
+		return php_gz_out(p, d, len, 0);
 	room = CONN_OUT_SIZE - c->out_len;
 	if (p->chunked) {
 		if (room < 32)
@@ -1420,6 +1518,11 @@ php_finished(struct php *p)
 		p->error = 502;
 		return 0;
 	}
+	if (p->gz != NULL && !p->terminated) {
+		out_compact(c);
+		php_gz_out(p, NULL, 0, 1);
+		return 0;	/* until the stream's end is out */
+	}
 	if (p->chunked && !p->terminated) {
 		if (CONN_OUT_SIZE - c->out_len < 5)
 			return 0;
@@ -1481,7 +1584,9 @@ php_run(struct php *p)
 			conn_handler_done(c);
 			return;
 		}
-		if (!progress && p->error == 0)
+		/* Output staged by php_finished() goes out first. */
+		if (!progress && p->error == 0 &&
+		    !(c->writable && c->out_off < c->out_len))
 			return;
 	}
 gone:

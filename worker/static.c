@@ -4,6 +4,8 @@
  * with openat2(RESOLVE_BENEATH) relative to the document root, so the
  * kernel itself refuses symlinks that lead outside. Small files are read
  * into the response buffer (one send); larger ones go out with sendfile.
+ * Compressible types go out gzip-coded through gzip.c when the client
+ * accepts it (never for ranges: those are served from the file's bytes).
  */
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,6 +23,7 @@
 #include <bsd/string.h>
 
 #include "conn.h"
+#include "gzip.h"
 #include "http.h"
 #include "httpdate.h"
 #include "log.h"
@@ -191,6 +194,36 @@ common_headers(struct conn *c, const struct stat *st, const char *etag,
 	resp_header(c, "Accept-Ranges: bytes");
 }
 
+/*
+ * 200 with the gzip coding: a weak ETag (the bytes differ from the
+ * file's), no length, chunked for HTTP/1.1 and close-delimited for 1.0.
+ */
+static void
+send_gzip(struct conn *c, int fd, const struct stat *st, const char *etag,
+    const char *path)
+{
+	int	 head = c->r->req.method == HTTP_M_HEAD;
+	char	 date[HTTPDATE_LEN];
+
+	httpdate_format(st->st_mtime, date);
+	resp_head(c, 200);
+	resp_header(c, "Content-Type: %s", mime_type(path));
+	resp_header(c, "Last-Modified: %s", date);
+	resp_header(c, "ETag: W/%s", etag);
+	resp_header(c, "Content-Encoding: gzip");
+	resp_header(c, "Vary: Accept-Encoding");
+	if (c->r->req.minor >= 1)
+		resp_header(c, "Transfer-Encoding: chunked");
+	else if (!head)
+		c->keep_alive = 0;	/* the close ends the body */
+	resp_end_head(c, -1);
+	if (head) {
+		close(fd);
+		conn_respond(c);
+	} else
+		gzip_send_file(c, fd);
+}
+
 /* Queue the body bytes [start, start+len) of <fd>. */
 static void
 attach_body(struct conn *c, int fd, uint64_t start, uint64_t len)
@@ -217,15 +250,24 @@ send_file(struct conn *c, int fd, const struct stat *st, const char *path)
 	char			 etag[64];
 	uint64_t		 size = (uint64_t)st->st_size, start = 0;
 	uint64_t		 end = size ? size - 1 : 0;
-	int			 rc = RANGE_NONE;
+	const char		*type = mime_type(path);
+	int			 rc = RANGE_NONE, gz, vary;
 
 	format_etag(etag, sizeof(etag), st);
+	gz = gz_wanted(c, type, strlen(type), (int64_t)size, &vary);
 	if (not_modified(req, st, etag)) {
 		resp_head(c, 304);
-		resp_header(c, "ETag: %s", etag);
+		resp_header(c, "ETag: %s%s", gz ? "W/" : "", etag);
+		if (vary)
+			resp_header(c, "Vary: Accept-Encoding");
 		resp_end_head(c, -1);
 		close(fd);
 		conn_respond(c);
+		return;
+	}
+	if (gz && req->range.len == 0) {
+		/* Ranges are served from the identity bytes instead. */
+		send_gzip(c, fd, st, etag, path);
 		return;
 	}
 	if (req->range.len > 0 && req->method == HTTP_M_GET &&
@@ -242,6 +284,8 @@ send_file(struct conn *c, int fd, const struct stat *st, const char *path)
 	}
 	resp_head(c, rc == RANGE_OK ? 206 : 200);
 	common_headers(c, st, etag, path);
+	if (vary)
+		resp_header(c, "Vary: Accept-Encoding");
 	if (rc == RANGE_OK)
 		resp_header(c, "Content-Range: bytes %" PRIu64 "-%" PRIu64
 		    "/%" PRIu64, start, end, size);

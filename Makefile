@@ -104,7 +104,7 @@ endif
 # Any sanitizer report (also from workers, which the tests may not notice)
 # fails the run.
 ASAN_UNITS := $(patsubst t/unit/%.c,build/asan/t/%,$(wildcard t/unit/*_test.c))
-check-asan:
+check-asan: maitred
 	$(MAKE) FLAVOR=asan build/asan/maitred $(ASAN_UNITS)
 	rm -rf build/asan/reports && mkdir -p build/asan/reports
 	MAITRED=$(CURDIR)/build/asan/maitred \

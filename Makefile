@@ -34,7 +34,7 @@ LDSAN	:=
 endif
 CFLAGS	?=
 ALL_CFLAGS := $(CSTD) $(OPT) $(WARN) $(INCS) $(CFLAGS)
-LDLIBS	:= -lbsd -lmd -lpthread -lz
+LDLIBS	:= -lbsd -lmd -lpthread -lz -lssl -lcrypto
 
 B	:= build/$(FLAVOR)
 SRCS	:= $(wildcard shared/*.c worker/*.c master/*.c)
@@ -73,7 +73,7 @@ asan:
 	@:
 
 DEBIAN_PKGS := gcc make libc6-dev libbsd-dev libmd-dev bats bats-support \
-	bats-assert curl python3 procps php-cgi mandoc zlib1g-dev
+	bats-assert curl python3 procps php-cgi mandoc zlib1g-dev libssl-dev
 deps:
 	@missing=""; for p in $(DEBIAN_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \

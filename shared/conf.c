@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mtd.h"
+#include "tls.h"
 
 #define CONF_MAX_LINE	4095	/* bytes, without the newline */
 #define CONF_MAX_ARGS	64	/* tokens on one line of the main file */
@@ -784,6 +785,16 @@ d_listen(struct loader *ld, const struct directive *d, int argc,
 		bad_value(ld, d->name, argv[1], err);
 		return;
 	}
+	l.ssl = 0;
+	if (argc == 2) {
+		if (strcmp(argv[2], "ssl") != 0) {
+			bad_value(ld, d->name, argv[2], "expected \"ssl\"");
+			return;
+		}
+		l.ssl = 1;
+		if (c->ssl_listen_line == 0)
+			c->ssl_listen_line = ld->r->lineno;
+	}
 	for (i = 0; i < c->nlisten; i++)
 		if (strcmp(c->listens[i].text, l.text) == 0) {
 			bad_value(ld, d->name, argv[1], "duplicate");
@@ -793,6 +804,57 @@ d_listen(struct loader *ld, const struct directive *d, int argc,
 		bad_value(ld, d->name, argv[1], "too many listen addresses");
 	else
 		c->listens[c->nlisten++] = l;
+}
+
+/* ssl_certificate, ssl_certificate_key: a path and its line. */
+static void
+d_ssl_file(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	struct conf	*c = ld->c;
+	int		 key = strcmp(d->name, "ssl_certificate_key") == 0;
+
+	if (resolve(ld, argv[1], key ? c->ssl_key : c->ssl_cert,
+	    PATH_MAX) == -1) {
+		bad_value(ld, d->name, argv[1], "path too long");
+		return;
+	}
+	if (key)
+		c->ssl_key_line = ld->r->lineno;
+	else
+		c->ssl_cert_line = ld->r->lineno;
+}
+
+/* ssl_sni NAME CERT KEY */
+static void
+d_ssl_sni(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	struct conf	*c = ld->c;
+	struct conf_sni	*v, *s;
+
+	if (strlen(argv[1]) >= sizeof(s->name) || argv[1][0] == '\0' ||
+	    (strchr(argv[1], '*') != NULL &&
+	    (strncmp(argv[1], "*.", 2) != 0 || strchr(argv[1] + 1, '*')))) {
+		bad_value(ld, d->name, argv[1], NULL);
+		return;
+	}
+	v = reallocarray(c->ssl_sni, (size_t)c->nssl_sni + 1, sizeof(*v));
+	if (v == NULL) {
+		lerr(ld->r, "%s: %s", d->name, strerror(errno));
+		return;
+	}
+	c->ssl_sni = v;
+	s = &v[c->nssl_sni];
+	memset(s, 0, sizeof(*s));
+	strlcpy(s->name, argv[1], sizeof(s->name));
+	s->line = ld->r->lineno;
+	if (resolve(ld, argv[2], s->cert, sizeof(s->cert)) == -1 ||
+	    resolve(ld, argv[3], s->key, sizeof(s->key)) == -1) {
+		bad_value(ld, d->name, argv[2], "path too long");
+		return;
+	}
+	c->nssl_sni++;
 }
 
 static int
@@ -1171,7 +1233,7 @@ static const struct directive directives[] = {
 	{ "health_interval", d_ms, 1, 1, OFF(health_interval_ms), 1, 0 },
 	{ "htdocs", d_htdocs, 1, 1, 0, 0, 0 },
 	{ "keepalive_timeout", d_ms, 1, 1, OFF(keepalive_timeout_ms), 0, 0 },
-	{ "listen", d_listen, 1, 1, 0, 0, 0 },
+	{ "listen", d_listen, 1, 2, 0, 0, 0 },
 	{ "log_level", d_log_level, 1, 1, 0, 0, 0 },
 	{ "php", d_php, 1, 2, 0, 0, 0 },
 	{ "php_timeout", d_ms, 1, 1, OFF(php_timeout_ms), 1, 0 },
@@ -1182,6 +1244,9 @@ static const struct directive directives[] = {
 	    OFF(rate_limit_ipv6_prefix), 1, 128 },
 	{ "rate_limit_mode", d_rate_limit_mode, 1, 1, 0, 0, 0 },
 	{ "read_timeout", d_ms, 1, 1, OFF(read_timeout_ms), 1, 0 },
+	{ "ssl_certificate", d_ssl_file, 1, 1, 0, 0, 0 },
+	{ "ssl_certificate_key", d_ssl_file, 1, 1, 0, 0, 0 },
+	{ "ssl_sni", d_ssl_sni, 3, 3, 0, 0, 0 },
 	{ "status_allow", d_status_allow, 1, -1, 0, 0, 0 },
 	{ "status_path", d_status_path, 1, 1, 0, 0, 0 },
 	{ "sticky", d_sticky, 1, 2, 0, 0, 0 },
@@ -1387,6 +1452,8 @@ conf_load(struct conf *c, const char *path)
 		build_sets(&ld);
 	free(ld.exempt.v);
 	free(ld.allow.v);
+	if (ld.errors == 0 && tls_conf_build(c) == -1)
+		ld.errors++;
 	if (ld.errors == 0)
 		return 0;
 	conf_free(c);
@@ -1412,4 +1479,8 @@ conf_free(struct conf *c)
 	c->rate_limit_exempt = NULL;
 	cidr_set_free(c->status_allow);
 	c->status_allow = NULL;
+	free(c->ssl_sni);
+	c->ssl_sni = NULL;
+	c->nssl_sni = 0;
+	tls_conf_free(c);
 }

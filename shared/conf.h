@@ -49,7 +49,18 @@ struct conf_listen {
 	char			 text[80];	/* "127.0.0.1:8085", "[::1]:80" */
 	int			 port;
 	int			 any;		/* "listen 8085": all addresses */
+	int			 ssl;		/* "listen 8443 ssl": TLS */
 };
+
+/* "ssl_sni NAME CERT KEY": a certificate chosen by SNI server name. */
+struct conf_sni {
+	char			 name[256];	/* exact or "*.example.com" */
+	char			 cert[PATH_MAX];
+	char			 key[PATH_MAX];
+	int			 line;		/* in the main file */
+};
+
+struct tls_ctxs;
 
 struct conf_backend {
 	char			 host[256];	/* as written, no brackets */
@@ -126,6 +137,15 @@ struct conf {
 	/* Media types to compress; a trailing star matches by prefix. */
 	char			 gzip_types[CONF_MAX_GZIP_TYPES][64];
 	int			 ngzip_types;
+
+	/* TLS (worker/tls.c): default certificate, SNI ones, contexts. */
+	char			 ssl_cert[PATH_MAX];	/* "" = none */
+	char			 ssl_key[PATH_MAX];
+	int			 ssl_cert_line, ssl_key_line;
+	int			 ssl_listen_line;	/* first ssl listen */
+	struct conf_sni		*ssl_sni;
+	int			 nssl_sni;
+	struct tls_ctxs		*tls;		/* built by conf_load() */
 
 	char			 status_path[256];	/* /maitred/status */
 	struct cidr_set		*status_allow;		/* 127.0.0.1 ::1 */

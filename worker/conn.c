@@ -25,6 +25,7 @@
 #include "log.h"
 #include "request.h"
 #include "stats.h"
+#include "tls.h"
 #include "worker.h"
 
 #define FREE_REQ_MAX	512	/* request buffers kept for reuse */
@@ -101,6 +102,49 @@ conn_peer_str(const struct conn *c, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Client socket I/O (see conn.h). TLS connections go through tls.c,
+ * which keeps the same semantics.
+ */
+ssize_t
+conn_io_recv(struct conn *c, void *buf, size_t len)
+{
+	if (c->ssl != NULL)
+		return tls_recv(c, buf, len);
+	return recv(c->io.fd, buf, len, 0);
+}
+
+ssize_t
+conn_io_send(struct conn *c, const void *buf, size_t len, int more)
+{
+	if (c->ssl != NULL)
+		return tls_send(c, buf, len);
+	return send(c->io.fd, buf, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+}
+
+ssize_t
+conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr	 msg;
+
+	if (c->ssl != NULL)
+		return tls_sendv(c, iov, iovcnt);
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = (struct iovec *)iov;
+	msg.msg_iovlen = (size_t)iovcnt;
+	return sendmsg(c->io.fd, &msg, MSG_NOSIGNAL);
+}
+
+int
+conn_io_peek(struct conn *c)
+{
+	char	 b;
+
+	if (c->ssl != NULL && tls_pending(c))
+		return 1;
+	return (int)recv(c->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+}
+
 static struct conn *
 conn_new(int fd, const struct sockaddr_storage *ss)
 {
@@ -129,7 +173,7 @@ conn_new(int fd, const struct sockaddr_storage *ss)
 }
 
 static int
-accept_one(int lfd)
+accept_one(int lfd, int ssl)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl = sizeof(ss);
@@ -144,6 +188,11 @@ accept_one(int lfd)
 	if ((c = conn_new(fd, &ss)) == NULL) {
 		log_warnx("out of memory for a new connection");
 		close(fd);
+		return 0;
+	}
+	if (ssl && tls_conn_new(c) == -1) {
+		log_warnx("cannot set up TLS for a new connection");
+		conn_close(c);
 		return 0;
 	}
 	if (ev_add(&c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1) {
@@ -176,7 +225,7 @@ accept_shortage_warn(void)
 void
 conn_accept(struct ev_io *listener, uint32_t events)
 {
-	int	 n;
+	int	 n, ssl = worker_listener_ssl(listener);
 
 	for (n = 0; n < 128; n++) {
 		if (worker_draining)
@@ -185,7 +234,7 @@ conn_accept(struct ev_io *listener, uint32_t events)
 			worker_accept_pause(0);
 			return;
 		}
-		if (accept_one(listener->fd) == 0)
+		if (accept_one(listener->fd, ssl) == 0)
 			continue;
 		switch (errno) {
 		case EAGAIN:
@@ -239,6 +288,7 @@ conn_close(struct conn *c)
 	c->hops = NULL;
 	ev_timer_del(&c->timer);
 	conn_file_close(c);
+	tls_conn_free(c);
 	close(c->io.fd);	/* also removes it from epoll */
 	if (c->r != NULL)
 		req_release(c->r);
@@ -261,7 +311,7 @@ conn_recv_first(struct conn *c)
 	static char	 scratch[CONN_IN_SIZE];
 	ssize_t		 n;
 
-	n = recv(c->io.fd, scratch, sizeof(scratch), 0);
+	n = conn_io_recv(c, scratch, sizeof(scratch));
 	if (n <= 0)
 		return n;
 	if (conn_ensure_req(c) == -1) {
@@ -285,7 +335,7 @@ conn_read(struct conn *c)
 	if (c->r == NULL)
 		n = conn_recv_first(c);
 	else
-		n = recv(c->io.fd, c->r->in + c->in_len, room, 0);
+		n = conn_io_recv(c, c->r->in + c->in_len, room);
 	if (n > 0) {
 		if (c->in_len == 0 && c->nreq > 0)
 			ev_timer_set(&c->timer,
@@ -367,19 +417,23 @@ conn_respond(struct conn *c)
 	ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
 }
 
-/* Returns 1 when everything is sent, 0 on EAGAIN, -1 on error. */
+/* Send r->out from out_off. 1 when all sent, 0 on EAGAIN, -1 on error. */
 static int
-conn_send(struct conn *c)
+conn_send_out(struct conn *c)
 {
 	ssize_t	 n;
 	size_t	 len;
 
 	while (c->out_off < c->out_len) {
 		len = c->out_len - c->out_off;
-		n = send(c->io.fd, c->r->out + c->out_off, len,
-		    MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0));
-		if (n == -1)
-			goto error;
+		n = conn_io_send(c, c->r->out + c->out_off, len,
+		    c->file_left > 0);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				return -1;
+			c->writable = 0;
+			return 0;
+		}
 		c->out_off += (uint32_t)n;
 		c->bytes_out += (uint64_t)n;
 		if ((size_t)n < len) {
@@ -387,6 +441,48 @@ conn_send(struct conn *c)
 			return 0;
 		}
 	}
+	return 1;
+}
+
+/*
+ * No sendfile() through TLS: the file goes through r->out, one record's
+ * worth at a time. Same return values as conn_send().
+ */
+static int
+conn_send_tls_file(struct conn *c)
+{
+	ssize_t	 n;
+	size_t	 len;
+	int	 rc;
+
+	for (;;) {
+		if ((rc = conn_send_out(c)) != 1)
+			return rc;
+		if (c->file_left == 0)
+			return 1;
+		len = MTD_MIN(c->file_left, (uint64_t)CONN_OUT_SIZE);
+		n = pread(c->file_fd, c->r->out, len, c->file_off);
+		if (n <= 0)
+			return -1;	/* error, or the file shrank */
+		c->file_off += n;
+		c->file_left -= (uint64_t)n;
+		c->out_off = 0;
+		c->out_len = (uint32_t)n;
+	}
+}
+
+/* Returns 1 when everything is sent, 0 on EAGAIN, -1 on error. */
+static int
+conn_send(struct conn *c)
+{
+	ssize_t	 n;
+	size_t	 len;
+	int	 rc;
+
+	if (c->ssl != NULL)
+		return conn_send_tls_file(c);
+	if ((rc = conn_send_out(c)) != 1)
+		return rc;
 	while (c->file_left > 0) {
 		len = c->file_left > (1 << 20) ? (1 << 20) : c->file_left;
 		n = sendfile(c->io.fd, c->file_fd, &c->file_off, len);
@@ -429,6 +525,7 @@ conn_finish(struct conn *c)
 	conn_file_close(c);
 	conn_log_request(c);
 	if (!c->keep_alive) {
+		tls_shutdown(c);
 		shutdown(c->io.fd, SHUT_WR);
 		c->state = CS_LINGER;
 		c->in_len = 0;
@@ -479,7 +576,7 @@ conn_step_linger(struct conn *c)
 	ssize_t	 n;
 
 	for (;;) {
-		n = recv(c->io.fd, junk, sizeof(junk), 0);
+		n = conn_io_recv(c, junk, sizeof(junk));
 		if (n > 0)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
@@ -541,6 +638,11 @@ conn_event(struct ev_io *io, uint32_t events)
 		c->readable = 1;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->writable = 1;
+	/* TLS: a read waiting for the socket to drain, or the reverse. */
+	if ((events & EPOLLOUT) && c->tls_rwant)
+		c->readable = 1;
+	if ((events & EPOLLIN) && c->tls_wwant)
+		c->writable = 1;
 	if (c->state == CS_HANDLER) {
 		c->hops->event(c, events);
 		return;
@@ -554,6 +656,10 @@ conn_timeout(struct ev_timer *t)
 	struct conn	*c = (struct conn *)((char *)t -
 	    offsetof(struct conn, timer));
 
+	if (!tls_handshake_done(c)) {
+		conn_close(c);	/* a stalled handshake: nobody to answer */
+		return;
+	}
 	if (c->state == CS_READ && (c->in_len > 0 || c->nreq == 0) &&
 	    conn_ensure_req(c) == 0) {
 		/* The head did not arrive in time: say so, then close. */
@@ -581,14 +687,13 @@ void
 conn_drain(void)
 {
 	struct conn	*c, *next;
-	char		 b;
 
 	for (c = conns; c != NULL; c = next) {
 		next = c->next;
 		c->keep_alive = 0;
 		if (c->state != CS_READ || c->in_len > 0 || c->nreq == 0)
 			continue;
-		if (recv(c->io.fd, &b, 1, MSG_PEEK) == 1) {
+		if (conn_io_peek(c) == 1) {
 			c->readable = 1;
 			conn_run(c);
 		} else

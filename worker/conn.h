@@ -11,6 +11,7 @@
 
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <stdint.h>
 
@@ -36,6 +37,8 @@ struct conn_req {
 	char			 out[CONN_OUT_SIZE];
 };
 
+struct ssl_st;
+
 struct conn {
 	struct ev_io		 io;		/* first: the loop hands it back */
 	struct ev_timer		 timer;
@@ -45,12 +48,15 @@ struct conn {
 	uint8_t			 state;		/* enum conn_state */
 	uint8_t			 readable:1, writable:1, keep_alive:1,
 				 head_done:1;
+	/* TLS: the last read wanted to write, the last write to read. */
+	uint8_t			 tls_rwant:1, tls_wwant:1;
 	uint16_t		 peer_port;
 	uint8_t			 peer16[16];	/* IPv4 mapped */
 
 	uint32_t		 in_len;	/* bytes in r->in */
 	uint32_t		 head_len;	/* parsed head of this request */
 	uint32_t		 out_len, out_off;	/* r->out */
+	struct ssl_st		*ssl;		/* NULL: plain TCP */
 	int			 file_fd;	/* -1: none */
 	off_t			 file_off;
 	uint64_t		 file_left;
@@ -126,6 +132,18 @@ void	 conn_set_ratelimit(struct conn *c, const struct rl_result *rl);
 size_t	 conn_ratelimit_fields(const struct conn *c, char *buf, size_t len);
 /* Start a new request's accounting (status, byte counts, clock). */
 void	 conn_begin_request(struct conn *c);
+
+/*
+ * Client socket I/O, plain or TLS, with recv(2)/send(2) semantics: -1 and
+ * errno EAGAIN when it would block, 0 from recv at EOF. A short count
+ * means the socket is drained (recv) or full (send). <more>: more data
+ * follows at once (MSG_MORE).
+ */
+ssize_t	 conn_io_recv(struct conn *c, void *buf, size_t len);
+ssize_t	 conn_io_send(struct conn *c, const void *buf, size_t len, int more);
+ssize_t	 conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt);
+/* recv(MSG_PEEK) of one byte: 1 data, 0 EOF, -1 nothing (errno). */
+int	 conn_io_peek(struct conn *c);
 
 /* Attach request scratch space. 0, or -1 when out of memory. */
 int	 conn_ensure_req(struct conn *c);

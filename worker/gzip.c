@@ -308,8 +308,8 @@ gzf_run(struct gzf *g)
 		if (c->out_off < c->out_len) {
 			if (!c->writable)
 				return;
-			n = send(c->io.fd, c->r->out + c->out_off,
-			    c->out_len - c->out_off, MSG_NOSIGNAL);
+			n = conn_io_send(c, c->r->out + c->out_off,
+			    c->out_len - c->out_off, 0);
 			if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 				c->writable = 0;
 				return;

@@ -365,7 +365,9 @@ php_env_build(struct php *p, struct php_env *e)
 	env_add(e, "GATEWAY_INTERFACE", "CGI/1.1");
 	env_add(e, "SERVER_SOFTWARE", MTD_NAME "/" MTD_VERSION);
 	env_add(e, "SERVER_PROTOCOL", req->minor ? "HTTP/1.1" : "HTTP/1.0");
-	env_add(e, "REQUEST_SCHEME", "http");
+	env_add(e, "REQUEST_SCHEME", c->ssl != NULL ? "https" : "http");
+	if (c->ssl != NULL)
+		env_add(e, "HTTPS", "on");
 	env_str(e, "REQUEST_METHOD", &req->method_str);
 	env_str(e, "REQUEST_URI", &req->target);
 	env_str(e, "QUERY_STRING", &req->query);
@@ -803,7 +805,7 @@ php_client_recv(struct php *p, size_t max)
 
 	if (!c->readable)
 		return 0;
-	n = recv(c->io.fd, c->r->in + c->in_len, max, 0);
+	n = conn_io_recv(c, c->r->in + c->in_len, max);
 	if (n > 0) {
 		c->in_len += (uint32_t)n;
 		if ((size_t)n < max)
@@ -1461,8 +1463,8 @@ php_flush(struct php *p)
 	while (c->out_off < c->out_len) {
 		if (!c->writable)
 			return progress;
-		n = send(c->io.fd, c->r->out + c->out_off,
-		    c->out_len - c->out_off, MSG_NOSIGNAL);
+		n = conn_io_send(c, c->r->out + c->out_off,
+		    c->out_len - c->out_off, 0);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 			c->writable = 0;
 			return progress;
@@ -1597,7 +1599,6 @@ static void
 php_event(struct conn *c, uint32_t events)
 {
 	struct php	*p = c->handler;
-	char		 b;
 
 	if (events & (EPOLLHUP | EPOLLERR)) {
 		conn_handler_fail(c);
@@ -1606,7 +1607,7 @@ php_event(struct conn *c, uint32_t events)
 	/* Client closed while the script runs (body all read): give up. */
 	if ((events & EPOLLRDHUP) && p->phase != PH_COLLECT &&
 	    p->body_left == 0 && p->bpos == p->bend &&
-	    recv(c->io.fd, &b, 1, MSG_PEEK) == 0) {
+	    conn_io_peek(c) == 0) {
 		conn_handler_fail(c);
 		return;
 	}
@@ -1687,7 +1688,7 @@ php_start(struct conn *c, const char *path)
 	c->keep_alive = req->keep_alive && !worker_draining &&
 	    wconf->keepalive_timeout_ms > 0;
 	if (req->expect_continue && (p->body_left > 0 || p->chunked_req))
-		(void)send(c->io.fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+		(void)conn_io_send(c, cont, sizeof(cont) - 1, 0);
 	p->next = live;
 	if (live != NULL)
 		live->prev = p;

@@ -476,7 +476,10 @@ px_build_request(struct proxy *px)
 	ob_cstr(&ob, ip);
 	OB_LIT(&ob, "\r\nX-Real-IP: ");
 	ob_cstr(&ob, ip);
-	OB_LIT(&ob, "\r\nX-Forwarded-Proto: http\r\n");
+	if (c->ssl != NULL)
+		OB_LIT(&ob, "\r\nX-Forwarded-Proto: https\r\n");
+	else
+		OB_LIT(&ob, "\r\nX-Forwarded-Proto: http\r\n");
 	if (req->host.len > 0) {
 		OB_LIT(&ob, "X-Forwarded-Host: ");
 		ob_str(&ob, &req->host);
@@ -531,9 +534,9 @@ px_flush_client(struct proxy *px)
 {
 	struct conn	*c = px->c;
 	struct iovec	 iov[2];
-	struct msghdr	 msg;
 	size_t		 ol, bl;
 	ssize_t		 n;
+	int		 niov;
 
 	for (;;) {
 		ol = c->out_len - c->out_off;
@@ -542,17 +545,16 @@ px_flush_client(struct proxy *px)
 			return 1;
 		if (!c->writable)
 			return 0;
-		memset(&msg, 0, sizeof(msg));
-		msg.msg_iov = iov;
+		niov = 0;
 		if (ol > 0) {
-			iov[msg.msg_iovlen].iov_base = c->r->out + c->out_off;
-			iov[msg.msg_iovlen++].iov_len = ol;
+			iov[niov].iov_base = c->r->out + c->out_off;
+			iov[niov++].iov_len = ol;
 		}
 		if (bl > 0) {
-			iov[msg.msg_iovlen].iov_base = px->buf + px->roff;
-			iov[msg.msg_iovlen++].iov_len = bl;
+			iov[niov].iov_base = px->buf + px->roff;
+			iov[niov++].iov_len = bl;
 		}
-		n = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL);
+		n = conn_io_sendv(c, iov, niov);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				c->writable = 0;
@@ -599,7 +601,7 @@ px_req_read(struct proxy *px)
 	room = CONN_IN_SIZE - c->in_len;
 	if (c->r->req.body == HTTP_BODY_LENGTH)
 		room = MTD_MIN(room, px->req_left);
-	n = recv(c->io.fd, c->r->in + c->in_len, room, 0);
+	n = conn_io_recv(c, c->r->in + c->in_len, room);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 		c->readable = 0;
 		return STEP_WAIT;
@@ -1009,8 +1011,8 @@ px_step_tunnel(struct proxy *px)
 		}
 		if (px->bsend == c->in_len && c->readable) {
 			c->in_len = px->bsend = c->head_len;
-			n = recv(c->io.fd, c->r->in + c->in_len,
-			    CONN_IN_SIZE - c->in_len, 0);
+			n = conn_io_recv(c, c->r->in + c->in_len,
+			    CONN_IN_SIZE - c->in_len);
 			if (n > 0) {
 				c->in_len += (uint32_t)n;
 				moved = 1;

@@ -185,6 +185,20 @@ conn_limit(int configured)
 	return (rlim_t)configured < usable ? configured : (int)usable;
 }
 
+/*
+ * The listening sockets are in the order of wconf->listens: tell whether
+ * <io> (one of lios[]) terminates TLS.
+ */
+int
+worker_listener_ssl(const struct ev_io *io)
+{
+	const struct listener_io	*l = (const struct listener_io *)io;
+	ptrdiff_t			 i = l - lios;
+
+	return i >= 0 && i < nlios && i < wconf->nlisten &&
+	    wconf->listens[i].ssl;
+}
+
 static void
 setup_listeners(const int *fds, int nfds)
 {

@@ -1,0 +1,264 @@
+#!/usr/bin/env bats
+# TLS termination: "listen ... ssl", default and SNI certificates, TLS 1.2+
+# only, keep-alive, large files, stalled handshakes, reload with renewed
+# certificates, configuration errors. A test CA and the server
+# certificates are made with the openssl CLI in setup_file.
+
+load helpers
+
+BACKEND_PY=$BATS_TEST_DIRNAME/backend.py
+
+# mkcert NAME CN SAN: a key and a certificate signed by the test CA.
+mkcert() {
+	local d=$MTD_DIR/pki
+	openssl req -newkey rsa:2048 -nodes -keyout "$d/$1.key" \
+	    -out "$d/$1.csr" -subj "/CN=$2" 2>/dev/null || return 1
+	printf 'subjectAltName=%s\n' "$3" >"$d/$1.ext"
+	openssl x509 -req -in "$d/$1.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+	    -CAcreateserial -out "$d/$1.crt" -days 2 -extfile "$d/$1.ext" \
+	    2>/dev/null
+}
+
+setup_file() {
+	local d
+	export MTD_DIR=$BATS_FILE_TMPDIR
+	d=$MTD_DIR/pki
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" \
+	    -out "$d/ca.crt" -days 2 -subj "/CN=maitred test CA" 2>/dev/null
+	mkcert srv localhost "DNS:localhost,IP:127.0.0.1"
+	mkcert other other.test "DNS:other.test"
+	mkcert wild wild.test "DNS:*.wild.test"
+	BPORT=$(free_port)
+	python3 "$BACKEND_PY" --port "$BPORT" --name b1 \
+	    --pidfile "$MTD_DIR/b1.pid" </dev/null >/dev/null 2>&1 3>&- &
+	wait_for port_listening "$BPORT"
+	printf '127.0.0.1:%s:1:3\n' "$BPORT" >"$MTD_DIR/backends.cfg"
+	TPORT=$(free_port)
+	export BPORT TPORT
+	write_conf "listen 127.0.0.1:$TPORT ssl" \
+	    "ssl_certificate $d/srv.crt" "ssl_certificate_key $d/srv.key" \
+	    "ssl_sni other.test $d/other.crt $d/other.key" \
+	    "ssl_sni *.wild.test $d/wild.crt $d/wild.key" \
+	    "backends $MTD_DIR/backends.cfg" "client_timeout 2s"
+	head -c $((5 * 1024 * 1024)) /dev/urandom >"$MTD_DIR/htdocs/big.bin"
+	printf '<?php echo getenv("HTTPS"), " ", $_SERVER["SERVER_PORT"], " ",
+	    strlen(file_get_contents("php://input")), "\n";\n' \
+	    >"$MTD_DIR/htdocs/tls.php"
+	maitred_start
+	wait_for port_listening "$TPORT"
+}
+
+teardown_file() {
+	local p
+	common_teardown
+	p=$(cat "$MTD_DIR/b1.pid" 2>/dev/null) || return 0
+	kill -TERM "$p" 2>/dev/null || true
+	wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null || true
+}
+
+teardown() {
+	if [ -n "${OWN_PID:-}" ]; then
+		MAITRED_PID=$OWN_PID
+		maitred_stop
+	fi
+}
+
+# turl PATH: https://127.0.0.1:$TPORT/PATH
+turl() {
+	printf 'https://127.0.0.1:%s%s\n' "$TPORT" "$1"
+}
+
+tcurl() {
+	curl -s --cacert "$MTD_DIR/pki/ca.crt" "$@"
+}
+
+# subject_of NAME: the subject of the certificate presented for SNI NAME.
+subject_of() {
+	openssl s_client -connect "127.0.0.1:$TPORT" -servername "$1" \
+	    </dev/null 2>/dev/null | sed -n 's/^subject=//p'
+}
+
+@test "GET over TLS: a static file, 200 and the exact body" {
+	run tcurl -w '%{http_code}' -o "$BATS_TEST_TMPDIR/b" \
+	    "$(turl /hello.txt)"
+	assert_success
+	assert_output 200
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/b")" "hello from maitred"
+}
+
+@test "GET over TLS through the proxy: X-Forwarded-Proto https" {
+	run tcurl "$(turl /echo)"
+	assert_success
+	assert_output --regexp '"x-forwarded-proto": "https"'
+}
+
+@test "POST 3 MB over TLS through the proxy arrives intact" {
+	local f=$BATS_TEST_TMPDIR/post.bin sum
+	head -c $((3 * 1024 * 1024)) /dev/urandom >"$f"
+	sum=$(sha256sum "$f" | cut -d' ' -f1)
+	run tcurl --data-binary "@$f" "$(turl /echo)"
+	assert_success
+	assert_output --partial "\"body_sha256\": \"$sum\""
+}
+
+@test "PHP over TLS: HTTPS=on, SERVER_PORT is the TLS port, body read" {
+	[ -x /usr/bin/php-cgi ] || skip "no php-cgi"
+	run tcurl --data-binary 'abcdef' "$(turl /tls.php)"
+	assert_success
+	assert_output "on $TPORT 6"
+	run curl -s "$(url /tls.php)"
+	assert_output " $PORT 0"
+}
+
+@test "plain HTTP on the other listener still works (proto http)" {
+	http_get /hello.txt
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" "hello from maitred"
+	run curl -s "$(url /echo)"
+	assert_output --regexp '"x-forwarded-proto": "http"'
+}
+
+@test "ALPN: http/1.1 is selected" {
+	run tcurl -v -o /dev/null "$(turl /hello.txt)"
+	assert_output --partial 'ALPN: server accepted http/1.1'
+}
+
+@test "SNI picks the matching certificate, else the default" {
+	run subject_of other.test
+	assert_output --partial 'other.test'
+	run subject_of a.wild.test
+	assert_output --partial 'wild.test'
+	run subject_of unknown.test
+	assert_output --partial 'localhost'
+	run tcurl --resolve "other.test:$TPORT:127.0.0.1" \
+	    "https://other.test:$TPORT/hello.txt"
+	assert_success
+	assert_output "hello from maitred"
+}
+
+@test "TLS 1.0 and 1.1 are refused, 1.2 and 1.3 accepted" {
+	run tcurl --tlsv1.1 --tls-max 1.1 "$(turl /hello.txt)"
+	assert_failure
+	run tcurl --tlsv1 --tls-max 1.0 "$(turl /hello.txt)"
+	assert_failure
+	run tcurl --tlsv1.2 --tls-max 1.2 "$(turl /hello.txt)"
+	assert_output "hello from maitred"
+	run tcurl --tlsv1.3 "$(turl /hello.txt)"
+	assert_output "hello from maitred"
+}
+
+@test "keep-alive over TLS: two requests, one connection" {
+	run tcurl -v "$(turl /hello.txt)" "$(turl /style.css)"
+	assert_success
+	assert_output --partial 'Re-using existing connection'
+	assert_output --partial 'hello from maitred'
+	assert_output --partial 'color: black'
+}
+
+@test "Connection: close over TLS: answer, close_notify, close" {
+	run tcurl -v -H 'Connection: close' "$(turl /hello.txt)"
+	assert_success
+	assert_output --partial 'hello from maitred'
+	run tcurl --http1.0 "$(turl /hello.txt)" "$(turl /style.css)"
+	assert_success
+	assert_output --partial 'color: black'
+}
+
+@test "a 5 MB file over TLS is byte-exact" {
+	tcurl -o "$BATS_TEST_TMPDIR/big" "$(turl /big.bin)"
+	cmp "$BATS_TEST_TMPDIR/big" "$MTD_DIR/htdocs/big.bin"
+}
+
+@test "a TLS 1.2 session resumes (tickets shared by the workers)" {
+	local s=$BATS_TEST_TMPDIR/sess.pem i
+	openssl s_client -connect "127.0.0.1:$TPORT" -tls1_2 -sess_out "$s" \
+	    </dev/null >/dev/null 2>&1
+	for i in 1 2 3 4; do
+		run openssl s_client -connect "127.0.0.1:$TPORT" -tls1_2 \
+		    -sess_in "$s" </dev/null
+		assert_output --partial 'Reused, TLSv1.2'
+	done
+}
+
+@test "stalled handshakes do not block other clients, and time out" {
+	run python3 - "$TPORT" "$MTD_DIR/pki/ca.crt" <<'PY'
+import socket, subprocess, sys, time
+port = int(sys.argv[1])
+silent = socket.create_connection(("127.0.0.1", port))
+half = socket.create_connection(("127.0.0.1", port))
+half.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+t = time.time()
+r = subprocess.run(["curl", "-s", "-m", "5", "--cacert", sys.argv[2],
+    "https://127.0.0.1:%d/hello.txt" % port], capture_output=True)
+print("body=%s took=%.2f" % (r.stdout.decode().strip(), time.time() - t))
+silent.settimeout(6)
+t = time.time()
+print("closed=%r after=%.1f" % (silent.recv(100), time.time() - t))
+PY
+	assert_success
+	assert_output --partial 'body=hello from maitred'
+	assert_output --partial "closed=b''"
+	less_than "$(printf '%s\n' "$output" | sed -n 's/.*took=//p')" 2
+}
+
+@test "reload (HUP) picks up a renewed certificate" {
+	local before after
+	before=$(openssl s_client -connect "127.0.0.1:$TPORT" </dev/null \
+	    2>/dev/null | openssl x509 -noout -serial)
+	mkcert srv localhost "DNS:localhost,IP:127.0.0.1"
+	kill -HUP "$MAITRED_PID"
+	wait_for -t 10 bash -c "[ \"\$(openssl s_client -connect \
+	    127.0.0.1:$TPORT </dev/null 2>/dev/null | \
+	    openssl x509 -noout -serial)\" != '$before' ]"
+	after=$(openssl s_client -connect "127.0.0.1:$TPORT" </dev/null \
+	    2>/dev/null | openssl x509 -noout -serial)
+	assert_equal "$after" "$(openssl x509 -noout -serial \
+	    -in "$MTD_DIR/pki/srv.crt")"
+	run tcurl "$(turl /hello.txt)"
+	assert_output "hello from maitred"
+}
+
+# conf_t LINE...: maitred -t on a config with these lines.
+conf_t() {
+	local d=$BATS_TEST_TMPDIR
+	printf '%s\n' "listen 127.0.0.1:$(free_port) ssl" "error_log $d/e.log" \
+	    "$@" >"$d/t.conf"
+	run "$MAITRED" -t -c "$d/t.conf"
+}
+
+@test "-t: listen ssl without a certificate" {
+	conf_t
+	assert_failure 1
+	assert_output --regexp 't\.conf:1: .*ssl_certificate'
+}
+
+@test "-t: missing key file" {
+	local p=$MTD_DIR/pki
+	conf_t "ssl_certificate $p/srv.crt" "ssl_certificate_key $p/nope.key"
+	assert_failure 1
+	assert_output --regexp 't\.conf:4: key .*nope\.key: No such file'
+}
+
+@test "-t: key that does not match the certificate" {
+	local p=$MTD_DIR/pki
+	conf_t "ssl_certificate $p/srv.crt" "ssl_certificate_key $p/other.key"
+	assert_failure 1
+	assert_output --regexp 't\.conf:4: .*does not match'
+}
+
+@test "-t: missing certificate, bad SNI file, bad listen flag" {
+	local p=$MTD_DIR/pki
+	conf_t "ssl_certificate $p/none.crt" "ssl_certificate_key $p/srv.key"
+	assert_failure 1
+	assert_output --regexp 't\.conf:3: certificate .*none\.crt'
+	conf_t "ssl_certificate $p/srv.crt" "ssl_certificate_key $p/srv.key" \
+	    "ssl_sni x.test $p/srv.crt $p/other.key"
+	assert_failure 1
+	assert_output --regexp 't\.conf:5: .*does not match'
+	conf_t "listen 127.0.0.1:1 tls"
+	assert_failure 1
+	assert_output --regexp 't\.conf:3: listen'
+	conf_t "ssl_certificate $p/srv.crt" "ssl_certificate_key $p/srv.key"
+	assert_success
+}

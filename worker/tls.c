@@ -1,0 +1,437 @@
+/*
+ * TLS termination with OpenSSL. The master builds the SSL contexts when
+ * it loads the configuration (so -t reports a bad certificate) and the
+ * workers inherit them through fork(): the session ticket keys are then
+ * the same in every worker and a ticket resumes anywhere. A reload builds
+ * new contexts, so renewed certificates are picked up.
+ *
+ * A connection accepted on an "ssl" listener gets an SSL object in accept
+ * state; its first SSL_read() or SSL_write() runs the handshake. The
+ * worker's loop is edge-triggered and treats a short read as "drained":
+ * tls_recv() therefore reads until the buffer is full or OpenSSL wants
+ * more from the socket, and tls_send() writes until done or the socket
+ * is full.
+ */
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <bsd/string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "log.h"
+#include "mtd.h"
+#include "tls.h"
+#include "worker.h"
+
+#define TLS_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20"
+
+struct tls_sni {
+	char		 name[256];	/* "host.example" or "*.example" */
+	SSL_CTX		*ctx;
+};
+
+struct tls_ctxs {
+	SSL_CTX		*def;		/* default certificate */
+	struct tls_sni	*sni;
+	int		 nsni;
+};
+
+static void
+tls_err(const struct conf *c, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+tls_err(const struct conf *c, int line, const char *fmt, ...)
+{
+	char		 msg[1024];
+	unsigned long	 e;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if ((e = ERR_peek_last_error()) != 0) {
+		strlcat(msg, ": ", sizeof(msg));
+		strlcat(msg, ERR_reason_error_string(e) != NULL ?
+		    ERR_reason_error_string(e) : "OpenSSL error", sizeof(msg));
+	}
+	ERR_clear_error();
+	log_warnx("%s:%d: %s", c->path, line, msg);
+}
+
+/* ALPN: HTTP/1.1 only; a client that offers only h2 gets no ALPN. */
+static int
+alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char	 h11[] = "\x08http/1.1";
+	unsigned char			*sel;
+
+	if (SSL_select_next_proto(&sel, outlen, h11, sizeof(h11) - 1, in,
+	    inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* Readable regular file, else -1 with errno. */
+static int
+file_readable(const char *path)
+{
+	FILE	*fp;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	fclose(fp);
+	return 0;
+}
+
+/* A server context with our protocol settings and <cert>/<key>. */
+static SSL_CTX *
+ctx_new(const struct conf *c, const char *cert, int cline, const char *key,
+    int kline)
+{
+	SSL_CTX	*ctx;
+
+	if (file_readable(cert) == -1) {
+		tls_err(c, cline, "certificate %s: %s", cert, strerror(errno));
+		return NULL;
+	}
+	if (file_readable(key) == -1) {
+		tls_err(c, kline, "key %s: %s", key, strerror(errno));
+		return NULL;
+	}
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tls_err(c, cline, "SSL_CTX_new");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"maitred",
+	    7);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	if (SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS) != 1) {
+		tls_err(c, cline, "cipher list");
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		tls_err(c, cline, "certificate %s", cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			tls_err(c, kline, "key %s does not match certificate "
+			    "%s", key, cert);
+		} else
+			tls_err(c, kline, "key %s", key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		tls_err(c, kline, "key %s does not match certificate %s", key,
+		    cert);
+		goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* The SNI context for <name>: exact match first, then "*.domain". */
+static SSL_CTX *
+sni_find(const struct tls_ctxs *t, const char *name)
+{
+	const char	*dot = strchr(name, '.');
+	int		 i;
+
+	for (i = 0; i < t->nsni; i++)
+		if (strcasecmp(t->sni[i].name, name) == 0)
+			return t->sni[i].ctx;
+	if (dot == NULL)
+		return NULL;
+	for (i = 0; i < t->nsni; i++)
+		if (t->sni[i].name[0] == '*' &&
+		    strcasecmp(t->sni[i].name + 1, dot) == 0)
+			return t->sni[i].ctx;
+	return NULL;
+}
+
+static int
+sni_select(SSL *ssl, int *alert, void *arg)
+{
+	const struct tls_ctxs	*t = arg;
+	const char		*name;
+	SSL_CTX			*ctx;
+
+	name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	if (name != NULL && (ctx = sni_find(t, name)) != NULL)
+		SSL_set_SSL_CTX(ssl, ctx);
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int
+any_ssl_listen(const struct conf *c)
+{
+	int	 i;
+
+	for (i = 0; i < c->nlisten; i++)
+		if (c->listens[i].ssl)
+			return 1;
+	return 0;
+}
+
+/* Check that the certificate directives come in pairs. 0 or -1. */
+static int
+tls_conf_check(const struct conf *c)
+{
+	int	 rc = 0;
+
+	if (c->ssl_cert[0] != '\0' && c->ssl_key[0] == '\0') {
+		tls_err(c, c->ssl_cert_line, "ssl_certificate without "
+		    "ssl_certificate_key");
+		rc = -1;
+	}
+	if (c->ssl_key[0] != '\0' && c->ssl_cert[0] == '\0') {
+		tls_err(c, c->ssl_key_line, "ssl_certificate_key without "
+		    "ssl_certificate");
+		rc = -1;
+	}
+	if (any_ssl_listen(c) && c->ssl_cert[0] == '\0') {
+		tls_err(c, c->ssl_listen_line, "listen ... ssl needs "
+		    "ssl_certificate and ssl_certificate_key");
+		rc = -1;
+	}
+	return rc;
+}
+
+static int
+sni_build(struct conf *c, struct tls_ctxs *t)
+{
+	const struct conf_sni	*s;
+	int			 i;
+
+	if (c->nssl_sni == 0)
+		return 0;
+	if ((t->sni = calloc((size_t)c->nssl_sni, sizeof(*t->sni))) == NULL) {
+		tls_err(c, c->ssl_sni[0].line, "%s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < c->nssl_sni; i++) {
+		s = &c->ssl_sni[i];
+		t->sni[i].ctx = ctx_new(c, s->cert, s->line, s->key, s->line);
+		if (t->sni[i].ctx == NULL)
+			return -1;
+		strlcpy(t->sni[i].name, s->name, sizeof(t->sni[i].name));
+		t->nsni++;
+	}
+	SSL_CTX_set_tlsext_servername_callback(t->def, sni_select);
+	SSL_CTX_set_tlsext_servername_arg(t->def, t);
+	return 0;
+}
+
+int
+tls_conf_build(struct conf *c)
+{
+	struct tls_ctxs	*t;
+
+	if (tls_conf_check(c) == -1)
+		return -1;
+	if (c->ssl_cert[0] == '\0' && c->nssl_sni == 0)
+		return 0;
+	if (c->ssl_cert[0] == '\0') {
+		tls_err(c, c->ssl_sni[0].line, "ssl_sni needs ssl_certificate");
+		return -1;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		tls_err(c, c->ssl_cert_line, "%s", strerror(errno));
+		return -1;
+	}
+	c->tls = t;
+	t->def = ctx_new(c, c->ssl_cert, c->ssl_cert_line, c->ssl_key,
+	    c->ssl_key_line);
+	if (t->def == NULL || sni_build(c, t) == -1) {
+		tls_conf_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+void
+tls_conf_free(struct conf *c)
+{
+	struct tls_ctxs	*t = c->tls;
+	int		 i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->nsni; i++)
+		SSL_CTX_free(t->sni[i].ctx);
+	free(t->sni);
+	SSL_CTX_free(t->def);
+	free(t);
+	c->tls = NULL;
+}
+
+int
+tls_conn_new(struct conn *c)
+{
+	SSL	*ssl;
+
+	if (wconf->tls == NULL || (ssl = SSL_new(wconf->tls->def)) == NULL)
+		return -1;
+	if (SSL_set_fd(ssl, c->io.fd) != 1) {
+		SSL_free(ssl);
+		return -1;
+	}
+	SSL_set_accept_state(ssl);
+	c->ssl = ssl;
+	return 0;
+}
+
+void
+tls_shutdown(struct conn *c)
+{
+	if (c->ssl == NULL || !SSL_is_init_finished(c->ssl) ||
+	    (SSL_get_shutdown(c->ssl) & SSL_SENT_SHUTDOWN))
+		return;
+	ERR_clear_error();
+	(void)SSL_shutdown(c->ssl);
+	ERR_clear_error();
+}
+
+void
+tls_conn_free(struct conn *c)
+{
+	if (c->ssl == NULL)
+		return;
+	tls_shutdown(c);
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+}
+
+int
+tls_handshake_done(const struct conn *c)
+{
+	return c->ssl == NULL || SSL_is_init_finished(c->ssl);
+}
+
+int
+tls_pending(const struct conn *c)
+{
+	return SSL_pending(c->ssl) > 0;
+}
+
+/* After a failed SSL_read/SSL_write: -1 with errno, EAGAIN to retry. */
+static ssize_t
+tls_fail(struct conn *c, int ret, int writing)
+{
+	int	 err = SSL_get_error(c->ssl, ret), saved = errno;
+
+	ERR_clear_error();
+	switch (err) {
+	case SSL_ERROR_WANT_READ:
+		if (writing)
+			c->tls_wwant = 1;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		if (!writing)
+			c->tls_rwant = 1;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		if (!writing)
+			return 0;
+		errno = EPIPE;
+		return -1;
+	case SSL_ERROR_SYSCALL:
+		errno = saved != 0 && saved != EAGAIN ? saved : ECONNRESET;
+		return -1;
+	default:
+		errno = EPROTO;
+		return -1;
+	}
+}
+
+ssize_t
+tls_recv(struct conn *c, void *buf, size_t len)
+{
+	size_t	 got = 0;
+	ssize_t	 rc;
+	int	 n;
+
+	c->tls_rwant = 0;
+	while (got < len) {
+		ERR_clear_error();
+		n = SSL_read(c->ssl, (char *)buf + got,
+		    (int)MTD_MIN(len - got, (size_t)INT_MAX));
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		rc = tls_fail(c, n, 0);
+		return got > 0 ? (ssize_t)got : rc;
+	}
+	return (ssize_t)got;
+}
+
+ssize_t
+tls_send(struct conn *c, const void *buf, size_t len)
+{
+	size_t	 done = 0;
+	ssize_t	 rc;
+	int	 n;
+
+	c->tls_wwant = 0;
+	while (done < len) {
+		ERR_clear_error();
+		n = SSL_write(c->ssl, (const char *)buf + done,
+		    (int)MTD_MIN(len - done, (size_t)INT_MAX));
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		rc = tls_fail(c, n, 1);
+		return done > 0 ? (ssize_t)done : rc;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t
+tls_sendv(struct conn *c, const struct iovec *iov, int iovcnt)
+{
+	size_t	 total = 0;
+	ssize_t	 n;
+	int	 i;
+
+	for (i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len == 0)
+			continue;
+		n = tls_send(c, iov[i].iov_base, iov[i].iov_len);
+		if (n == -1)
+			return total > 0 ? (ssize_t)total : -1;
+		total += (size_t)n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	return (ssize_t)total;
+}

@@ -416,12 +416,39 @@ tls_send(struct conn *c, const void *buf, size_t len)
 	return (ssize_t)done;
 }
 
+/*
+ * Small vectors (a response head and a short body) are gathered into one
+ * TLS record: a record per piece costs a header, a MAC and often a packet
+ * each. A retry after EAGAIN gathers the same bytes again, which is what
+ * OpenSSL requires of a retried write.
+ */
+static ssize_t
+tls_sendv_small(struct conn *c, const struct iovec *iov, int iovcnt,
+    size_t total)
+{
+	static char	 gather[16384];
+	size_t		 off = 0;
+	int		 i;
+
+	for (i = 0; i < iovcnt; i++) {
+		memcpy(gather + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	return tls_send(c, gather, total);
+}
+
 ssize_t
 tls_sendv(struct conn *c, const struct iovec *iov, int iovcnt)
 {
 	size_t	 total = 0;
 	ssize_t	 n;
 	int	 i;
+
+	for (i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (iovcnt > 1 && total <= 16384)
+		return tls_sendv_small(c, iov, iovcnt, total);
+	total = 0;
 
 	for (i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len == 0)

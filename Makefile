@@ -119,16 +119,24 @@ run: deps maitred
 
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(patsubst t/fuzz/%.c,build/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
-build/fuzz/%: t/fuzz/%.c $(LIBSRCS)
+FUZZ_CFLAGS := $(CSTD) -g -O1 $(INCS) -fsanitize=address,undefined
+FUZZ_OBJS := $(LIBSRCS:%.c=build/fuzz/obj/%.o)
+# The library once, instrumented for coverage; each target links it.
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(CSTD) -g -O1 $(INCS) -fsanitize=fuzzer,address,undefined \
-	  -o $@ $< $(LIBSRCS) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+build/fuzz/%: t/fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do n=$${f##*/}; mkdir -p build/fuzz/corpus-$$n; \
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    build/fuzz/corpus-$$n t/fuzz/corpus/$${n#fuzz_} 2>&1 | \
-	    grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; done
+	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/$$n- \
+	    build/fuzz/corpus-$$n t/fuzz/corpus/$${n#fuzz_} \
+	    >build/fuzz/$$n.log 2>&1; then \
+	    tail -n 40 build/fuzz/$$n.log; echo "$$n: failed"; exit 1; fi; \
+	  grep -E 'stat::number_of_executed_units' build/fuzz/$$n.log; done
 
 bench: maitred
 	t/bench/run
@@ -191,4 +199,4 @@ clean:
 	rm -rf build maitred
 
 FORCE:
--include $(OBJS:.o=.d) $(LIBOBJS:.o=.d)
+-include $(OBJS:.o=.d) $(LIBOBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

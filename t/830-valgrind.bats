@@ -7,6 +7,8 @@ load helpers
 
 setup() {
 	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	! grep -qa __asan_init "$MAITRED" ||
+	    skip "valgrind cannot run a sanitizer build"
 	export MTD_DIR=$BATS_TEST_TMPDIR
 	BE_PORT=$(free_port)
 	python3 "$BATS_TEST_DIRNAME/backend.py" --port "$BE_PORT" --name vg \

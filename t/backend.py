@@ -11,6 +11,8 @@ Paths:
   /slow?ms=N       sleep N ms, then answer
   /status/NNN      answer with status NNN
   /big?bytes=N     N deterministic bytes, byte i = i % 251, Content-Length
+                   (&ctype=T: Content-Type T, application/octet-stream
+                   by default)
   /chunked?n=K     chunked response of K chunks "chunk I\\n"
   /echo            any method: JSON {"method", "path", "headers" (names
                    lower-cased, repeated fields joined with ", "),
@@ -138,7 +140,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(400, "bad status\n")
             return self.reply(int(code), "status %s\n" % code)
         if path == "/big":
-            return self.do_big(int(q.get("bytes", ["1048576"])[0]))
+            return self.do_big(int(q.get("bytes", ["1048576"])[0]),
+                               q.get("ctype", ["application/octet-stream"])[0])
         if path == "/chunked":
             return self.do_chunked(int(q.get("n", ["3"])[0]))
         if path == "/close":
@@ -172,8 +175,8 @@ class Handler(BaseHTTPRequestHandler):
         }
         self.reply(200, json.dumps(doc) + "\n", "application/json")
 
-    def do_big(self, n):
-        self.head(200, n, "application/octet-stream")
+    def do_big(self, n, ctype="application/octet-stream"):
+        self.head(200, n, ctype)
         if self.command == "HEAD":
             return
         pattern = big_bytes(251 * (BIG_CHUNK // 251))

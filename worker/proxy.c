@@ -22,6 +22,7 @@
 #include "backend.h"
 #include "conn.h"
 #include "ev.h"
+#include "gzip.h"
 #include "http.h"
 #include "log.h"
 #include "pcache.h"
@@ -80,7 +81,9 @@ struct proxy {
 	struct http_chunked	 resp_ch;
 	uint8_t			 resp_kind;	/* enum http_body */
 	uint8_t			 resp_byte:1, resp_head:1, resp_done:1,
-				 reusable:1, dechunk:1;
+				 reusable:1, dechunk:1, vary:1, gz_done:1;
+	/* gzip: buf[roff, rlen) is identity body deflate has not taken. */
+	struct gz_stream	*gz;
 
 	struct pcache		 pc;		/* response cache state */
 	char			 buf[PX_BUF_SIZE];
@@ -276,6 +279,11 @@ static void
 px_free(struct proxy *px)
 {
 	pcache_end(&px->pc);
+	if (px->gz != NULL) {
+		gz_free(px->gz);
+		free(px->gz);
+		px->gz = NULL;
+	}
 	if (nfree_px >= PX_FREE_MAX) {
 		free(px);
 		return;
@@ -525,9 +533,35 @@ px_req_scan(struct proxy *px, uint32_t off, size_t n)
 }
 
 /*
+ * gzip: out[] is empty; deflate what is in buf[roff, rlen) into it,
+ * ending the stream once the body is complete. 1 when there is nothing
+ * more to send for now (or ever), 0 when out[] was refilled, -1 error.
+ */
+static int
+px_gz_pump(struct proxy *px)
+{
+	struct conn	*c = px->c;
+	size_t		 cons, prod;
+	int		 rc;
+
+	if (px->gz_done || (px->roff == px->rlen && !px->resp_done))
+		return 1;
+	c->out_off = c->out_len = 0;
+	rc = gz_feed(px->gz, px->buf + px->roff, px->rlen - px->roff,
+	    c->r->out, CONN_OUT_SIZE, &cons, &prod, px->resp_done);
+	if (rc == -1)
+		return -1;
+	px->roff += (uint32_t)cons;
+	c->out_len = (uint32_t)prod;
+	px->gz_done = rc == 1;
+	return prod == 0 && !px->gz_done;
+}
+
+/*
  * Client to us: send everything in out[] (interim or final head, error
  * page), then the response bytes in buf[roff, rlen) once the response
- * head went out. 1 when all sent, 0 when the socket is full, -1 error.
+ * head went out (when gzip-coding, these go through deflate into out[]
+ * first). 1 when all sent, 0 when the socket is full, -1 error.
  */
 static int
 px_flush_client(struct proxy *px)
@@ -536,13 +570,19 @@ px_flush_client(struct proxy *px)
 	struct iovec	 iov[2];
 	size_t		 ol, bl;
 	ssize_t		 n;
-	int		 niov;
+	int		 niov, rc;
 
 	for (;;) {
 		ol = c->out_len - c->out_off;
-		bl = px->resp_head ? px->rlen - px->roff : 0;
-		if (ol + bl == 0)
-			return 1;
+		bl = px->resp_head && px->gz == NULL ? px->rlen - px->roff : 0;
+		if (ol + bl == 0) {
+			if (px->gz == NULL || !px->resp_head ||
+			    px->phase != PX_RELAY)
+				return 1;
+			if ((rc = px_gz_pump(px)) != 0)
+				return rc;
+			continue;
+		}
 		if (!c->writable)
 			return 0;
 		niov = 0;
@@ -678,6 +718,86 @@ px_req_step(struct proxy *px)
 	return STEP_WAIT;
 }
 
+/* Does a Vary field of <resp> already name Accept-Encoding? */
+static int
+vary_has_ae(const struct http_response *resp)
+{
+	const struct http_str	*v;
+	size_t			 i;
+	int			 k;
+
+	for (k = 0; k < resp->nheaders; k++) {
+		if (!NAME_IS(&resp->headers[k].name, "Vary"))
+			continue;
+		v = &resp->headers[k].value;
+		for (i = 0; i + 15 <= v->len; i++)
+			if (strncasecmp(v->p + i, "accept-encoding", 15) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Decide whether the response <resp> is gzip-coded on its way to the
+ * client: a 200 with a body and no Content-Encoding, of a type in
+ * gzip_types, long enough, to a GET (not a range) from a client that
+ * accepts gzip. Sets px->vary when the answer depends on
+ * Accept-Encoding, and px->gz when compressing. 0, or -1 (no memory).
+ */
+static int
+px_gz_decide(struct proxy *px, const struct http_response *resp)
+{
+	struct http_request	*req = &px->c->r->req;
+	const struct http_str	*ct;
+	int64_t			 length = -1;
+	int			 vary, want;
+
+	if (!wconf->gzip_on || resp->status != 200 ||
+	    http_header_get(resp->headers, resp->nheaders,
+	    "Content-Encoding") != NULL ||
+	    (ct = http_header_get(resp->headers, resp->nheaders,
+	    "Content-Type")) == NULL)
+		return 0;
+	if (resp->body == HTTP_BODY_LENGTH)
+		length = (int64_t)resp->content_length;
+	want = gz_wanted(px->c, ct->p, ct->len, length, &vary);
+	px->vary = vary && !vary_has_ae(resp);
+	if (!want || resp->body == HTTP_BODY_NONE ||
+	    req->method != HTTP_M_GET ||
+	    http_header_get(req->headers, req->nheaders, "Range") != NULL)
+		return 0;
+	if ((px->gz = malloc(sizeof(*px->gz))) == NULL)
+		return -1;
+	if (gz_init(px->gz, wconf->gzip_level, req->minor >= 1) == -1) {
+		free(px->gz);
+		px->gz = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The gzip variant's own fields: after the common part of the head,
+ * which is what the cache stores (the identity variant).
+ */
+static void
+px_gz_fields(struct proxy *px, struct ob *ob, const struct http_response *resp)
+{
+	const struct http_str	*etag;
+
+	OB_LIT(ob, "Content-Encoding: gzip\r\n");
+	etag = http_header_get(resp->headers, resp->nheaders, "ETag");
+	if (etag != NULL) {
+		OB_LIT(ob, "ETag: ");
+		if (etag->len > 0 && etag->p[0] == '"')
+			OB_LIT(ob, "W/");
+		ob_str(ob, etag);
+		OB_LIT(ob, "\r\n");
+	}
+	if (px->c->r->req.minor >= 1)
+		OB_LIT(ob, "Transfer-Encoding: chunked\r\n");
+}
+
 /* Response head for the client, into out[] after anything pending. */
 static int
 px_build_response(struct proxy *px, const struct http_response *resp,
@@ -707,11 +827,15 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 			ob_header(&ob, h);
 		else if (hop_by_hop(&h->name, &tk) || (px->dechunk &&
 		    NAME_IS(&h->name, "Transfer-Encoding")) ||
-		    pcache_own_field(&px->pc, &h->name))
+		    pcache_own_field(&px->pc, &h->name) || (px->gz != NULL &&
+		    (NAME_IS(&h->name, "Content-Length") ||
+		    NAME_IS(&h->name, "ETag"))))
 			continue;
 		else
 			ob_header(&ob, h);
 	}
+	if (px->vary)
+		OB_LIT(&ob, "Vary: Accept-Encoding\r\n");
 	if ((n = pcache_fields(&px->pc, ob.p + ob.len, ob.cap - ob.len)) < 0)
 		ob.err = 1;
 	else
@@ -724,6 +848,12 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 		else
 			ob.len += (size_t)n;
 	}
+	if (px->gz != NULL) {
+		/* The cache keeps the identity variant (and its ETag). */
+		if (!ob.err)
+			pcache_head(&px->pc, ob.p, ob.len);
+		px_gz_fields(px, &ob, resp);
+	}
 	if (tunnel)
 		OB_LIT(&ob, "Connection: upgrade\r\n\r\n");
 	else if (!c->keep_alive)
@@ -734,7 +864,8 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 		OB_LIT(&ob, "\r\n");
 	if (ob.err)
 		return -1;
-	pcache_head(&px->pc, ob.p, ob.len);
+	if (px->gz == NULL)
+		pcache_head(&px->pc, ob.p, ob.len);
 	c->out_len += (uint32_t)ob.len;
 	c->head_out += ob.len;
 	return 0;
@@ -808,6 +939,15 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 	    px->buf, PX_BUF_SIZE) == PCACHE_HIT) {
 		px_drop_upstream(px, 0);
 		return px_send_begin(px);
+	}
+	if (!tunnel && px_gz_decide(px, resp) == -1)
+		return px_error(px, 503, "out of memory");
+	if (px->gz != NULL) {
+		/* Deflate takes the identity body: decode chunks first. */
+		if (resp->body == HTTP_BODY_CHUNKED)
+			px->dechunk = 1;
+		if (c->r->req.minor == 0)
+			c->keep_alive = 0;	/* the close ends the body */
 	}
 	pcache_response(&px->pc, resp, resp->body == HTTP_BODY_CHUNKED &&
 	    !px->dechunk);
@@ -943,7 +1083,8 @@ px_step_relay(struct proxy *px)
 		if (px->resp_head) {
 			if ((rc = px_flush_client(px)) == -1)
 				return px_end(px, 0);
-			if (rc == 1 && px->resp_done)
+			if (rc == 1 && px->resp_done &&
+			    (px->gz == NULL || px->gz_done))
 				return px_finish(px);
 		}
 		if (!px->moved)

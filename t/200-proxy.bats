@@ -6,25 +6,6 @@
 
 load helpers
 
-BACKEND_PY=$BATS_TEST_DIRNAME/backend.py
-
-# backend_start NAME: start t/backend.py on a free port; prints the port.
-backend_start() {
-	local port d
-	d=$(mtd_dir)
-	port=$(free_port)
-	python3 "$BACKEND_PY" --port "$port" --name "$1" \
-	    --pidfile "$d/$1.pid" </dev/null >/dev/null 2>&1 3>&- &
-	track_pid $!
-	wait_for port_listening "$port" || return 1
-	printf '%s\n' "$port"
-}
-
-# backend_pid NAME
-backend_pid() {
-	cat "$(mtd_dir)/$1.pid"
-}
-
 setup_file() {
 	export MTD_DIR=$BATS_FILE_TMPDIR
 	B1=$(backend_start b1)
@@ -39,14 +20,7 @@ setup_file() {
 }
 
 teardown_file() {
-	local n p
 	common_teardown
-	# backend_start ran in $(...): its track_pid did not reach us.
-	for n in b1 b2 b3; do
-		p=$(cat "$MTD_DIR/$n.pid" 2>/dev/null) || continue
-		kill -TERM "$p" 2>/dev/null || true
-		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null || true
-	done
 }
 
 # own_maitred LINE...: a second maitred for this test only, in

@@ -8,20 +8,6 @@
 
 load helpers
 
-BACKEND_PY=$BATS_TEST_DIRNAME/backend.py
-
-# backend_start NAME: start t/backend.py on a free port; prints the port.
-backend_start() {
-	local port d
-	d=$(mtd_dir)
-	port=$(free_port)
-	python3 "$BACKEND_PY" --port "$port" --name "$1" \
-	    --pidfile "$d/$1.pid" </dev/null >/dev/null 2>&1 3>&- &
-	track_pid $!
-	wait_for port_listening "$port" || return 1
-	printf '%s\n' "$port"
-}
-
 # count [PORT]: requests the backend served so far.
 count() {
 	command curl -s -m 5 "http://127.0.0.1:${1:-$B1}/count"

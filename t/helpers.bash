@@ -223,6 +223,28 @@ workers_are() {
 	[ "$(worker_count "${@:2}")" -eq "$1" ]
 }
 
+# backend_start NAME [PORT]: start t/backend.py (X-Backend: NAME) on PORT or
+# a free port and print the port. Its pid is in $(mtd_dir)/NAME.pid, which
+# common_teardown uses: this usually runs in $(...), where track_pid
+# cannot reach the caller.
+backend_start() {
+	local port=${2:-} d
+	d=$(mtd_dir)
+	[ -n "$port" ] || port=$(free_port)
+	rm -f "$d/$1.pid"
+	python3 "$BATS_TEST_DIRNAME/backend.py" --port "$port" --name "$1" \
+	    --pidfile "$d/$1.pid" </dev/null >/dev/null 2>&1 3>&- &
+	track_pid $!
+	wait_for port_listening "$port" || return 1
+	wait_for test -s "$d/$1.pid" || return 1
+	printf '%s\n' "$port"
+}
+
+# backend_pid NAME: the pid of a backend_start backend.
+backend_pid() {
+	cat "$(mtd_dir)/$1.pid"
+}
+
 # track_pid PID...: kill these in common_teardown (daemons, helpers).
 track_pid() {
 	MTD_TRACK="${MTD_TRACK:-} $*"

@@ -9,21 +9,12 @@ BACKEND_PY=$BATS_TEST_DIRNAME/backend.py
 # hb_backend_start NAME [PORT]: start t/backend.py (on a free port, or
 # PORT); prints the port. Its pid is in $(mtd_dir)/NAME.pid and tracked.
 hb_backend_start() {
-	local port=${2:-} d
-	d=$(mtd_dir)
-	[ -n "$port" ] || port=$(free_port)
-	rm -f "$d/$1.pid"
-	python3 "$BACKEND_PY" --port "$port" --name "$1" \
-	    --pidfile "$d/$1.pid" </dev/null >/dev/null 2>&1 3>&- &
-	track_pid $!
-	wait_for port_listening "$port" || return 1
-	wait_for test -s "$d/$1.pid" || return 1
-	printf '%s\n' "$port"
+	backend_start "$@"
 }
 
 # hb_backend_pid NAME
 hb_backend_pid() {
-	cat "$(mtd_dir)/$1.pid"
+	backend_pid "$1"
 }
 
 # hb_backend_count PORT: the backend's /count (asked directly).

@@ -12,12 +12,17 @@
 #
 # Knobs (env):
 #   ROUNDS=4 DURATION=3 (s per wrk run) THREADS=2 COOLDOWN=0.3 (s) WARMUP=2 (s)
-#   SCENARIOS="static_1k small_ka big_100k small_c1000 big_c1000 small_close cache_1k acl_small php_hello"
+#   SCENARIOS="static_1k small_ka big_100k small_c1000 big_c1000 small_close cache_1k acl_small php_hello
+#              tls_static_1k tls_small_ka"
 #             (also available: slow_50ms)
 #   PROXY_ADAPTERS="nginx haproxy maitred"
 #   CACHE_ADAPTERS="nginx_cache varnish haproxy_cache maitred_cache"
 #   REFERENCE=     (REFERENCE=direct adds wrk-straight-to-the-backend rows)
 #   MAITRED=path of the maitred binary (default: the checkout's ./maitred)
+#   TLS_STATIC_ADAPTERS="nginx_tls_static maitred_tls_static"
+#   TLS_PROXY_ADAPTERS="nginx_tls haproxy_tls maitred_tls"
+#   (TLS scenarios: one self-signed EC P-256 certificate, made with the openssl CLI in the
+#   temp dir, shared by every server; wrk speaks https, keep-alive)
 #   PHP_FPM=php-fpm8.2  PHP_FPM_CHILDREN=8
 #   WRK_CPUS / SERVER_CPUS  optional taskset cpu lists (default: no pinning)
 #   RESULTS_DIR=t/bench/results
@@ -29,13 +34,15 @@ DURATION=${DURATION:-3}
 THREADS=${THREADS:-2}
 COOLDOWN=${COOLDOWN:-0.3}
 WARMUP=${WARMUP:-2}
-SCENARIOS=${SCENARIOS:-"static_1k small_ka big_100k small_c1000 big_c1000 small_close cache_1k acl_small php_hello"}
+SCENARIOS=${SCENARIOS:-"static_1k small_ka big_100k small_c1000 big_c1000 small_close cache_1k acl_small php_hello tls_static_1k tls_small_ka"}
 REFERENCE=${REFERENCE-}
 PROXY_ADAPTERS=${PROXY_ADAPTERS:-"nginx haproxy maitred"}
 CACHE_ADAPTERS=${CACHE_ADAPTERS:-"nginx_cache varnish haproxy_cache maitred_cache"}
 STATIC_ADAPTERS=${STATIC_ADAPTERS:-"nginx_static maitred_static"}
 ACL_ADAPTERS=${ACL_ADAPTERS:-"maitred maitred_acl"}
 PHP_ADAPTERS=${PHP_ADAPTERS:-"nginx_php maitred_php"}
+TLS_STATIC_ADAPTERS=${TLS_STATIC_ADAPTERS:-"nginx_tls_static maitred_tls_static"}
+TLS_PROXY_ADAPTERS=${TLS_PROXY_ADAPTERS:-"nginx_tls haproxy_tls maitred_tls"}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 PHP_FPM=${PHP_FPM:-php-fpm8.2}
 MAITRED=${MAITRED:-$(cd "$BENCH_DIR/../.." && pwd)/maitred}
@@ -58,8 +65,11 @@ declare -A SCN=(
     [cache_1k]="cache|/1k|64||/1k cache HIT (cache primed in warm-up), c=64"
     [acl_small]="acl|/small|64||proxied /small, c=64: maitred with a 100,000-line blacklist + rate_limit 100000000/1s (maitred_acl) vs both off (maitred)"
     [php_hello]="php|/hello.php|32||hello-world PHP through one php-fpm (pm static, loopback TCP), c=32"
+    [tls_static_1k]="tls_static|/1k|64||static 1 KB file over TLS 1.3 (same self-signed EC P-256 certificate), keep-alive, c=64"
+    [tls_small_ka]="tls_proxy|/small|64||TLS 1.3 in front, plain HTTP to the backends, proxied /small (100 B), keep-alive, c=64"
 )
-declare -A BASELINE=([static]=nginx_static [proxy]=nginx [cache]=nginx_cache [acl]=maitred [php]=nginx_php)
+declare -A BASELINE=([static]=nginx_static [proxy]=nginx [cache]=nginx_cache [acl]=maitred [php]=nginx_php
+    [tls_static]=nginx_tls_static [tls_proxy]=nginx_tls)
 for s in $SCENARIOS; do [[ -n ${SCN[$s]:-} ]] || die "unknown scenario $s (known: ${!SCN[*]})"; done
 
 # drop adapters whose program is not installed, and say so
@@ -76,17 +86,20 @@ CACHE_ADAPTERS=$(filter_installed "$CACHE_ADAPTERS")
 STATIC_ADAPTERS=$(filter_installed "$STATIC_ADAPTERS")
 ACL_ADAPTERS=$(filter_installed "$ACL_ADAPTERS")
 PHP_ADAPTERS=$(filter_installed "$PHP_ADAPTERS")
+TLS_STATIC_ADAPTERS=$(filter_installed "$TLS_STATIC_ADAPTERS")
+TLS_PROXY_ADAPTERS=$(filter_installed "$TLS_PROXY_ADAPTERS")
 for a in "${!SKIPPED[@]}"; do log "skipping $a: ${SKIPPED[$a]} not installed"; done
 
 group_adapters() {  # group_adapters GROUP -> adapter list
     case $1 in
         static) echo $STATIC_ADAPTERS ;; proxy) echo $PROXY_ADAPTERS ;;
         cache) echo $CACHE_ADAPTERS ;; acl) echo $ACL_ADAPTERS ;; php) echo $PHP_ADAPTERS ;;
+        tls_static) echo $TLS_STATIC_ADAPTERS ;; tls_proxy) echo $TLS_PROXY_ADAPTERS ;;
     esac
 }
 group_paths() {  # paths for the sanity check and the warm-up
     case $1 in
-        static) echo /1k ;; proxy|acl) echo /small /100k ;; cache) echo /small /1k ;; php) echo /hello.php ;;
+        static|tls_static) echo /1k ;; tls_proxy) echo /small ;; proxy|acl) echo /small /100k ;; cache) echo /small /1k ;; php) echo /hello.php ;;
     esac
 }
 adapters_for() {  # adapters_for SCENARIO -> adapter list incl. reference
@@ -147,6 +160,14 @@ CONF
     log "php-fpm up on $PHP_FPM_ADDR (pid $(<"$PHPFPM_DIR/pid"), ${PHP_FPM_CHILDREN:-8} children)"
 fi
 
+for s in $SCENARIOS; do
+    if [[ ${SCN[$s]%%|*} == tls_* ]]; then
+        tls_make_cert "$BENCH_PREFIX/tls"
+        log "TLS certificate: $TLS_CERT ($(openssl x509 -in "$TLS_CERT" -noout -text | grep -m1 -o 'ASN1 OID: [a-z0-9]*'))"
+        break
+    fi
+done
+
 wanted=()
 for s in $SCENARIOS; do
     g=${SCN[$s]%%|*}
@@ -182,13 +203,13 @@ for a in "${ALL_ADAPTERS[@]}"; do
 done
 
 # ---- one wrk run -----------------------------------------------------------
-run_wrk() {  # run_wrk OUTFILE PORT PATH CONNS DURATION HEADER
-    local out=$1 port=$2 path=$3 c=$4 d=$5 hdr=$6 t=$THREADS
+run_wrk() {  # run_wrk OUTFILE PORT PATH CONNS DURATION HEADER [SCHEME]
+    local out=$1 port=$2 path=$3 c=$4 d=$5 hdr=$6 sch=${7:-http} t=$THREADS
     local args=(-t"$t" -c"$c" -d"${d}s" -s "$BENCH_DIR/tools/wrkstats.lua")
     ((c < t)) && args[0]=-t$c
     [[ -n $hdr ]] && args+=(-H "$hdr")
     /usr/bin/time -f 'WRKTIME %U %S %e' -a -o "$out" \
-        "${PIN_WRK[@]}" timeout $((d + 30)) wrk "${args[@]}" "http://127.0.0.1:$port$path" >>"$out" 2>&1 || true
+        "${PIN_WRK[@]}" timeout $((d + 30)) wrk "${args[@]}" "$sch://127.0.0.1:$port$path" >>"$out" 2>&1 || true
 }
 
 printf 'round\tscenario\tgroup\tadapter\tconns\trequests\tduration_us\tbytes\terr_connect\terr_read\terr_write\terr_status\terr_timeout\tp50_us\tp90_us\tp99_us\tmax_us\twrk_user_s\twrk_sys_s\tproxy_cpu_s\tbackend_cpu_s\tbe_accepts\tbe_requests\tsys_busy_s\tsys_idle_s\tpeak_rss_kb\n' >"$TSV"
@@ -207,7 +228,7 @@ one_run() {  # one_run ROUND SCENARIO ADAPTER
         spid=$!
     fi
     bc0=$(backend_counters); cpu0=$("$PY" "$BENCH_DIR/tools/proc.py" cpus "${pid:--}" "$bpid")
-    run_wrk "$out" "$port" "$path" "$c" "$DURATION" "$hdr"
+    run_wrk "$out" "$port" "$path" "$c" "$DURATION" "$hdr" "$(adapter_scheme "$a")"
     cpu1=$("$PY" "$BENCH_DIR/tools/proc.py" cpus "${pid:--}" "$bpid"); bc1=$(backend_counters)
     if [[ -n $spid ]]; then touch "$stop"; wait "$spid" || true; peak=$(cat "$out.peak" 2>/dev/null || echo 0); fi
     [[ -n $bc0 ]] || bc0="0 0"; [[ -n $bc1 ]] || bc1="0 0"
@@ -236,7 +257,7 @@ for a in "${ALL_ADAPTERS[@]}"; do
     for g in ${GROUPS_OF[$a]}; do paths+=" $(group_paths "$g")"; done
     for p in $(tr ' ' '\n' <<<"$paths" | sort -u); do
         [[ $p == /100k ]] && continue
-        run_wrk "$RAW/warmup-$a-${p//\//_}.txt" "$(adapter_port "$a" "${PORT_OF[$a]}")" "$p" 64 "$WARMUP" ""
+        run_wrk "$RAW/warmup-$a-${p//\//_}.txt" "$(adapter_port "$a" "${PORT_OF[$a]}")" "$p" 64 "$WARMUP" "" "$(adapter_scheme "$a")"
     done
 done
 

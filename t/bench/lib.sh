@@ -167,6 +167,32 @@ proxy_stop() {
     stop_pidfile "$(adapter_rundir "$name" "$port")/pid"
 }
 
+# adapter_scheme NAME -> https for the TLS adapters (*_tls, *_tls_*), else http
+adapter_scheme() { if [[ $1 == *_tls || $1 == *_tls_* ]]; then echo https; else echo http; fi; }
+
+# tls_make_cert DIR -- self-signed EC P-256 certificate for CN=localhost (+ SAN 127.0.0.1),
+# made with the openssl CLI; exports TLS_CERT, TLS_KEY and TLS_PEM (certificate + key, HAProxy).
+tls_make_cert() {
+    local d=$1
+    command -v openssl >/dev/null || die "openssl is not installed (needed by the TLS scenarios)"
+    mkdir -p "$d"
+    if [[ ! -s $d/cert.pem ]]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+            -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -keyout "$d/key.pem" -out "$d/cert.pem" 2>"$d/openssl.log" || { cat "$d/openssl.log" >&2; die "openssl req failed"; }
+        cat "$d/cert.pem" "$d/key.pem" >"$d/combined.pem"
+        chmod 600 "$d/key.pem" "$d/combined.pem"
+    fi
+    export TLS_CERT=$d/cert.pem TLS_KEY=$d/key.pem TLS_PEM=$d/combined.pem
+}
+
+# tls_info PORT -> "TLSv1.3 TLS_AES_256_GCM_SHA384 X25519" as negotiated by the openssl CLI
+tls_info() {
+    timeout 5 openssl s_client -connect "127.0.0.1:$1" -servername localhost -brief </dev/null 2>&1 |
+        awk -F': *' '/^Protocol version/{v=$2} /^Ciphersuite/{c=$2} /^(Server Temp Key|Negotiated TLS1.3 group)/{k=$2}
+                     END{printf "%s %s %s", v, c, k}'
+}
+
 backends_pid() { [[ -s $BENCH_PREFIX/backends/pid ]] && cat "$BENCH_PREFIX/backends/pid"; return 0; }
 
 # backend_counters -> "accepts requests" from the backends' stub_status
@@ -178,16 +204,17 @@ backend_counters() {
 # adapter_check NAME PORT PATH... -- GET each path 3 times on new connections;
 # print status codes, X-Backend and cache headers. Returns 1 on non-200.
 adapter_check() {
-    local name=$1 p path i out codes="" bes="" cache=""
-    p=$(adapter_port "$1" "$2"); shift 2
+    local name=$1 p path i out codes="" bes="" cache="" sch tls=""
+    p=$(adapter_port "$1" "$2"); sch=$(adapter_scheme "$1"); shift 2
     for path in "$@"; do
         for i in 1 2 3; do
-            out=$(curl -s -D - -o /dev/null --max-time 3 -w 'CODE %{http_code}\n' "http://127.0.0.1:$p$path" | tr -d '\r')
+            out=$(curl -s -k -D - -o /dev/null --max-time 3 -w 'CODE %{http_code}\n' "$sch://127.0.0.1:$p$path" | tr -d '\r')
             codes+="$(awk '$1=="CODE"{print $2}' <<<"$out") "
             bes+="$(awk -F': ' 'tolower($1)=="x-backend"{print $2}' <<<"$out") "
             cache+="$(awk -F': ' 'tolower($1)=="x-cache"{printf "X-Cache=%s ", $2} tolower($1)=="age"{printf "Age=%s ", $2}' <<<"$out")"
         done
     done
-    printf '  %-14s %s | X-Backend: %s| %s| codes: %s\n' "$name" "$*" "$bes" "$cache" "$codes"
+    [[ $sch == https ]] && tls=" | $(tls_info "$p")"
+    printf '  %-14s %s | X-Backend: %s| %s| codes: %s%s\n' "$name" "$*" "$bes" "$cache" "$codes" "$tls"
     [[ $codes =~ ^(200 )+$ ]]
 }

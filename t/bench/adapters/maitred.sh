@@ -4,6 +4,8 @@
 # MAITRED_MODE: proxy (default) | cache (cache_rules /*:3600:1048576) | static (htdocs = the
 # backends' docroot, $STATIC_ROOT) | acl (100,000-line blacklist of addresses that are not
 # 127.0.0.1, rate_limit 100000000/1s) | php (htdocs $STATIC_ROOT, php fastcgi $PHP_FPM_ADDR).
+# MAITRED_TLS=1: "listen 127.0.0.1:PORT ssl" with ssl_certificate $TLS_CERT, ssl_certificate_key
+# $TLS_KEY (used by maitred_tls.sh and maitred_tls_static.sh).
 # With MAITRED_CMD, any command line:
 #   MAITRED_CMD        command line, run with bash -c; placeholders
 #                      {PORT} {BACKENDS} {RUNDIR} {MODE} are substituted.
@@ -52,8 +54,12 @@ with open(sys.argv[1], "w") as f:
 PYEOF
             ;;
     esac
+    tls=""
+    [[ ${MAITRED_TLS:-0} == 1 ]] && tls=" ssl
+ssl_certificate ${TLS_CERT:?}
+ssl_certificate_key ${TLS_KEY:?}"
     cat >"$RUNDIR/maitred.conf" <<CONF
-listen 127.0.0.1:$PORT
+listen 127.0.0.1:$PORT$tls
 workers ${MAITRED_WORKERS:-2}
 pidfile $RUNDIR/maitred.pid
 htdocs $htdocs

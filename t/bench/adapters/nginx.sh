@@ -9,6 +9,8 @@
 #      NGINX_EXTRA_LOCATION (directives appended to "location /", e.g. "proxy_buffering off;"),
 #      NGINX_MODE (proxy; static = serve $STATIC_ROOT as files, used by nginx_static.sh;
 #      php = .php under $STATIC_ROOT through fastcgi_pass $PHP_FPM_ADDR, used by nginx_php.sh)
+#      NGINX_TLS (0; 1 = "listen ... ssl" with $TLS_CERT/$TLS_KEY, TLSv1.2+1.3, shared session
+#      cache; used by nginx_tls.sh and nginx_tls_static.sh)
 set -euo pipefail
 source "$(dirname "$0")/_common.sh"
 servers=$(while read -r h p w f; do
@@ -29,6 +31,12 @@ location="location / {
             $cache_loc
             ${NGINX_EXTRA_LOCATION:-}
         }"
+tls_listen="" tls_conf=""
+if [[ ${NGINX_TLS:-0} == 1 ]]; then
+    tls_listen=ssl
+    tls_conf="ssl_certificate ${TLS_CERT:?}; ssl_certificate_key ${TLS_KEY:?};
+        ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;"
+fi
 case ${NGINX_MODE:-proxy} in
     static) location="root ${STATIC_ROOT:?}; location / { ${NGINX_EXTRA_LOCATION:-} }" ;;
     php) location="root ${STATIC_ROOT:?};
@@ -81,7 +89,8 @@ $servers
         keepalive_timeout 120s;
     }
     server {
-        listen 127.0.0.1:$PORT $reuse backlog=4096;
+        listen 127.0.0.1:$PORT $tls_listen $reuse backlog=4096;
+        $tls_conf
         $location
     }
 }

@@ -34,15 +34,7 @@ own_maitred() {
 }
 
 teardown() {
-	if [ -n "${OWN_PID:-}" ]; then
-		MAITRED_PID=$OWN_PID
-		maitred_stop
-	fi
-	for p in ${OWN_TRACK:-}; do
-		kill -TERM "$p" 2>/dev/null || true
-		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null || true
-	done
-	mtd_dump_logs
+	own_teardown
 }
 
 @test "GET goes to a backend and shows X-Backend" {

@@ -347,6 +347,21 @@ mtd_dump_logs() {
 	done
 }
 
+# own_teardown: per-test teardown of files that share one maitred per file
+# and start their own for some tests (OWN_PID, OWN_TRACK).
+own_teardown() {
+	local p
+	if [ -n "${OWN_PID:-}" ]; then
+		MAITRED_PID=$OWN_PID
+		maitred_stop
+	fi
+	for p in ${OWN_TRACK:-}; do
+		kill -TERM "$p" 2>/dev/null || true
+		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null || true
+	done
+	mtd_dump_logs
+}
+
 # common_teardown: stop maitred and everything tracked, show the logs.
 common_teardown() {
 	maitred_stop || true

@@ -1143,14 +1143,17 @@ d_sticky(struct loader *ld, const struct directive *d, int argc,
 	strlcpy(ld->c->sticky_cookie, name, sizeof(ld->c->sticky_cookie));
 }
 
-/* "gzip on|off". */
+/* "NAME on|off" into the int at d->off. */
 static void
-d_gzip(struct loader *ld, const struct directive *d, int argc, char **argv)
+d_flag(struct loader *ld, const struct directive *d, int argc, char **argv)
 {
+	int	*v = (int *)((char *)ld->c + d->off);
+
+	(void)argc;
 	if (strcmp(argv[1], "on") == 0)
-		ld->c->gzip_on = 1;
+		*v = 1;
 	else if (strcmp(argv[1], "off") == 0)
-		ld->c->gzip_on = 0;
+		*v = 0;
 	else
 		bad_value(ld, d->name, argv[1], "expected \"on\" or \"off\"");
 }
@@ -1225,7 +1228,7 @@ static const struct directive directives[] = {
 	{ "client_timeout", d_ms, 1, 1, OFF(client_timeout_ms), 1, 0 },
 	{ "connect_timeout", d_ms, 1, 1, OFF(connect_timeout_ms), 1, 0 },
 	{ "error_log", d_path, 1, 1, OFF(error_log), 0, 0 },
-	{ "gzip", d_gzip, 1, 1, 0, 0, 0 },
+	{ "gzip", d_flag, 1, 1, OFF(gzip_on), 0, 0 },
 	{ "gzip_level", d_int, 1, 1, OFF(gzip_level), 1, 9 },
 	{ "gzip_min_length", d_gzip_min_length, 1, 1, 0, 0, 0 },
 	{ "gzip_types", d_gzip_types, 1, -1, 0, 0, 0 },
@@ -1238,6 +1241,7 @@ static const struct directive directives[] = {
 	{ "php", d_php, 1, 2, 0, 0, 0 },
 	{ "php_timeout", d_ms, 1, 1, OFF(php_timeout_ms), 1, 0 },
 	{ "pidfile", d_path, 1, 1, OFF(pidfile), 0, 0 },
+	{ "proxy_splice", d_flag, 1, 1, OFF(proxy_splice), 0, 0 },
 	{ "rate_limit", d_rate_limit, 1, 2, 0, 0, 0 },
 	{ "rate_limit_exempt", d_exempt, 1, -1, 0, 0, 0 },
 	{ "rate_limit_ipv6_prefix", d_int, 1, 1,
@@ -1328,6 +1332,7 @@ gzip_defaults(struct conf *c)
 
 	c->gzip_on = 0;
 	c->gzip_level = 5;
+	c->proxy_splice = 1;
 	c->gzip_min_length = 256;
 	for (i = 0; i < MTD_ARRLEN(types); i++)
 		strlcpy(c->gzip_types[i], types[i], sizeof(c->gzip_types[0]));

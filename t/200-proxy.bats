@@ -296,3 +296,58 @@ EOF
 	assert_line 'HTTP/1.1 101 Switching Protocols'
 	assert_line 'hello tunnel'
 }
+
+# big_sha N: SHA-256 of the first N bytes of the backend's /big pattern.
+big_sha() {
+	python3 -c '
+import hashlib, sys
+n = int(sys.argv[1]); p = bytes(i % 251 for i in range(251))
+print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())' "$1"
+}
+
+# spliced: maitred_bytes_spliced_total from the metrics page.
+spliced() {
+	curl -s "$(url /maitred/metrics)" |
+	    awk '$1 == "maitred_bytes_spliced_total" { print $2 }'
+}
+
+@test "large bodies are spliced: byte-exact, keep-alive between them, counted" {
+	local want
+	own_maitred "backends $BATS_FILE_TMPDIR/backends.cfg" \
+	    "status_path /maitred/status" "status_allow 127.0.0.1"
+	assert_equal "$(spliced)" 0
+	want=$( (big_sha 300000; big_sha 1000; big_sha 200000) | sha256sum)
+	# One connection: a spliced body, a small copied one, another
+	# spliced one; each must end exactly where the next head starts.
+	run curl -s -m 10 -o "$MTD_DIR/a" "$(url '/big?bytes=300000')" \
+	    -o "$MTD_DIR/b" "$(url '/big?bytes=1000')" \
+	    -o "$MTD_DIR/c" "$(url '/big?bytes=200000')"
+	assert_success
+	assert_equal "$(for f in a b c; do
+		sha256sum <"$MTD_DIR/$f" | cut -d' ' -f1; done | sha256sum)" "$want"
+	# All but the first read of each large body (at most 32 KB).
+	[ "$(spliced)" -ge $((500000 - 2 * 32768)) ]
+}
+
+@test "proxy_splice off: the same bytes, copied" {
+	own_maitred "backends $BATS_FILE_TMPDIR/backends.cfg" \
+	    "status_path /maitred/status" "status_allow 127.0.0.1" \
+	    "proxy_splice off"
+	http_get '/big?bytes=300000'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(sha256sum <"$HTTP_BODY" | cut -d' ' -f1)" \
+	    "$(big_sha 300000)"
+	assert_equal "$(spliced)" 0
+}
+
+@test "a spliced body cut short by the backend: short body, closed, logged" {
+	own_maitred "backends $BATS_FILE_TMPDIR/backends.cfg" \
+	    "status_path /maitred/status" "status_allow 127.0.0.1"
+	run curl -s -m 10 -o "$MTD_DIR/short" "$(url '/bigdie?bytes=400000')"
+	assert_equal "$status" 18	# curl: transfer closed with data left
+	assert_equal "$(stat -c %s "$MTD_DIR/short")" 200000
+	wait_for log_has 'closed in the middle of the response body'
+	[ "$(spliced)" -gt 0 ]
+	http_get /after
+	assert_equal "$HTTP_CODE" 200
+}

@@ -142,6 +142,14 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/big":
             return self.do_big(int(q.get("bytes", ["1048576"])[0]),
                                q.get("ctype", ["application/octet-stream"])[0])
+        if path == "/bigdie":
+            # Announces bytes, sends half, closes: a body cut short.
+            n = int(q.get("bytes", ["262144"])[0])
+            self.head(200, n, "application/octet-stream")
+            self.wfile.write(big_bytes(n // 2))
+            self.wfile.flush()
+            self.close_connection = True
+            return None
         if path == "/chunked":
             return self.do_chunked(int(q.get("n", ["3"])[0]))
         if path == "/close":

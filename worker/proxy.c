@@ -29,6 +29,7 @@
 #include "proxy.h"
 #include "shm.h"
 #include "stats.h"
+#include "splice.h"
 #include "sticky.h"
 #include "upstream.h"
 #include "worker.h"
@@ -38,6 +39,12 @@
 #define PX_MAX_STALE	2	/* pooled connections found dead, per req */
 #define PX_FREE_MAX	256
 #define PX_MAX_TOKENS	16	/* names listed in Connection */
+/*
+ * Bodies with at least this much left after the first read are spliced
+ * (backend socket -> pipe -> client socket) rather than copied: below
+ * it the pipe's extra syscalls cost more than the copies they save.
+ */
+#define PX_SPLICE_MIN	(16 * 1024)
 
 enum px_phase {
 	PX_CONNECT,	/* non-blocking connect in progress */
@@ -84,6 +91,8 @@ struct proxy {
 				 reusable:1, dechunk:1, vary:1, gz_done:1;
 	/* gzip: buf[roff, rlen) is identity body deflate has not taken. */
 	struct gz_stream	*gz;
+	/* Splicing: the rest of the body goes through this pipe. */
+	struct splice_pipe	*sp;
 
 	struct pcache		 pc;		/* response cache state */
 	char			 buf[PX_BUF_SIZE];
@@ -279,6 +288,10 @@ static void
 px_free(struct proxy *px)
 {
 	pcache_end(&px->pc);
+	if (px->sp != NULL) {
+		splice_pipe_put(px->sp);
+		px->sp = NULL;
+	}
 	if (px->gz != NULL) {
 		gz_free(px->gz);
 		free(px->gz);
@@ -913,6 +926,19 @@ px_resp_scan(struct proxy *px, uint32_t off, size_t n)
 	return 0;
 }
 
+/*
+ * Whether the rest of this body may bypass user space: a plain client,
+ * a Content-Length body with enough left, nothing that must see the
+ * bytes (deflate, a cache fill).
+ */
+static int
+px_splice_ok(const struct proxy *px)
+{
+	return wconf->proxy_splice && px->c->ssl == NULL && px->gz == NULL &&
+	    !px->pc.storing && px->resp_kind == HTTP_BODY_LENGTH &&
+	    !px->resp_done && px->resp_left >= PX_SPLICE_MIN;
+}
+
 /* A response head is complete in buf[0, len): take it. */
 static int
 px_resp_head(struct proxy *px, const struct http_response *resp, int len)
@@ -968,6 +994,8 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 		return px_fail_mid(px, "bad chunked framing");
 	pcache_body(&px->pc, px->buf + len, px->rlen - (uint32_t)len,
 	    px->resp_done);
+	if (px_splice_ok(px))
+		px->sp = splice_pipe_get();	/* NULL: copy as usual */
 	return STEP_PHASE;
 }
 
@@ -1001,6 +1029,65 @@ px_parse_head(struct proxy *px)
 	}
 }
 
+/* Backend to the pipe: as much of the body as the pipe takes. */
+static int
+px_splice_in(struct proxy *px)
+{
+	struct upstream	*up = px->up;
+	size_t		 want;
+	ssize_t		 n;
+
+	want = MTD_MIN(px->resp_left, SPLICE_PIPE_SIZE - px->sp->len);
+	if (want == 0)
+		return STEP_WAIT;	/* client first */
+	n = splice_in(px->sp, up->io.fd, want);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		/*
+		 * A pipe holds a bounded number of page fragments, so it
+		 * can be full with fewer bytes than its size: only an
+		 * empty pipe proves the socket has nothing to read.
+		 */
+		if (px->sp->len == 0 && errno == EAGAIN)
+			up->readable = 0;
+		return STEP_WAIT;
+	}
+	if (n <= 0)
+		return px_fail_mid(px, n == 0 ?
+		    "closed in the middle of the response body" :
+		    strerror(errno));
+	px->moved = 1;
+	px->resp_left -= (uint64_t)n;
+	px->resp_done = px->resp_left == 0;
+	return STEP_PHASE;
+}
+
+/* The pipe to the client; 1 when empty, 0 when the socket is full. */
+static int
+px_splice_out(struct proxy *px)
+{
+	struct conn	*c = px->c;
+	ssize_t		 n;
+
+	while (px->sp->len > 0) {
+		if (!c->writable)
+			return 0;
+		n = splice_out(px->sp, c->io.fd);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				c->writable = 0;
+				return 0;
+			}
+			return -1;
+		}
+		if (n == 0)
+			return -1;
+		px->moved = 1;
+		c->bytes_out += (uint64_t)n;
+		STATS_ADD(bytes_spliced, (uint64_t)n);
+	}
+	return 1;
+}
+
 /* Backend to us: the response head, then the body with back-pressure. */
 static int
 px_resp_read(struct proxy *px)
@@ -1016,6 +1103,8 @@ px_resp_read(struct proxy *px)
 		if (px->roff < px->rlen)
 			return STEP_WAIT;	/* client first */
 		px->roff = px->rlen = 0;
+		if (px->sp != NULL)
+			return px_splice_in(px);
 	}
 	room = PX_BUF_SIZE - px->rlen;
 	n = recv(up->io.fd, px->buf + px->rlen, room, 0);
@@ -1081,7 +1170,9 @@ px_step_relay(struct proxy *px)
 		    px->phase != PX_RELAY)
 			return rc;
 		if (px->resp_head) {
-			if ((rc = px_flush_client(px)) == -1)
+			if ((rc = px_flush_client(px)) == 1 && px->sp != NULL)
+				rc = px_splice_out(px);
+			if (rc == -1)
 				return px_end(px, 0);
 			if (rc == 1 && px->resp_done &&
 			    (px->gz == NULL || px->gz_done))

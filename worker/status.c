@@ -143,8 +143,9 @@ render_json(struct sbuf *b, const struct stats_total *t)
 	    (unsigned long long)t->status[1], (unsigned long long)t->status[2],
 	    (unsigned long long)t->status[3], (unsigned long long)t->status[4],
 	    (unsigned long long)t->status[5]);
-	sb_printf(b, "\"bytes\":{\"in\":%llu,\"out\":%llu},",
-	    (unsigned long long)t->bytes_in, (unsigned long long)t->bytes_out);
+	sb_printf(b, "\"bytes\":{\"in\":%llu,\"out\":%llu,\"spliced\":%llu},",
+	    (unsigned long long)t->bytes_in, (unsigned long long)t->bytes_out,
+	    (unsigned long long)t->bytes_spliced);
 	sb_printf(b, "\"request_time_us\":{\"mean\":%llu,\"p50\":%llu,"
 	    "\"p90\":%llu,\"p99\":%llu},",
 	    (unsigned long long)(t->lat_us_sum / n),
@@ -216,6 +217,10 @@ render_prometheus(struct sbuf *b, const struct stats_total *t)
 	prom_metric(b, "bytes_sent_total", "counter", "Bytes written.");
 	sb_printf(b, "maitred_bytes_sent_total %llu\n",
 	    (unsigned long long)t->bytes_out);
+	prom_metric(b, "bytes_spliced_total", "counter",
+	    "Bytes of proxied bodies sent with splice(2), no copy.");
+	sb_printf(b, "maitred_bytes_spliced_total %llu\n",
+	    (unsigned long long)t->bytes_spliced);
 	prom_metric(b, "request_duration_seconds", "histogram",
 	    "Request time.");
 	for (i = 0; i < STATS_LAT_BUCKETS; i++) {

@@ -85,7 +85,7 @@ struct php {
 	struct php_io	 bout;		/* CGI stdout pipe */
 	struct php_io	 berr;		/* CGI stderr pipe */
 	uint8_t		 b_rd:1, b_wr:1, e_rd:1, connecting:1,
-			 fcgi_closed:1;
+			 fcgi_closed:1, b_err:1;
 
 	/* Request body: c->r->in[bpos, bend), then the client socket. */
 	uint32_t	 hlen;		/* the head's length */
@@ -414,8 +414,12 @@ php_io_close(struct php_io *pio)
 {
 	if (pio->io.fd == -1)
 		return;
-	/* A child may still hold a copy: leave epoll explicitly. */
-	ev_del(&pio->io);
+	/*
+	 * A CGI child may still hold a copy of a pipe: leave epoll
+	 * explicitly. A FastCGI worker forks nothing, so the close does.
+	 */
+	if (!pio->p->fcgi)
+		ev_del(&pio->io);
 	close(pio->io.fd);
 	pio->io.fd = -1;
 }
@@ -536,6 +540,8 @@ php_io_cb(struct ev_io *io, uint32_t events)
 	if (pio == &p->bin) {
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			p->b_wr = 1;
+		if (events & (EPOLLERR | EPOLLHUP))
+			p->b_err = 1;
 		if (p->fcgi && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR |
 		    EPOLLHUP)))
 			p->b_rd = 1;
@@ -737,7 +743,7 @@ fcgi_preamble(struct php *p)
 	e.fcgi = 1;
 	if (php_env_build(p, &e) == -1)
 		goto fail;
-	p->wcap = MTD_MAX(PHP_BUF, 2 * FCGI_HDR + 8 + e.len +
+	p->wcap = MTD_MAX(PHP_BUF, 3 * FCGI_HDR + 8 + e.len +
 	    (e.len / FCGI_MAX_CONTENT + 1) * FCGI_HDR);
 	if ((p->wbuf = malloc(p->wcap)) == NULL)
 		goto fail;
@@ -752,7 +758,14 @@ fcgi_preamble(struct php *p)
 		off += FCGI_HDR + n;
 	}
 	fcgi_header(p->wbuf + off, FCGI_PARAMS, 0);
-	p->wlen = off + FCGI_HDR;
+	off += FCGI_HDR;
+	/* No body at all: the empty FCGI_STDIN goes in the same write. */
+	if (p->cbody_len == 0 && p->bpos == p->bend && p->body_left == 0) {
+		fcgi_header(p->wbuf + off, FCGI_STDIN, 0);
+		off += FCGI_HDR;
+		p->stdin_eof = 1;
+	}
+	p->wlen = off;
 	p->woff = 0;
 	free(e.buf);
 	return 0;
@@ -936,8 +949,9 @@ php_pump_body(struct php *p)
 	if (p->connecting) {
 		if (!p->b_wr)
 			return 0;
-		if (getsockopt(p->bin.io.fd, SOL_SOCKET, SO_ERROR, &err,
-		    &sl) == -1 || err != 0) {
+		/* EPOLLOUT alone means connected: no getsockopt() then. */
+		if (p->b_err && (getsockopt(p->bin.io.fd, SOL_SOCKET,
+		    SO_ERROR, &err, &sl) == -1 || err != 0)) {
 			log_warnx("php: connect to %s: %s", wconf->php_fastcgi,
 			    strerror(err));
 			p->error = 502;
@@ -1574,6 +1588,9 @@ php_run(struct php *p)
 			progress |= php_pump_out(p);
 			php_pump_err(p);
 		}
+		/* Stage the body's end now: it leaves with the last bytes. */
+		if (p->eof && p->phase == PH_RUN && p->error == 0)
+			(void)php_finished(p);
 		if ((rc = php_flush(p)) == -1)
 			goto gone;
 		progress |= rc;

@@ -222,38 +222,43 @@ accept_shortage_warn(void)
 	log_warn("accept (pausing new connections)");
 }
 
+/*
+ * One connection per readiness event. The listener is level-triggered
+ * and this worker's own (SO_REUSEPORT per slot): what is still queued
+ * is reported by the next epoll_wait(), which the loop makes anyway,
+ * so draining the queue to EAGAIN would only add a failing accept4()
+ * per wakeup.
+ */
 void
 conn_accept(struct ev_io *listener, uint32_t events)
 {
-	int	 n, ssl = worker_listener_ssl(listener);
+	int	 ssl = worker_listener_ssl(listener);
 
-	for (n = 0; n < 128; n++) {
-		if (worker_draining)
-			return;
-		if (nconns >= worker_conn_limit) {
-			worker_accept_pause(0);
-			return;
-		}
-		if (accept_one(listener->fd, ssl) == 0)
-			continue;
-		switch (errno) {
-		case EAGAIN:
-		case EINTR:
-		case ECONNABORTED:
-			/* Drained, or the client gave up in the queue. */
-			return;
-		case EMFILE:
-		case ENFILE:
-		case ENOBUFS:
-		case ENOMEM:
-			/* Out of descriptors: back off instead of spinning. */
-			accept_shortage_warn();
-			worker_accept_pause(100);
-			return;
-		default:
-			log_warn("accept");
-			return;
-		}
+	if (worker_draining)
+		return;
+	if (nconns >= worker_conn_limit) {
+		worker_accept_pause(0);
+		return;
+	}
+	if (accept_one(listener->fd, ssl) == 0)
+		return;
+	switch (errno) {
+	case EAGAIN:
+	case EINTR:
+	case ECONNABORTED:
+		/* Another wakeup took it, or the client gave up. */
+		return;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		/* Out of descriptors: back off instead of spinning. */
+		accept_shortage_warn();
+		worker_accept_pause(100);
+		return;
+	default:
+		log_warn("accept");
+		return;
 	}
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Static files from htdocs: types, lengths, HEAD, directories, validators,
-# ranges, permissions, path traversal, methods. One maitred for the file.
+# ranges, permissions, path traversal, methods, names added and removed
+# while running (the docroot index). One maitred for the file.
 
 load helpers
 
@@ -27,11 +28,7 @@ teardown_file() {
 }
 
 teardown() {
-	if [ -n "${OWN_PID:-}" ]; then
-		MAITRED_PID=$OWN_PID
-		maitred_stop
-	fi
-	mtd_dump_logs
+	own_teardown
 	[ -z "${OWN_DIR:-}" ] || rm -rf "$OWN_DIR"
 }
 
@@ -322,4 +319,92 @@ $v -> LEAKED the canary"
 	run raw 'FOO /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'
 	assert_equal "$(first_status)" 501
 	assert_output --partial "Connection: close"
+}
+
+# code_is PATH CODE: GET PATH answers CODE (body in $HTTP_BODY).
+code_is() {
+	http_get "$1"
+	[ "$HTTP_CODE" = "$2" ]
+}
+
+# body_is PATH TEXT: GET PATH is 200 with body TEXT.
+body_is() {
+	code_is "$1" 200 && [ "$(cat "$HTTP_BODY")" = "$2" ]
+}
+
+# Every worker reads the inotify event on its own: poll, and ask more than
+# once so that both workers are likely to answer.
+@test "a file put into htdocs after the start is served; deleted, it is not" {
+	local h=$MTD_DIR/htdocs i
+	http_get /late.txt
+	assert_equal "$HTTP_CODE" 404
+	# renamed in whole, so that no request can see it half written
+	printf 'late file\n' >"$BATS_TEST_TMPDIR/late.tmp"
+	mv "$BATS_TEST_TMPDIR/late.tmp" "$h/late.txt"
+	for i in 1 2 3 4; do
+		wait_for body_is /late.txt "late file"
+	done
+	printf 'created here\n' >"$h/created.txt"
+	for i in 1 2 3 4; do
+		wait_for body_is /created.txt "created here"
+	done
+	rm "$h/late.txt" "$h/created.txt"
+	for i in 1 2 3 4; do
+		wait_for code_is /late.txt 404
+		wait_for code_is /created.txt 404
+	done
+}
+
+@test "a file in a top-level directory made after the start is served" {
+	local h=$MTD_DIR/htdocs i
+	http_get /latedir/n.txt
+	assert_equal "$HTTP_CODE" 404
+	mkdir "$h/latedir"
+	printf 'late nested\n' >"$BATS_TEST_TMPDIR/n.tmp"
+	mv "$BATS_TEST_TMPDIR/n.tmp" "$h/latedir/n.txt"
+	for i in 1 2 3 4; do
+		wait_for body_is /latedir/n.txt "late nested"
+		wait_for code_is /latedir 301
+	done
+	mv "$h/latedir" "$h/movedir"
+	for i in 1 2 3 4; do
+		wait_for code_is /latedir/n.txt 404
+		wait_for body_is /movedir/n.txt "late nested"
+	done
+	rm -r "$h/movedir"
+	for i in 1 2 3 4; do
+		wait_for code_is /movedir/n.txt 404
+	done
+}
+
+@test "with a backend: absent names are proxied, a new file is local" {
+	local i
+	MTD_DIR=$BATS_TEST_TMPDIR
+	PORT=$(free_port)
+	bp=$(backend_start bs)
+	OWN_TRACK=$(cat "$MTD_DIR/bs.pid")
+	printf '127.0.0.1:%s:1:3\n' "$bp" >"$MTD_DIR/backends.cfg"
+	write_conf "backends $MTD_DIR/backends.cfg"
+	maitred_start
+	OWN_PID=$MAITRED_PID
+	for p in /small /api/v1/x /hello.txt.bak /sub2/x; do
+		http_get "$p"
+		assert_equal "$p $HTTP_CODE $(hdr X-Backend)" "$p 200 bs"
+		assert_equal "$(cut -d' ' -f2- "$HTTP_BODY")" "GET $p"
+	done
+	for p in / /hello.txt /sub/ /sub/deeper/nested.txt; do
+		http_get "$p"
+		assert_equal "$p $HTTP_CODE" "$p 200"
+		run hdr X-Backend
+		assert_failure
+	done
+	printf 'now local\n' >"$MTD_DIR/small.tmp"
+	mv "$MTD_DIR/small.tmp" "$MTD_DIR/htdocs/small"
+	for i in 1 2 3 4; do
+		wait_for body_is /small "now local"
+	done
+	rm "$MTD_DIR/htdocs/small"
+	for i in 1 2 3 4; do
+		wait_for body_is /small "bs GET /small"
+	done
 }

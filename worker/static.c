@@ -6,6 +6,8 @@
  * into the response buffer (one send); larger ones go out with sendfile.
  * Compressible types go out gzip-coded through gzip.c when the client
  * accepts it (never for ranges: those are served from the file's bytes).
+ * A path whose first segment is not a name in htdocs (the docroot index
+ * knows) is not found without a syscall: on a proxy, that is most paths.
  */
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -23,6 +25,7 @@
 #include <bsd/string.h>
 
 #include "conn.h"
+#include "docindex.h"
 #include "gzip.h"
 #include "http.h"
 #include "httpdate.h"
@@ -330,6 +333,24 @@ redirect_slash(struct conn *c)
 	resp_error(c, 301, hdr);
 }
 
+/*
+ * Can the normalised <path> (<len> bytes, leading '/') name anything
+ * under htdocs? Not when its first segment is absent from htdocs: the
+ * open could only fail with ENOENT. "/" and paths too long for the
+ * kernel (ENAMETOOLONG is a 404 here, not "route elsewhere") are opened.
+ */
+static int
+may_exist(const char *path, size_t len)
+{
+	const char	*seg = path + 1, *slash;
+
+	if (len <= 1 || len >= PATH_MAX)
+		return 1;
+	slash = memchr(seg, '/', len - 1);
+	return docindex_may_exist(seg, slash != NULL ? (size_t)(slash - seg) :
+	    len - 1);
+}
+
 static int
 is_php(const char *path)
 {
@@ -358,6 +379,8 @@ static_serve(struct conn *c)
 		resp_error(c, 404, NULL);
 		return STATIC_DONE;
 	}
+	if (!may_exist(path, (size_t)n))
+		return STATIC_NOT_FOUND;
 	fd = open_beneath(path[1] ? path + 1 : ".");
 	if (fd == -1) {
 		if (errno == ENOENT || errno == ENOTDIR)

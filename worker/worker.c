@@ -20,6 +20,7 @@
 #include <bsd/unistd.h>
 
 #include "conn.h"
+#include "docindex.h"
 #include "ev.h"
 #include "log.h"
 #include "mime.h"
@@ -233,11 +234,15 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 		_exit(2);
 	mime_init(NULL);
 	drop_privileges(c->user);
+	/* As the worker's user: it indexes what that user can open. */
+	if (htdocs_fd != -1)
+		docindex_open(htdocs_fd);
 	worker_conn_limit = conn_limit(c->worker_connections);
 	ev_timer_init(&resume_timer, resume_cb);
 	ev_timer_init(&drain_timer, drain_check);
 	setup_listeners(fds, nfds);
 	ev_run();
 	conn_close_all();
+	docindex_close();
 	_exit(0);
 }

@@ -1216,10 +1216,24 @@ d_gzip_min_length(struct loader *ld, const struct directive *d, int argc,
 		ld->c->gzip_min_length = n;
 }
 
+/* "backend_rcvbuf SIZE": a socket buffer size, 0 = the kernel's. */
+static void
+d_sockbuf(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	size_t	 n;
+
+	if (conf_parse_size(argv[1], &n) == -1 || n > (64u << 20))
+		bad_value(ld, d->name, argv[1], "expected a size up to 64m");
+	else
+		*(int *)((char *)ld->c + d->off) = (int)n;
+}
+
 #define OFF(f)	offsetof(struct conf, f)
 
 static const struct directive directives[] = {
 	{ "access_log", d_path, 1, 1, OFF(access_log), 0, 0 },
+	{ "backend_rcvbuf", d_sockbuf, 1, 1, OFF(backend_rcvbuf), 0, 0 },
 	{ "backends", d_seed, 1, 1, OFF(backends_path), 0, 0 },
 	{ "blacklist", d_seed, 1, 1, OFF(blacklist_path), 0, 0 },
 	{ "cache_rules", d_seed, 1, 1, OFF(cache_rules_path), 0, 0 },
@@ -1333,6 +1347,7 @@ gzip_defaults(struct conf *c)
 	c->gzip_on = 0;
 	c->gzip_level = 5;
 	c->proxy_splice = 1;
+	c->backend_rcvbuf = 256 * 1024;
 	c->gzip_min_length = 256;
 	for (i = 0; i < MTD_ARRLEN(types); i++)
 		strlcpy(c->gzip_types[i], types[i], sizeof(c->gzip_types[0]));

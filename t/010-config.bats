@@ -48,6 +48,8 @@ check_conf() {
 	    "php_timeout 30s" \
 	    "status_path /maitred/status" \
 	    "status_allow 127.0.0.1 ::1" \
+	    "proxy_splice off" \
+	    "backend_rcvbuf 256k" \
 	    "workers auto"
 	check_conf
 	assert_success
@@ -70,8 +72,9 @@ check_conf() {
 	assert_output --partial "maitred.conf:$n: client_timeout: invalid value \"5x\""
 }
 
-@test "invalid value for workers, log_level, strategy" {
-	for l in "workers abc" "workers 0" "log_level chatty" "strategy random"; do
+@test "invalid value for workers, log_level, strategy, proxy_splice, backend_rcvbuf" {
+	for l in "workers abc" "workers 0" "log_level chatty" "strategy random" \
+	    "proxy_splice yes" "backend_rcvbuf 65m" "backend_rcvbuf -1"; do
 		write_conf "$l"
 		n=$(conf_line "$l")
 		check_conf

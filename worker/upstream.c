@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mtd.h"
 #include "upstream.h"
+#include "worker.h"
 
 #define UPSTREAM_IDLE_MAX	1024	/* idle connections per backend */
 
@@ -122,6 +123,14 @@ upstream_connect(int backend, const struct sockaddr *sa, socklen_t salen)
 	if (fd == -1)
 		return NULL;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/*
+	 * A receive window that takes a whole response lets the backend
+	 * write it in one go and move on, instead of waking up again each
+	 * time we drain a window's worth (autotuning starts far smaller).
+	 */
+	if (wconf->backend_rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &wconf->backend_rcvbuf,
+		    sizeof(wconf->backend_rcvbuf));
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		goto fail;
 	u->io.fd = fd;

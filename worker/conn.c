@@ -178,13 +178,13 @@ accept_one(int lfd, int ssl)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl = sizeof(ss);
 	struct conn		*c;
-	int			 fd, one = 1;
+	int			 fd;
 
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1)
 		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* TCP_NODELAY comes from the listener (master/listen.c). */
 	if ((c = conn_new(fd, &ss)) == NULL) {
 		log_warnx("out of memory for a new connection");
 		close(fd);

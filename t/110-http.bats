@@ -190,6 +190,15 @@ expect_error() {
 	less_than "$(meta_get elapsed "$META")" 0.8
 }
 
+@test "Connection: close with bytes after the head: the response arrives whole" {
+	# Unread bytes: maitred lingers rather than close (and reset) at once.
+	send --timeout 3 'GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+	assert_equal "$(status_lines | tr '\n' ' ')" "200 "
+	assert_output --partial AAA
+	refute_output --partial BBB
+	assert_equal "$(meta_get closed "$META")" 1
+}
+
 @test "slow client: half a head gets 408 and a close after client_timeout" {
 	send --timeout 5 'GET /a.txt HTTP/1.1\r\nHost: x\r\n'
 	assert_equal "$(first_status)" 408

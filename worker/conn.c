@@ -40,7 +40,7 @@ static void	conn_event(struct ev_io *, uint32_t);
 static void	conn_timeout(struct ev_timer *);
 static void	conn_run(struct conn *);
 static void	conn_close(struct conn *);
-static void	conn_finish(struct conn *);
+static int	conn_finish(struct conn *);
 
 int
 conn_count(void)
@@ -521,21 +521,40 @@ conn_log_request(struct conn *c)
 		request_log(c, us);
 }
 
-/* The response is out: keep-alive (next request) or close. */
-static void
+/*
+ * Whether a connection that ends may be closed at once: the client asked
+ * for the close and sent nothing we have not read (a head without body,
+ * nothing after it), so no reset can follow. Otherwise we linger: unread
+ * bytes would make the kernel answer with a reset, which can destroy the
+ * response before the client has read it.
+ */
+static int
+conn_close_now_ok(const struct conn *c)
+{
+	return c->r != NULL && c->head_done && !c->r->req.keep_alive &&
+	    c->r->req.body == HTTP_BODY_NONE && c->in_len == c->head_len;
+}
+
+/* The response is out: keep-alive (next request) or close (-1). */
+static int
 conn_finish(struct conn *c)
 {
 	uint32_t	 rest;
 
 	conn_file_close(c);
 	conn_log_request(c);
+	if (!c->keep_alive && conn_close_now_ok(c)) {
+		tls_shutdown(c);
+		conn_close(c);
+		return -1;
+	}
 	if (!c->keep_alive) {
 		tls_shutdown(c);
 		shutdown(c->io.fd, SHUT_WR);
 		c->state = CS_LINGER;
 		c->in_len = 0;
 		ev_timer_set(&c->timer, LINGER_MS);
-		return;
+		return 0;
 	}
 	rest = c->in_len - c->head_len;
 	if (rest > 0)
@@ -550,6 +569,7 @@ conn_finish(struct conn *c)
 		ev_timer_set(&c->timer, (uint64_t)wconf->keepalive_timeout_ms);
 	} else
 		ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
+	return 0;
 }
 
 void
@@ -559,7 +579,8 @@ conn_handler_done(struct conn *c)
 		c->hops->abort(c);
 	c->hops = NULL;
 	c->handler = NULL;
-	conn_finish(c);
+	if (conn_finish(c) == -1)
+		return;
 	if (c->state == CS_READ && c->in_len == 0 && worker_draining) {
 		conn_close(c);
 		return;
@@ -616,7 +637,8 @@ conn_run(struct conn *c)
 				conn_close(c);
 				return;
 			}
-			conn_finish(c);
+			if (conn_finish(c) == -1)
+				return;
 			if (c->state == CS_LINGER)
 				return;
 			if (c->in_len == 0 && worker_draining) {

@@ -830,8 +830,12 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 	ob.cap = CONN_OUT_SIZE - c->out_len;
 	ob.err = 0;
 	tokens_collect(&tk, resp->headers, resp->nheaders);
-	snprintf(st, sizeof(st), "HTTP/1.1 %03d ", resp->status);
-	ob_cstr(&ob, st);
+	/* The parser keeps statuses to three digits; no snprintf per reply. */
+	memcpy(st, "HTTP/1.1 000 ", 13);
+	st[9] = (char)('0' + resp->status / 100 % 10);
+	st[10] = (char)('0' + resp->status / 10 % 10);
+	st[11] = (char)('0' + resp->status % 10);
+	ob_put(&ob, st, 13);
 	ob_str(&ob, &resp->reason);
 	OB_LIT(&ob, "\r\n");
 	for (i = 0; i < resp->nheaders; i++) {

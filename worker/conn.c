@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bsd/string.h>
+
 #include "cidr.h"
 #include "conn.h"
 #include "ev.h"
@@ -88,6 +90,27 @@ conn_ensure_req(struct conn *c)
 	return 0;
 }
 
+/*
+ * Dotted quad of <a> into <buf>: glibc's inet_ntop() goes through
+ * sprintf, and every proxied request formats its client's address.
+ */
+static void
+ipv4_str(const uint8_t *a, char *buf, size_t len)
+{
+	char	 tmp[16], *p = tmp;
+	int	 i;
+
+	for (i = 0; i < 4; i++) {
+		if (a[i] >= 100)
+			*p++ = (char)('0' + a[i] / 100);
+		if (a[i] >= 10)
+			*p++ = (char)('0' + a[i] / 10 % 10);
+		*p++ = (char)('0' + a[i] % 10);
+		*p++ = i < 3 ? '.' : '\0';
+	}
+	strlcpy(buf, tmp, len);
+}
+
 const char *
 conn_peer_str(const struct conn *c, char *buf, size_t len)
 {
@@ -96,7 +119,7 @@ conn_peer_str(const struct conn *c, char *buf, size_t len)
 	};
 
 	if (memcmp(c->peer16, mapped, sizeof(mapped)) == 0)
-		inet_ntop(AF_INET, c->peer16 + 12, buf, (socklen_t)len);
+		ipv4_str(c->peer16 + 12, buf, len);
 	else
 		inet_ntop(AF_INET6, c->peer16, buf, (socklen_t)len);
 	return buf;

@@ -138,6 +138,36 @@ listeners_count(void)
 }
 
 void
+listeners_suspend(int slot)
+{
+	int	 j;
+
+	for (j = 0; j < nlisten; j++) {
+		if (lfds[slot][j] != -1)
+			close(lfds[slot][j]);
+		lfds[slot][j] = -1;
+	}
+}
+
+int
+listeners_suspended(int slot)
+{
+	return slot < nslots_open && nlisten > 0 && lfds[slot][0] == -1;
+}
+
+int
+listeners_resume(const struct conf *c, int slot)
+{
+	if (!listeners_suspended(slot))
+		return 0;
+	if (open_slot(c, slot) == -1) {
+		listeners_suspend(slot);
+		return -1;
+	}
+	return 0;
+}
+
+void
 listeners_keep_only(int slot)
 {
 	int	 i, j;

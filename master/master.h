@@ -24,6 +24,15 @@ const int *listeners_of(int slot);
 int	 listeners_count(void);
 /* Close every listening socket except <slot>'s (in a new worker). */
 void	 listeners_keep_only(int slot);
+/*
+ * Close slot <slot>'s sockets while it has no worker, so that the kernel
+ * spreads new connections over the other slots instead of queueing them
+ * where nobody accepts; reopen them before its worker comes back (0, or
+ * -1 logged). Master only.
+ */
+void	 listeners_suspend(int slot);
+int	 listeners_suspended(int slot);
+int	 listeners_resume(const struct conf *c, int slot);
 
 /* spawn.c: worker slot table. */
 void	 spawn_init(const struct conf *c);

@@ -23,7 +23,10 @@
 /*
  * A slot's SO_REUSEPORT socket keeps queueing connections while its worker
  * is away, so back-off must only catch real crash loops (a worker dying
- * right after start), never an operator's or OOM killer's kill.
+ * right after start), never an operator's or OOM killer's kill; and while
+ * a slot backs off, its sockets are closed when another slot can serve
+ * (the connections already queued there are reset, or moved to the other
+ * sockets when the net.ipv4.tcp_migrate_req sysctl is 1).
  */
 #define QUICK_DEATH_MS	1000	/* dying sooner than this counts as a crash */
 #define BACKOFF_AFTER	5	/* quick deaths in a row before backing off */
@@ -75,6 +78,10 @@ spawn_slot(int i)
 	pid_t	 pid;
 	int	 k;
 
+	if (listeners_resume(sconf, i) == -1) {
+		slots[i].respawn_at_ms = now_ms() + 1000;
+		return -1;
+	}
 	switch ((pid = fork())) {
 	case -1:
 		log_warn("fork worker %d", i);
@@ -131,6 +138,17 @@ slot_of(pid_t pid)
 	return -1;
 }
 
+static int
+another_slot_serves(int i)
+{
+	int	 j;
+
+	for (j = 0; j < nslots; j++)
+		if (j != i && slots[j].pid > 0)
+			return 1;
+	return 0;
+}
+
 /* Decide when slot <i> comes back, and say why it went. */
 static void
 slot_died(int i, int status, int stopping)
@@ -170,6 +188,11 @@ slot_died(int i, int status, int stopping)
 		log_warnx("worker %d keeps dying, respawning in %d s", i,
 		    delay);
 	s->respawn_at_ms = now + (uint64_t)delay * 1000;
+	if (another_slot_serves(i) && !listeners_suspended(i)) {
+		listeners_suspend(i);
+		log_warnx("worker %d: its listening sockets are closed until "
+		    "it is back; the other workers take its connections", i);
+	}
 }
 
 void

@@ -77,3 +77,43 @@ _respawned() {
 	done
 	assert wait_for -t 2 _not port_listening "$PORT"
 }
+
+# _new_worker OTHERS: print a worker pid that is not in OTHERS.
+_new_worker() {
+	local p
+	for p in $(worker_pids); do
+		printf '%s\n' "$1" | grep -qx "$p" || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+@test "a worker in a crash loop: its sockets close, the other worker takes every new connection" {
+	WORKERS=2 write_conf
+	maitred_start
+	wait_for workers_are 2
+	victim=$(worker_pids | head -n 1)
+	other=$(worker_pids | grep -vx "$victim")
+	# Kill the same slot's worker as soon as it is back: quick deaths
+	# 5, 6, 7 back off 1, 2, then 4 s.
+	for i in $(seq 7); do
+		kill -KILL "$victim"
+		wait_gone "$victim" 3
+		[ "$i" -eq 7 ] && break
+		wait_for -t 8 _new_worker "$other"
+		victim=$(_new_worker "$other")
+	done
+	assert wait_for log_has 'worker [0-9]+ keeps dying, respawning in 4 s'
+	log_has 'its listening sockets are closed until it is back'
+	# During the back-off every new connection is served at once.
+	for i in $(seq 20); do
+		run curl -s -m 1 "$(url /hello.txt)"
+		assert_output "hello from maitred"
+	done
+	assert_equal "$(worker_pids)" "$other"
+	# Back in its slot, with its sockets.
+	assert wait_for -t 8 workers_are 2
+	for i in $(seq 6); do
+		run curl -s -m 2 "$(url /hello.txt)"
+		assert_output "hello from maitred"
+	done
+}

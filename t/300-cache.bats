@@ -241,6 +241,34 @@ xcache() {
 	assert_equal "$(stat -c %s "$HTTP_BODY")" "$(hdr Content-Length)"
 }
 
+# http_date SECONDS: the HTTP date SECONDS from now, URL-encoded.
+http_date() {
+	LC_ALL=C date -u -d "@$(( $(date +%s) + $1 ))" '+%a,%%20%d%%20%b%%20%Y%%20%H:%M:%S%%20GMT'
+}
+
+@test "Expires: a past or invalid date is not stored, a near one bounds the TTL, max-age wins" {
+	local n p
+	for p in "/long/e1?hdr=Expires:$(http_date -3600)" '/long/e2?hdr=Expires:0'; do
+		n=$(count)
+		http_get "$p"
+		assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss"
+		assert_equal "$(xcache "$p")" MISS
+		assert_equal "$(count)" $((n + 2))
+	done
+	p="/long/e3?hdr=Expires:$(http_date 5)"
+	http_get "$p"
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss; stored"
+	assert_equal "$(xcache "$p")" HIT
+	run hdr Cache-Status
+	assert_output --regexp 'ttl=[1-5]$'
+	# max-age comes before Expires.
+	p="/long/e4?hdr=Expires:$(http_date -3600)&hdr=Cache-Control:max-age=30"
+	http_get "$p"
+	assert_equal "$(xcache "$p")" HIT
+	run hdr Cache-Status
+	assert_output --regexp 'ttl=(29|30)$'
+}
+
 @test "no-store, private, Set-Cookie and Vary: * are never stored" {
 	local h n
 	for h in 'Cache-Control:no-store' 'Cache-Control:private' \

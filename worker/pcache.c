@@ -443,6 +443,23 @@ pc_cache_control(const struct http_str *v, long *smax, long *max)
 	return 1;
 }
 
+#define PC_NO_DATE	((time_t)-2)	/* header absent (-1: invalid) */
+
+/*
+ * Freshness from Expires (RFC 9111 4.2.1), counted from the response's
+ * Date (our clock when it has none): an invalid date means already
+ * expired (5.3).
+ */
+static long
+pc_expires_ttl(time_t expires, time_t date)
+{
+	if (expires == -1)
+		return 0;
+	if (date == -1)
+		date = ev_wall();
+	return expires > date ? (long)MTD_MIN(expires - date, 1L << 30) : 0;
+}
+
 static int
 pc_status_storable(int status)
 {
@@ -460,6 +477,7 @@ pc_storable(struct pcache *pc, const struct http_response *resp)
 {
 	const struct http_header	*h;
 	long				 smax = -1, max = -1;
+	time_t				 expires = PC_NO_DATE, date = -1;
 	int				 i, vary_ae = 0, encoded = 0;
 
 	if (!pc_status_storable(resp->status) ||
@@ -492,6 +510,10 @@ pc_storable(struct pcache *pc, const struct http_response *resp)
 		if (lit_is(&h->name, "Last-Modified"))
 			pc->last_modified = httpdate_parse(h->value.p,
 			    h->value.len);
+		if (lit_is(&h->name, "Expires"))
+			expires = httpdate_parse(h->value.p, h->value.len);
+		if (lit_is(&h->name, "Date"))
+			date = httpdate_parse(h->value.p, h->value.len);
 	}
 	if (vary_ae && encoded)
 		return 0;
@@ -499,6 +521,8 @@ pc_storable(struct pcache *pc, const struct http_response *resp)
 		pc->ttl = MTD_MIN(pc->ttl, smax);
 	else if (max >= 0)
 		pc->ttl = MTD_MIN(pc->ttl, max);
+	else if (expires != PC_NO_DATE)
+		pc->ttl = MTD_MIN(pc->ttl, pc_expires_ttl(expires, date));
 	return pc->ttl > 0;
 }
 

@@ -1,9 +1,12 @@
 /*
- * Client connection state machine. Sockets are registered once for
- * EPOLLIN|EPOLLOUT|EPOLLRDHUP in edge-triggered mode; the readable and
- * writable bits remember what the last edge promised, and are cleared by a
- * short read or write (the socket is then drained or full). Pipelined
- * requests are answered one after the other from the same input buffer.
+ * Client connection state machine. Sockets are registered for
+ * EPOLLIN|EPOLLRDHUP in edge-triggered mode, and for EPOLLOUT too from the
+ * first write that did not go through (TLS connections from the start):
+ * registering EPOLLOUT at once would report the fresh socket writable, a
+ * wakeup for nothing on every connection. The readable and writable bits
+ * remember what the last edge promised, and are cleared by a short read
+ * or write (the socket is then drained or full). Pipelined requests are
+ * answered one after the other from the same input buffer.
  */
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -218,7 +221,9 @@ accept_one(int lfd, int ssl)
 		conn_close(c);
 		return 0;
 	}
-	if (ev_add(&c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1) {
+	c->out_watched = ssl;
+	if (ev_add(&c->io, EPOLLIN | EPOLLRDHUP | EPOLLET |
+	    (ssl ? EPOLLOUT : 0)) == -1) {
 		log_warn("epoll add");
 		conn_close(c);
 		return 0;
@@ -230,6 +235,18 @@ accept_one(int lfd, int ssl)
 		c->readable = 0;	/* refused: just send the answer */
 	conn_run(c);
 	return 0;
+}
+
+void
+conn_write_blocked(struct conn *c)
+{
+	c->writable = 0;
+	if (c->out_watched)
+		return;
+	c->out_watched = 1;
+	/* A socket that drained meanwhile is reported by the MOD itself. */
+	if (ev_mod(&c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1)
+		log_warn("epoll mod");
 }
 
 /* Say it once every 10 s at most: the shortage may last. */
@@ -459,13 +476,13 @@ conn_send_out(struct conn *c)
 		if (n == -1) {
 			if (errno != EAGAIN && errno != EINTR)
 				return -1;
-			c->writable = 0;
+			conn_write_blocked(c);
 			return 0;
 		}
 		c->out_off += (uint32_t)n;
 		c->bytes_out += (uint64_t)n;
 		if ((size_t)n < len) {
-			c->writable = 0;
+			conn_write_blocked(c);
 			return 0;
 		}
 	}
@@ -521,14 +538,14 @@ conn_send(struct conn *c)
 		c->file_left -= (uint64_t)n;
 		c->bytes_out += (uint64_t)n;
 		if ((size_t)n < len) {
-			c->writable = 0;
+			conn_write_blocked(c);
 			return 0;
 		}
 	}
 	return 1;
 error:
 	if (errno == EAGAIN || errno == EINTR) {
-		c->writable = 0;
+		conn_write_blocked(c);
 		return 0;
 	}
 	return -1;

@@ -50,6 +50,7 @@ struct conn {
 				 head_done:1;
 	/* TLS: the last read wanted to write, the last write to read. */
 	uint8_t			 tls_rwant:1, tls_wwant:1;
+	uint8_t			 out_watched:1;	/* EPOLLOUT registered */
 	uint16_t		 peer_port;
 	uint8_t			 peer16[16];	/* IPv4 mapped */
 
@@ -144,6 +145,12 @@ ssize_t	 conn_io_send(struct conn *c, const void *buf, size_t len, int more);
 ssize_t	 conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt);
 /* recv(MSG_PEEK) of one byte: 1 data, 0 EOF, -1 nothing (errno). */
 int	 conn_io_peek(struct conn *c);
+/*
+ * A write to the client did not go through (EAGAIN or short): clear
+ * c->writable and make sure EPOLLOUT is watched, so that an edge says
+ * when to write again. Every such write must end with this.
+ */
+void	 conn_write_blocked(struct conn *c);
 
 /* Attach request scratch space. 0, or -1 when out of memory. */
 int	 conn_ensure_req(struct conn *c);

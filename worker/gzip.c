@@ -311,7 +311,7 @@ gzf_run(struct gzf *g)
 			n = conn_io_send(c, c->r->out + c->out_off,
 			    c->out_len - c->out_off, 0);
 			if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-				c->writable = 0;
+				conn_write_blocked(c);
 				return;
 			}
 			if (n <= 0) {

@@ -1480,7 +1480,7 @@ php_flush(struct php *p)
 		n = conn_io_send(c, c->r->out + c->out_off,
 		    c->out_len - c->out_off, 0);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			c->writable = 0;
+			conn_write_blocked(c);
 			return progress;
 		}
 		if (n <= 0)

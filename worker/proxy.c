@@ -610,7 +610,7 @@ px_flush_client(struct proxy *px)
 		n = conn_io_sendv(c, iov, niov);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
-				c->writable = 0;
+				conn_write_blocked(c);
 				return 0;
 			}
 			return -1;
@@ -618,7 +618,7 @@ px_flush_client(struct proxy *px)
 		px->moved = 1;
 		c->bytes_out += (uint64_t)n;
 		if ((size_t)n < ol + bl)
-			c->writable = 0;
+			conn_write_blocked(c);
 		if ((size_t)n <= ol) {
 			c->out_off += (uint32_t)n;
 			continue;
@@ -1078,7 +1078,7 @@ px_splice_out(struct proxy *px)
 		n = splice_out(px->sp, c->io.fd);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
-				c->writable = 0;
+				conn_write_blocked(c);
 				return 0;
 			}
 			return -1;

@@ -1372,41 +1372,52 @@ fcgi_consume(struct php *p)
 	return progress;
 }
 
+/*
+ * FastCGI: hand on the records read so far (progress noted in
+ * *<progress>). 1 when reading more makes sense; 0 when the request is
+ * over or failed, or the client must drain what we have first.
+ */
+static int
+fcgi_take(struct php *p, int *progress)
+{
+	int	 rc, blocked;
+
+	rc = fcgi_consume(p);
+	*progress |= rc;
+	if (p->eof || p->error)
+		return 0;
+	if (p->roff > 0) {
+		memmove(p->rbuf, p->rbuf + p->roff, p->rlen - p->roff);
+		p->rlen -= p->roff;
+		p->roff = 0;
+	}
+	blocked = p->rec_type == FCGI_STDOUT && p->rec_left > 0 &&
+	    p->rlen > 0;
+	if (p->fcgi_closed) {
+		/* Records left in rbuf may still end it. */
+		if (!rc && !blocked) {
+			log_warnx("php: %s closed the connection before the "
+			    "end of the request", wconf->php_fastcgi);
+			p->error = 502;
+		}
+		return 0;
+	}
+	return p->rlen < sizeof(p->rbuf) && !blocked;	/* else: full */
+}
+
 /* Read the backend's output and hand it on. 1 progress, 0 wait. */
 static int
 php_pump_out(struct php *p)
 {
 	ssize_t	 n;
 	size_t	 used;
-	int	 progress = 0, rc, blocked;
+	int	 progress = 0;
 	int	 fd = p->fcgi ? p->bin.io.fd : p->bout.io.fd;
 
 	while (!p->eof && p->error == 0) {
 		if (p->fcgi) {
-			rc = fcgi_consume(p);
-			progress |= rc;
-			if (p->eof || p->error)
+			if (!fcgi_take(p, &progress))
 				break;
-			if (p->roff > 0) {
-				memmove(p->rbuf, p->rbuf + p->roff,
-				    p->rlen - p->roff);
-				p->rlen -= p->roff;
-				p->roff = 0;
-			}
-			blocked = p->rec_type == FCGI_STDOUT &&
-			    p->rec_left > 0 && p->rlen > 0;
-			if (p->fcgi_closed) {
-				/* Records left in rbuf may still end it. */
-				if (rc || blocked)
-					break;
-				log_warnx("php: %s closed the connection "
-				    "before the end of the request",
-				    wconf->php_fastcgi);
-				p->error = 502;
-				break;
-			}
-			if (p->rlen == sizeof(p->rbuf) || blocked)
-				break;	/* client buffer full */
 		} else if (p->roff < p->rlen) {
 			used = php_stdout(p, p->rbuf + p->roff,
 			    p->rlen - p->roff);

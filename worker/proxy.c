@@ -811,6 +811,48 @@ px_gz_fields(struct proxy *px, struct ob *ob, const struct http_response *resp)
 		OB_LIT(ob, "Transfer-Encoding: chunked\r\n");
 }
 
+/*
+ * After the backend's fields: ours (Vary, cache status, sticky cookie,
+ * gzip's) and the connection's fate, which ends the head.
+ */
+static void
+px_own_fields(struct proxy *px, struct ob *ob,
+    const struct http_response *resp, int tunnel)
+{
+	struct conn	*c = px->c;
+	int		 n;
+
+	if (px->vary)
+		OB_LIT(ob, "Vary: Accept-Encoding\r\n");
+	n = pcache_fields(&px->pc, ob->p + ob->len, ob->cap - ob->len);
+	if (n < 0)
+		ob->err = 1;
+	else
+		ob->len += (size_t)n;
+	/* A new client, or its backend changed: (re)set the cookie. */
+	if (wconf->sticky_cookie[0] != '\0' && px->sticky != px->backend) {
+		if ((n = sticky_field(bt, px->backend, ob->p + ob->len,
+		    ob->cap - ob->len)) < 0)
+			ob->err = 1;
+		else
+			ob->len += (size_t)n;
+	}
+	if (px->gz != NULL) {
+		/* The cache keeps the identity variant (and its ETag). */
+		if (!ob->err)
+			pcache_head(&px->pc, ob->p, ob->len);
+		px_gz_fields(px, ob, resp);
+	}
+	if (tunnel)
+		OB_LIT(ob, "Connection: upgrade\r\n\r\n");
+	else if (!c->keep_alive)
+		OB_LIT(ob, "Connection: close\r\n\r\n");
+	else if (c->r->req.minor == 0)
+		OB_LIT(ob, "Connection: keep-alive\r\n\r\n");
+	else
+		OB_LIT(ob, "\r\n");
+}
+
 /* Response head for the client, into out[] after anything pending. */
 static int
 px_build_response(struct proxy *px, const struct http_response *resp,
@@ -821,7 +863,7 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 	struct tokens	 tk;
 	const struct http_header *h;
 	char		 st[16];
-	int		 i, n;
+	int		 i;
 
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
@@ -851,34 +893,7 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 		else
 			ob_header(&ob, h);
 	}
-	if (px->vary)
-		OB_LIT(&ob, "Vary: Accept-Encoding\r\n");
-	if ((n = pcache_fields(&px->pc, ob.p + ob.len, ob.cap - ob.len)) < 0)
-		ob.err = 1;
-	else
-		ob.len += (size_t)n;
-	/* A new client, or its backend changed: (re)set the cookie. */
-	if (wconf->sticky_cookie[0] != '\0' && px->sticky != px->backend) {
-		if ((n = sticky_field(bt, px->backend, ob.p + ob.len,
-		    ob.cap - ob.len)) < 0)
-			ob.err = 1;
-		else
-			ob.len += (size_t)n;
-	}
-	if (px->gz != NULL) {
-		/* The cache keeps the identity variant (and its ETag). */
-		if (!ob.err)
-			pcache_head(&px->pc, ob.p, ob.len);
-		px_gz_fields(px, &ob, resp);
-	}
-	if (tunnel)
-		OB_LIT(&ob, "Connection: upgrade\r\n\r\n");
-	else if (!c->keep_alive)
-		OB_LIT(&ob, "Connection: close\r\n\r\n");
-	else if (c->r->req.minor == 0)
-		OB_LIT(&ob, "Connection: keep-alive\r\n\r\n");
-	else
-		OB_LIT(&ob, "\r\n");
+	px_own_fields(px, &ob, resp, tunnel);
 	if (ob.err)
 		return -1;
 	if (px->gz == NULL)

@@ -359,6 +359,31 @@ is_php(const char *path)
 	return n > 4 && strcmp(path + n - 4, ".php") == 0;
 }
 
+/* <fd> is the regular file <path> (normalised): run it or send it. */
+static void
+serve_regular(struct conn *c, int fd, const struct stat *st,
+    const char *path)
+{
+	struct http_request	*req = &c->r->req;
+
+	if (is_php(path)) {
+		close(fd);
+		/* With PHP off, never show a script's source. */
+		if (wconf->php_mode == PHP_OFF)
+			resp_error(c, 403, NULL);
+		else
+			php_start(c, path);
+		return;
+	}
+	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
+		close(fd);
+		resp_error(c, req->method == HTTP_M_OTHER ? 501 : 405,
+		    "Allow: GET, HEAD\r\n");
+		return;
+	}
+	send_file(c, fd, st, path);
+}
+
 int
 static_serve(struct conn *c)
 {
@@ -408,23 +433,7 @@ static_serve(struct conn *c)
 		close(fd);
 		return STATIC_NOT_FOUND;
 	}
-	if (is_php(path)) {
-		close(fd);
-		if (wconf->php_mode == PHP_OFF) {
-			/* Never show a script's source. */
-			resp_error(c, 403, NULL);
-			return STATIC_DONE;
-		}
-		php_start(c, path);
-		return STATIC_DONE;
-	}
-	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
-		close(fd);
-		resp_error(c, req->method == HTTP_M_OTHER ? 501 : 405,
-		    "Allow: GET, HEAD\r\n");
-		return STATIC_DONE;
-	}
-	send_file(c, fd, &st, path);
+	serve_regular(c, fd, &st, path);
 	return STATIC_DONE;
 fail:
 	status = map_open_error(errno);

@@ -351,3 +351,23 @@ spliced() {
 	http_get /after
 	assert_equal "$HTTP_CODE" 200
 }
+
+@test "bytes after a spliced body: that backend connection is not reused" {
+	MTD_DIR=$BATS_TEST_TMPDIR
+	PORT=$(free_port)
+	printf '127.0.0.1:%s:1:3\n' "$B1" >"$MTD_DIR/one.cfg"
+	# One worker, one backend: the next request would get the pooled
+	# connection the extra bytes wait on.
+	WORKERS=1 write_conf "backends $MTD_DIR/one.cfg" \
+	    "status_path /maitred/status" "status_allow 127.0.0.1"
+	maitred_start
+	OWN_PID=$MAITRED_PID
+	run curl -s -m 10 -o "$MTD_DIR/big" "$(url '/bigextra?bytes=300000')" \
+	    -o "$MTD_DIR/next" "$(url /next)"
+	assert_success
+	assert_equal "$(sha256sum <"$MTD_DIR/big" | cut -d' ' -f1)" \
+	    "$(big_sha 300000)"
+	assert_equal "$(cat "$MTD_DIR/next")" "b1 GET /next"
+	[ "$(spliced)" -gt 0 ]
+	run ! log_has 'invalid response head|closed before responding'
+}

@@ -142,6 +142,12 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/big":
             return self.do_big(int(q.get("bytes", ["1048576"])[0]),
                                q.get("ctype", ["application/octet-stream"])[0])
+        if path == "/bigextra":
+            # The body, then bytes that belong to no response.
+            n = int(q.get("bytes", ["262144"])[0])
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                             b"\r\n%sEXTRA" % (n, big_bytes(n)))
+            return None
         if path == "/bigdie":
             # Announces bytes, sends half, closes: a body cut short.
             n = int(q.get("bytes", ["262144"])[0])

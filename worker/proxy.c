@@ -1162,6 +1162,21 @@ px_resp_read(struct proxy *px)
 	return STEP_PHASE;
 }
 
+/*
+ * Whether the backend sent more than its response: a pooled connection
+ * must be drained, since its next edge is all that would tell. Asked only
+ * when the last read did not prove the socket empty (a splice that took
+ * exactly the body's end, a read that filled the buffer).
+ */
+static int
+px_upstream_has_more(struct proxy *px)
+{
+	char	 b;
+
+	return recv(px->up->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != -1 ||
+	    errno != EAGAIN;
+}
+
 /* The whole response reached the client: recycle and finish. */
 static int
 px_finish(struct proxy *px)
@@ -1172,6 +1187,9 @@ px_finish(struct proxy *px)
 		c->head_len = px->bend;
 	else
 		c->keep_alive = 0;
+	if (px->reusable && px->up != NULL && px->up->readable &&
+	    px_upstream_has_more(px))
+		px->reusable = 0;
 	px_drop_upstream(px, px->reusable && px->req_sent);
 	return px_end(px, 1);
 }

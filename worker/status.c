@@ -166,27 +166,31 @@ prom_metric(struct sbuf *b, const char *name, const char *type,
 	    help, name, type);
 }
 
+/* A metric with a single sample: its HELP and TYPE lines, then the value. */
+static void
+prom_value(struct sbuf *b, const char *name, const char *type,
+    const char *help, unsigned long long v)
+{
+	prom_metric(b, name, type, help);
+	sb_printf(b, "maitred_%s %llu\n", name, v);
+}
+
 static void
 prom_cache(struct sbuf *b)
 {
 	struct cache_stats	 cs;
 
 	cache_stats(shm_cache(), &cs);
-	prom_metric(b, "cache_hits_total", "counter", "Cache hits.");
-	sb_printf(b, "maitred_cache_hits_total %llu\n",
-	    (unsigned long long)cs.hits);
-	prom_metric(b, "cache_misses_total", "counter", "Cache misses.");
-	sb_printf(b, "maitred_cache_misses_total %llu\n",
-	    (unsigned long long)cs.misses);
-	prom_metric(b, "cache_evictions_total", "counter", "Cache evictions.");
-	sb_printf(b, "maitred_cache_evictions_total %llu\n",
-	    (unsigned long long)cs.evictions);
-	prom_metric(b, "cache_entries", "gauge", "Objects in the cache.");
-	sb_printf(b, "maitred_cache_entries %llu\n",
-	    (unsigned long long)cs.entries);
-	prom_metric(b, "cache_bytes", "gauge", "Cache storage in use.");
-	sb_printf(b, "maitred_cache_bytes %llu\n",
-	    (unsigned long long)cs.bytes);
+	prom_value(b, "cache_hits_total", "counter", "Cache hits.",
+	    cs.hits);
+	prom_value(b, "cache_misses_total", "counter", "Cache misses.",
+	    cs.misses);
+	prom_value(b, "cache_evictions_total", "counter", "Cache evictions.",
+	    cs.evictions);
+	prom_value(b, "cache_entries", "gauge", "Objects in the cache.",
+	    cs.entries);
+	prom_value(b, "cache_bytes", "gauge", "Cache storage in use.",
+	    cs.bytes);
 }
 
 static void
@@ -197,9 +201,8 @@ render_prometheus(struct sbuf *b, const struct stats_total *t)
 	uint64_t		 cum = 0;
 	int			 i, n = bt ? backend_count(bt) : 0;
 
-	prom_metric(b, "uptime_seconds", "gauge", "Seconds since start.");
-	sb_printf(b, "maitred_uptime_seconds %lld\n",
-	    (long long)(time(NULL) - shm->start_time));
+	prom_value(b, "uptime_seconds", "gauge", "Seconds since start.",
+	    (unsigned long long)(time(NULL) - shm->start_time));
 	prom_metric(b, "requests_total", "counter",
 	    "Requests answered, by status class.");
 	for (i = 1; i <= 5; i++)
@@ -208,19 +211,15 @@ render_prometheus(struct sbuf *b, const struct stats_total *t)
 	prom_metric(b, "connections_active", "gauge", "Open connections.");
 	sb_printf(b, "maitred_connections_active %lld\n",
 	    (long long)t->conns_active);
-	prom_metric(b, "connections_total", "counter", "Accepted connections.");
-	sb_printf(b, "maitred_connections_total %llu\n",
-	    (unsigned long long)t->conns_total);
-	prom_metric(b, "bytes_received_total", "counter", "Bytes read.");
-	sb_printf(b, "maitred_bytes_received_total %llu\n",
-	    (unsigned long long)t->bytes_in);
-	prom_metric(b, "bytes_sent_total", "counter", "Bytes written.");
-	sb_printf(b, "maitred_bytes_sent_total %llu\n",
-	    (unsigned long long)t->bytes_out);
-	prom_metric(b, "bytes_spliced_total", "counter",
-	    "Bytes of proxied bodies sent with splice(2), no copy.");
-	sb_printf(b, "maitred_bytes_spliced_total %llu\n",
-	    (unsigned long long)t->bytes_spliced);
+	prom_value(b, "connections_total", "counter", "Accepted connections.",
+	    t->conns_total);
+	prom_value(b, "bytes_received_total", "counter", "Bytes read.",
+	    t->bytes_in);
+	prom_value(b, "bytes_sent_total", "counter", "Bytes written.",
+	    t->bytes_out);
+	prom_value(b, "bytes_spliced_total", "counter",
+	    "Bytes of proxied bodies sent with splice(2), no copy.",
+	    t->bytes_spliced);
 	prom_metric(b, "request_duration_seconds", "histogram",
 	    "Request time.");
 	for (i = 0; i < STATS_LAT_BUCKETS; i++) {
@@ -249,14 +248,10 @@ render_prometheus(struct sbuf *b, const struct stats_total *t)
 		    "%llu\n", bi.name, (unsigned long long)bi.requests);
 	}
 	prom_cache(b);
-	prom_metric(b, "blocked_total", "counter",
-	    "Connections refused by the blacklist.");
-	sb_printf(b, "maitred_blocked_total %llu\n",
-	    (unsigned long long)t->blocked);
-	prom_metric(b, "rate_limited_total", "counter",
-	    "Requests refused by the rate limiter.");
-	sb_printf(b, "maitred_rate_limited_total %llu\n",
-	    (unsigned long long)t->limited);
+	prom_value(b, "blocked_total", "counter",
+	    "Connections refused by the blacklist.", t->blocked);
+	prom_value(b, "rate_limited_total", "counter",
+	    "Requests refused by the rate limiter.", t->limited);
 }
 
 /* "/maitred/status" -> "/maitred/metrics" */

@@ -1229,6 +1229,21 @@ d_sockbuf(struct loader *ld, const struct directive *d, int argc,
 		*(int *)((char *)ld->c + d->off) = (int)n;
 }
 
+/* "worker_sched batch|normal": the workers' Linux scheduling policy. */
+static void
+d_worker_sched(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	(void)argc;
+	if (strcmp(argv[1], "batch") == 0)
+		ld->c->worker_sched_batch = 1;
+	else if (strcmp(argv[1], "normal") == 0)
+		ld->c->worker_sched_batch = 0;
+	else
+		bad_value(ld, d->name, argv[1],
+		    "expected \"batch\" or \"normal\"");
+}
+
 #define OFF(f)	offsetof(struct conf, f)
 
 static const struct directive directives[] = {
@@ -1272,6 +1287,7 @@ static const struct directive directives[] = {
 	{ "user", d_user, 1, 1, 0, 0, 0 },
 	{ "worker_connections", d_int, 1, 1, OFF(worker_connections), 1,
 	    CONF_MAX_WCONN },
+	{ "worker_sched", d_worker_sched, 1, 1, 0, 0, 0 },
 	{ "workers", d_workers, 1, 1, OFF(workers), 1, MTD_MAX_WORKERS },
 };
 
@@ -1367,6 +1383,7 @@ conf_defaults(struct conf *c)
 	(void)conf_parse_listen("8085", &c->listens[0], &err);
 	c->nlisten = 1;
 	c->workers = online_cpus();
+	c->worker_sched_batch = 1;
 	c->strategy = LB_ROUND_ROBIN;
 	c->health_interval_ms = 10000;
 	c->health_kind = HEALTH_TCP;

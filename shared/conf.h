@@ -135,6 +135,7 @@ struct conf {
 	int			 gzip_level;		/* 1-9, 5 */
 	int			 proxy_splice;		/* default on */
 	int			 backend_rcvbuf;	/* SO_RCVBUF, 0: kernel */
+	int			 worker_sched_batch;	/* SCHED_BATCH, default on */
 	size_t			 gzip_min_length;	/* 256 bytes */
 	/* Media types to compress; a trailing star matches by prefix. */
 	char			 gzip_types[CONF_MAX_GZIP_TYPES][64];

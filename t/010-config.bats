@@ -50,6 +50,7 @@ check_conf() {
 	    "status_allow 127.0.0.1 ::1" \
 	    "proxy_splice off" \
 	    "backend_rcvbuf 256k" \
+	    "worker_sched batch" \
 	    "workers auto"
 	check_conf
 	assert_success

@@ -569,6 +569,7 @@ php_child(int in, int out, int err, const char *dir, char **envp)
 	int		 i;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	worker_sched_restore();
 	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(err, 2) == -1)
 		_exit(127);
 	sigemptyset(&set);

@@ -25,6 +25,8 @@ void	 worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 /* Pause/resume accepting (worker_connections, EMFILE). */
 void	 worker_accept_pause(uint64_t ms);
 void	 worker_accept_resume(void);
+/* In a forked child: the scheduling policy the master had (worker_sched). */
+void	 worker_sched_restore(void);
 struct ev_io;
 /* 1 when the listening socket <io> is a "listen ... ssl" one. */
 int	 worker_listener_ssl(const struct ev_io *io);

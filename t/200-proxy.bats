@@ -37,6 +37,35 @@ teardown() {
 	own_teardown
 }
 
+# close_answer PATH: raw GET PATH with Connection: close; $output, $META.
+close_answer() {
+	META=$BATS_TEST_TMPDIR/meta
+	rm -f "$META"
+	run raw --meta "$META" --timeout 3 \
+	    "GET $1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+}
+
+# The last bytes go out with MSG_MORE and the close adds the FIN to them:
+# nothing may be held back, whatever the size.
+@test "Connection: close: whole answer, then the close at once (small and 1 MB)" {
+	close_answer /big?bytes=100
+	assert_line --index 0 --regexp '^HTTP/1\.1 200 '
+	assert_line --regexp '^Connection: close'
+	assert_equal "$(meta_get closed "$META")" 1
+	less_than "$(meta_get elapsed "$META")" 0.8
+	f=$BATS_TEST_TMPDIR/big.out
+	raw --meta "$META" --timeout 3 \
+	    'GET /big?bytes=1048576 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >"$f"
+	assert_equal "$(meta_get closed "$META")" 1
+	less_than "$(meta_get elapsed "$META")" 2
+	body=$(python3 -c '
+import sys
+d = open(sys.argv[1], "rb").read()
+b = d[d.index(b"\r\n\r\n") + 4:]
+print(len(b), all(x == i % 251 for i, x in enumerate(b)))' "$f")
+	assert_equal "$body" "1048576 True"
+}
+
 @test "GET goes to a backend and shows X-Backend" {
 	http_get /hello
 	assert_equal "$HTTP_CODE" 200

@@ -149,7 +149,7 @@ conn_io_send(struct conn *c, const void *buf, size_t len, int more)
 }
 
 ssize_t
-conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt)
+conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt, int more)
 {
 	struct msghdr	 msg;
 
@@ -158,7 +158,7 @@ conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt)
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = (struct iovec *)iov;
 	msg.msg_iovlen = (size_t)iovcnt;
-	return sendmsg(c->io.fd, &msg, MSG_NOSIGNAL);
+	return sendmsg(c->io.fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 }
 
 int
@@ -472,7 +472,7 @@ conn_send_out(struct conn *c)
 	while (c->out_off < c->out_len) {
 		len = c->out_len - c->out_off;
 		n = conn_io_send(c, c->r->out + c->out_off, len,
-		    c->file_left > 0);
+		    c->file_left > 0 || conn_closes_after(c));
 		if (n == -1) {
 			if (errno != EAGAIN && errno != EINTR)
 				return -1;
@@ -573,6 +573,19 @@ conn_close_now_ok(const struct conn *c)
 {
 	return c->r != NULL && c->head_done && !c->r->req.keep_alive &&
 	    c->r->req.body == HTTP_BODY_NONE && c->in_len == c->head_len;
+}
+
+/*
+ * The response's last bytes are about to be sent and close() follows at
+ * once: send them with MSG_MORE. They then wait in the socket until the
+ * close, which sets FIN on that same segment; the client gets the answer
+ * and the end of the connection in one packet and one wakeup instead of
+ * two. Only when the close is certain: corked bytes are otherwise held.
+ */
+int
+conn_closes_after(const struct conn *c)
+{
+	return c->ssl == NULL && !c->keep_alive && conn_close_now_ok(c);
 }
 
 /* The response is out: keep-alive (next request) or close (-1). */

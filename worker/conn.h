@@ -142,7 +142,11 @@ void	 conn_begin_request(struct conn *c);
  */
 ssize_t	 conn_io_recv(struct conn *c, void *buf, size_t len);
 ssize_t	 conn_io_send(struct conn *c, const void *buf, size_t len, int more);
-ssize_t	 conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt);
+/* <more>: MSG_MORE, for the last bytes before a close (conn_closes_after). */
+ssize_t	 conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt,
+	    int more);
+/* 1 when the response being sent ends the connection at once. */
+int	 conn_closes_after(const struct conn *c);
 /* recv(MSG_PEEK) of one byte: 1 data, 0 EOF, -1 nothing (errno). */
 int	 conn_io_peek(struct conn *c);
 /*

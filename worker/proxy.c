@@ -607,7 +607,8 @@ px_flush_client(struct proxy *px)
 			iov[niov].iov_base = px->buf + px->roff;
 			iov[niov++].iov_len = bl;
 		}
-		n = conn_io_sendv(c, iov, niov);
+		n = conn_io_sendv(c, iov, niov, px->resp_done &&
+		    px->gz == NULL && px->sp == NULL && conn_closes_after(c));
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				conn_write_blocked(c);

@@ -15,7 +15,7 @@
 #   SCENARIOS="static_1k small_ka big_100k small_c1000 big_c1000 small_close cache_1k acl_small php_hello
 #              tls_static_1k tls_small_ka"
 #             (also available: slow_50ms)
-#   PROXY_ADAPTERS="nginx haproxy maitred"
+#   PROXY_ADAPTERS="nginx haproxy nginx_batch maitred"  (nginx_batch: nginx under chrt -b)
 #   CACHE_ADAPTERS="nginx_cache varnish haproxy_cache maitred_cache"
 #   REFERENCE=     (REFERENCE=direct adds wrk-straight-to-the-backend rows)
 #   MAITRED=path of the maitred binary (default: the checkout's ./maitred)
@@ -36,7 +36,7 @@ COOLDOWN=${COOLDOWN:-0.3}
 WARMUP=${WARMUP:-2}
 SCENARIOS=${SCENARIOS:-"static_1k small_ka big_100k small_c1000 big_c1000 small_close cache_1k acl_small php_hello tls_static_1k tls_small_ka"}
 REFERENCE=${REFERENCE-}
-PROXY_ADAPTERS=${PROXY_ADAPTERS:-"nginx haproxy maitred"}
+PROXY_ADAPTERS=${PROXY_ADAPTERS:-"nginx haproxy nginx_batch maitred"}
 CACHE_ADAPTERS=${CACHE_ADAPTERS:-"nginx_cache varnish haproxy_cache maitred_cache"}
 STATIC_ADAPTERS=${STATIC_ADAPTERS:-"nginx_static maitred_static"}
 ACL_ADAPTERS=${ACL_ADAPTERS:-"maitred maitred_acl"}

@@ -3,7 +3,8 @@
 # gzip_types is compressed on the fly for a client that accepts gzip
 # (chunked for HTTP/1.1, close-delimited for HTTP/1.0), whatever the
 # backend's framing; already encoded bodies, other types, HEAD and
-# ranges are relayed untouched. The cache stores the identity variant.
+# ranges are relayed untouched. The cache stores the identity variant
+# and compresses it on hits for gzip clients.
 # One t/backend.py and one maitred (1 worker) for the file.
 
 load helpers
@@ -176,7 +177,7 @@ sha() {
 	    "$(sha "$BATS_TEST_TMPDIR/want")"
 }
 
-@test "cache: identity stored; MISS and HIT byte-exact for both clients" {
+@test "cache: identity stored; MISS and HIT byte-exact for both clients, HIT compressed for gzip" {
 	local p='/big?bytes=60000&ctype=text/plain'
 	MTD_DIR=$BATS_TEST_TMPDIR
 	PORT=$(free_port)
@@ -200,11 +201,23 @@ sha() {
 	assert_equal "$(hdr Vary)" Accept-Encoding
 	assert_equal "$(hdr Content-Length)" 60000
 	cmp "$HTTP_BODY" "$BATS_TEST_TMPDIR/want"
-	# gzip client again: HIT
-	http_get "$p" --compressed
+	# gzip client again: HIT, compressed from the stored copy
+	http_get "$p" -H 'Accept-Encoding: gzip'
 	assert_equal "$(hdr X-Cache)" HIT
+	assert_equal "$(hdr Content-Encoding)" gzip
 	assert_equal "$(hdr Vary)" Accept-Encoding
-	cmp "$HTTP_BODY" "$BATS_TEST_TMPDIR/want"
+	assert_equal "$(hdr Content-Length)" "$(stat -c %s "$HTTP_BODY")"
+	less_than "$(hdr Content-Length)" 60000
+	gzip -dc <"$HTTP_BODY" | cmp - "$BATS_TEST_TMPDIR/want"
+	# HEAD and a range stay identity
+	http_get "$p" -I -H 'Accept-Encoding: gzip'
+	assert_equal "$(hdr X-Cache)" HIT
+	run hdr Content-Encoding
+	assert_failure
+	assert_equal "$(hdr Content-Length)" 60000
+	http_get "$p" -H 'Accept-Encoding: gzip' -H 'Range: bytes=0-9'
+	run hdr Content-Encoding
+	assert_failure
 	# identity client first on another key, then a gzip client.
 	p='/chunked?n=1000'
 	http_get "$p"
@@ -213,6 +226,45 @@ sha() {
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/want2")" -eq 1000 ]
 	http_get "$p" --compressed
 	assert_equal "$(hdr X-Cache)" HIT
+	assert_equal "$(hdr Content-Encoding)" gzip
 	assert_equal "$(hdr Vary)" Accept-Encoding
 	cmp "$HTTP_BODY" "$BATS_TEST_TMPDIR/want2"
+}
+
+@test "cache HIT for a gzip client: weak ETag, 304 on it, small and 200 KB objects" {
+	MTD_DIR=$BATS_TEST_TMPDIR
+	PORT=$(free_port)
+	printf '/*:60:4194304\n' >"$MTD_DIR/cache_rules.cfg"
+	write_conf "backends $BATS_FILE_TMPDIR/backends.cfg" "gzip on" \
+	    "cache_rules $MTD_DIR/cache_rules.cfg" "cache_size 16m"
+	maitred_start
+	OWN_PID=$MAITRED_PID
+	local p='/big?bytes=2000&ctype=application/json&hdr=ETag:"v1"'
+	big 2000 "$BATS_TEST_TMPDIR/want"
+	http_get "$p"
+	assert_equal "$(hdr X-Cache)" MISS
+	http_get "$p" -H 'Accept-Encoding: gzip'
+	assert_equal "$(hdr X-Cache)" HIT
+	assert_equal "$(hdr Content-Encoding)" gzip
+	assert_equal "$(hdr ETag)" 'W/"v1"'
+	gzip -dc <"$HTTP_BODY" | cmp - "$BATS_TEST_TMPDIR/want"
+	http_get "$p" -H 'Accept-Encoding: gzip' -H 'If-None-Match: W/"v1"'
+	assert_equal "$HTTP_CODE" 304
+	assert_equal "$(hdr ETag)" 'W/"v1"'
+	# identity client: strong ETag, identity body
+	http_get "$p"
+	assert_equal "$(hdr ETag)" '"v1"'
+	cmp "$HTTP_BODY" "$BATS_TEST_TMPDIR/want"
+	# 200 KB: larger than the output buffer, sent in pieces
+	p="/big?bytes=204800&ctype=text/plain"
+	big 204800 "$BATS_TEST_TMPDIR/want1m"
+	http_get "$p"
+	assert_equal "$(hdr X-Cache)" MISS
+	for i in 1 2; do
+		http_get "$p" -H 'Accept-Encoding: gzip'
+		assert_equal "$(hdr X-Cache)" HIT
+		assert_equal "$(hdr Content-Encoding)" gzip
+		assert_equal "$(hdr Content-Length)" "$(stat -c %s "$HTTP_BODY")"
+		gzip -dc <"$HTTP_BODY" | cmp - "$BATS_TEST_TMPDIR/want1m"
+	done
 }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,46 @@ scan_accept(const struct http_str *v, int *gzip_q, int *star_q)
 		else if (tlen == 1 && tok[0] == '*')
 			*star_q = member_q(m, (size_t)(p - m));
 	}
+}
+
+/*
+ * Cache hits compress a whole body at once. The deflate state (about
+ * 256 KB) is made on first use and reset for each body, so a hit pays
+ * for compressing, not for allocating and clearing zlib's tables anew.
+ */
+ssize_t
+gz_compress(const void *in, size_t len, int level, char **out)
+{
+	static z_stream	 zs;
+	static int	 zs_level = -1;
+	uLong		 bound;
+	char		*buf;
+
+	if (len > UINT_MAX / 2)
+		return -1;
+	if (zs_level == -1) {
+		if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8,
+		    Z_DEFAULT_STRATEGY) != Z_OK)
+			return -1;
+		zs_level = level;
+	} else if (deflateReset(&zs) != Z_OK)
+		return -1;
+	if (level != zs_level && deflateParams(&zs, level,
+	    Z_DEFAULT_STRATEGY) == Z_OK)
+		zs_level = level;
+	bound = deflateBound(&zs, (uLong)len);
+	if ((buf = malloc(bound)) == NULL)
+		return -1;
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.avail_in = (uInt)len;
+	zs.next_out = (Bytef *)buf;
+	zs.avail_out = (uInt)bound;
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	return (ssize_t)(bound - zs.avail_out);
 }
 
 int

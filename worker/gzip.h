@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <zlib.h>
 
@@ -47,6 +48,13 @@ void	 gz_free(struct gz_stream *gz);
 int	 gz_feed(struct gz_stream *gz, const void *in, size_t inlen,
 	    void *out, size_t outcap, size_t *consumed, size_t *produced,
 	    int finish);
+
+/*
+ * Compress <in>/<len> as one gzip member into a new heap buffer (*<out>,
+ * to free()). Returns its length, or -1 (zlib error, no memory, <len>
+ * over 4 GB). Worker: one deflate state per process, reset per call.
+ */
+ssize_t	 gz_compress(const void *in, size_t len, int level, char **out);
 
 /*
  * Does the request accept the gzip coding? Reads every Accept-Encoding

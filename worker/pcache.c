@@ -23,6 +23,7 @@
 #include "cidr.h"
 #include "conn.h"
 #include "ev.h"
+#include "gzip.h"
 #include "http.h"
 #include "httpdate.h"
 #include "log.h"
@@ -162,18 +163,98 @@ pc_out(struct conn *c, const char *fmt, ...)
 	return 0;
 }
 
+/* How a hit is answered: its body's coding and the fields that go with it. */
+struct pc_variant {
+	int		 gzip;		/* compress the body for this client */
+	int		 add_vary;	/* Vary: Accept-Encoding is missing */
+	char		*gzbody;	/* heap, when compressed */
+	size_t		 gzlen;
+};
+
+/* Field <name> of the stored head <head>/<len> into <v>; 0 when absent. */
+static int
+pc_head_field(const char *head, size_t len, const char *name,
+    struct http_str *v)
+{
+	const char	*p = head, *end = head + len, *nl, *q;
+	size_t		 nlen = strlen(name);
+
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		p = nl + 1;
+		if ((size_t)(end - p) <= nlen || p[nlen] != ':' ||
+		    strncasecmp(p, name, nlen) != 0)
+			continue;
+		for (q = p + nlen + 1; q < end && (*q == ' ' || *q == '\t'); q++)
+			;
+		nl = memchr(q, '\n', (size_t)(end - q));
+		v->p = q;
+		v->len = (size_t)((nl != NULL ? nl : end) - q);
+		while (v->len > 0 && (v->p[v->len - 1] == '\r' ||
+		    v->p[v->len - 1] == ' ' || v->p[v->len - 1] == '\t'))
+			v->len--;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+pc_vary_has_ae(const char *head, size_t len)
+{
+	struct http_str	 v;
+	size_t		 i;
+
+	if (!pc_head_field(head, len, "Vary", &v))
+		return 0;
+	for (i = 0; i + 15 <= v.len; i++)
+		if (strncasecmp(v.p + i, "accept-encoding", 15) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * gzip and cache hits: what a miss would have sent this client, the
+ * object is sent. A client that accepts gzip gets the stored identity
+ * body compressed (as nginx's gzip filter does to its cached answers),
+ * and a compressible type carries Vary: Accept-Encoding.
+ */
+static void
+pc_variant_pick(const struct conn *c, const struct cache_hit *hit,
+    const char *obj, struct pc_variant *v)
+{
+	const struct http_request	*req = &c->r->req;
+	struct http_str			 ct;
+	int				 vary;
+
+	memset(v, 0, sizeof(*v));
+	if (!wconf->gzip_on || hit->status != 200 ||
+	    pc_head_field(obj, hit->head_len, "Content-Encoding", &ct) ||
+	    !pc_head_field(obj, hit->head_len, "Content-Type", &ct))
+		return;
+	v->gzip = gz_wanted(c, ct.p, ct.len, (int64_t)hit->body_len, &vary);
+	v->add_vary = vary && !pc_vary_has_ae(obj, hit->head_len);
+	if (hit->body_len == 0 || req->method != HTTP_M_GET ||
+	    http_header_get(req->headers, req->nheaders, "Range") != NULL)
+		v->gzip = 0;
+}
+
 /* The per-answer fields of a hit, then the blank line. */
 static int
 pc_hit_fields(struct conn *c, const struct cache_hit *hit, int label,
-    int with_length)
+    const struct pc_variant *v, int with_length)
 {
 	size_t	 n;
 	int	 rc = 0;
 
 	if (with_length)
-		rc |= pc_out(c, "Content-Length: %zu\r\n", hit->body_len);
+		rc |= pc_out(c, "Content-Length: %zu\r\n",
+		    v->gzip ? v->gzlen : hit->body_len);
+	if (v->gzip && with_length)
+		rc |= pc_out(c, "Content-Encoding: gzip\r\n");
+	if (v->add_vary)
+		rc |= pc_out(c, "Vary: Accept-Encoding\r\n");
 	if (hit->etag[0] != '\0')
-		rc |= pc_out(c, "ETag: %s\r\n", hit->etag);
+		rc |= pc_out(c, "ETag: %s%s\r\n", v->gzip && hit->etag[0] == '"' ?
+		    "W/" : "", hit->etag);
 	if (label == PC_LABEL_STALE)
 		rc |= pc_out(c, "Age: %ld\r\nX-Cache: STALE\r\n"
 		    "Cache-Status: maitred; hit; stale\r\n", hit->age);
@@ -193,6 +274,23 @@ pc_hit_fields(struct conn *c, const struct cache_hit *hit, int label,
 	return rc;
 }
 
+/* Compress the hit's body for a gzip variant; identity when that fails. */
+static void
+pc_variant_compress(const struct cache_hit *hit, const char *obj,
+    struct pc_variant *v)
+{
+	ssize_t	 n;
+
+	if (!v->gzip)
+		return;
+	n = gz_compress(obj + hit->head_len, hit->body_len, wconf->gzip_level,
+	    &v->gzbody);
+	if (n == -1)
+		v->gzip = 0;
+	else
+		v->gzlen = (size_t)n;
+}
+
 /*
  * Write the answer for object <obj> (<hit>: head then body) into out[].
  * Returns 0, or -1 when the head does not fit (nothing usable written).
@@ -201,24 +299,34 @@ static int
 pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
     const char *obj, int label)
 {
-	const char	*body = obj + hit->head_len;
-	size_t		 blen = hit->body_len, room;
+	const char		*body = obj + hit->head_len;
+	size_t			 blen = hit->body_len, room;
+	struct pc_variant	 v;
 
 	c->out_len = c->out_off = 0;
+	pc_variant_pick(c, hit, obj, &v);
 	if (pc_not_modified(c, hit)) {
 		c->status = 304;
 		if (pc_out(c, "HTTP/1.1 304 Not Modified\r\nDate: %s\r\n",
 		    httpdate_now(ev_wall())) == -1 ||
-		    pc_hit_fields(c, hit, label, 0) == -1)
+		    pc_hit_fields(c, hit, label, &v, 0) == -1)
 			goto toolong;
 		blen = 0;
 	} else {
 		c->status = hit->status;
+		pc_variant_compress(hit, obj, &v);
 		if (resp_append(c, obj, hit->head_len) == -1 ||
-		    pc_hit_fields(c, hit, label, 1) == -1)
+		    pc_hit_fields(c, hit, label, &v, 1) == -1)
 			goto toolong;
 		if (c->r->req.method == HTTP_M_HEAD)
 			blen = 0;
+		else if (v.gzip) {
+			/* <obj> may be pc->big: its head is copied already. */
+			free(pc->big);
+			pc->big = v.gzbody;
+			body = v.gzbody;
+			blen = v.gzlen;
+		}
 	}
 	c->head_out = c->out_len;
 	c->body_len = blen;
@@ -235,6 +343,7 @@ pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
 		STATS_ADD(cache_hits, 1);
 	return 0;
 toolong:
+	free(v.gzbody);
 	c->out_len = c->out_off = 0;
 	c->status = 0;
 	return -1;

@@ -604,6 +604,37 @@ env_vector(struct php_env *e)
 	return v;
 }
 
+/* stdin, stdout, stderr pipes for php-cgi: [i][0] read end, [i][1] write. */
+static void
+php_pipes_close(int fds[3][2])
+{
+	int	 i, j;
+
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 2; j++)
+			if (fds[i][j] != -1)
+				close(fds[i][j]);
+}
+
+/* Our ends (stdin's write end, the others' read ends) non-blocking. */
+static int
+php_pipes_open(int fds[3][2])
+{
+	int	 i;
+
+	for (i = 0; i < 3; i++)
+		fds[i][0] = fds[i][1] = -1;
+	for (i = 0; i < 3; i++)
+		if (pipe2(fds[i], O_CLOEXEC) == -1) {
+			log_warn("php: pipe");
+			return -1;
+		}
+	if (set_nonblock(fds[0][1]) == -1 || set_nonblock(fds[1][0]) == -1 ||
+	    set_nonblock(fds[2][0]) == -1)
+		return -1;
+	return 0;
+}
+
 /* Fork php-cgi with its three pipes. 0, or -1 (logged). */
 static int
 php_spawn(struct php *p)
@@ -611,11 +642,12 @@ php_spawn(struct php *p)
 	struct php_env	 e;
 	char		 dir[PATH_MAX + MTD_MAX_TARGET + 2], *slash;
 	char		**envp = NULL;
-	int		 fin[2] = { -1, -1 }, fout[2] = { -1, -1 };
-	int		 ferr[2] = { -1, -1 }, i;
+	int		 fds[3][2];
 	pid_t		 pid;
 
 	memset(&e, 0, sizeof(e));
+	if (php_pipes_open(fds) == -1)
+		goto fail;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", docroot,
 	    p->script) >= sizeof(dir))
 		goto fail;
@@ -625,29 +657,21 @@ php_spawn(struct php *p)
 		log_warnx("php: out of memory");
 		goto fail;
 	}
-	if (pipe2(fin, O_CLOEXEC) == -1 || pipe2(fout, O_CLOEXEC) == -1 ||
-	    pipe2(ferr, O_CLOEXEC) == -1) {
-		log_warn("php: pipe");
-		goto fail;
-	}
-	if (set_nonblock(fin[1]) == -1 || set_nonblock(fout[0]) == -1 ||
-	    set_nonblock(ferr[0]) == -1)
-		goto fail;
 	if ((pid = fork()) == -1) {
 		log_warn("php: fork");
 		goto fail;
 	}
 	if (pid == 0)
-		php_child(fin[0], fout[1], ferr[1], dir, envp);
+		php_child(fds[0][0], fds[1][1], fds[2][1], dir, envp);
 	p->pid = pid;
-	close(fin[0]);
-	close(fout[1]);
-	close(ferr[1]);
+	close(fds[0][0]);
+	close(fds[1][1]);
+	close(fds[2][1]);
 	free(envp);
 	free(e.buf);
-	php_io_set(p, &p->bin, fin[1]);
-	php_io_set(p, &p->bout, fout[0]);
-	php_io_set(p, &p->berr, ferr[0]);
+	php_io_set(p, &p->bin, fds[0][1]);
+	php_io_set(p, &p->bout, fds[1][0]);
+	php_io_set(p, &p->berr, fds[2][0]);
 	if (ev_add(&p->bin.io, EPOLLOUT | EPOLLET) == -1 ||
 	    ev_add(&p->bout.io, EPOLLIN | EPOLLRDHUP | EPOLLET) == -1 ||
 	    ev_add(&p->berr.io, EPOLLIN | EPOLLRDHUP | EPOLLET) == -1) {
@@ -657,14 +681,7 @@ php_spawn(struct php *p)
 	p->b_wr = p->b_rd = p->e_rd = 1;
 	return 0;
 fail:
-	for (i = 0; i < 2; i++) {
-		if (fin[i] != -1)
-			close(fin[i]);
-		if (fout[i] != -1)
-			close(fout[i]);
-		if (ferr[i] != -1)
-			close(ferr[i]);
-	}
+	php_pipes_close(fds);
 	free(envp);
 	free(e.buf);
 	return -1;

@@ -449,28 +449,19 @@ px_early_fail(struct proxy *px, const char *why)
 	return px_retry(px);
 }
 
-/* Request head for the backend, into px->buf. 0, or -1 if too big. */
-static int
-px_build_request(struct proxy *px)
+/* The client's fields, less hop-by-hop ones and those we set ourselves. */
+static void
+px_copy_fields(struct ob *ob, const struct http_request *req)
 {
-	struct conn		*c = px->c;
-	struct http_request	*req = &c->r->req;
-	struct ob		 ob = { px->buf, 0, PX_BUF_SIZE, 0 };
-	const struct http_header *h;
-	struct tokens		 tk;
-	char			 ip[64];
-	int			 i;
+	const struct http_header	*h;
+	struct tokens			 tk;
+	int				 i;
 
-	conn_peer_str(c, ip, sizeof(ip));
 	tokens_collect(&tk, req->headers, req->nheaders);
-	ob_str(&ob, &req->method_str);
-	OB_LIT(&ob, " ");
-	ob_str(&ob, &req->target);
-	OB_LIT(&ob, " HTTP/1.1\r\n");
 	for (i = 0; i < req->nheaders; i++) {
 		h = &req->headers[i];
 		if (NAME_IS(&h->name, "Upgrade") && req->upgrade)
-			ob_header(&ob, h);
+			ob_header(ob, h);
 		else if (hop_by_hop(&h->name, &tk) ||
 		    NAME_IS(&h->name, "Expect") ||
 		    NAME_IS(&h->name, "X-Forwarded-For") ||
@@ -479,33 +470,61 @@ px_build_request(struct proxy *px)
 		    NAME_IS(&h->name, "X-Real-IP"))
 			continue;
 		else
-			ob_header(&ob, h);
+			ob_header(ob, h);
 	}
+}
+
+/* X-Forwarded-For (appended to the client's), X-Real-IP, -Proto, -Host. */
+static void
+px_forwarded_fields(struct ob *ob, const struct conn *c)
+{
+	const struct http_request	*req = &c->r->req;
+	const struct http_header	*h;
+	char				 ip[64];
+	int				 i;
+
+	conn_peer_str(c, ip, sizeof(ip));
+	OB_LIT(ob, "X-Forwarded-For: ");
+	for (i = 0; i < req->nheaders; i++) {
+		h = &req->headers[i];
+		if (NAME_IS(&h->name, "X-Forwarded-For") && h->value.len > 0) {
+			ob_str(ob, &h->value);
+			OB_LIT(ob, ", ");
+		}
+	}
+	ob_cstr(ob, ip);
+	OB_LIT(ob, "\r\nX-Real-IP: ");
+	ob_cstr(ob, ip);
+	if (c->ssl != NULL)
+		OB_LIT(ob, "\r\nX-Forwarded-Proto: https\r\n");
+	else
+		OB_LIT(ob, "\r\nX-Forwarded-Proto: http\r\n");
+	if (req->host.len > 0) {
+		OB_LIT(ob, "X-Forwarded-Host: ");
+		ob_str(ob, &req->host);
+		OB_LIT(ob, "\r\n");
+	}
+}
+
+/* Request head for the backend, into px->buf. 0, or -1 if too big. */
+static int
+px_build_request(struct proxy *px)
+{
+	struct conn		*c = px->c;
+	struct http_request	*req = &c->r->req;
+	struct ob		 ob = { px->buf, 0, PX_BUF_SIZE, 0 };
+
+	ob_str(&ob, &req->method_str);
+	OB_LIT(&ob, " ");
+	ob_str(&ob, &req->target);
+	OB_LIT(&ob, " HTTP/1.1\r\n");
+	px_copy_fields(&ob, req);
 	if (req->host.len == 0) {
 		OB_LIT(&ob, "Host: ");
 		ob_cstr(&ob, px_name(px));
 		OB_LIT(&ob, "\r\n");
 	}
-	OB_LIT(&ob, "X-Forwarded-For: ");
-	for (i = 0; i < req->nheaders; i++) {
-		h = &req->headers[i];
-		if (NAME_IS(&h->name, "X-Forwarded-For") && h->value.len > 0) {
-			ob_str(&ob, &h->value);
-			OB_LIT(&ob, ", ");
-		}
-	}
-	ob_cstr(&ob, ip);
-	OB_LIT(&ob, "\r\nX-Real-IP: ");
-	ob_cstr(&ob, ip);
-	if (c->ssl != NULL)
-		OB_LIT(&ob, "\r\nX-Forwarded-Proto: https\r\n");
-	else
-		OB_LIT(&ob, "\r\nX-Forwarded-Proto: http\r\n");
-	if (req->host.len > 0) {
-		OB_LIT(&ob, "X-Forwarded-Host: ");
-		ob_str(&ob, &req->host);
-		OB_LIT(&ob, "\r\n");
-	}
+	px_forwarded_fields(&ob, c);
 	if (req->upgrade)
 		OB_LIT(&ob, "Connection: upgrade\r\n");
 	OB_LIT(&ob, "\r\n");

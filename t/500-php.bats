@@ -362,4 +362,5 @@ EOF
 	wait_gone "$FPM_PID" 5
 	http_get /echo.php
 	assert_equal "$HTTP_CODE" 502
+	assert log_has "php: connect to 127.0.0.1:$fport: Connection refused"
 }

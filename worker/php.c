@@ -813,13 +813,20 @@ fcgi_connect(struct php *p)
 		return -1;
 	}
 	php_io_set(p, &p->bin, fd);
-	p->connecting = 1;
-	/* The connect's outcome arrives as the first EPOLLOUT. */
 	if (ev_add(&p->bin.io, EPOLLIN | EPOLLOUT | EPOLLRDHUP |
 	    EPOLLET) == -1) {
 		log_warn("php: epoll");
 		return -1;
 	}
+	/*
+	 * On loopback the handshake is over by the time connect() returns:
+	 * write the request now rather than after the next epoll_wait().
+	 * php-fpm's child may have accepted already and be waiting for it.
+	 * A connect still in progress makes that write fail with EAGAIN
+	 * (then EPOLLOUT says when), a refused one with its error.
+	 */
+	p->connecting = 1;
+	p->b_wr = 1;
 	return 0;
 }
 
@@ -964,6 +971,7 @@ php_pump_body(struct php *p)
 	int	 progress = 0, rc, err;
 	socklen_t sl = sizeof(err);
 
+	/* Until a write went through, "connecting" (see fcgi_connect()). */
 	if (p->connecting) {
 		if (!p->b_wr)
 			return 0;
@@ -975,7 +983,6 @@ php_pump_body(struct php *p)
 			p->error = 502;
 			return 1;
 		}
-		p->connecting = 0;
 	}
 	while (!p->stdin_done && p->error == 0) {
 		if (p->woff < p->wlen) {
@@ -989,7 +996,8 @@ php_pump_body(struct php *p)
 			}
 			if (n == -1) {
 				if (p->fcgi) {
-					log_warn("php: write to %s",
+					log_warn("php: %s %s", p->connecting ?
+					    "connect to" : "write to",
 					    wconf->php_fastcgi);
 					p->error = 502;
 					return 1;
@@ -1000,6 +1008,7 @@ php_pump_body(struct php *p)
 				return 1;
 			}
 			p->woff += (size_t)n;
+			p->connecting = 0;
 			progress = 1;
 			continue;
 		}

@@ -178,8 +178,9 @@ static struct sched_param	 inherited_param;
  * arriving) no longer preempt the task running on that core, often the
  * backend or the client that is about to send more. The worker then runs a
  * little later with several events ready instead of once per event: on a
- * box shared with backends this cut context switches and raised proxied
- * small-response throughput by ~25% (t/bench/RESULTS.md). The nice weight
+ * box shared with a backend that reads a file per request, this cut
+ * context switches and raised proxied small-response throughput by 12-25%
+ * (no change against a trivial backend; t/bench/RESULTS.md). The nice weight
  * is unchanged, so the worker gets the same CPU share. "normal" keeps what
  * the master was started with.
  */

@@ -204,6 +204,7 @@ main(int argc, char **argv)
 	if (conf_load(&conf, o.conf) == -1)
 		exit(1);
 	apply_overrides(&conf, &o);
+	master_check_cache_rules(&conf, &conf);
 	if (o.test) {
 		printf("maitred: configuration ok\n");
 		exit(0);

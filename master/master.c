@@ -19,6 +19,7 @@
 
 #include <bsd/string.h>
 
+#include "cache.h"
 #include "health.h"
 #include "log.h"
 #include "master.h"
@@ -167,6 +168,27 @@ reload_logs(const struct conf *old, const struct conf *next)
  * Settings that live in the shared segment or the listeners (listen,
  * backends, cache_size) need a restart and are kept, with a warning.
  */
+void
+master_check_cache_rules(const struct conf *rules, const struct conf *sized)
+{
+	size_t	 max;
+	int	 i;
+
+	if (sized->cache_size == 0 || rules->ncache_rules == 0)
+		return;
+	max = cache_max_object(sized);
+	for (i = 0; i < rules->ncache_rules; i++)
+		if (rules->cache_rules[i].max_age > 0 &&
+		    rules->cache_rules[i].max_size > max)
+			log_warnx("%s: rule \"%s\": max_size %zu is more than "
+			    "the largest object a %zu-byte cache holds (%zu "
+			    "bytes); larger responses will not be cached",
+			    rules->cache_rules_path,
+			    rules->cache_rules[i].pattern,
+			    rules->cache_rules[i].max_size, sized->cache_size,
+			    max);
+}
+
 static void
 reload(void)
 {
@@ -183,6 +205,7 @@ reload(void)
 	}
 	if (master_conf_compatible(current, next) == -1)
 		goto refused;
+	master_check_cache_rules(next, current);
 	if (listeners_resize(next, next->workers) == -1)
 		goto failed_free;
 	/* New workers get a fresh backend table; old ones keep theirs. */

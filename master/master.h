@@ -50,6 +50,12 @@ void	 spawn_set_master_fd(int fd);
 
 /* master.c */
 void	 master_chown_logs(const struct conf *c);
+/*
+ * Warn about cache rules whose max_size the cache sized by <sized>
+ * cannot hold (an object lives in one stripe of the shared cache).
+ */
+void	 master_check_cache_rules(const struct conf *rules,
+	    const struct conf *sized);
 int	 master_run(struct conf *c, const char *conf_path,
 	    const struct master_opts *o);
 

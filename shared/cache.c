@@ -83,6 +83,15 @@ cache_region_size(const struct conf *c)
 	return l.size;
 }
 
+size_t
+cache_max_object(const struct conf *c)
+{
+	struct cache_layout	 l;
+
+	cache_layout(c, &l);
+	return (size_t)l.nchunks * CACHE_CHUNK;
+}
+
 /* Slices of stripe <s>. */
 static uint32_t *
 cache_buckets(struct cache_region *r, int s)

@@ -171,6 +171,12 @@ struct cache_stats {
 size_t	 cache_region_size(const struct conf *c);
 
 /*
+ * The largest object (key, stored head and body) a region for <c> holds:
+ * one stripe's arena, about cache_size / 16 from 8 MB up. No lock.
+ */
+size_t	 cache_max_object(const struct conf *c);
+
+/*
  * Lay out the cache in <mem> (cache_region_size(<c>) bytes, MAP_SHARED):
  * every stripe empty, locks initialised, hash key from getrandom(2).
  * Returns 0, or -1 logged. Master only, before forking.

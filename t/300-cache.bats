@@ -404,3 +404,18 @@ http_date() {
 	wait_for -t 5 log_has 'recovered from a dead worker'
 	wait_for -t 5 workers_are 4
 }
+
+@test "a rule whose max_size no stripe can hold is named at start and by -t" {
+	local d=$BATS_TEST_TMPDIR
+	printf '/*:60:4m\n/small/*:60:100k\n' >"$d/rules.cfg"
+	printf 'cache_rules %s\ncache_size 16m\n' "$d/rules.cfg" >"$d/m.conf"
+	run "$MAITRED" -t -c "$d/m.conf"
+	assert_success
+	assert_output --partial "$d/rules.cfg: rule \"/*\": max_size 4194304 is more than the largest object a 16777216-byte cache holds (1048576 bytes)"
+	refute_output --partial 'rule "/small/*"'
+	# the default 64m cache holds 4 MB objects: no warning
+	printf 'cache_rules %s\n' "$d/rules.cfg" >"$d/m.conf"
+	run "$MAITRED" -t -c "$d/m.conf"
+	assert_success
+	refute_output --partial "max_size"
+}

@@ -44,11 +44,6 @@ teardown() {
 	fi
 }
 
-# sha FILE
-sha() {
-	sha256sum <"$1" | cut -d' ' -f1
-}
-
 @test "curl --compressed: gzip, Vary, weak ETag, byte-exact" {
 	http_get /text.txt --compressed
 	assert_equal "$HTTP_CODE" 200
@@ -187,7 +182,7 @@ sha() {
 }
 
 @test "a 50 MB text file streams with flat worker memory" {
-	local f=$MTD_DIR/htdocs/big50.txt w max=0 r cpid i
+	local f=$MTD_DIR/htdocs/big50.txt w
 	yes "some text line for the gzip streaming test, numbers 0123456789" |
 	    head -c 50M >"$f"
 	w=$(worker_pids | head -n 1)
@@ -195,16 +190,8 @@ sha() {
 	# slow enough (about 3 s) to sample the worker during the transfer
 	CURL_MAX_TIME=60 curl -s --compressed --limit-rate 60k \
 	    -o "$BATS_TEST_TMPDIR/got50" "$(url /big50.txt)" &
-	cpid=$!
-	for i in $(seq 1 600); do
-		r=$(awk '/^VmRSS/ { print $2 }' "/proc/$w/status")
-		[ "$r" -gt "$max" ] && max=$r
-		kill -0 "$cpid" 2>/dev/null || break
-		sleep 0.05
-	done
-	wait "$cpid"
-	echo "worker max RSS: $max kB"
-	[ "$max" -lt 30720 ]
+	peak_rss_while $! "$w"
+	[ "$PEAK_RSS" -lt 30720 ]
 	assert_equal "$(sha "$BATS_TEST_TMPDIR/got50")" "$(sha "$f")"
 	rm -f "$f" "$BATS_TEST_TMPDIR/got50"
 }

@@ -49,11 +49,6 @@ p = bytes(i % 251 for i in range(251))
 sys.stdout.buffer.write((p * (n // 251 + 1))[:n])' "$1" >"$2"
 }
 
-# sha FILE
-sha() {
-	sha256sum <"$1" | cut -d' ' -f1
-}
-
 @test "text/plain: gzip, Vary, no Content-Length, byte-exact" {
 	big 100000 "$BATS_TEST_TMPDIR/want"
 	http_get '/big?bytes=100000&ctype=text/plain' -H 'Accept-Encoding: gzip'
@@ -156,23 +151,15 @@ sha() {
 }
 
 @test "a 20 MB proxied text body streams with flat worker memory" {
-	local w max=0 r cpid i n=$((20 * 1024 * 1024))
+	local w n=$((20 * 1024 * 1024))
 	big "$n" "$BATS_TEST_TMPDIR/want"
 	w=$(worker_pids | head -n 1)
 	[ -n "$w" ]
 	CURL_MAX_TIME=60 curl -s --compressed --limit-rate 20k \
 	    -o "$BATS_TEST_TMPDIR/got" \
 	    "$(url "/big?bytes=$n&ctype=text/plain")" &
-	cpid=$!
-	for i in $(seq 1 600); do
-		r=$(awk '/^VmRSS/ { print $2 }' "/proc/$w/status")
-		[ "$r" -gt "$max" ] && max=$r
-		kill -0 "$cpid" 2>/dev/null || break
-		sleep 0.05
-	done
-	wait "$cpid"
-	echo "worker max RSS: $max kB"
-	[ "$max" -lt 30720 ]
+	peak_rss_while $! "$w"
+	[ "$PEAK_RSS" -lt 30720 ]
 	assert_equal "$(sha "$BATS_TEST_TMPDIR/got")" \
 	    "$(sha "$BATS_TEST_TMPDIR/want")"
 }

@@ -326,6 +326,27 @@ first_status() {
 	status_lines | head -n 1
 }
 
+# sha FILE: the SHA-256 of FILE.
+sha() {
+	sha256sum <"$1" | cut -d' ' -f1
+}
+
+# peak_rss_while PID WORKER: wait for PID (a background job of the caller),
+# sampling WORKER's VmRSS every 50 ms (30 s at most); the highest value,
+# in kB, is left in PEAK_RSS and echoed for the test's log.
+peak_rss_while() {
+	local pid=$1 w=$2 r i
+	PEAK_RSS=0
+	for i in $(seq 1 600); do
+		r=$(awk '/^VmRSS/ { print $2 }' "/proc/$w/status")
+		[ "$r" -gt "$PEAK_RSS" ] && PEAK_RSS=$r
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	wait "$pid"
+	echo "worker $w peak RSS: $PEAK_RSS kB"
+}
+
 # meta_get KEY FILE: a value written by rawhttp --meta.
 meta_get() {
 	sed -n "s/^$1=//p" "$2"

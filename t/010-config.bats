@@ -43,7 +43,7 @@ check_conf() {
 	    "rate_limit_ipv6_prefix 56" \
 	    "rate_limit_exempt 10.0.0.0/8 ::1" \
 	    "cache_rules cache_rules.cfg" \
-	    "cache_size 1m" \
+	    "cache_size 32m" \
 	    "php off" \
 	    "php_timeout 30s" \
 	    "status_path /maitred/status" \

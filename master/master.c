@@ -162,12 +162,6 @@ reload_logs(const struct conf *old, const struct conf *next)
 	master_chown_logs(next);
 }
 
-/*
- * HUP: load and check the configuration; if it is valid, start a new
- * generation of workers with it and retire the old ones gracefully.
- * Settings that live in the shared segment or the listeners (listen,
- * backends, cache_size) need a restart and are kept, with a warning.
- */
 void
 master_check_cache_rules(const struct conf *rules, const struct conf *sized)
 {
@@ -189,6 +183,12 @@ master_check_cache_rules(const struct conf *rules, const struct conf *sized)
 			    max);
 }
 
+/*
+ * HUP: load and check the configuration; if it is valid, start a new
+ * generation of workers with it and retire the old ones gracefully.
+ * Settings that live in the shared segment or the listeners (listen,
+ * backends, cache_size) need a restart and are kept, with a warning.
+ */
 static void
 reload(void)
 {

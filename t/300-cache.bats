@@ -418,4 +418,10 @@ http_date() {
 	run "$MAITRED" -t -c "$d/m.conf"
 	assert_success
 	refute_output --partial "max_size"
+	# and on reload, in the error log
+	own_maitred '/*:60:100k' "cache_size 16m"
+	refute log_has 'max_size'
+	printf '/*:60:2m\n' >"$MTD_DIR/cache_rules.cfg"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has 'cache_rules.cfg: rule "/\*": max_size 2097152 is more than the largest object a 16777216-byte cache holds'
 }

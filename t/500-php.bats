@@ -27,15 +27,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${OWN_PID:-}" ]; then
-		MAITRED_PID=$OWN_PID
-		maitred_stop
-	fi
-	for p in ${FPM_PID:-}; do
-		kill -TERM "$p" 2>/dev/null || true
-		wait_gone "$p" 5 || kill -KILL "$p" 2>/dev/null || true
-	done
-	mtd_dump_logs
+	OWN_TRACK=${FPM_PID:-} own_teardown
 }
 
 # own_instance LINE...: a second maitred in this test's directory.

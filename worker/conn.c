@@ -155,6 +155,8 @@ conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt, int more)
 
 	if (c->ssl != NULL)
 		return tls_sendv(c, iov, iovcnt);
+	if (iovcnt == 1)	/* send(2) skips the msghdr and iovec imports */
+		return conn_io_send(c, iov[0].iov_base, iov[0].iov_len, more);
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = (struct iovec *)iov;
 	msg.msg_iovlen = (size_t)iovcnt;

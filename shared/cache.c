@@ -492,6 +492,7 @@ cache_meta_locked(const struct cache_entry *e, time_t now,
 	out->ttl = (long)(e->expires_at - now);
 	out->last_modified = e->last_modified;
 	memcpy(out->etag, e->etag, sizeof(out->etag));
+	memcpy(out->variant, e->variant, sizeof(out->variant));
 }
 
 /* The lookup proper, on stripe <s>. Caller holds the lock. */
@@ -738,6 +739,7 @@ cache_publish_locked(struct cache_region *r, struct cache_fill *f,
 	n->expires_at = now + ttl_s;
 	n->last_modified = last_modified;
 	memcpy(n->etag, etag, CACHE_ETAG_MAX);
+	memcpy(n->variant, f->variant, CACHE_VARIANT_LEN);
 	cache_list_push(e, i, &st->lru_head, &st->lru_tail);
 	atomic_fetch_add_explicit(&st->nlive, 1, RLX);
 	atomic_fetch_add_explicit(&st->live_bytes, n->size, RLX);
@@ -819,6 +821,34 @@ cache_purge(void *region, const char *key, size_t klen)
 	lock_release(&r->stripe[s].lock);
 	cache_recovered(r, s, rec);
 	return i != CACHE_NIL;
+}
+
+static _Atomic uint64_t *
+cache_counter(struct cache_region *r, int rc)
+{
+	switch (rc) {
+	case CACHE_HIT:
+		return &r->hits;
+	case CACHE_STALE:
+		return &r->stale;
+	case CACHE_MISS:
+		return &r->misses;
+	default:
+		return NULL;
+	}
+}
+
+void
+cache_recount(void *region, int from, int to)
+{
+	struct cache_region	*r = region;
+	_Atomic uint64_t	*f = cache_counter(r, from);
+	_Atomic uint64_t	*t = cache_counter(r, to);
+
+	if (f != NULL)
+		atomic_fetch_sub_explicit(f, 1, RLX);
+	if (t != NULL)
+		atomic_fetch_add_explicit(t, 1, RLX);
 }
 
 void

@@ -23,7 +23,7 @@
 #include "siphash.h"
 
 #define CACHE_MAGIC		0x6d7464636163ULL	/* "mtdcac" */
-#define CACHE_VERSION		1
+#define CACHE_VERSION		2
 #define CACHE_MAX_STRIPES	16	/* power of two */
 #define CACHE_STRIPE_MIN	(256 * 1024)	/* arena bytes per stripe */
 #define CACHE_CHUNK		1024	/* body storage unit */
@@ -31,6 +31,7 @@
 #define CACHE_MIN_ENTRIES	64	/* per stripe */
 #define CACHE_ETAG_MAX		96	/* with quotes, "W/" and NUL */
 #define CACHE_KEY_MAX		16384	/* Host + target bytes */
+#define CACHE_VARIANT_LEN	16	/* digest of the request's Vary fields */
 #define CACHE_FILL_TIMEOUT	30	/* s a pending marker lives */
 #define CACHE_NIL		UINT32_MAX
 
@@ -72,6 +73,7 @@ struct cache_entry {
 	int64_t		 last_modified;	/* unix seconds, -1 unknown */
 	int64_t		 deadline;	/* FILLING: marker void after this */
 	char		 etag[CACHE_ETAG_MAX];	/* "" = none */
+	uint8_t		 variant[CACHE_VARIANT_LEN];	/* zeros: no Vary */
 };
 
 struct cache_stripe {
@@ -131,6 +133,7 @@ struct cache_hit {
 	time_t		 expires_at;
 	time_t		 last_modified;	/* -1 unknown */
 	char		 etag[CACHE_ETAG_MAX];	/* "" = none */
+	uint8_t		 variant[CACHE_VARIANT_LEN];	/* as committed */
 	int		 recovered;	/* -1, or the stripe reset (logged) */
 };
 
@@ -147,6 +150,11 @@ struct cache_fill {
 	size_t		 max;		/* limit on klen + len */
 	time_t		 started;	/* <now> given to cache_fill_begin() */
 	SHA2_CTX	 sha;		/* over the body, for a computed ETag */
+	/*
+	 * Zeroed by cache_fill_begin(); the caller may set it before the
+	 * commit. The cache keeps it opaque and hands it back with a hit.
+	 */
+	uint8_t		 variant[CACHE_VARIANT_LEN];
 };
 
 /* Sums for the status page. */
@@ -259,6 +267,15 @@ void	 cache_fill_abort(void *region, struct cache_fill *f);
  * LOCKING: takes and releases one stripe lock. Workers.
  */
 int	 cache_purge(void *region, const char *key, size_t klen);
+
+/*
+ * Move one lookup from the counter of result <from> to that of <to>
+ * (CACHE_HIT, CACHE_STALE, CACHE_MISS; any other: no counter), for a
+ * caller that turned down what cache_lookup() returned: an object whose
+ * variant belongs to other request fields is a miss, not a hit.
+ * LOCKING: none (counters only). Workers.
+ */
+void	 cache_recount(void *region, int from, int to);
 
 /* Sum the counters into <out>. No lock (values may be a moment old). */
 void	 cache_stats(void *region, struct cache_stats *out);

@@ -282,6 +282,71 @@ http_date() {
 	done
 }
 
+@test "Vary: an object answers only requests with the same values of the fields it names" {
+	local p='/long/v1?hdr=Vary:Accept-Language' n
+	n=$(count)
+	http_get "$p" -H 'Accept-Language: fr'
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss; stored"
+	assert_equal "$(xcache "$p" -H 'Accept-Language: fr')" HIT
+	assert_equal "$(xcache "$p" -H 'accept-language: fr')" HIT
+	http_get "$p" -H 'Accept-Language: en'
+	assert_equal "$(hdr X-Cache)" MISS
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=vary-miss; stored"
+	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" HIT
+	# One variant per key, as nginx keeps it: en replaced fr.
+	http_get "$p" -H 'Accept-Language: fr'
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=vary-miss; stored"
+	# Absent, empty and present are three variants.
+	assert_equal "$(xcache "$p")" MISS
+	assert_equal "$(xcache "$p")" HIT
+	assert_equal "$(xcache "$p" -H 'Accept-Language;')" MISS
+	assert_equal "$(xcache "$p" -H 'Accept-Language;')" HIT
+	assert_equal "$(count)" $((n + 5))
+}
+
+@test "Vary: lists and repeated Vary lines; every named field must match" {
+	local p='/long/v2?hdr=Vary:Accept-Language,%20X-Tenant&hdr=Vary:Cookie'
+	local a=(-H 'Accept-Language: fr' -H 'X-Tenant: a' -H 'Cookie: s=1')
+	http_get "$p" "${a[@]}"
+	assert_equal "$(hdr X-Cache)" MISS
+	assert_equal "$(xcache "$p" "${a[@]}")" HIT
+	assert_equal "$(xcache "$p" -H 'Accept-Language: fr' -H 'X-Tenant: a' \
+	    -H 'Cookie: s=2')" MISS
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=vary-miss; stored"
+	assert_equal "$(xcache "$p" -H 'Accept-Language: fr' -H 'X-Tenant: b' \
+	    -H 'Cookie: s=2')" MISS
+	assert_equal "$(xcache "$p" -H 'Accept-Language: fr' -H 'X-Tenant: b' \
+	    -H 'Cookie: s=2')" HIT
+	# Accept-Encoding alone in the list does not split the object.
+	p='/long/v3?hdr=Vary:Accept-Encoding'
+	http_get "$p"
+	assert_equal "$(xcache "$p" -H 'Accept-Encoding: br')" HIT
+}
+
+# is_stale PATH CURL-ARG...: the answer is a stale copy.
+is_stale() {
+	http_get "$@"
+	[ "$(hdr X-Cache)" = STALE ]
+}
+
+@test "Vary: a stale copy for other field values is not served when the backend fails" {
+	local bp p='/sv.html?hdr=Vary:Accept-Language'
+	MTD_DIR=$BATS_TEST_TMPDIR
+	bp=$(backend_start bs)
+	OWN_TRACK="$(cat "$MTD_DIR/bs.pid")"
+	printf '127.0.0.1:%s:1:3\n' "$bp" >"$MTD_DIR/own_backends.cfg"
+	OWN_BACKENDS=$MTD_DIR/own_backends.cfg own_maitred '/*:1:10000' \
+	    "connect_timeout 1s" "read_timeout 1s"
+	assert_equal "$(xcache "$p" -H 'Accept-Language: fr')" MISS
+	kill -TERM "$(cat "$MTD_DIR/bs.pid")"
+	wait_for -t 5 _not port_listening "$bp"
+	wait_for -t 5 is_stale "$p" -H 'Accept-Language: fr'
+	http_get "$p" -H 'Accept-Language: en'
+	[ "$HTTP_CODE" -ge 502 ]
+	run hdr X-Cache
+	refute_output STALE
+}
+
 @test "a shorter backend max-age wins, s-maxage before max-age" {
 	http_get '/long/a?hdr=Cache-Control:max-age=3'
 	assert_equal "$(xcache '/long/a?hdr=Cache-Control:max-age=3')" HIT

@@ -30,6 +30,7 @@
 #include "pcache.h"
 #include "shm.h"
 #include "stats.h"
+#include "vary.h"
 #include "worker.h"
 
 #define PC_LABEL_HIT	0
@@ -171,16 +172,21 @@ struct pc_variant {
 	size_t		 gzlen;
 };
 
-/* Field <name> of the stored head <head>/<len> into <v>; 0 when absent. */
+/*
+ * The next field <name> of the stored head <head>/<len> after *<pos>
+ * (start at <head>: the status line is skipped) into <v>, *<pos> moved
+ * on; 0 when there is none.
+ */
 static int
-pc_head_field(const char *head, size_t len, const char *name,
-    struct http_str *v)
+pc_head_next(const char *head, size_t len, const char **pos,
+    const char *name, struct http_str *v)
 {
-	const char	*p = head, *end = head + len, *nl, *q;
+	const char	*p = *pos, *end = head + len, *nl, *q;
 	size_t		 nlen = strlen(name);
 
 	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		p = nl + 1;
+		*pos = p;
 		if ((size_t)(end - p) <= nlen || p[nlen] != ':' ||
 		    strncasecmp(p, name, nlen) != 0)
 			continue;
@@ -197,18 +203,55 @@ pc_head_field(const char *head, size_t len, const char *name,
 	return 0;
 }
 
+/* The first field <name> of a stored head; 0 when absent. */
 static int
-pc_vary_has_ae(const char *head, size_t len)
+pc_head_field(const char *head, size_t len, const char *name,
+    struct http_str *v)
 {
-	struct http_str	 v;
-	size_t		 i;
+	const char	*pos = head;
 
-	if (!pc_head_field(head, len, "Vary", &v))
-		return 0;
-	for (i = 0; i + 15 <= v.len; i++)
-		if (strncasecmp(v.p + i, "accept-encoding", 15) == 0)
-			return 1;
-	return 0;
+	return pc_head_next(head, len, &pos, name, v);
+}
+
+/* What the Vary lines of the stored head <obj> say about <req>. */
+static void
+pc_head_vary(const char *obj, size_t head_len,
+    const struct http_request *req, struct vary *v)
+{
+	struct http_str	 f;
+	const char	*pos = obj;
+
+	vary_init(v);
+	while (pc_head_next(obj, head_len, &pos, "Vary", &f))
+		vary_add(v, req, f.p, f.len);
+}
+
+static int
+pc_vary_has_ae(const struct conn *c, const char *obj, size_t head_len)
+{
+	struct vary	 v;
+
+	pc_head_vary(obj, head_len, &c->r->req, &v);
+	return v.accept_encoding;
+}
+
+/*
+ * Whether object <obj> was stored for this request's values of the
+ * fields its Vary names (RFC 9111 4.1). The stored digest is all zeros
+ * for an object that does not vary, the common case: no work then.
+ */
+static int
+pc_vary_match(const struct conn *c, const struct cache_hit *hit,
+    const char *obj)
+{
+	struct vary	 v;
+	uint8_t		 d[CACHE_VARIANT_LEN];
+
+	if (vary_none(hit->variant))
+		return 1;
+	pc_head_vary(obj, hit->head_len, &c->r->req, &v);
+	vary_final(&v, d);
+	return memcmp(d, hit->variant, sizeof(d)) == 0;
 }
 
 /*
@@ -231,7 +274,7 @@ pc_variant_pick(const struct conn *c, const struct cache_hit *hit,
 	    !pc_head_field(obj, hit->head_len, "Content-Type", &ct))
 		return;
 	v->gzip = gz_wanted(c, ct.p, ct.len, (int64_t)hit->body_len, &vary);
-	v->add_vary = vary && !pc_vary_has_ae(obj, hit->head_len);
+	v->add_vary = vary && !pc_vary_has_ae(c, obj, hit->head_len);
 	if (hit->body_len == 0 || req->method != HTTP_M_GET ||
 	    http_header_get(req->headers, req->nheaders, "Range") != NULL)
 		v->gzip = 0;
@@ -404,7 +447,13 @@ pc_lookup(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 	const char		*obj;
 	int			 rc;
 
+	pc->vary_miss = 0;
 	rc = pc_fetch(pc, c, 0, buf, buflen, &hit, &obj);
+	if (rc == CACHE_HIT && !pc_vary_match(c, &hit, obj)) {
+		cache_recount(pc_region(), CACHE_HIT, CACHE_MISS);
+		pc->vary_miss = 1;
+		rc = CACHE_MISS;
+	}
 	if (rc == CACHE_HIT && pc_serve(pc, c, &hit, obj, PC_LABEL_HIT) == 0)
 		return PCACHE_HIT;
 	if (rc == CACHE_MISS)
@@ -482,6 +531,10 @@ pcache_stale(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 	    &obj);
 	if (rc != CACHE_HIT && rc != CACHE_STALE)
 		return PCACHE_FORWARD;
+	if (!pc_vary_match(c, &hit, obj)) {
+		cache_recount(pc_region(), rc, CACHE_ERROR);
+		return PCACHE_FORWARD;
+	}
 	if (pc_serve(pc, c, &hit, obj, rc == CACHE_HIT ? PC_LABEL_HIT :
 	    PC_LABEL_STALE) == -1)
 		return PCACHE_FORWARD;
@@ -580,14 +633,19 @@ pc_status_storable(int status)
 	}
 }
 
-/* Whether <resp> may be stored; sets pc->ttl, etag, last_modified. */
+/*
+ * Whether <resp> to <req> may be stored; sets pc->ttl, etag,
+ * last_modified and the fill's variant.
+ */
 static int
-pc_storable(struct pcache *pc, const struct http_response *resp)
+pc_storable(struct pcache *pc, const struct http_response *resp,
+    const struct http_request *req)
 {
 	const struct http_header	*h;
 	long				 smax = -1, max = -1;
 	time_t				 expires = PC_NO_DATE, date = -1;
-	int				 i, vary_ae = 0, encoded = 0;
+	struct vary			 vary;
+	int				 i, encoded = 0;
 
 	if (!pc_status_storable(resp->status) ||
 	    resp->body == HTTP_BODY_CLOSE ||
@@ -597,6 +655,7 @@ pc_storable(struct pcache *pc, const struct http_response *resp)
 	pc->ttl = pc->rule->max_age;
 	pc->last_modified = -1;
 	pc->etag[0] = '\0';
+	vary_init(&vary);
 	for (i = 0; i < resp->nheaders; i++) {
 		h = &resp->headers[i];
 		if (lit_is(&h->name, "Set-Cookie"))
@@ -604,11 +663,8 @@ pc_storable(struct pcache *pc, const struct http_response *resp)
 		if (lit_is(&h->name, "Cache-Control") &&
 		    !pc_cache_control(&h->value, &smax, &max))
 			return 0;
-		if (lit_is(&h->name, "Vary")) {
-			if (!lit_is(&h->value, "Accept-Encoding"))
-				return 0;
-			vary_ae = 1;
-		}
+		if (lit_is(&h->name, "Vary"))
+			vary_add(&vary, req, h->value.p, h->value.len);
 		if (lit_is(&h->name, "Content-Encoding"))
 			encoded = 1;
 		if (lit_is(&h->name, "ETag") &&
@@ -624,8 +680,11 @@ pc_storable(struct pcache *pc, const struct http_response *resp)
 		if (lit_is(&h->name, "Date"))
 			date = httpdate_parse(h->value.p, h->value.len);
 	}
-	if (vary_ae && encoded)
+	/* A coded body would be served to clients that cannot decode it. */
+	if (vary.star || (vary.accept_encoding && encoded))
 		return 0;
+	if (vary.fields > 0)
+		vary_final(&vary, pc->fill.variant);
 	if (smax >= 0)
 		pc->ttl = MTD_MIN(pc->ttl, smax);
 	else if (max >= 0)
@@ -637,11 +696,11 @@ pc_storable(struct pcache *pc, const struct http_response *resp)
 
 void
 pcache_response(struct pcache *pc, const struct http_response *resp,
-    int raw_chunked)
+    const struct http_request *req, int raw_chunked)
 {
 	if (!pc->fill.active)
 		return;
-	if (!pc_storable(pc, resp)) {
+	if (!pc_storable(pc, resp, req)) {
 		cache_fill_abort(pc_region(), &pc->fill);
 		return;
 	}
@@ -669,6 +728,13 @@ pcache_fields(const struct pcache *pc, char *p, size_t room)
 		s = "X-Cache: BYPASS\r\nCache-Status: maitred; fwd=bypass\r\n";
 		break;
 	case PCACHE_MISS:
+		if (pc->vary_miss) {
+			s = pc->storing ? "X-Cache: MISS\r\n"
+			    "Cache-Status: maitred; fwd=vary-miss; stored\r\n" :
+			    "X-Cache: MISS\r\n"
+			    "Cache-Status: maitred; fwd=vary-miss\r\n";
+			break;
+		}
 		s = pc->storing ? "X-Cache: MISS\r\n"
 		    "Cache-Status: maitred; fwd=uri-miss; stored\r\n" :
 		    "X-Cache: MISS\r\nCache-Status: maitred; fwd=uri-miss\r\n";

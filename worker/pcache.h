@@ -38,6 +38,7 @@ struct conn;
 struct pcache {
 	uint8_t		 mode;		/* enum pcache_mode */
 	uint8_t		 waited:1, storing:1, raw_chunked:1;
+	uint8_t		 vary_miss:1;	/* stored for other Vary fields */
 	const struct conf_cache_rule *rule;
 	uint64_t	 wait_until;	/* ev_now_ms() deadline of a wait */
 	int		 status;	/* of the response being stored */
@@ -82,13 +83,14 @@ int	 pcache_stale(struct pcache *pc, struct conn *c, char *buf,
 size_t	 pcache_body_take(struct pcache *pc, char *dst, size_t room);
 
 /*
- * The backend's response head <resp> is in: decide whether it is
- * stored (status, Cache-Control, Set-Cookie, Vary, size) and its TTL
- * and validators; a fill that will not be used is given up at once.
+ * The backend's response head <resp> to <req> is in: decide whether it
+ * is stored (status, Cache-Control, Set-Cookie, Vary, size) and its TTL,
+ * validators and variant (the digest of the <req> fields its Vary
+ * names); a fill that will not be used is given up at once.
  * <raw_chunked>: the body reaches pcache_body() chunk-encoded. Worker.
  */
 void	 pcache_response(struct pcache *pc, const struct http_response *resp,
-	    int raw_chunked);
+	    const struct http_request *req, int raw_chunked);
 
 /* 1 when <name> is a field pcache_fields() writes itself. */
 int	 pcache_own_field(const struct pcache *pc, const struct http_str *name);

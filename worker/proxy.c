@@ -1047,7 +1047,8 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 		if (c->r->req.minor == 0)
 			c->keep_alive = 0;	/* the close ends the body */
 	}
-	pcache_response(&px->pc, resp, resp->body == HTTP_BODY_CHUNKED &&
+	pcache_response(&px->pc, resp, &c->r->req,
+	    resp->body == HTTP_BODY_CHUNKED &&
 	    !px->dechunk);
 	if (px_build_response(px, resp, tunnel) == -1)
 		return px_error(px, 502, "response head too large");

@@ -308,6 +308,50 @@ test_etag(void)
 	unmap(r);
 }
 
+/*
+ * The variant set before the commit comes back with every hit; zeros
+ * unless set; a new fill of the key replaces object and variant; the
+ * counters move with cache_recount().
+ */
+static void
+test_variant(void)
+{
+	void			*r = region(1 << 20);
+	struct cache_fill	 f;
+	struct cache_hit	 h;
+	struct cache_stats	 st;
+	uint8_t			 v1[CACHE_VARIANT_LEN], zero[CACHE_VARIANT_LEN];
+	char			 buf[512];
+
+	memset(zero, 0, sizeof(zero));
+	memset(v1, 0xa5, sizeof(v1));
+	put(r, "k1", HEAD, "abc", 3, 60, NOW, NULL);
+	look(r, "k1", NOW, 0, &h, buf, sizeof(buf));
+	ok(memcmp(h.variant, zero, sizeof(zero)) == 0, "no variant: zeros");
+	is_int(cache_fill_begin(r, "k1", 2, SIZE_MAX, NOW, &f), 0,
+	    "a live key can be filled again");
+	ok(memcmp(f.variant, zero, sizeof(zero)) == 0, "begin zeroes it");
+	memcpy(f.variant, v1, sizeof(v1));
+	cache_fill_head(r, &f, HEAD, strlen(HEAD));
+	cache_fill_append(r, &f, "xyz", 3);
+	is_int(cache_fill_commit(r, &f, 200, 60, NOW, NULL, -1), 0, "commit");
+	is_int(look(r, "k1", NOW, 0, &h, buf, sizeof(buf)), CACHE_HIT, "hit");
+	ok(memcmp(h.variant, v1, sizeof(v1)) == 0, "variant handed back");
+	ok(memcmp(buf + h.head_len, "xyz", 3) == 0, "the new object");
+	is_int(look(r, "k1", NOW + 61, 60, &h, buf, sizeof(buf)), CACHE_STALE,
+	    "stale copy");
+	ok(memcmp(h.variant, v1, sizeof(v1)) == 0, "with its variant too");
+	cache_stats(r, &st);
+	ok(st.hits == 2 && st.stale == 1 && st.misses == 0,
+	    "before: two hits, one stale copy");
+	cache_recount(r, CACHE_HIT, CACHE_MISS);
+	cache_recount(r, CACHE_STALE, CACHE_ERROR);
+	cache_stats(r, &st);
+	ok(st.hits == 1 && st.stale == 0 && st.misses == 1,
+	    "recount: a hit became a miss, a stale copy nothing");
+	unmap(r);
+}
+
 static void
 test_lru(void)
 {
@@ -669,6 +713,7 @@ main(void)
 	test_basic();
 	test_disabled();
 	test_etag();
+	test_variant();
 	test_lru();
 	test_max_size_abort();
 	test_entry_bound();

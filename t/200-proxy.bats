@@ -275,6 +275,40 @@ for k in ("x-foo", "connection", "keep-alive", "te"):
 	log_has "127\.0\.0\.1:$p1.*(connect|down)"
 }
 
+@test "a backend that never finishes the handshake: connect timeout, then another backend" {
+	local d=$BATS_TEST_TMPDIR full i
+	# A listener whose accept queue is full: the kernel drops further
+	# SYNs, so a connect to it stays in SYN_SENT (a request tried on it
+	# at once gets EAGAIN and must still time out as a connect).
+	python3 - "$d/full.port" <<'EOF' &
+import os, socket, sys, time
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(0)
+fill = []
+for _ in range(2):
+    c = socket.socket()
+    c.setblocking(False)
+    c.connect_ex(l.getsockname())
+    fill.append(c)
+open(sys.argv[1] + ".tmp", "w").write(str(l.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(60)
+EOF
+	OWN_TRACK=$!
+	wait_for test -s "$d/full.port"
+	full=$(cat "$d/full.port")
+	printf '127.0.0.1:%s:1:3\n' "$full" "$B1" >"$d/b.cfg"
+	own_maitred "backends $d/b.cfg" "strategy round-robin" \
+	    "connect_timeout 1s" "health_interval 60s" "workers 1"
+	for i in 1 2; do
+		http_get "/hs$i"
+		assert_equal "$HTTP_CODE" 200
+		assert_equal "$(hdr X-Backend)" b1
+	done
+	wait_for log_has "upstream 127\.0\.0\.1:$full: connect timeout"
+}
+
 @test "a killed backend under load: 200 GETs, no failure" {
 	local k1 k2 d=$BATS_TEST_TMPDIR codes
 	k1=$(MTD_DIR=$d backend_start k1)

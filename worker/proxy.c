@@ -80,7 +80,7 @@ struct proxy {
 	uint64_t		 req_left;	/* Content-Length still to read */
 	struct http_chunked	 req_ch;
 	uint8_t			 req_complete:1, req_sent:1, req_abandon:1,
-				 body_dropped:1, sent_100:1;
+				 body_dropped:1, sent_100:1, early_tried:1;
 
 	/* Response: buf[roff, rlen) goes to the client after out[]. */
 	uint32_t		 roff, rlen;
@@ -1277,6 +1277,38 @@ px_step_relay(struct proxy *px)
 	return STEP_WAIT;
 }
 
+/*
+ * The head at once on a connection still handshaking: to a nearby
+ * backend the handshake is usually over by the time connect() returns,
+ * and waiting for EPOLLOUT first costs a trip through epoll_wait() with
+ * the backend idle (the FastCGI side does the same). EAGAIN: not yet,
+ * the EPOLLOUT edge of the finished handshake comes as before.
+ */
+static int
+px_send_early(struct proxy *px)
+{
+	struct upstream	*up = px->up;
+	size_t		 hl = px->hlen - px->hoff;
+	char		 why[128];
+	ssize_t		 n;
+
+	px->early_tried = 1;
+	n = send(up->io.fd, px->buf + px->hoff, hl, MSG_NOSIGNAL |
+	    (px->req_complete && px->bsend == px->bend ? 0 : MSG_MORE));
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return STEP_WAIT;
+		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+		return px_connect_fail(px, why);
+	}
+	up->connecting = 0;
+	up->writable = (size_t)n == hl;
+	px->hoff += (uint32_t)n;
+	px->phase = PX_RELAY;
+	px->moved = 1;
+	return STEP_PHASE;
+}
+
 static int
 px_step_connect(struct proxy *px)
 {
@@ -1284,7 +1316,7 @@ px_step_connect(struct proxy *px)
 	int	 err;
 
 	if (!px->up->writable)
-		return STEP_WAIT;
+		return px->early_tried ? STEP_WAIT : px_send_early(px);
 	if ((err = upstream_connected(px->up)) != 0) {
 		snprintf(why, sizeof(why), "connect: %s", strerror(err));
 		return px_connect_fail(px, why);
@@ -1578,6 +1610,7 @@ px_open(struct proxy *px, int pick)
 	px->hoff = 0;
 	px->bsend = c->head_len;
 	px->req_sent = 0;
+	px->early_tried = 0;
 	px->moved = 1;
 	if (up->connecting) {
 		px->phase = PX_CONNECT;

@@ -193,16 +193,12 @@ prom_cache(struct sbuf *b)
 	    cs.bytes);
 }
 
+/* Requests by class, connections and bytes. */
 static void
-render_prometheus(struct sbuf *b, const struct stats_total *t)
+prom_traffic(struct sbuf *b, const struct stats_total *t)
 {
-	struct backend_table	*bt = shm_backends();
-	struct backend_info	 bi;
-	uint64_t		 cum = 0;
-	int			 i, n = bt ? backend_count(bt) : 0;
+	int	 i;
 
-	prom_value(b, "uptime_seconds", "gauge", "Seconds since start.",
-	    (unsigned long long)(time(NULL) - shm->start_time));
 	prom_metric(b, "requests_total", "counter",
 	    "Requests answered, by status class.");
 	for (i = 1; i <= 5; i++)
@@ -220,6 +216,15 @@ render_prometheus(struct sbuf *b, const struct stats_total *t)
 	prom_value(b, "bytes_spliced_total", "counter",
 	    "Bytes of proxied bodies sent with splice(2), no copy.",
 	    t->bytes_spliced);
+}
+
+/* The request time histogram: cumulative power-of-two buckets. */
+static void
+prom_latency(struct sbuf *b, const struct stats_total *t)
+{
+	uint64_t	 cum = 0;
+	int		 i;
+
 	prom_metric(b, "request_duration_seconds", "histogram",
 	    "Request time.");
 	for (i = 0; i < STATS_LAT_BUCKETS; i++) {
@@ -234,6 +239,16 @@ render_prometheus(struct sbuf *b, const struct stats_total *t)
 	    (double)t->lat_us_sum / 1e6);
 	sb_printf(b, "maitred_request_duration_seconds_count %llu\n",
 	    (unsigned long long)cum);
+}
+
+/* Health and request count of each backend. */
+static void
+prom_backends(struct sbuf *b)
+{
+	struct backend_table	*bt = shm_backends();
+	struct backend_info	 bi;
+	int			 i, n = bt ? backend_count(bt) : 0;
+
 	prom_metric(b, "backend_up", "gauge", "1 when the backend is healthy.");
 	for (i = 0; i < n; i++) {
 		backend_info(bt, i, &bi);
@@ -247,6 +262,16 @@ render_prometheus(struct sbuf *b, const struct stats_total *t)
 		sb_printf(b, "maitred_backend_requests_total{backend=\"%s\"} "
 		    "%llu\n", bi.name, (unsigned long long)bi.requests);
 	}
+}
+
+static void
+render_prometheus(struct sbuf *b, const struct stats_total *t)
+{
+	prom_value(b, "uptime_seconds", "gauge", "Seconds since start.",
+	    (unsigned long long)(time(NULL) - shm->start_time));
+	prom_traffic(b, t);
+	prom_latency(b, t);
+	prom_backends(b);
 	prom_cache(b);
 	prom_value(b, "blocked_total", "counter",
 	    "Connections refused by the blacklist.", t->blocked);

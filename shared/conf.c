@@ -1034,6 +1034,21 @@ d_status_allow(struct loader *ld, const struct directive *d, int argc,
 	add_cidrs(ld, d->name, argc, argv, &ld->allow);
 }
 
+/* "client_max_body_size SIZE": 0 lifts the limit. */
+static void
+d_body_size(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	size_t	 n;
+
+	(void)argc;
+	if (conf_parse_size(argv[1], &n) == -1)
+		bad_value(ld, d->name, argv[1], "expected a size such as 10m, "
+		    "or 0 for no limit");
+	else
+		ld->c->client_max_body = n;
+}
+
 static void
 d_cache_size(struct loader *ld, const struct directive *d, int argc,
     char **argv)
@@ -1254,6 +1269,7 @@ static const struct directive directives[] = {
 	{ "cache_rules", d_seed, 1, 1, OFF(cache_rules_path), 0, 0 },
 	{ "cache_size", d_cache_size, 1, 1, 0, 0, 0 },
 	{ "cache_stale_if_error", d_ms, 1, 1, OFF(cache_stale_ms), 0, 0 },
+	{ "client_max_body_size", d_body_size, 1, 1, 0, 0, 0 },
 	{ "client_timeout", d_ms, 1, 1, OFF(client_timeout_ms), 1, 0 },
 	{ "connect_timeout", d_ms, 1, 1, OFF(connect_timeout_ms), 1, 0 },
 	{ "error_log", d_path, 1, 1, OFF(error_log), 0, 0 },

@@ -100,6 +100,7 @@ struct conf {
 	int			 connect_timeout_ms;	/* 5 s */
 	int			 read_timeout_ms;	/* 60 s */
 	int			 client_timeout_ms;	/* 30 s */
+	uint64_t		 client_max_body;	/* bytes, 0 = no limit */
 	int			 keepalive_timeout_ms;	/* 75 s */
 	int			 worker_connections;	/* 10000 */
 

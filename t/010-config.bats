@@ -51,6 +51,7 @@ check_conf() {
 	    "proxy_splice off" \
 	    "backend_rcvbuf 256k" \
 	    "worker_sched batch" \
+	    "client_max_body_size 10m" \
 	    "workers auto"
 	check_conf
 	assert_success
@@ -73,9 +74,10 @@ check_conf() {
 	assert_output --partial "maitred.conf:$n: client_timeout: invalid value \"5x\""
 }
 
-@test "invalid value for workers, log_level, strategy, proxy_splice, backend_rcvbuf" {
+@test "invalid value for workers, log_level, strategy, proxy_splice, backend_rcvbuf, client_max_body_size" {
 	for l in "workers abc" "workers 0" "log_level chatty" "strategy random" \
-	    "proxy_splice yes" "backend_rcvbuf 65m" "backend_rcvbuf -1"; do
+	    "proxy_splice yes" "backend_rcvbuf 65m" "backend_rcvbuf -1" \
+	    "client_max_body_size 1t" "client_max_body_size -5"; do
 		write_conf "$l"
 		n=$(conf_line "$l")
 		check_conf

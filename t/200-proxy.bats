@@ -23,6 +23,11 @@ teardown_file() {
 	common_teardown
 }
 
+# count PORT: requests the backend on PORT served so far.
+count() {
+	command curl -s -m 5 "http://127.0.0.1:$1/count"
+}
+
 # own_maitred LINE...: a second maitred for this test only, in
 # $BATS_TEST_TMPDIR on a fresh port (stopped by teardown).
 own_maitred() {
@@ -161,6 +166,36 @@ print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
 	assert_equal "$HTTP_CODE" 200
 	run grep -o '"body_sha256": "[0-9a-f]*"' "$HTTP_BODY"
 	assert_output "\"body_sha256\": \"$want\""
+}
+
+@test "client_max_body_size: 413 for a longer declared or chunked body, the limit itself passes" {
+	local d=$BATS_TEST_TMPDIR n
+	head -c 4096 /dev/urandom >"$d/4k"
+	head -c 4097 /dev/urandom >"$d/4k1"
+	own_maitred "backends $BATS_FILE_TMPDIR/backends.cfg" \
+	    "client_max_body_size 4k" "workers 1"
+	http_get /echo --data-binary "@$d/4k"
+	assert_equal "$HTTP_CODE" 200
+	http_get /echo -H 'Transfer-Encoding: chunked' --data-binary "@$d/4k"
+	assert_equal "$HTTP_CODE" 200
+	n=$(( $(count "$B1") + $(count "$B2") + $(count "$B3") ))
+	# Declared: refused before the body is read; no 100 Continue first.
+	http_get /echo -H 'Expect: 100-continue' --data-binary "@$d/4k1"
+	assert_equal "$HTTP_CODE" 413
+	assert_equal "$(hdr Connection)" close
+	run grep -c '^HTTP/1.1 100' "$HTTP_HEADERS"
+	assert_output 0
+	assert_equal $(( $(count "$B1") + $(count "$B2") + $(count "$B3") )) "$n"
+	# Chunked: refused once the decoded body passes the limit.
+	http_get /echo -H 'Transfer-Encoding: chunked' \
+	    --data-binary "@$BATS_FILE_TMPDIR/post.bin"
+	assert_equal "$HTTP_CODE" 413
+	# The check comes before routing: a path under htdocs too.
+	http_get /index.html --data-binary "@$d/4k1"
+	assert_equal "$HTTP_CODE" 413
+	# A request without a body is not affected; the worker still serves.
+	http_get /after
+	assert_equal "$HTTP_CODE" 200
 }
 
 @test "Expect: 100-continue gets 100 from maitred, not forwarded" {

@@ -280,6 +280,20 @@ EOF
 	wait_for -t 5 no_zombies
 }
 
+@test "client_max_body_size: 413 for a PHP body past it, declared or chunked" {
+	local f=$BATS_TEST_TMPDIR/b.bin
+	head -c 2049 /dev/urandom >"$f"
+	own_instance "php cgi $PHP_CGI" "client_max_body_size 2k"
+	http_get /input.php --data-binary "@$f"
+	assert_equal "$HTTP_CODE" 413
+	http_get /input.php --data-binary "@$f" -H 'Transfer-Encoding: chunked'
+	assert_equal "$HTTP_CODE" 413
+	head -c 2048 "$f" >"$f.ok"
+	http_get /input.php --data-binary "@$f.ok" -H 'Transfer-Encoding: chunked'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cut -d' ' -f1 "$HTTP_BODY")" 2048
+}
+
 @test "php off: .php is 403 and never the source" {
 	own_instance "php off"
 	http_get /echo.php

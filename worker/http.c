@@ -975,6 +975,7 @@ chunked_run(struct http_chunked *ch, const char *buf, size_t len,
 				memmove(out + *nout, buf + i, n);
 			*nout += n;
 			i += n;
+			ch->total += n;
 			if ((ch->remaining -= n) == 0)
 				ch->state = CH_DATA_CR;
 			continue;

@@ -134,6 +134,7 @@ int	 http_parse_response(const char *buf, size_t len,
 struct http_chunked {
 	int		 state;
 	uint64_t	 remaining;	/* data bytes left in this chunk */
+	uint64_t	 total;		/* data bytes so far */
 	size_t		 line_len;	/* bytes of this size line/trailer */
 	int		 digits;
 };

@@ -875,7 +875,9 @@ php_collect(struct php *p)
 				p->error = 400;
 				return 1;
 			}
-			if (p->cbody_len + out > PHP_CHUNKED_MAX) {
+			if (p->cbody_len + out > PHP_CHUNKED_MAX ||
+			    (wconf->client_max_body > 0 && p->cbody_len + out >
+			    wconf->client_max_body)) {
 				p->error = 413;
 				return 1;
 			}

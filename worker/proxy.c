@@ -535,7 +535,10 @@ px_build_request(struct proxy *px)
 	return 0;
 }
 
-/* Account <n> new body bytes of the request at r->in + <off>. */
+/*
+ * Account <n> new body bytes of the request at r->in + <off>. 0, -1 bad
+ * chunked framing, -2 a chunked body past client_max_body_size.
+ */
 static int
 px_req_scan(struct proxy *px, uint32_t off, size_t n)
 {
@@ -554,6 +557,9 @@ px_req_scan(struct proxy *px, uint32_t off, size_t n)
 		rc = http_chunked_scan(&px->req_ch, c->r->in + off, n, &used);
 		if (rc == -1)
 			return -1;
+		if (wconf->client_max_body > 0 &&
+		    px->req_ch.total > wconf->client_max_body)
+			return -2;
 		px->bend = off + (uint32_t)used;
 		px->req_complete = rc == 1;
 		return 0;
@@ -689,6 +695,7 @@ px_req_read(struct proxy *px)
 	struct conn		*c = px->c;
 	size_t			 room;
 	ssize_t			 n;
+	int			 rc;
 
 	/* Everything buffered was sent: reuse the space. */
 	if (c->in_len > c->head_len)
@@ -718,7 +725,9 @@ px_req_read(struct proxy *px)
 		c->readable = 0;
 	STATS_ADD(bytes_in, (uint64_t)n);
 	px->moved = 1;
-	if (px_req_scan(px, c->in_len, (size_t)n) == -1)
+	if ((rc = px_req_scan(px, c->in_len, (size_t)n)) == -2)
+		return px_error(px, 413, NULL);
+	if (rc == -1)
 		return px_end(px, 0);
 	c->in_len += (uint32_t)n;
 	return STEP_PHASE;
@@ -1447,8 +1456,12 @@ px_forward(struct proxy *px)
 	/* The body bytes that came with the head. */
 	px->req_left = req->content_length;
 	http_chunked_init(&px->req_ch);
-	if (px_req_scan(px, c->head_len, c->in_len - c->head_len) == -1)
+	switch (px_req_scan(px, c->head_len, c->in_len - c->head_len)) {
+	case -1:
 		return px_error(px, 400, NULL);
+	case -2:
+		return px_error(px, 413, NULL);
+	}
 	return px_open(px, 0);
 }
 

@@ -75,6 +75,24 @@ ratelimit_refuse(struct conn *c)
 	return 1;
 }
 
+/*
+ * client_max_body_size against a declared length: refused before any of
+ * the body is read and before a 100 Continue could invite it. Chunked
+ * bodies are counted as they arrive (proxy.c, php.c).
+ */
+static int
+body_too_large(struct conn *c)
+{
+	const struct http_request	*req = &c->r->req;
+
+	if (wconf->client_max_body == 0 || req->body != HTTP_BODY_LENGTH ||
+	    req->content_length <= wconf->client_max_body)
+		return 0;
+	c->keep_alive = 0;
+	resp_error(c, 413, NULL);
+	return 1;
+}
+
 void
 request_dispatch(struct conn *c)
 {
@@ -85,6 +103,8 @@ request_dispatch(struct conn *c)
 		resp_error(c, 417, NULL);
 		return;
 	}
+	if (body_too_large(c))
+		return;
 	if (ratelimit_refuse(c))
 		return;
 	/* Local handlers never read a request body: close after them. */

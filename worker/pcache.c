@@ -453,6 +453,8 @@ pc_lookup(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 		cache_recount(pc_region(), CACHE_HIT, CACHE_MISS);
 		pc->vary_miss = 1;
 		rc = CACHE_MISS;
+		free(pc->big);		/* a large object's copy, unused */
+		pc->big = NULL;
 	}
 	if (rc == CACHE_HIT && pc_serve(pc, c, &hit, obj, PC_LABEL_HIT) == 0)
 		return PCACHE_HIT;

@@ -317,6 +317,13 @@ http_date() {
 	    -H 'Cookie: s=2')" MISS
 	assert_equal "$(xcache "$p" -H 'Accept-Language: fr' -H 'X-Tenant: b' \
 	    -H 'Cookie: s=2')" HIT
+	# An object larger than the scratch buffer (a heap copy) too.
+	p='/big?bytes=60000&hdr=Vary:Accept-Language&v=big'
+	http_get "$p" -H 'Accept-Language: fr'
+	assert_equal "$(xcache "$p" -H 'Accept-Language: fr')" HIT
+	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" MISS
+	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" HIT
+	assert_equal "$(stat -c %s "$HTTP_BODY")" 60000
 	# Accept-Encoding alone in the list does not split the object.
 	p='/long/v3?hdr=Vary:Accept-Encoding'
 	http_get "$p"

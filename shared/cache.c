@@ -493,6 +493,7 @@ cache_meta_locked(const struct cache_entry *e, time_t now,
 	out->last_modified = e->last_modified;
 	memcpy(out->etag, e->etag, sizeof(out->etag));
 	memcpy(out->variant, e->variant, sizeof(out->variant));
+	out->id = e->id;
 }
 
 /* The lookup proper, on stripe <s>. Caller holds the lock. */
@@ -740,6 +741,7 @@ cache_publish_locked(struct cache_region *r, struct cache_fill *f,
 	n->last_modified = last_modified;
 	memcpy(n->etag, etag, CACHE_ETAG_MAX);
 	memcpy(n->variant, f->variant, CACHE_VARIANT_LEN);
+	n->id = atomic_fetch_add_explicit(&r->next_id, 1, RLX) + 1;
 	cache_list_push(e, i, &st->lru_head, &st->lru_tail);
 	atomic_fetch_add_explicit(&st->nlive, 1, RLX);
 	atomic_fetch_add_explicit(&st->live_bytes, n->size, RLX);

@@ -74,6 +74,7 @@ struct cache_entry {
 	int64_t		 deadline;	/* FILLING: marker void after this */
 	char		 etag[CACHE_ETAG_MAX];	/* "" = none */
 	uint8_t		 variant[CACHE_VARIANT_LEN];	/* zeros: no Vary */
+	uint64_t	 id;		/* LIVE: unique in the region's life */
 };
 
 struct cache_stripe {
@@ -117,6 +118,7 @@ struct cache_region {
 	_Atomic uint64_t stores;	/* fills committed */
 	_Atomic uint64_t refused;	/* fills given up: size, room */
 	_Atomic uint64_t recoveries;	/* stripes reset after a death */
+	_Atomic uint64_t next_id;	/* of published objects, never reset */
 
 	struct cache_stripe stripe[CACHE_MAX_STRIPES];
 };
@@ -134,6 +136,11 @@ struct cache_hit {
 	time_t		 last_modified;	/* -1 unknown */
 	char		 etag[CACHE_ETAG_MAX];	/* "" = none */
 	uint8_t		 variant[CACHE_VARIANT_LEN];	/* as committed */
+	/*
+	 * Unique to this object: a new fill of the key, even with the same
+	 * content, gets another. Never 0 when an object was found.
+	 */
+	uint64_t	 id;
 	int		 recovered;	/* -1, or the stripe reset (logged) */
 };
 

@@ -282,7 +282,7 @@ http_date() {
 	done
 }
 
-@test "Vary: an object answers only requests with the same values of the fields it names" {
+@test "Vary: each set of values of the named fields gets its own object" {
 	local p='/long/v1?hdr=Vary:Accept-Language' n
 	n=$(count)
 	http_get "$p" -H 'Accept-Language: fr'
@@ -293,15 +293,22 @@ http_date() {
 	assert_equal "$(hdr X-Cache)" MISS
 	assert_equal "$(hdr Cache-Status)" "maitred; fwd=vary-miss; stored"
 	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" HIT
-	# One variant per key, as nginx keeps it: en replaced fr.
-	http_get "$p" -H 'Accept-Language: fr'
-	assert_equal "$(hdr Cache-Status)" "maitred; fwd=vary-miss; stored"
+	# Side by side: en did not push fr out.
+	assert_equal "$(xcache "$p" -H 'Accept-Language: fr')" HIT
 	# Absent, empty and present are three variants.
 	assert_equal "$(xcache "$p")" MISS
 	assert_equal "$(xcache "$p")" HIT
 	assert_equal "$(xcache "$p" -H 'Accept-Language;')" MISS
 	assert_equal "$(xcache "$p" -H 'Accept-Language;')" HIT
-	assert_equal "$(count)" $((n + 5))
+	assert_equal "$(count)" $((n + 4))
+	# PURGE of the URL drops every variant with it.
+	http_get "$p" -X PURGE
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" MISS
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss; stored"
+	assert_equal "$(xcache "$p")" MISS
+	assert_equal "$(xcache "$p" -H 'Accept-Language: fr')" MISS
+	assert_equal "$(count)" $((n + 7))
 }
 
 @test "Vary: lists and repeated Vary lines; every named field must match" {
@@ -324,6 +331,8 @@ http_date() {
 	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" MISS
 	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" HIT
 	assert_equal "$(stat -c %s "$HTTP_BODY")" 60000
+	assert_equal "$(xcache "$p" -H 'Accept-Language: fr')" HIT
+	assert_equal "$(stat -c %s "$HTTP_BODY")" 60000
 	# Accept-Encoding alone in the list does not split the object.
 	p='/long/v3?hdr=Vary:Accept-Encoding'
 	http_get "$p"
@@ -336,7 +345,7 @@ is_stale() {
 	[ "$(hdr X-Cache)" = STALE ]
 }
 
-@test "Vary: a stale copy for other field values is not served when the backend fails" {
+@test "Vary: stale copies per variant when the backend fails, none for other values" {
 	local bp p='/sv.html?hdr=Vary:Accept-Language'
 	MTD_DIR=$BATS_TEST_TMPDIR
 	bp=$(backend_start bs)
@@ -345,10 +354,12 @@ is_stale() {
 	OWN_BACKENDS=$MTD_DIR/own_backends.cfg own_maitred '/*:1:10000' \
 	    "connect_timeout 1s" "read_timeout 1s"
 	assert_equal "$(xcache "$p" -H 'Accept-Language: fr')" MISS
+	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" MISS
 	kill -TERM "$(cat "$MTD_DIR/bs.pid")"
 	wait_for -t 5 _not port_listening "$bp"
 	wait_for -t 5 is_stale "$p" -H 'Accept-Language: fr'
-	http_get "$p" -H 'Accept-Language: en'
+	is_stale "$p" -H 'Accept-Language: en'
+	http_get "$p" -H 'Accept-Language: de'
 	[ "$HTTP_CODE" -ge 502 ]
 	run hdr X-Cache
 	refute_output STALE

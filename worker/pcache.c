@@ -8,7 +8,9 @@
  * (collapsed misses), bounded by PCACHE_WAIT_MAX_MS. The stored head is
  * the head as relayed, without its blank line, framing, connection and
  * per-response fields (Age, X-Cache, Cache-Status, a computed ETag):
- * those are written for each answer.
+ * those are written for each answer. Vary: the object under the key is
+ * stored with the digest of the fields it names (vary.c); other variants
+ * live under keys derived from that object (pc_variant_key()).
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -76,6 +78,21 @@ pc_key(const struct conn *c, size_t *klen)
 		keybuf[i] = (char)tolower((unsigned char)req->host.p[i]);
 	memcpy(keybuf + i, req->target.p, req->target.len);
 	*klen = i + req->target.len;
+	return keybuf;
+}
+
+/* The key this request looks up and fills: pc_key(), or its variant's. */
+static const char *
+pc_req_key(const struct pcache *pc, const struct conn *c, size_t *klen)
+{
+	if (pc_key(c, klen) == NULL)
+		return NULL;
+	if (pc->vkey_len == 0)
+		return keybuf;
+	if (*klen + pc->vkey_len > sizeof(keybuf))
+		return NULL;
+	memcpy(keybuf + *klen, pc->vkey, pc->vkey_len);
+	*klen += pc->vkey_len;
 	return keybuf;
 }
 
@@ -237,21 +254,44 @@ pc_vary_has_ae(const struct conn *c, const char *obj, size_t head_len)
 
 /*
  * Whether object <obj> was stored for this request's values of the
- * fields its Vary names (RFC 9111 4.1). The stored digest is all zeros
- * for an object that does not vary, the common case: no work then.
+ * fields its Vary names (RFC 9111 4.1); the request's digest goes to
+ * <d>. The stored digest is all zeros for an object that does not vary,
+ * the common case: no work then (and <d> is left alone).
  */
 static int
 pc_vary_match(const struct conn *c, const struct cache_hit *hit,
-    const char *obj)
+    const char *obj, uint8_t d[CACHE_VARIANT_LEN])
 {
 	struct vary	 v;
-	uint8_t		 d[CACHE_VARIANT_LEN];
 
 	if (vary_none(hit->variant))
 		return 1;
 	pc_head_vary(obj, hit->head_len, &c->r->req, &v);
 	vary_final(&v, d);
-	return memcmp(d, hit->variant, sizeof(d)) == 0;
+	return memcmp(d, hit->variant, CACHE_VARIANT_LEN) == 0;
+}
+
+/*
+ * The key of this request's variant of object <hit> found under the
+ * request's key: that key, a NUL (no Host or target holds one), the
+ * object's id, the request's digest <d>. With the id in it, a new object
+ * under the key (refilled, purged) leaves the old variants unreachable
+ * until the LRU takes them. -1 when the key would be too long.
+ */
+static int
+pc_variant_key(struct pcache *pc, const struct conn *c,
+    const struct cache_hit *hit, const uint8_t d[CACHE_VARIANT_LEN])
+{
+	size_t	 klen;
+
+	if (pc_key(c, &klen) == NULL ||
+	    klen + sizeof(pc->vkey) > sizeof(keybuf))
+		return -1;
+	pc->vkey[0] = '\0';
+	memcpy(pc->vkey + 1, &hit->id, sizeof(hit->id));
+	memcpy(pc->vkey + 1 + sizeof(hit->id), d, CACHE_VARIANT_LEN);
+	pc->vkey_len = sizeof(pc->vkey);
+	return 0;
 }
 
 /*
@@ -405,7 +445,7 @@ pc_fetch(struct pcache *pc, struct conn *c, long stale_s, char *buf,
 	size_t		 klen;
 	int		 rc;
 
-	if ((key = pc_key(c, &klen)) == NULL)
+	if ((key = pc_req_key(pc, c, &klen)) == NULL)
 		return CACHE_MISS;
 	rc = cache_lookup(region, key, klen, ev_wall(), stale_s, hit, buf,
 	    buflen);
@@ -421,6 +461,47 @@ pc_fetch(struct pcache *pc, struct conn *c, long stale_s, char *buf,
 	return rc == CACHE_TOO_BIG ? CACHE_MISS : rc;
 }
 
+static void
+pc_drop_big(struct pcache *pc)
+{
+	free(pc->big);
+	pc->big = NULL;
+}
+
+/*
+ * pc_fetch() through Vary. When the object under the request's key was
+ * stored for other values of the fields its Vary names, this request's
+ * variant is looked up under its own key (pc_variant_key()), which a
+ * miss then fills: variants live side by side. An object that still
+ * does not match reads as a miss; its lookup is counted as <unusable>
+ * (CACHE_MISS, or CACHE_ERROR for no counter).
+ */
+static int
+pc_fetch_vary(struct pcache *pc, struct conn *c, long stale_s, char *buf,
+    size_t buflen, struct cache_hit *hit, const char **obj, int unusable)
+{
+	uint8_t	 d[CACHE_VARIANT_LEN];
+	int	 rc;
+
+	rc = pc_fetch(pc, c, stale_s, buf, buflen, hit, obj);
+	if ((rc != CACHE_HIT && rc != CACHE_STALE) ||
+	    pc_vary_match(c, hit, *obj, d))
+		return rc;
+	pc->vary_miss = 1;
+	if (pc->vkey_len == 0 && pc_variant_key(pc, c, hit, d) == 0) {
+		/* Only the variant's own lookup counts. */
+		cache_recount(pc_region(), rc, CACHE_ERROR);
+		pc_drop_big(pc);
+		rc = pc_fetch(pc, c, stale_s, buf, buflen, hit, obj);
+		if ((rc != CACHE_HIT && rc != CACHE_STALE) ||
+		    pc_vary_match(c, hit, *obj, d))
+			return rc;
+	}
+	cache_recount(pc_region(), rc, unusable);
+	pc_drop_big(pc);
+	return CACHE_MISS;
+}
+
 /* A miss: claim the key for a GET, unless we waited for it already. */
 static int
 pc_miss(struct pcache *pc, struct conn *c)
@@ -431,7 +512,7 @@ pc_miss(struct pcache *pc, struct conn *c)
 
 	STATS_ADD(cache_misses, 1);
 	if (pc->waited || c->r->req.method != HTTP_M_GET ||
-	    (key = pc_key(c, &klen)) == NULL)
+	    (key = pc_req_key(pc, c, &klen)) == NULL)
 		return PCACHE_FORWARD;
 	rc = cache_fill_begin(pc_region(), key, klen,
 	    (size_t)pc->rule->max_size, ev_wall(), &pc->fill);
@@ -447,15 +528,7 @@ pc_lookup(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 	const char		*obj;
 	int			 rc;
 
-	pc->vary_miss = 0;
-	rc = pc_fetch(pc, c, 0, buf, buflen, &hit, &obj);
-	if (rc == CACHE_HIT && !pc_vary_match(c, &hit, obj)) {
-		cache_recount(pc_region(), CACHE_HIT, CACHE_MISS);
-		pc->vary_miss = 1;
-		rc = CACHE_MISS;
-		free(pc->big);		/* a large object's copy, unused */
-		pc->big = NULL;
-	}
+	rc = pc_fetch_vary(pc, c, 0, buf, buflen, &hit, &obj, CACHE_MISS);
 	if (rc == CACHE_HIT && pc_serve(pc, c, &hit, obj, PC_LABEL_HIT) == 0)
 		return PCACHE_HIT;
 	if (rc == CACHE_MISS)
@@ -529,14 +602,10 @@ pcache_stale(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 		return PCACHE_FORWARD;
 	cache_fill_abort(pc_region(), &pc->fill);
 	pc->storing = 0;
-	rc = pc_fetch(pc, c, wconf->cache_stale_ms / 1000, buf, buflen, &hit,
-	    &obj);
+	rc = pc_fetch_vary(pc, c, wconf->cache_stale_ms / 1000, buf, buflen,
+	    &hit, &obj, CACHE_ERROR);
 	if (rc != CACHE_HIT && rc != CACHE_STALE)
 		return PCACHE_FORWARD;
-	if (!pc_vary_match(c, &hit, obj)) {
-		cache_recount(pc_region(), rc, CACHE_ERROR);
-		return PCACHE_FORWARD;
-	}
 	if (pc_serve(pc, c, &hit, obj, rc == CACHE_HIT ? PC_LABEL_HIT :
 	    PC_LABEL_STALE) == -1)
 		return PCACHE_FORWARD;

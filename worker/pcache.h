@@ -38,7 +38,14 @@ struct conn;
 struct pcache {
 	uint8_t		 mode;		/* enum pcache_mode */
 	uint8_t		 waited:1, storing:1, raw_chunked:1;
-	uint8_t		 vary_miss:1;	/* stored for other Vary fields */
+	uint8_t		 vary_miss:1;	/* the key's object is another variant */
+	/*
+	 * A variant other than the one stored under the request's key lives
+	 * under its own key: that key + '\0' + the object's id + the
+	 * request's digest (see pc_variant_key()). 0 while unused.
+	 */
+	uint8_t		 vkey_len;
+	uint8_t		 vkey[1 + 8 + CACHE_VARIANT_LEN];
 	const struct conf_cache_rule *rule;
 	uint64_t	 wait_until;	/* ev_now_ms() deadline of a wait */
 	int		 status;	/* of the response being stored */

@@ -326,8 +326,12 @@ test_variant(void)
 	memset(zero, 0, sizeof(zero));
 	memset(v1, 0xa5, sizeof(v1));
 	put(r, "k1", HEAD, "abc", 3, 60, NOW, NULL);
+	uint64_t		 id1;
+
 	look(r, "k1", NOW, 0, &h, buf, sizeof(buf));
 	ok(memcmp(h.variant, zero, sizeof(zero)) == 0, "no variant: zeros");
+	id1 = h.id;
+	ok(id1 != 0, "an object has an id");
 	is_int(cache_fill_begin(r, "k1", 2, SIZE_MAX, NOW, &f), 0,
 	    "a live key can be filled again");
 	ok(memcmp(f.variant, zero, sizeof(zero)) == 0, "begin zeroes it");
@@ -337,6 +341,7 @@ test_variant(void)
 	is_int(cache_fill_commit(r, &f, 200, 60, NOW, NULL, -1), 0, "commit");
 	is_int(look(r, "k1", NOW, 0, &h, buf, sizeof(buf)), CACHE_HIT, "hit");
 	ok(memcmp(h.variant, v1, sizeof(v1)) == 0, "variant handed back");
+	ok(h.id != 0 && h.id != id1, "a new object under the key: a new id");
 	ok(memcmp(buf + h.head_len, "xyz", 3) == 0, "the new object");
 	is_int(look(r, "k1", NOW + 61, 60, &h, buf, sizeof(buf)), CACHE_STALE,
 	    "stale copy");

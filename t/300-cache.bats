@@ -339,6 +339,23 @@ http_date() {
 	assert_equal "$(xcache "$p" -H 'Accept-Encoding: br')" HIT
 }
 
+# stale_setup: a backend of this test's own (bs, port $BP) and a maitred
+# with a 1 s rule in front of it, for the stale-if-error tests.
+stale_setup() {
+	MTD_DIR=$BATS_TEST_TMPDIR
+	BP=$(backend_start bs)
+	OWN_TRACK="$(cat "$MTD_DIR/bs.pid")"
+	printf '127.0.0.1:%s:1:3\n' "$BP" >"$MTD_DIR/own_backends.cfg"
+	OWN_BACKENDS=$MTD_DIR/own_backends.cfg own_maitred '/*:1:10000' \
+	    "connect_timeout 1s" "read_timeout 1s"
+}
+
+# stale_backend_down: stop that backend; wait until its port is closed.
+stale_backend_down() {
+	kill -TERM "$(cat "$MTD_DIR/bs.pid")"
+	wait_for -t 5 _not port_listening "$BP"
+}
+
 # is_stale PATH CURL-ARG...: the answer is a stale copy.
 is_stale() {
 	http_get "$@"
@@ -346,17 +363,11 @@ is_stale() {
 }
 
 @test "Vary: stale copies per variant when the backend fails, none for other values" {
-	local bp p='/sv.html?hdr=Vary:Accept-Language'
-	MTD_DIR=$BATS_TEST_TMPDIR
-	bp=$(backend_start bs)
-	OWN_TRACK="$(cat "$MTD_DIR/bs.pid")"
-	printf '127.0.0.1:%s:1:3\n' "$bp" >"$MTD_DIR/own_backends.cfg"
-	OWN_BACKENDS=$MTD_DIR/own_backends.cfg own_maitred '/*:1:10000' \
-	    "connect_timeout 1s" "read_timeout 1s"
+	local p='/sv.html?hdr=Vary:Accept-Language'
+	stale_setup
 	assert_equal "$(xcache "$p" -H 'Accept-Language: fr')" MISS
 	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" MISS
-	kill -TERM "$(cat "$MTD_DIR/bs.pid")"
-	wait_for -t 5 _not port_listening "$bp"
+	stale_backend_down
 	# Each copy turns stale on its own second: poll for both.
 	wait_for -t 5 is_stale "$p" -H 'Accept-Language: fr'
 	wait_for -t 5 is_stale "$p" -H 'Accept-Language: en'
@@ -430,17 +441,10 @@ is_stale() {
 }
 
 @test "stale-if-error: an expired copy is served when the backend is down" {
-	local bp
-	MTD_DIR=$BATS_TEST_TMPDIR
-	bp=$(backend_start bs)
-	OWN_TRACK="$(cat "$MTD_DIR/bs.pid")"
-	printf '127.0.0.1:%s:1:3\n' "$bp" >"$MTD_DIR/own_backends.cfg"
-	OWN_BACKENDS=$MTD_DIR/own_backends.cfg own_maitred '/*:1:10000' \
-	    "connect_timeout 1s" "read_timeout 1s"
+	stale_setup
 	assert_equal "$(xcache /st.html)" MISS
 	cp "$HTTP_BODY" "$MTD_DIR/first"
-	kill -TERM "$(cat "$MTD_DIR/bs.pid")"
-	wait_for -t 5 _not port_listening "$bp"
+	stale_backend_down
 	sleep 1.2
 	http_get /st.html
 	assert_equal "$HTTP_CODE" 200

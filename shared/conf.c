@@ -1269,6 +1269,8 @@ static const struct directive directives[] = {
 	{ "cache_rules", d_seed, 1, 1, OFF(cache_rules_path), 0, 0 },
 	{ "cache_size", d_cache_size, 1, 1, 0, 0, 0 },
 	{ "cache_stale_if_error", d_ms, 1, 1, OFF(cache_stale_ms), 0, 0 },
+	{ "cache_stale_while_updating", d_flag, 1, 1,
+	    OFF(cache_stale_updating), 0, 0 },
 	{ "client_max_body_size", d_body_size, 1, 1, 0, 0, 0 },
 	{ "client_timeout", d_ms, 1, 1, OFF(client_timeout_ms), 1, 0 },
 	{ "connect_timeout", d_ms, 1, 1, OFF(connect_timeout_ms), 1, 0 },
@@ -1416,6 +1418,7 @@ conf_defaults(struct conf *c)
 	c->rate_limit_ipv6_prefix = 64;
 	c->cache_size = 64 * 1024 * 1024;
 	c->cache_stale_ms = 60000;
+	c->cache_stale_updating = 1;
 	c->php_mode = PHP_CGI;
 	strlcpy(c->php_cgi, "/usr/bin/php-cgi", sizeof(c->php_cgi));
 	c->php_timeout_ms = 30000;

@@ -131,6 +131,7 @@ struct conf {
 
 	char			 sticky_cookie[64];	/* "" = no stickiness */
 	int			 cache_stale_ms;	/* stale-if-error, 60 s */
+	int			 cache_stale_updating;	/* default on */
 
 	int			 gzip_on;		/* default off */
 	int			 gzip_level;		/* 1-9, 5 */

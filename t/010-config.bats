@@ -52,6 +52,7 @@ check_conf() {
 	    "backend_rcvbuf 256k" \
 	    "worker_sched batch" \
 	    "client_max_body_size 10m" \
+	    "cache_stale_while_updating on" \
 	    "workers auto"
 	check_conf
 	assert_success

@@ -457,6 +457,48 @@ is_stale() {
 	[ "$HTTP_CODE" -ge 502 ]
 }
 
+# count_above N: the backend has served more than N requests.
+count_above() {
+	[ "$(count)" -gt "$1" ]
+}
+
+@test "stale while updating: one request refreshes an expired object, the others get the stale copy at once" {
+	local p='/slow?ms=1500' d=$BATS_TEST_TMPDIR n t0 t1 a
+	own_maitred '/*:1:10000' "read_timeout 5s"
+	assert_equal "$(xcache "$p")" MISS
+	# Nothing shows the object's expiry without refreshing it: wait it out.
+	sleep 2.1
+	n=$(count)
+	curl -s -o /dev/null -D "$d/a.headers" "$(url "$p")" &
+	a=$!
+	# The refresh has reached the backend (it sleeps 1.5 s there).
+	wait_for count_above "$n"
+	t0=$(date +%s%3N)
+	http_get "$p"
+	t1=$(date +%s%3N)
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-Cache)" STALE
+	[ $((t1 - t0)) -lt 1000 ]
+	wait "$a"
+	grep -q '^X-Cache: MISS' "$d/a.headers"
+	assert_equal "$(count)" $((n + 1))
+}
+
+@test "cache_stale_while_updating off: the others wait for the refresh" {
+	local p='/slow?ms=1500&off' d=$BATS_TEST_TMPDIR n a
+	own_maitred '/*:1:10000' "read_timeout 5s" \
+	    "cache_stale_while_updating off"
+	assert_equal "$(xcache "$p")" MISS
+	sleep 2.1	# as above: expiry cannot be polled without a refresh
+	n=$(count)
+	curl -s -o /dev/null "$(url "$p")" &
+	a=$!
+	wait_for count_above "$n"
+	assert_equal "$(xcache "$p")" HIT
+	wait "$a"
+	assert_equal "$(count)" $((n + 1))
+}
+
 @test "PURGE from status_allow removes an object; others get 403" {
 	http_get /p.html
 	http_get /p.html

@@ -521,6 +521,32 @@ pc_miss(struct pcache *pc, struct conn *c)
 	return PCACHE_FORWARD;
 }
 
+/*
+ * Another request is refreshing this expired object: answer at once
+ * with the expired copy, if it is within cache_stale_if_error's window,
+ * rather than wait for the refresh (nginx's proxy_cache_use_stale
+ * updating, Varnish's grace). Only the refreshing request waits for the
+ * backend. 0 when answered.
+ */
+static int
+pc_serve_updating(struct pcache *pc, struct conn *c, char *buf,
+    size_t buflen)
+{
+	struct cache_hit	 hit;
+	const char		*obj;
+	long			 window = wconf->cache_stale_ms / 1000;
+	int			 rc;
+
+	if (!wconf->cache_stale_updating || window <= 0)
+		return -1;
+	rc = pc_fetch_vary(pc, c, window, buf, buflen, &hit, &obj,
+	    CACHE_ERROR);
+	if (rc != CACHE_HIT && rc != CACHE_STALE)
+		return -1;
+	return pc_serve(pc, c, &hit, obj, rc == CACHE_HIT ? PC_LABEL_HIT :
+	    PC_LABEL_STALE);
+}
+
 static int
 pc_lookup(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 {
@@ -533,6 +559,8 @@ pc_lookup(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 		return PCACHE_HIT;
 	if (rc == CACHE_MISS)
 		rc = pc_miss(pc, c) == PCACHE_WAIT ? CACHE_PENDING : CACHE_MISS;
+	if (rc == CACHE_PENDING && pc_serve_updating(pc, c, buf, buflen) == 0)
+		return PCACHE_HIT;
 	if (rc == CACHE_PENDING) {
 		if (!pc->waited) {
 			pc->waited = 1;

@@ -149,18 +149,25 @@ conn_io_send(struct conn *c, const void *buf, size_t len, int more)
 }
 
 ssize_t
-conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt, int more)
+sock_sendv(int fd, const struct iovec *iov, int iovcnt, int flags)
 {
 	struct msghdr	 msg;
 
-	if (c->ssl != NULL)
-		return tls_sendv(c, iov, iovcnt);
+	flags |= MSG_NOSIGNAL;
 	if (iovcnt == 1)	/* send(2) skips the msghdr and iovec imports */
-		return conn_io_send(c, iov[0].iov_base, iov[0].iov_len, more);
+		return send(fd, iov[0].iov_base, iov[0].iov_len, flags);
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = (struct iovec *)iov;
 	msg.msg_iovlen = (size_t)iovcnt;
-	return sendmsg(c->io.fd, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+	return sendmsg(fd, &msg, flags);
+}
+
+ssize_t
+conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt, int more)
+{
+	if (c->ssl != NULL)
+		return tls_sendv(c, iov, iovcnt);
+	return sock_sendv(c->io.fd, iov, iovcnt, more ? MSG_MORE : 0);
 }
 
 int

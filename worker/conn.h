@@ -145,6 +145,11 @@ ssize_t	 conn_io_send(struct conn *c, const void *buf, size_t len, int more);
 /* <more>: MSG_MORE, for the last bytes before a close (conn_closes_after). */
 ssize_t	 conn_io_sendv(struct conn *c, const struct iovec *iov, int iovcnt,
 	    int more);
+/*
+ * Gather-send on a plain socket (MSG_NOSIGNAL added to <flags>): send(2)
+ * for one buffer, which is cheaper in the kernel, sendmsg(2) otherwise.
+ */
+ssize_t	 sock_sendv(int fd, const struct iovec *iov, int iovcnt, int flags);
 /* 1 when the response being sent ends the connection at once. */
 int	 conn_closes_after(const struct conn *c);
 /* recv(MSG_PEEK) of one byte: 1 data, 0 EOF, -1 nothing (errno). */

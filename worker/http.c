@@ -86,13 +86,6 @@ struct framing {
 	int		 upgrade;	/* Connection: upgrade */
 };
 
-/* Comma-separated list walker; elements come out OWS-trimmed. */
-struct list_iter {
-	const char	*p;
-	const char	*end;
-	int		 done;
-};
-
 static int
 is_ows(char c)
 {
@@ -150,16 +143,16 @@ str_make(const char *p, const char *end)
 	return s;
 }
 
-static void
-list_init(struct list_iter *it, struct http_str v)
+void
+http_list_init(struct http_list *it, struct http_str v)
 {
 	it->p = v.p;
 	it->end = v.p + v.len;
 	it->done = 0;
 }
 
-static int
-list_next(struct list_iter *it, struct http_str *elem)
+int
+http_list_next(struct http_list *it, struct http_str *elem)
 {
 	const char	*s, *e;
 
@@ -470,13 +463,13 @@ parse_request_line(const char *p, const char *end, struct http_request *req,
 static void
 content_length_field(struct framing *f, struct http_str v)
 {
-	struct list_iter	 it;
+	struct http_list	 it;
 	struct http_str		 e;
 	uint64_t		 n;
 	size_t			 i;
 
-	list_init(&it, v);
-	while (list_next(&it, &e)) {
+	http_list_init(&it, v);
+	while (http_list_next(&it, &e)) {
 		if (e.len == 0) {
 			f->bad = 1;
 			return;
@@ -499,12 +492,12 @@ content_length_field(struct framing *f, struct http_str v)
 static void
 transfer_encoding_field(struct framing *f, struct http_str v)
 {
-	struct list_iter	 it;
+	struct http_list	 it;
 	struct http_str		 e;
 
 	f->nte++;
-	list_init(&it, v);
-	while (list_next(&it, &e)) {
+	http_list_init(&it, v);
+	while (http_list_next(&it, &e)) {
 		if (e.len == 0)
 			f->bad = 1;
 		f->last_chunked = STR_IS(e, "chunked");
@@ -518,11 +511,11 @@ transfer_encoding_field(struct framing *f, struct http_str v)
 static void
 connection_field(struct framing *f, struct http_str v)
 {
-	struct list_iter	 it;
+	struct http_list	 it;
 	struct http_str		 e;
 
-	list_init(&it, v);
-	while (list_next(&it, &e)) {
+	http_list_init(&it, v);
+	while (http_list_next(&it, &e)) {
 		if (STR_IS(e, "close"))
 			f->close = 1;
 		else if (STR_IS(e, "keep-alive"))

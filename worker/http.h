@@ -139,6 +139,20 @@ struct http_chunked {
 	int		 digits;
 };
 
+/*
+ * Comma-separated list walker (RFC 9110 5.6.1): elements come out
+ * OWS-trimmed, empty ones included. Pure.
+ */
+struct http_list {
+	const char	*p;
+	const char	*end;
+	int		 done;
+};
+
+void	 http_list_init(struct http_list *it, struct http_str v);
+/* The next element into <elem>; 0 when the list is done. */
+int	 http_list_next(struct http_list *it, struct http_str *elem);
+
 void	 http_chunked_init(struct http_chunked *);
 int	 http_chunked_scan(struct http_chunked *, const char *buf,
 	    size_t len, size_t *used);

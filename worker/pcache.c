@@ -230,7 +230,10 @@ pc_head_field(const char *head, size_t len, const char *name,
 	return pc_head_next(head, len, &pos, name, v);
 }
 
-/* What the Vary lines of the stored head <obj> say about <req>. */
+/*
+ * What the Vary lines of the stored head <obj> say about <req> (NULL:
+ * only whether they list * or Accept-Encoding).
+ */
 static void
 pc_head_vary(const char *obj, size_t head_len,
     const struct http_request *req, struct vary *v)
@@ -244,11 +247,11 @@ pc_head_vary(const char *obj, size_t head_len,
 }
 
 static int
-pc_vary_has_ae(const struct conn *c, const char *obj, size_t head_len)
+pc_vary_has_ae(const char *obj, size_t head_len)
 {
 	struct vary	 v;
 
-	pc_head_vary(obj, head_len, &c->r->req, &v);
+	pc_head_vary(obj, head_len, NULL, &v);
 	return v.accept_encoding;
 }
 
@@ -314,7 +317,7 @@ pc_variant_pick(const struct conn *c, const struct cache_hit *hit,
 	    !pc_head_field(obj, hit->head_len, "Content-Type", &ct))
 		return;
 	v->gzip = gz_wanted(c, ct.p, ct.len, (int64_t)hit->body_len, &vary);
-	v->add_vary = vary && !pc_vary_has_ae(c, obj, hit->head_len);
+	v->add_vary = vary && !pc_vary_has_ae(obj, hit->head_len);
 	if (hit->body_len == 0 || req->method != HTTP_M_GET ||
 	    http_header_get(req->headers, req->nheaders, "Range") != NULL)
 		v->gzip = 0;
@@ -819,33 +822,32 @@ pcache_own_field(const struct pcache *pc, const struct http_str *name)
 int
 pcache_fields(const struct pcache *pc, char *p, size_t room)
 {
+	/* [vary_miss][storing]; no snprintf: this is every forwarded answer. */
+	static const char *const miss[2][2] = {
+		{ "X-Cache: MISS\r\nCache-Status: maitred; fwd=uri-miss\r\n",
+		  "X-Cache: MISS\r\n"
+		  "Cache-Status: maitred; fwd=uri-miss; stored\r\n" },
+		{ "X-Cache: MISS\r\nCache-Status: maitred; fwd=vary-miss\r\n",
+		  "X-Cache: MISS\r\n"
+		  "Cache-Status: maitred; fwd=vary-miss; stored\r\n" },
+	};
 	const char	*s;
-	int		 n;
+	size_t		 n;
 
 	switch (pc->mode) {
 	case PCACHE_BYPASS:
 		s = "X-Cache: BYPASS\r\nCache-Status: maitred; fwd=bypass\r\n";
 		break;
 	case PCACHE_MISS:
-		if (pc->vary_miss) {
-			s = pc->storing ? "X-Cache: MISS\r\n"
-			    "Cache-Status: maitred; fwd=vary-miss; stored\r\n" :
-			    "X-Cache: MISS\r\n"
-			    "Cache-Status: maitred; fwd=vary-miss\r\n";
-			break;
-		}
-		s = pc->storing ? "X-Cache: MISS\r\n"
-		    "Cache-Status: maitred; fwd=uri-miss; stored\r\n" :
-		    "X-Cache: MISS\r\nCache-Status: maitred; fwd=uri-miss\r\n";
+		s = miss[pc->vary_miss][pc->storing];
 		break;
 	default:
 		return 0;
 	}
-	n = (int)strlen(s);
-	if ((size_t)n > room)
+	if ((n = strlen(s)) > room)
 		return -1;
-	memcpy(p, s, (size_t)n);
-	return n;
+	memcpy(p, s, n);
+	return (int)n;
 }
 
 /* Whether the head line <p> (<n> bytes) is left out of a stored head. */

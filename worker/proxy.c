@@ -676,17 +676,6 @@ px_flush_client(struct proxy *px)
 	}
 }
 
-/* sendmsg(2), or send(2) for one buffer: it skips the msghdr import. */
-static ssize_t
-px_up_send(int fd, struct msghdr *msg, int flags)
-{
-	flags |= MSG_NOSIGNAL;
-	if (msg->msg_iovlen == 1)
-		return send(fd, msg->msg_iov[0].iov_base,
-		    msg->msg_iov[0].iov_len, flags);
-	return sendmsg(fd, msg, flags);
-}
-
 /* Read more request body from the client into r->in. */
 static int
 px_req_read(struct proxy *px)
@@ -740,10 +729,9 @@ px_req_step(struct proxy *px)
 	struct conn	*c = px->c;
 	struct upstream	*up = px->up;
 	struct iovec	 iov[2];
-	struct msghdr	 msg;
 	size_t		 hl, bl;
 	ssize_t		 n;
-	int		 rc;
+	int		 rc, niov;
 
 	while (!px->req_sent && !px->req_abandon) {
 		hl = px->hlen - px->hoff;
@@ -759,17 +747,16 @@ px_req_step(struct proxy *px)
 		}
 		if (!up->writable)
 			return STEP_WAIT;
-		memset(&msg, 0, sizeof(msg));
-		msg.msg_iov = iov;
+		niov = 0;
 		if (hl > 0) {
-			iov[msg.msg_iovlen].iov_base = px->buf + px->hoff;
-			iov[msg.msg_iovlen++].iov_len = hl;
+			iov[niov].iov_base = px->buf + px->hoff;
+			iov[niov++].iov_len = hl;
 		}
 		if (bl > 0) {
-			iov[msg.msg_iovlen].iov_base = c->r->in + px->bsend;
-			iov[msg.msg_iovlen++].iov_len = bl;
+			iov[niov].iov_base = c->r->in + px->bsend;
+			iov[niov++].iov_len = bl;
 		}
-		n = px_up_send(up->io.fd, &msg,
+		n = sock_sendv(up->io.fd, iov, niov,
 		    px->req_complete ? 0 : MSG_MORE);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {

@@ -58,33 +58,24 @@ vary_hash_field(struct vary *v, const struct http_request *req,
 	v->fields++;
 }
 
-static int
-vary_is_sep(char ch)
-{
-	return ch == ',' || ch == ' ' || ch == '\t';
-}
-
 void
 vary_add(struct vary *v, const struct http_request *req, const char *p,
     size_t len)
 {
-	const char	*end = p + len, *t;
-	size_t		 n;
+	struct http_list	 it;
+	struct http_str		 name = { p, len };
 
-	for (;;) {
-		while (p < end && vary_is_sep(*p))
-			p++;
-		if (p == end)
-			return;
-		for (t = p; p < end && !vary_is_sep(*p); p++)
-			;
-		n = (size_t)(p - t);
-		if (n == 1 && *t == '*')
+	http_list_init(&it, name);
+	while (http_list_next(&it, &name)) {
+		if (name.len == 0)
+			continue;
+		if (name.len == 1 && name.p[0] == '*')
 			v->star = 1;
-		else if (n == 15 && strncasecmp(t, "accept-encoding", n) == 0)
+		else if (name.len == 15 &&
+		    strncasecmp(name.p, "accept-encoding", 15) == 0)
 			v->accept_encoding = 1;
-		else
-			vary_hash_field(v, req, t, n);
+		else if (req != NULL)
+			vary_hash_field(v, req, name.p, name.len);
 	}
 }
 

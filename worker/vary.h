@@ -34,6 +34,7 @@ void	vary_init(struct vary *v);
  * for <req>: each name, lower-cased, then the request's values of that
  * field in order, comma-joined; an absent field and an empty one differ.
  * Call once per Vary line, in the order the response gave them.
+ * With <req> NULL, only "*" and Accept-Encoding are noted (no digest).
  */
 void	vary_add(struct vary *v, const struct http_request *req,
 	    const char *p, size_t len);

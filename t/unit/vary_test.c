@@ -121,6 +121,10 @@ test_special(void)
 	ok(!v.star && v.fields == 0 && vary_none(d), "an empty Vary: nothing");
 	digest("", "X-A", NULL, d, &v);
 	ok(!vary_none(d), "a varying object's digest is never all zeros");
+	vary_init(&v);
+	vary_add(&v, NULL, "X-A, Accept-Encoding", 20);
+	ok(v.accept_encoding && v.fields == 0,
+	    "no request: Accept-Encoding noted, nothing digested");
 }
 
 int

@@ -464,10 +464,13 @@ count_above() {
 
 @test "stale while updating: one request refreshes an expired object, the others get the stale copy at once" {
 	local p='/slow?ms=1500' d=$BATS_TEST_TMPDIR n t0 t1 a
-	own_maitred '/*:1:10000' "read_timeout 5s"
+	# max_age 2, not 1: expiry counts whole seconds, and a refresh
+	# committed late in a second would be stale again at the next one,
+	# before the waiting requests look again.
+	own_maitred '/*:2:10000' "read_timeout 5s"
 	assert_equal "$(xcache "$p")" MISS
 	# Nothing shows the object's expiry without refreshing it: wait it out.
-	sleep 2.1
+	sleep 3.1
 	n=$(count)
 	curl -s -o /dev/null -D "$d/a.headers" "$(url "$p")" &
 	a=$!
@@ -486,10 +489,10 @@ count_above() {
 
 @test "cache_stale_while_updating off: the others wait for the refresh" {
 	local p='/slow?ms=1500&off' d=$BATS_TEST_TMPDIR n a
-	own_maitred '/*:1:10000' "read_timeout 5s" \
+	own_maitred '/*:2:10000' "read_timeout 5s" \
 	    "cache_stale_while_updating off"
 	assert_equal "$(xcache "$p")" MISS
-	sleep 2.1	# as above: expiry cannot be polled without a refresh
+	sleep 3.1	# as above: expiry cannot be polled without a refresh
 	n=$(count)
 	curl -s -o /dev/null "$(url "$p")" &
 	a=$!

@@ -177,28 +177,66 @@ set_merge(struct cidr_set *s)
 }
 
 /*
+ * Append <r>, an IPv6 block shorter than /96, less the IPv4-mapped block
+ * ::ffff:0:0/96 inside it: "::/0" or "::/8" in a blacklist means IPv6
+ * clients, as in nginx, not every IPv4 client too. IPv4 space is matched
+ * only by IPv4 entries or entries written as ::ffff:a.b.c.d/96 and longer.
+ */
+static void
+add_without_v4(struct cidr_set *s, const struct cidr_range *r)
+{
+	static const struct cidr_range	 v4 = {
+		{ 0, 0x0000ffff00000000ULL }, { 0, 0x0000ffffffffffffULL }
+	};
+	struct cidr_range		 part;
+
+	if (u128_cmp(r->last, v4.first) < 0 ||
+	    u128_cmp(r->first, v4.last) > 0) {
+		s->r[s->nranges++] = *r;
+		return;
+	}
+	/* A block shorter than /96 that meets v4 holds all of it. */
+	if (u128_cmp(r->first, v4.first) < 0) {
+		part.first = r->first;
+		part.last = (struct u128){ 0, v4.first.lo - 1 };
+		s->r[s->nranges++] = part;
+	}
+	if (u128_cmp(r->last, v4.last) > 0) {
+		part.first = (struct u128){ 0, v4.last.lo + 1 };
+		part.last = r->last;
+		s->r[s->nranges++] = part;
+	}
+}
+
+/*
  * Build a set from the <n> blocks at <blocks> (host bits are masked off).
  * Returns the set, or NULL when out of memory. Called by the master.
  */
 struct cidr_set *
 cidr_set_build(const struct cidr *blocks, size_t n)
 {
-	struct cidr_set	*s;
-	struct u128	 a, m;
-	size_t		 i;
+	struct cidr_set		*s;
+	struct cidr_range	 r;
+	struct u128		 a, m;
+	size_t			 i;
 
-	if (n > (SIZE_MAX - sizeof(*s)) / sizeof(s->r[0]))
+	if (n > (SIZE_MAX - sizeof(*s)) / sizeof(s->r[0]) / 2)
 		return NULL;
-	if ((s = malloc(sizeof(*s) + n * sizeof(s->r[0]))) == NULL)
+	if ((s = malloc(sizeof(*s) + 2 * n * sizeof(s->r[0]))) == NULL)
 		return NULL;
-	s->nblocks = s->nranges = n;
+	s->nblocks = n;
+	s->nranges = 0;
 	for (i = 0; i < n; i++) {
 		a = u128_load(blocks[i].addr);
 		m = u128_mask(MTD_MIN(blocks[i].prefix, 128u));
-		s->r[i].first.hi = a.hi & m.hi;
-		s->r[i].first.lo = a.lo & m.lo;
-		s->r[i].last.hi = a.hi | ~m.hi;
-		s->r[i].last.lo = a.lo | ~m.lo;
+		r.first.hi = a.hi & m.hi;
+		r.first.lo = a.lo & m.lo;
+		r.last.hi = a.hi | ~m.hi;
+		r.last.lo = a.lo | ~m.lo;
+		if (blocks[i].prefix < 96)
+			add_without_v4(s, &r);
+		else
+			s->r[s->nranges++] = r;
 	}
 	set_merge(s);
 	return s;

@@ -154,6 +154,8 @@ test_set_edges(void)
 {
 	static const char *const all4[] = { "0.0.0.0/0" };
 	static const char *const all6[] = { "::/0" };
+	static const char *const v4_96[] = { "::ffff:0:0/96" };
+	static const char *const low8[] = { "::/8", "10.0.0.0/8" };
 	static const char *const top[] = { "ffff:ffff:ffff:ffff:ffff:ffff:"
 	    "ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124" };
 	struct cidr_set	*s;
@@ -163,9 +165,22 @@ test_set_edges(void)
 	is_int(in_set(s, "2001:db8::1"), 0, "0.0.0.0/0 has no IPv6");
 	cidr_set_free(s);
 	s = build(all6, 1);
-	is_int(in_set(s, "1.2.3.4"), 1, "::/0 has everything");
+	is_int(in_set(s, "1.2.3.4"), 0, "::/0 has no IPv4 client");
+	is_int(in_set(s, "::ffff:1.2.3.4"), 0, "... even written mapped");
+	is_int(in_set(s, "::fffe:ffff:ffff"), 1, "::/0 has just below v4");
+	is_int(in_set(s, "::1:0:0:0"), 1, "::/0 has just above v4");
+	is_int(in_set(s, "::1"), 1, "::/0 has ::1");
 	is_int(in_set(s, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), 1,
 	    "::/0 has the last address");
+	cidr_set_free(s);
+	s = build(v4_96, 1);
+	is_int(in_set(s, "1.2.3.4"), 1, "::ffff:0:0/96 has all IPv4");
+	is_int(in_set(s, "::1"), 0, "::ffff:0:0/96 has no IPv6");
+	cidr_set_free(s);
+	s = build(low8, 2);
+	is_int(in_set(s, "10.1.2.3"), 1, "an IPv4 entry beside ::/8 holds");
+	is_int(in_set(s, "11.1.2.3"), 0, "::/8 has no other IPv4 client");
+	is_int(in_set(s, "::2"), 1, "::/8 has ::2");
 	cidr_set_free(s);
 	s = build(top, 2);
 	is_int(in_set(s, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"), 1,

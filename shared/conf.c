@@ -953,8 +953,8 @@ set_rate(struct loader *ld, const char *name, const char *v)
 	}
 	memcpy(num, v, (size_t)(slash - v));
 	num[slash - v] = '\0';
-	if (parse_long(num, 1, LONG_MAX, &n) != 0)
-		bad_value(ld, name, v, "invalid count");
+	if (parse_long(num, 1, RL_COUNT_MAX, &n) != 0)
+		bad_value(ld, name, v, "invalid count (1 to 1000000000)");
 	else if (conf_parse_duration(slash + 1, &ms) == -1 || ms == 0)
 		bad_value(ld, name, v, "invalid duration");
 	else {
@@ -979,8 +979,9 @@ d_rate_limit(struct loader *ld, const struct directive *d, int argc,
 		return;
 	}
 	if (argc == 2 && (strncmp(argv[2], "burst=", 6) != 0 ||
-	    parse_long(argv[2] + 6, 0, LONG_MAX, &burst) != 0)) {
-		bad_value(ld, d->name, argv[2], "expected burst=N");
+	    parse_long(argv[2] + 6, 0, RL_COUNT_MAX, &burst) != 0)) {
+		bad_value(ld, d->name, argv[2],
+		    "expected burst=N, N from 0 to 1000000000");
 		return;
 	}
 	c->rate_limit_burst = burst;

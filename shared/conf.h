@@ -38,6 +38,10 @@ enum php_mode {
 	PHP_FASTCGI,
 };
 
+/* Largest rate_limit count and burst: keeps count + burst and the
+ * RateLimit fields' 32-bit values from overflowing. */
+#define RL_COUNT_MAX	1000000000L
+
 enum rate_limit_mode {
 	RL_MODE_ENFORCE,
 	RL_MODE_LOG,

@@ -42,7 +42,29 @@ struct rl_params {
 	int64_t		 tau_ns;	/* tau */
 	long		 n;		/* N */
 	long		 window_s;
+	long		 quota;		/* advertised: quota per quota_w s */
+	long		 quota_w;
 };
+
+/*
+ * The RateLimit-Policy a client may pace itself by: the sustained rate,
+ * not count + burst (a client spending the burst every window would be
+ * refused), over a whole number of seconds. 100/500ms is 200 per 1 s;
+ * 100/1500ms is 133 per 2 s, rounded down so that following it never
+ * earns a 429.
+ */
+static void
+rl_quota(long count, int64_t win_ms, struct rl_params *p)
+{
+	int64_t	 w_ms = (win_ms + 999) / 1000 * 1000;
+
+	p->quota_w = (long)(w_ms / 1000);
+	p->quota = (long)((__int128)count * w_ms / win_ms);
+	if (p->quota < 1)
+		p->quota = 1;
+	if (p->quota > RL_COUNT_MAX * 2)
+		p->quota = RL_COUNT_MAX * 2;
+}
 
 static void
 rl_params(const struct conf *c, struct rl_params *p)
@@ -63,6 +85,7 @@ rl_params(const struct conf *c, struct rl_params *p)
 	    p->tau_ns > RL_TAU_MAX)
 		p->tau_ns = RL_TAU_MAX;
 	p->window_s = (long)((win + 999) / 1000);
+	rl_quota(count, win, p);
 }
 
 static size_t
@@ -227,6 +250,27 @@ rl_update_locked(struct rl_slot *s, const struct rl_params *p, int64_t now,
 	return out->allowed;
 }
 
+/*
+ * A live client was forgotten: it starts afresh, so the limit was not
+ * exact for it. Counted, and said in the log at most once a minute per
+ * process, so that a table too small for the traffic does not go unseen.
+ */
+static void
+rl_note_eviction(struct rl_table *t, int64_t now)
+{
+	static int64_t	 last_ns;
+	uint64_t	 n;
+
+	n = atomic_fetch_add_explicit(&t->evictions, 1,
+	    memory_order_relaxed) + 1;
+	if (last_ns != 0 && now - last_ns < 60 * NS_PER_S)
+		return;
+	last_ns = now;
+	log_warnx("rate limit: table bucket full, forgot a client still "
+	    "being limited (%llu so far); the table holds %u clients",
+	    (unsigned long long)n, t->nslots);
+}
+
 int
 ratelimit_check(void *region, const struct conf *c,
     const uint8_t addr16[16], int64_t now_us, struct rl_result *out)
@@ -242,6 +286,8 @@ ratelimit_check(void *region, const struct conf *c,
 	rl_params(c, &p);
 	out->limit = p.n;
 	out->window_s = p.window_s;
+	out->quota = p.quota;
+	out->quota_w = p.quota_w;
 	out->recovered = -1;
 	ratelimit_client_key(c, addr16, key);
 	h = rl_hash(t, key);
@@ -260,8 +306,7 @@ ratelimit_check(void *region, const struct conf *c,
 	lock_release(&t->stripe[st].lock);
 
 	if (evicted)
-		atomic_fetch_add_explicit(&t->evictions, 1,
-		    memory_order_relaxed);
+		rl_note_eviction(t, now);
 	if (!out->allowed)
 		atomic_fetch_add_explicit(&t->refused, 1,
 		    memory_order_relaxed);

@@ -65,6 +65,8 @@ struct rl_result {
 	long		 reset_s;	/* until the bucket is full again */
 	long		 limit;		/* count + burst */
 	long		 window_s;	/* window, rounded up, >= 1 */
+	long		 quota;		/* RateLimit-Policy q= ... */
+	long		 quota_w;	/* ... per w= seconds (>= 1) */
 	int		 recovered;	/* -1, or the stripe that was reset */
 };
 

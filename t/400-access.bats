@@ -136,6 +136,14 @@ blacklist() {
 	assert_equal "$(code_from 127.0.0.1)" 200
 }
 
+@test "blacklist: ::/0 and other short IPv6 blocks do not catch IPv4 clients" {
+	blacklist '::/0' '127.0.0.7'
+	write_conf "blacklist blacklist.txt"
+	maitred_start
+	assert_equal "$(code_from 127.0.0.6)" 200
+	assert_equal "$(code_from 127.0.0.7)" 403
+}
+
 @test "blacklist: comments, blank lines and spaces are ignored" {
 	blacklist '# refused clients' '' '   ' '127.0.0.5   # one host' \
 	    '	127.0.3.0/24' '# 127.0.0.6 is commented out' '' '::2'
@@ -267,8 +275,8 @@ print(sum(1 for w in json.load(sys.stdin)[\"workers\"] if w[\"requests\"] > 0))"
 	# the RateLimit fields on a 200 ...
 	run python3 "$SRCCLIENT" --headers 127.0.0.1 "$PORT" 127.0.0.9
 	assert_line '127.0.0.9 200 1'
-	assert_line --regexp '^RateLimit-Policy: 10;w=60$'
-	assert_line --regexp '^RateLimit: limit=10, remaining=9, reset=[0-9]+$'
+	assert_line 'RateLimit-Policy: "default";q=10;w=60'
+	assert_line --regexp '^RateLimit: "default";r=9;t=[0-9]+$'
 	# ... and on the 429, with Retry-After: a positive integer, ~6 s
 	get_from 127.0.0.8
 	assert_equal "$HTTP_CODE" 429
@@ -277,9 +285,9 @@ print(sum(1 for w in json.load(sys.stdin)[\"workers\"] if w[\"requests\"] > 0))"
 	assert_output --regexp '^[1-9][0-9]*$'
 	[ "$output" -ge 5 ] && [ "$output" -le 7 ]
 	run hdr RateLimit-Policy
-	assert_output '10;w=60'
+	assert_output '"default";q=10;w=60'
 	run hdr RateLimit
-	assert_output --regexp '^limit=10, remaining=0, reset=[0-9]+$'
+	assert_output --regexp '^"default";r=0;t=[0-9]+$'
 	# another address is still served
 	assert_equal "$(code_from 127.0.0.10)" 200
 	assert_equal "$(code_from 127.0.0.8)" 429
@@ -346,8 +354,56 @@ print(sum(1 for w in json.load(sys.stdin)[\"workers\"] if w[\"requests\"] > 0))"
 	assert_success
 	assert_equal "$(count_of 200)" 15
 	wait_for log_has 'rate limit exceeded by 127\.0\.0\.14 \(not enforced\)'
-	# counted as limited, ten times
+	# counted as limited, ten times ...
 	assert_equal "$(stat_counter rate_limited)" 10
+	# ... but logged at most once a second per worker (4 workers)
+	run grep -c 'rate limit exceeded' "$(mtd_dir)/error.log"
+	[ "$output" -le 8 ] || fail "$output log lines for 10 requests"
+}
+
+@test "rate limit: proxied answers carry the fields; a 429 keeps the connection" {
+	local bport
+	bport=$(backend_start b1)
+	printf '127.0.0.1:%s:1:3\n' "$bport" >"$(mtd_dir)/backends.cfg"
+	WORKERS=2 write_conf "rate_limit 2/60s burst=1" \
+	    "backends $(mtd_dir)/backends.cfg"
+	maitred_start
+	get_from 127.0.0.31 /from-backend
+	assert_equal "$HTTP_CODE" 200
+	run hdr X-Backend
+	assert_output b1
+	# the policy is the sustained rate, not count + burst
+	run hdr RateLimit-Policy
+	assert_output '"default";q=2;w=60'
+	run hdr RateLimit
+	assert_output --regexp '^"default";r=2;t=[0-9]+$'
+	# three requests on one connection: two pass, then 429 without a
+	# close, so the fourth still goes out on the same connection
+	run python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.32", 0))
+s.settimeout(10)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+f = s.makefile("rb")
+for i in range(4):
+    s.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+    status = f.readline().split()[1].decode()
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, _, v = line.decode().partition(":")
+        if k.lower() == "content-length":
+            length = int(v)
+        if k.lower() == "connection" and "close" in v:
+            status += "+close"
+    f.read(length)
+    print(status)
+PY
+	assert_success
+	assert_output "$(printf '200\n200\n200\n429')"
 }
 
 @test "rate limit: off sends no RateLimit fields and never refuses" {
@@ -376,7 +432,7 @@ print(sum(1 for w in json.load(sys.stdin)[\"workers\"] if w[\"requests\"] > 0))"
 	get_from 127.0.0.16 /no-such-file
 	assert_equal "$HTTP_CODE" 404
 	run hdr RateLimit
-	assert_output --regexp '^limit=3, remaining=0, '
+	assert_output --regexp '^"default";r=0;t='
 	get_from 127.0.0.16 /maitred/status
 	assert_equal "$HTTP_CODE" 429
 	assert_equal "$(stat_counter rate_limited)" 1
@@ -445,7 +501,9 @@ print(sum(1 for w in json.load(sys.stdin)[\"workers\"] if w[\"requests\"] > 0))"
 	for bad in "rate_limit 10" "rate_limit 0/60s" "rate_limit 10/0s" \
 	    "rate_limit ten/60s" "rate_limit 10/60s burst=x" \
 	    "rate_limit_mode maybe" "rate_limit_ipv6_prefix 129" \
-	    "rate_limit_exempt 10.0.0.1/8" "rate_limit_exempt"; do
+	    "rate_limit_exempt 10.0.0.1/8" "rate_limit_exempt" \
+	    "rate_limit 1000000001/1s" "rate_limit 10/1s burst=1000000001" \
+	    "rate_limit 9223372036854775807/1s"; do
 		PORT=$PORT write_conf "$bad"
 		run "$MAITRED" -t -c "$MTD_CONF"
 		[ "$status" -eq 1 ] || fail "accepted: $bad"

@@ -859,6 +859,8 @@ pc_head_skip(const struct pcache *pc, const char *p, size_t n)
 		"Keep-Alive:", "X-Cache:", "Cache-Status:", "Age:",
 		/* A backend's cookie makes it unstorable: this is ours. */
 		"Set-Cookie:",
+		/* One client's quota (ours, or the backend's for it). */
+		"RateLimit:", "RateLimit-Policy:",
 	};
 	size_t			 i, l;
 

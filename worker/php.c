@@ -1553,6 +1553,7 @@ php_fail(struct php *p)
 		return -1;
 	}
 	p->phase = PH_FINAL;
+	c->keep_alive = 0;	/* the body may be partly read */
 	resp_error(c, status, NULL);
 	c->state = CS_HANDLER;	/* we send it ourselves */
 	return 0;

@@ -366,7 +366,8 @@ px_error(struct proxy *px, int status, const char *why)
 	if (status >= 502 && status <= 504 && pcache_stale(&px->pc, c,
 	    px->buf, PX_BUF_SIZE) == PCACHE_HIT)
 		return px_send_begin(px);
-	resp_error(c, status, NULL);	/* closes after sending */
+	c->keep_alive = 0;	/* the body may be partly sent */
+	resp_error(c, status, NULL);
 	c->state = CS_HANDLER;
 	px->phase = PX_ERROR;
 	px->moved = 1;
@@ -891,6 +892,13 @@ px_own_fields(struct proxy *px, struct ob *ob,
 		if (!ob->err)
 			pcache_head(&px->pc, ob->p, ob->len);
 		px_gz_fields(px, ob, resp);
+	}
+	if (c->rl_limit != 0) {
+		/* This client's quota: never part of a stored head. */
+		n = (int)conn_ratelimit_fields(c, ob->p + ob->len,
+		    ob->cap - ob->len);
+		ob->err |= n == 0;
+		ob->len += (size_t)n;
 	}
 	if (tunnel)
 		OB_LIT(ob, "Connection: upgrade\r\n\r\n");

@@ -45,6 +45,35 @@ method_known(enum http_method m)
 }
 
 /*
+ * "rate_limit_mode log": one line a second at most per worker, naming the
+ * client and how many other over-limit requests went unlogged, so that a
+ * flood being measured does not also flood the error log.
+ */
+static void
+ratelimit_log(struct conn *c)
+{
+	static int64_t	 last_us;
+	static uint64_t	 quiet;
+	char		 peer[64];
+	int64_t		 now = ev_now_us();
+
+	if (last_us != 0 && now - last_us < 1000000) {
+		quiet++;
+		return;
+	}
+	last_us = now;
+	if (quiet == 0)
+		log_info("rate limit exceeded by %s (not enforced)",
+		    conn_peer_str(c, peer, sizeof(peer)));
+	else
+		log_info("rate limit exceeded by %s (not enforced; %llu more "
+		    "in the last second(s) not logged)",
+		    conn_peer_str(c, peer, sizeof(peer)),
+		    (unsigned long long)quiet);
+	quiet = 0;
+}
+
+/*
  * Rate limit, shared by all workers: 0 to go on, 1 when refused (429
  * queued). In "log" mode an over-limit request is counted and logged but
  * served. The RateLimit fields ride on every response of a limited client.
@@ -53,7 +82,7 @@ static int
 ratelimit_refuse(struct conn *c)
 {
 	struct rl_result	 rl;
-	char			 hdr[128], peer[64];
+	char			 hdr[128];
 
 	if (!wconf->rate_limit_on ||
 	    cidr_set_match(wconf->rate_limit_exempt, c->peer16))
@@ -66,10 +95,11 @@ ratelimit_refuse(struct conn *c)
 	STATS_ADD(limited, 1);
 	conn_set_ratelimit(c, &rl);
 	if (wconf->rate_limit_mode == RL_MODE_LOG) {
-		log_info("rate limit exceeded by %s (not enforced)",
-		    conn_peer_str(c, peer, sizeof(peer)));
+		ratelimit_log(c);
 		return 0;
 	}
+	if (c->r->req.body != HTTP_BODY_NONE)
+		c->keep_alive = 0;	/* the body is not read */
 	snprintf(hdr, sizeof(hdr), "Retry-After: %ld\r\n", rl.retry_after_s);
 	resp_error(c, 429, hdr);
 	return 1;

@@ -59,13 +59,18 @@ resp_header(struct conn *c, const char *fmt, ...)
 void
 conn_set_ratelimit(struct conn *c, const struct rl_result *rl)
 {
-	c->rl_limit = (uint32_t)rl->limit;
-	c->rl_remaining = (uint32_t)rl->remaining;
-	c->rl_reset = (uint32_t)rl->reset_s;
-	c->rl_window = (uint32_t)rl->window_s;
+	/* A burst can leave more than the quota; never advertise it. */
+	c->rl_limit = (uint32_t)rl->quota;
+	c->rl_remaining = (uint32_t)MTD_MIN(rl->remaining, rl->quota);
+	c->rl_reset = (uint32_t)MTD_MIN(rl->reset_s, (long)UINT32_MAX);
+	c->rl_window = (uint32_t)MTD_MIN(rl->quota_w, (long)UINT32_MAX);
 }
 
-/* IETF draft-ietf-httpapi-ratelimit-headers (-07) field syntax. */
+/*
+ * IETF draft-ietf-httpapi-ratelimit-headers (-09 and later) structured
+ * fields: the policy (q units per w seconds) and what is left of it now
+ * (r units, full again in t seconds).
+ */
 size_t
 conn_ratelimit_fields(const struct conn *c, char *buf, size_t len)
 {
@@ -73,10 +78,9 @@ conn_ratelimit_fields(const struct conn *c, char *buf, size_t len)
 
 	if (c->rl_limit == 0)
 		return 0;
-	n = snprintf(buf, len, "RateLimit-Policy: %u;w=%u\r\n"
-	    "RateLimit: limit=%u, remaining=%u, reset=%u\r\n",
-	    c->rl_limit, c->rl_window, c->rl_limit, c->rl_remaining,
-	    c->rl_reset);
+	n = snprintf(buf, len, "RateLimit-Policy: \"default\";q=%u;w=%u\r\n"
+	    "RateLimit: \"default\";r=%u;t=%u\r\n",
+	    c->rl_limit, c->rl_window, c->rl_remaining, c->rl_reset);
 	return n > 0 && (size_t)n < len ? (size_t)n : 0;
 }
 
@@ -111,6 +115,26 @@ resp_append(struct conn *c, const void *p, size_t len)
 	return 0;
 }
 
+/*
+ * A refusal of a well-framed request leaves the connection usable, as
+ * nginx and HAProxy keep it: a client paced by 429s or probing for 404s
+ * should not pay a new handshake each time. Anything that may leave
+ * unread bytes (a parse error, a body the handler did not read) or a
+ * server fault closes. Callers clear keep_alive when a body is pending.
+ */
+static int
+error_keeps_alive(const struct conn *c, int status)
+{
+	if (!c->head_done || !c->keep_alive)
+		return 0;
+	switch (status) {
+	case 403: case 404: case 405: case 410: case 416: case 429:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void
 resp_error(struct conn *c, int status, const char *extra_headers)
 {
@@ -121,7 +145,8 @@ resp_error(struct conn *c, int status, const char *extra_headers)
 	n = snprintf(body, sizeof(body), "<html><head><title>%d %s</title>"
 	    "</head><body><h1>%d %s</h1></body></html>\n",
 	    status, reason, status, reason);
-	c->keep_alive = 0;
+	if (!error_keeps_alive(c, status))
+		c->keep_alive = 0;
 	resp_head(c, status);
 	out_printf(c, "Content-Type: text/html; charset=utf-8\r\n");
 	if (extra_headers != NULL)

@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "ev.h"
 #include "http.h"
+#include "ratelimit.h"
 #include "shm.h"
 #include "stats.h"
 #include "status.h"
@@ -154,8 +155,10 @@ render_json(struct sbuf *b, const struct stats_total *t)
 	    (unsigned long long)lat_quantile(t, 0.99));
 	json_backends(b);
 	json_cache(b);
-	sb_printf(b, "\"blocked\":%llu,\"rate_limited\":%llu}\n",
-	    (unsigned long long)t->blocked, (unsigned long long)t->limited);
+	sb_printf(b, "\"blocked\":%llu,\"rate_limited\":%llu,"
+	    "\"rate_limit_evictions\":%llu}\n",
+	    (unsigned long long)t->blocked, (unsigned long long)t->limited,
+	    (unsigned long long)ratelimit_evictions(shm_ratelimit()));
 }
 
 static void
@@ -276,7 +279,11 @@ render_prometheus(struct sbuf *b, const struct stats_total *t)
 	prom_value(b, "blocked_total", "counter",
 	    "Connections refused by the blacklist.", t->blocked);
 	prom_value(b, "rate_limited_total", "counter",
-	    "Requests refused by the rate limiter.", t->limited);
+	    "Requests over the rate limit (refused, or logged in log mode).",
+	    t->limited);
+	prom_value(b, "rate_limit_evictions_total", "counter",
+	    "Clients still being limited that a full table bucket forgot.",
+	    ratelimit_evictions(shm_ratelimit()));
 }
 
 /* "/maitred/status" -> "/maitred/metrics" */

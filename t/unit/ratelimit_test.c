@@ -180,6 +180,8 @@ test_exact_100_60(void)
 	is_int(r.remaining, 99, "100/60s: remaining 99 after one");
 	is_int(r.limit, 100, "100/60s: limit 100");
 	is_int(r.window_s, 60, "100/60s: window 60 s");
+	is_int(r.quota, 100, "100/60s: policy quota 100 ...");
+	is_int(r.quota_w, 60, "100/60s: ... per 60 s");
 	is_int(r.reset_s, 1, "100/60s: reset 1 s after one (0.6 s)");
 	is_int(r.retry_after_s, 0, "100/60s: no Retry-After when allowed");
 	is_int(r.recovered, -1, "100/60s: no recovery");
@@ -229,6 +231,18 @@ test_retry_after(void)
 	is_int(drain(rg, &c, a, t0, &r), 1, "1/500ms: one passes");
 	is_int(r.retry_after_s, 1, "1/500ms: Retry-After at least 1");
 	is_int(r.window_s, 1, "1/500ms: window rounds up to 1 s");
+	is_int(r.quota, 2, "1/500ms: policy says 2 ...");
+	is_int(r.quota_w, 1, "1/500ms: ... per second");
+	conf_rl(&c, 100, 1500, 0);
+	v4(a, 0xc0000203);
+	(void)ratelimit_check(rg, &c, a, t0, &r);
+	is_int(r.quota, 133, "100/1500ms: 133 (rounded down) ...");
+	is_int(r.quota_w, 2, "100/1500ms: ... per 2 s");
+	conf_rl(&c, RL_COUNT_MAX, 1000, RL_COUNT_MAX);
+	v4(a, 0xc0000204);
+	is_int(ratelimit_check(rg, &c, a, t0, &r), 1,
+	    "largest count and burst: passes");
+	is_int(r.limit, 2 * RL_COUNT_MAX, "largest: limit does not overflow");
 	region_del(rg, RL_MIN_SLOTS);
 }
 
@@ -245,6 +259,8 @@ test_burst(void)
 	v4(a, 0x0a000002);
 	ok(ratelimit_check(rg, &c, a, t0, &r) == 1, "burst: first passes");
 	is_int(r.limit, 120, "burst: limit is count + burst");
+	is_int(r.quota, 100, "burst: the policy still says 100 ...");
+	is_int(r.quota_w, 60, "burst: ... per 60 s");
 	is_int(r.remaining, 119, "burst: remaining 119");
 	is_int(1 + drain(rg, &c, a, t0, &r), 120,
 	    "burst 20: exactly 120 pass at once");

@@ -32,6 +32,7 @@
 #include "pcache.h"
 #include "shm.h"
 #include "stats.h"
+#include "uri.h"
 #include "vary.h"
 #include "worker.h"
 
@@ -96,6 +97,24 @@ pc_req_key(const struct pcache *pc, const struct conn *c, size_t *klen)
 	return keybuf;
 }
 
+/*
+ * The rule for the request's path as the backend will most likely read
+ * it: percent-decoded, dot segments and repeated slashes resolved. Rules
+ * on the raw path would let "//api/x" or "/%61pi/x" dodge a rule that
+ * never caches the API. A path that does not normalise is not cached.
+ */
+static const struct conf_cache_rule *
+pc_rule(const struct http_request *req)
+{
+	char	 norm[MTD_MAX_TARGET + 1];
+	int	 n;
+
+	n = uri_normalize(req->path.p, req->path.len, norm, sizeof(norm));
+	if (n < 0)
+		return NULL;
+	return cacherule_find(wconf, norm, (size_t)n);
+}
+
 /* Whether the request may use the cache at all; sets pc->rule. */
 static int
 pc_eligible(struct pcache *pc, const struct conn *c)
@@ -109,8 +128,7 @@ pc_eligible(struct pcache *pc, const struct conn *c)
 	    http_header_get(req->headers, req->nheaders,
 	    "Authorization") != NULL)
 		return 0;
-	pc->rule = cacherule_find(wconf, req->path.p, req->path.len);
-	if (pc->rule == NULL || pc->rule->max_age <= 0)
+	if ((pc->rule = pc_rule(req)) == NULL || pc->rule->max_age <= 0)
 		return 0;
 	return pc_key(c, &klen) != NULL;
 }

@@ -620,7 +620,8 @@ cache_fill_begin(void *region, const char *key, size_t klen,
 	s = cache_stripe_of_hash(r, h);
 	f->stripe = (uint32_t)s;
 	f->klen = klen;
-	f->max = max_size < cap - klen ? klen + max_size : cap;
+	f->max = cap;
+	f->body_max = max_size;
 	f->started = now;
 	SHA256Init(&f->sha);
 
@@ -663,7 +664,8 @@ cache_fill_write(struct cache_region *r, struct cache_fill *f,
 
 	if (!f->active)
 		return -1;
-	if (n > f->max - f->klen - f->len) {
+	if (n > f->max - f->klen - f->len || (f->head_len > 0 &&
+	    n > f->body_max - (f->len - f->head_len))) {
 		cache_fill_abort(r, f);
 		atomic_fetch_add_explicit(&r->refused, 1, RLX);
 		return -1;

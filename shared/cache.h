@@ -154,7 +154,8 @@ struct cache_fill {
 	size_t		 klen;
 	size_t		 len;		/* head + body bytes appended */
 	size_t		 head_len;	/* set by cache_fill_head() */
-	size_t		 max;		/* limit on klen + len */
+	size_t		 max;		/* limit on klen + len: the arena */
+	size_t		 body_max;	/* limit on the body: max_size */
 	time_t		 started;	/* <now> given to cache_fill_begin() */
 	SHA2_CTX	 sha;		/* over the body, for a computed ETag */
 	/*
@@ -222,8 +223,9 @@ int	 cache_lookup(void *region, const char *key, size_t klen, time_t now,
  * Claim <key> for a fill at <now>: later lookups of the key report
  * CACHE_PENDING (unless a usable object exists) until the fill is
  * committed or aborted, or CACHE_FILL_TIMEOUT seconds have passed (so a
- * dead filler never blocks anyone). <max_size> bounds head + body (the
- * rule's max_size); no object larger than a stripe's arena is kept.
+ * dead filler never blocks anyone). <max_size> bounds the body (the
+ * rule's max_size, as the seed defines it); no object whose key, head and
+ * body exceed a stripe's arena is kept.
  * Returns 0 (<f> set up: call cache_fill_head/append, then commit or
  * abort exactly once), CACHE_PENDING (someone else is filling the key:
  * do not cache), or -1 (cache disabled, key too long, no room).

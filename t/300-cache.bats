@@ -187,7 +187,12 @@ xcache() {
 	assert_equal "$(xcache '/big?bytes=40000')" MISS
 	assert_equal "$(xcache '/big?bytes=40000')" HIT
 	cmp "$HTTP_BODY" "$BATS_TEST_TMPDIR/ref40"
-	assert_equal "$(count)" $((n + 7))
+	# max_size bounds the body alone: exactly 100000 bytes is kept
+	assert_equal "$(xcache '/big?bytes=100000')" MISS
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss; stored"
+	assert_equal "$(xcache '/big?bytes=100000')" HIT
+	assert_equal "$(stat -c %s "$HTTP_BODY")" 100000
+	assert_equal "$(count)" $((n + 8))
 }
 
 @test "chunked responses are stored decoded and served with a length" {

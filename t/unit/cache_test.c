@@ -412,8 +412,10 @@ test_max_size_abort(void)
 	memset(body, 'x', sizeof(body));
 	is_int(cache_fill_begin(r, "k", 1, 200, NOW, &f), 0, "begin");
 	ok(cache_fill_head(r, &f, HEAD, strlen(HEAD)) == 0 &&
-	    cache_fill_append(r, &f, body, 100) == 0, "within max_size");
-	is_int(cache_fill_append(r, &f, body, 100), -1,
+	    cache_fill_append(r, &f, body, 100) == 0 &&
+	    cache_fill_append(r, &f, body, 100) == 0,
+	    "a body of exactly max_size: the head does not count");
+	is_int(cache_fill_append(r, &f, body, 1), -1,
 	    "over max_size: fill given up");
 	is_int(cache_fill_commit(r, &f, 200, 60, NOW, NULL, -1), -1,
 	    "commit after give-up fails");

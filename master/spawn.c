@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "health.h"
 #include "log.h"
 #include "master.h"
@@ -202,6 +203,8 @@ spawn_reap(int stopping)
 	int	 status, i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			cache_forget_filler(shm_cache(), pid);
 		if (retired_remove(pid))
 			continue;
 		if ((i = slot_of(pid)) != -1)

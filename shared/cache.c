@@ -402,6 +402,34 @@ cache_sweep_locked(struct cache_region *r, int s, time_t now)
 	}
 }
 
+/*
+ * Drop the fill markers of <pid>, a worker that has died: without this,
+ * every request for a key it was filling would wait for the marker's
+ * 30 s deadline (3 s each, then uncached).
+ */
+void
+cache_forget_filler(void *region, pid_t pid)
+{
+	struct cache_region	*r = region;
+	struct cache_entry	*e;
+	uint32_t		 i, next;
+	int			 s, rec;
+
+	if (r == NULL)
+		return;
+	for (s = 0; s < (int)r->nstripes; s++) {
+		rec = cache_lock(r, s);
+		e = cache_entries(r, s);
+		for (i = r->stripe[s].fill_head; i != CACHE_NIL; i = next) {
+			next = e[i].next;
+			if (e[i].pid == (int32_t)pid)
+				cache_free_locked(r, s, i);
+		}
+		lock_release(&r->stripe[s].lock);
+		cache_recovered(r, s, rec);
+	}
+}
+
 /* A free chunk, evicting as needed; CACHE_NIL when none can be had. */
 static uint32_t
 cache_chunk_alloc_locked(struct cache_region *r, int s, time_t now)

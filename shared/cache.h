@@ -231,6 +231,12 @@ int	 cache_lookup(void *region, const char *key, size_t klen, time_t now,
  * do not cache), or -1 (cache disabled, key too long, no room).
  * LOCKING: takes and releases one stripe lock. Workers.
  */
+/*
+ * Forget the fills claimed by <pid>, which has died, so that nobody waits
+ * for them. LOCKING: each stripe lock in turn. The master, after waitpid.
+ */
+void	 cache_forget_filler(void *region, pid_t pid);
+
 int	 cache_fill_begin(void *region, const char *key, size_t klen,
 	    size_t max_size, time_t now, struct cache_fill *f);
 

@@ -549,6 +549,31 @@ count_above() {
 	wait_for -t 5 workers_are 4
 }
 
+# upstream_of PID: process PID has a connection open to the backend.
+upstream_of() {
+	ss -tnpH state established "( dport = :$B1 )" | grep -q "pid=$1,"
+}
+
+@test "a worker killed while filling: the next request fills the key at once" {
+	local w old
+	WORKERS=1 own_maitred '/*:60:100000'
+	w=$(worker_pids "$OWN_PID")
+	# the only worker claims /slow and waits for the backend; kill it
+	curl -s -o /dev/null -m 10 "$(url '/slow?ms=1500&k=dead')" &
+	track_pid $!
+	wait_for upstream_of "$w"
+	kill -9 "$w"
+	wait_for [ -n "$(worker_pids "$OWN_PID")" ]
+	old=$w
+	w=$(worker_pids "$OWN_PID")
+	[ "$w" != "$old" ] || fail "no new worker"
+	# the claim died with its worker: this one fills (and stores) the key
+	http_get '/slow?ms=1500&k=dead'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss; stored"
+	assert_equal "$(xcache '/slow?ms=1500&k=dead')" HIT
+}
+
 @test "a rule whose max_size no stripe can hold is named at start and by -t" {
 	local d=$BATS_TEST_TMPDIR
 	printf '/*:60:4m\n/small/*:60:100k\n' >"$d/rules.cfg"

@@ -388,6 +388,24 @@ is_stale() {
 	refute_output STALE
 }
 
+@test "a miss that fills the cache asks the backend for the whole object" {
+	# validators and ranges stay between the client and the cache
+	http_get '/echo?fill=1' -H 'If-None-Match: "x"' \
+	    -H 'If-Modified-Since: Wed, 21 Oct 2015 07:28:00 GMT' \
+	    -H 'Range: bytes=0-3' -H 'If-Range: "x"' -H 'X-Other: kept'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-Cache)" MISS
+	run python3 -c 'import json, sys
+h = {k.lower() for k in json.load(open(sys.argv[1]))["headers"]}
+print(" ".join(sorted(h & {"if-none-match", "if-modified-since", "range", "if-range", "x-other"})))' "$HTTP_BODY"
+	assert_output x-other
+	# a request the cache bypasses passes them on
+	http_get '/echo?fill=2' -H 'Range: bytes=0-3' -H 'Authorization: x'
+	assert_equal "$(hdr X-Cache)" BYPASS
+	run grep -ci '"range"' "$HTTP_BODY"
+	assert_output 1
+}
+
 @test "a shorter backend max-age wins, s-maxage before max-age" {
 	http_get '/long/a?hdr=Cache-Control:max-age=3'
 	assert_equal "$(xcache '/long/a?hdr=Cache-Control:max-age=3')" HIT

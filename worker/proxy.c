@@ -450,9 +450,26 @@ px_early_fail(struct proxy *px, const char *why)
 	return px_retry(px);
 }
 
+/*
+ * A request filling the cache asks for the whole, current object: its
+ * validators and ranges are the client's business, answered from what
+ * is stored (a 304 or 206 from the backend could not be stored, and
+ * would send every collapsed waiter to the backend). nginx drops the
+ * same fields when it fetches for its cache.
+ */
+static int
+px_cache_drops(const struct http_str *name)
+{
+	return NAME_IS(name, "If-None-Match") ||
+	    NAME_IS(name, "If-Modified-Since") ||
+	    NAME_IS(name, "If-Match") ||
+	    NAME_IS(name, "If-Unmodified-Since") ||
+	    NAME_IS(name, "If-Range") || NAME_IS(name, "Range");
+}
+
 /* The client's fields, less hop-by-hop ones and those we set ourselves. */
 static void
-px_copy_fields(struct ob *ob, const struct http_request *req)
+px_copy_fields(struct ob *ob, const struct http_request *req, int filling)
 {
 	const struct http_header	*h;
 	struct tokens			 tk;
@@ -468,7 +485,8 @@ px_copy_fields(struct ob *ob, const struct http_request *req)
 		    NAME_IS(&h->name, "X-Forwarded-For") ||
 		    NAME_IS(&h->name, "X-Forwarded-Proto") ||
 		    NAME_IS(&h->name, "X-Forwarded-Host") ||
-		    NAME_IS(&h->name, "X-Real-IP"))
+		    NAME_IS(&h->name, "X-Real-IP") ||
+		    (filling && px_cache_drops(&h->name)))
 			continue;
 		else
 			ob_header(ob, h);
@@ -519,7 +537,7 @@ px_build_request(struct proxy *px)
 	OB_LIT(&ob, " ");
 	ob_str(&ob, &req->target);
 	OB_LIT(&ob, " HTTP/1.1\r\n");
-	px_copy_fields(&ob, req);
+	px_copy_fields(&ob, req, px->pc.fill.active);
 	if (req->host.len == 0) {
 		OB_LIT(&ob, "Host: ");
 		ob_cstr(&ob, px_name(px));

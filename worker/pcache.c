@@ -359,9 +359,10 @@ pc_hit_fields(struct conn *c, const struct cache_hit *hit, int label,
 	if (hit->etag[0] != '\0')
 		rc |= pc_out(c, "ETag: %s%s\r\n", v->gzip && hit->etag[0] == '"' ?
 		    "W/" : "", hit->etag);
-	if (label == PC_LABEL_STALE)
+	if (label == PC_LABEL_STALE)	/* RFC 9211: a stale hit, ttl < 0 */
 		rc |= pc_out(c, "Age: %ld\r\nX-Cache: STALE\r\n"
-		    "Cache-Status: maitred; hit; stale\r\n", hit->age);
+		    "Cache-Status: maitred; hit; ttl=%ld\r\n", hit->age,
+		    hit->ttl < 0 ? hit->ttl : -1L);
 	else
 		rc |= pc_out(c, "Age: %ld\r\nX-Cache: HIT\r\n"
 		    "Cache-Status: maitred; hit; ttl=%ld\r\n", hit->age,
@@ -396,6 +397,38 @@ pc_variant_compress(const struct cache_hit *hit, const char *obj,
 }
 
 /*
+ * A 304 repeats the stored answer's fields that a 200 would have carried
+ * and that a cache updates from it (RFC 9110 15.4.5): Cache-Control,
+ * Content-Location, Expires and Vary. Date and ETag are written apart.
+ */
+static int
+pc_304_fields(struct conn *c, const char *head, size_t len)
+{
+	static const char	*const keep[] = {
+		"Cache-Control:", "Content-Location:", "Expires:", "Vary:",
+	};
+	const char		*p = head, *end = head + len, *nl;
+	size_t			 n, i, l;
+
+	/* The status line first. */
+	if ((nl = memchr(p, '\n', len)) == NULL)
+		return 0;
+	for (p = nl + 1; p < end &&
+	    (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
+		n = (size_t)(nl + 1 - p);
+		for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+			l = strlen(keep[i]);
+			if (n > l && strncasecmp(p, keep[i], l) == 0) {
+				if (resp_append(c, p, n) == -1)
+					return -1;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
  * Write the answer for object <obj> (<hit>: head then body) into out[].
  * Returns 0, or -1 when the head does not fit (nothing usable written).
  */
@@ -413,6 +446,7 @@ pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
 		c->status = 304;
 		if (pc_out(c, "HTTP/1.1 304 Not Modified\r\nDate: %s\r\n",
 		    httpdate_now(ev_wall())) == -1 ||
+		    pc_304_fields(c, obj, hit->head_len) == -1 ||
 		    pc_hit_fields(c, hit, label, &v, 0) == -1)
 			goto toolong;
 		blen = 0;
@@ -543,6 +577,16 @@ pc_miss(struct pcache *pc, struct conn *c)
 }
 
 /*
+ * cache_stale_if_error in the cache's whole seconds, rounded up: "500ms"
+ * must not silently mean off.
+ */
+static long
+pc_stale_window(void)
+{
+	return ((long)wconf->cache_stale_ms + 999) / 1000;
+}
+
+/*
  * Another request is refreshing this expired object: answer at once
  * with the expired copy, if it is within cache_stale_if_error's window,
  * rather than wait for the refresh (nginx's proxy_cache_use_stale
@@ -555,7 +599,7 @@ pc_serve_updating(struct pcache *pc, struct conn *c, char *buf,
 {
 	struct cache_hit	 hit;
 	const char		*obj;
-	long			 window = wconf->cache_stale_ms / 1000;
+	long			 window = pc_stale_window();
 	int			 rc;
 
 	if (!wconf->cache_stale_updating || window <= 0)
@@ -651,7 +695,7 @@ pcache_stale(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 		return PCACHE_FORWARD;
 	cache_fill_abort(pc_region(), &pc->fill);
 	pc->storing = 0;
-	rc = pc_fetch_vary(pc, c, wconf->cache_stale_ms / 1000, buf, buflen,
+	rc = pc_fetch_vary(pc, c, pc_stale_window(), buf, buflen,
 	    &hit, &obj, CACHE_ERROR);
 	if (rc != CACHE_HIT && rc != CACHE_STALE)
 		return PCACHE_FORWARD;

@@ -433,6 +433,23 @@ print(" ".join(sorted(h & {"if-none-match", "if-modified-since", "range", "if-ra
 	assert_output --regexp 'ttl=(59|60)$'
 }
 
+@test "a backend's Age counts: relayed on a miss, part of a hit's age and of its lifetime" {
+	http_get '/age1.html?hdr=Age:100&hdr=Cache-Control:max-age%3D105'
+	assert_equal "$(hdr X-Cache)" MISS
+	assert_equal "$(hdr Age)" 100
+	http_get '/age1.html?hdr=Age:100&hdr=Cache-Control:max-age%3D105'
+	assert_equal "$(hdr X-Cache)" HIT
+	run hdr Age
+	assert_output --regexp '^10[01]$'
+	# 5 s of the backend's 105 were left: the rule's 10 s do not apply
+	run hdr Cache-Status
+	assert_output --regexp '^maitred; hit; ttl=[45]$'
+	# already past its lifetime upstream: not stored
+	http_get '/age2.html?hdr=Age:100&hdr=Cache-Control:max-age%3D60'
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss"
+	assert_equal "$(xcache '/age2.html?hdr=Age:100&hdr=Cache-Control:max-age%3D60')" MISS
+}
+
 @test "requests with Authorization bypass the cache" {
 	local n
 	http_get /auth.html

@@ -786,6 +786,19 @@ pc_expires_ttl(time_t expires, time_t date)
 	return expires > date ? (long)MTD_MIN(expires - date, 1L << 30) : 0;
 }
 
+/* An Age value (delta-seconds); junk counts as 0, huge is clamped. */
+static long
+pc_age(const struct http_str *v)
+{
+	long	 n = 0;
+	size_t	 i;
+
+	for (i = 0; i < v->len && v->p[i] >= '0' && v->p[i] <= '9'; i++)
+		if ((n = n * 10 + (v->p[i] - '0')) > (1L << 30))
+			return 1L << 30;
+	return i == v->len ? n : 0;
+}
+
 static int
 pc_status_storable(int status)
 {
@@ -806,7 +819,7 @@ pc_storable(struct pcache *pc, const struct http_response *resp,
     const struct http_request *req)
 {
 	const struct http_header	*h;
-	long				 smax = -1, max = -1;
+	long				 smax = -1, max = -1, life;
 	time_t				 expires = PC_NO_DATE, date = -1;
 	struct vary			 vary;
 	int				 i, encoded = 0;
@@ -817,6 +830,7 @@ pc_storable(struct pcache *pc, const struct http_response *resp,
 	    resp->content_length > (uint64_t)pc->rule->max_size))
 		return 0;
 	pc->ttl = pc->rule->max_age;
+	pc->age = 0;
 	pc->last_modified = -1;
 	pc->etag[0] = '\0';
 	vary_init(&vary);
@@ -843,18 +857,22 @@ pc_storable(struct pcache *pc, const struct http_response *resp,
 			expires = httpdate_parse(h->value.p, h->value.len);
 		if (lit_is(&h->name, "Date"))
 			date = httpdate_parse(h->value.p, h->value.len);
+		if (lit_is(&h->name, "Age"))
+			pc->age = pc_age(&h->value);
 	}
 	/* A coded body would be served to clients that cannot decode it. */
 	if (vary.star || (vary.accept_encoding && encoded))
 		return 0;
 	if (vary.fields > 0)
 		vary_final(&vary, pc->fill.variant);
-	if (smax >= 0)
-		pc->ttl = MTD_MIN(pc->ttl, smax);
-	else if (max >= 0)
-		pc->ttl = MTD_MIN(pc->ttl, max);
-	else if (expires != PC_NO_DATE)
-		pc->ttl = MTD_MIN(pc->ttl, pc_expires_ttl(expires, date));
+	life = smax >= 0 ? smax : max >= 0 ? max :
+	    expires != PC_NO_DATE ? pc_expires_ttl(expires, date) : -1;
+	/*
+	 * The backend's lifetime bounds our rule's max_age; a copy from an
+	 * upstream cache is already Age seconds into it (RFC 9111 4.2.3).
+	 */
+	if (life >= 0)
+		pc->ttl = MTD_MIN(pc->ttl, life - pc->age);
 	return pc->ttl > 0;
 }
 
@@ -877,8 +895,9 @@ pcache_response(struct pcache *pc, const struct http_response *resp,
 int
 pcache_own_field(const struct pcache *pc, const struct http_str *name)
 {
+	/* A backend's Age passes on: it is the answer's age on a miss. */
 	return pc->mode != PCACHE_OFF && (lit_is(name, "X-Cache") ||
-	    lit_is(name, "Cache-Status") || lit_is(name, "Age"));
+	    lit_is(name, "Cache-Status"));
 }
 
 int
@@ -984,9 +1003,10 @@ pcache_body(struct pcache *pc, const char *p, size_t n, int done)
 		return;
 	}
 	if (done) {
-		cache_fill_commit(region, &pc->fill, pc->status, pc->ttl,
-		    ev_wall(), pc->etag[0] != '\0' ? pc->etag : NULL,
-		    pc->last_modified);
+		/* Stored Age seconds ago: hits then show the whole age. */
+		cache_fill_commit(region, &pc->fill, pc->status,
+		    pc->ttl + pc->age, ev_wall() - pc->age,
+		    pc->etag[0] != '\0' ? pc->etag : NULL, pc->last_modified);
 		pc->storing = 0;
 	}
 }

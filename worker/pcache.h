@@ -50,6 +50,7 @@ struct pcache {
 	uint64_t	 wait_until;	/* ev_now_ms() deadline of a wait */
 	int		 status;	/* of the response being stored */
 	long		 ttl;
+	long		 age;		/* the backend's Age: already old */
 	time_t		 last_modified;
 	char		 etag[CACHE_ETAG_MAX];	/* "" = computed */
 	/* A hit's body still to send (PCACHE_HIT with body_left > 0). */

@@ -450,6 +450,24 @@ print(" ".join(sorted(h & {"if-none-match", "if-modified-since", "range", "if-ra
 	assert_equal "$(xcache '/age2.html?hdr=Age:100&hdr=Cache-Control:max-age%3D60')" MISS
 }
 
+@test "cacheable statuses are stored (200 301 404 410), others are not (302 500 503)" {
+	local code
+	for code in 301 404 410; do
+		http_get "/status/$code"
+		assert_equal "$HTTP_CODE" "$code"
+		assert_equal "$(hdr X-Cache)" MISS
+		http_get "/status/$code"
+		assert_equal "$HTTP_CODE" "$code"
+		assert_equal "$(hdr X-Cache)" HIT
+	done
+	for code in 302 500 503; do
+		http_get "/status/$code"
+		assert_equal "$HTTP_CODE" "$code"
+		http_get "/status/$code"
+		assert_equal "$(hdr X-Cache)" MISS
+	done
+}
+
 @test "requests with Authorization bypass the cache" {
 	local n
 	http_get /auth.html

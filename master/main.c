@@ -221,8 +221,14 @@ main(int argc, char **argv)
 	mo.daemonize = o.daemonize;
 	if (o.daemonize && daemon(0, 0) == -1)
 		fatal("daemon");
-	if (pfh != NULL)
+	if (pfh != NULL) {
 		pidfile_write(pfh);
+		/*
+		 * Workers must not share the pidfile's lock: one left behind
+		 * by a killed master would make the next start refuse.
+		 */
+		spawn_set_master_fd(pidfile_fileno(pfh));
+	}
 	log_set_tee(!o.daemonize && conf.error_log[0] != '\0' &&
 	    isatty(2));
 	setproctitle("-maitred: master process %s", conf.path);

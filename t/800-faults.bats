@@ -62,8 +62,8 @@ teardown() {
 	assert_equal "$HTTP_CODE" 200
 }
 
-@test "kill -9 the master: workers exit, a restart on the same pidfile works, no shm left" {
-	write_conf
+# master_killed: the test below, on the configuration in $MTD_CONF.
+master_killed() {
 	maitred_start
 	local old=$MAITRED_PID w p
 	w=$(worker_pids)
@@ -87,6 +87,27 @@ teardown() {
 	maitred_stop
 	run ls /dev/shm/
 	refute_output --regexp "maitred\.($old|[0-9]+)\."
+}
+
+@test "kill -9 the master: workers exit, a restart on the same pidfile works, no shm left" {
+	write_conf
+	master_killed
+}
+
+@test "kill -9 the master of workers running as another user: the same" {
+	[ "$(id -u)" = 0 ] || skip "needs root to drop privileges"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	local d p
+	write_conf "user nobody"
+	d=$(mtd_dir)
+	# bats makes its directories 0700: let nobody reach htdocs
+	p=$d
+	while [ "$p" != / ] && [ "$p" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
+		chmod a+x "$p"
+		p=$(dirname "$p")
+	done
+	chmod -R a+rX "$d/htdocs"
+	master_killed
 }
 
 @test "a backend killed under load: no failed GET; back on the same port it gets traffic again" {

@@ -281,6 +281,10 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 		_exit(2);
 	mime_init(NULL);
 	drop_privileges(c->user);
+	/* A change of uid clears the death signal: set it again. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		_exit(0);
 	/* As the worker's user: it indexes what that user can open. */
 	if (htdocs_fd != -1)
 		docindex_open(htdocs_fd);

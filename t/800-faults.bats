@@ -206,6 +206,35 @@ master_killed() {
 	pid_alive "$MAITRED_PID"
 }
 
+@test "a worker out of descriptors answers 503 and does not mark a healthy backend down" {
+	local b w
+	b=$(backend_start b1)
+	printf '127.0.0.1:%s:1:1\n' "$b" >"$MTD_DIR/backends.cfg"
+	WORKERS=1 write_conf "backends $MTD_DIR/backends.cfg" \
+	    "health_interval 60s"
+	maitred_start
+	w=$(worker_pids)
+	run python3 - "$PORT" "$w" <<'PY'
+import os, socket, subprocess, sys
+port, w = int(sys.argv[1]), sys.argv[2]
+def get(s):
+    s.sendall(b"GET /proxied HTTP/1.1\r\nHost: x\r\n\r\n")
+    return s.recv(65536).split(b" ")[1].decode()
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+used = {int(f) for f in os.listdir("/proc/%s/fd" % w)}
+n = min(set(range(len(used) + 1)) - used)  # the next fd it would get
+subprocess.run(["prlimit", "--pid", w, "--nofile=%d:" % n], check=True)
+print(get(s))
+subprocess.run(["prlimit", "--pid", w, "--nofile=1024:"], check=True)
+print(get(socket.create_connection(("127.0.0.1", port), timeout=10)))
+PY
+	assert_success
+	assert_output "$(printf '503\n200')"
+	log_has 'upstream .*: connect: Too many open files'
+	run log_has 'backend .* down'
+	assert_failure
+}
+
 @test "error log on /dev/full: serving goes on" {
 	write_conf
 	sed -i "s|^error_log .*|error_log /dev/full|" "$MTD_CONF"

@@ -1592,6 +1592,14 @@ px_run(struct proxy *px, int may_end)
 		px_arm(px);
 }
 
+/* A connect that failed for want of our own resources, not the peer's. */
+static int
+local_shortage(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM || err == EADDRNOTAVAIL;
+}
+
 /*
  * Connect to px->backend (or first pick one when <pick>), retrying
  * other backends while connects fail at once.
@@ -1624,6 +1632,11 @@ px_open(struct proxy *px, int pick)
 			break;
 		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
 		log_warnx("upstream %s: %s", s->name, why);
+		if (local_shortage(errno)) {
+			/* Ours, not the backend's: never mark it down. */
+			c->keep_alive = 0;
+			return px_error(px, 503, NULL);
+		}
 		backend_report(bt, px->backend, 0, why);
 		px->tried |= 1ULL << px->backend;
 		px->fresh = 0;

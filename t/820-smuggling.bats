@@ -157,3 +157,41 @@ H='POST /echo HTTP/1.1\r\nHost: t\r\n'
 	# sha256("hello")
 	assert_output --partial 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824
 }
+
+# echo_field NAME: the /echo answer's value of request field NAME (or
+# "path"), from the last rawhttp $output.
+echo_field() {
+	printf '%s\n' "$output" | python3 -c 'import json, sys
+doc = json.loads(sys.stdin.read().split("\r\n\r\n", 1)[1])
+print(doc["path"] if sys.argv[1] == "path" else doc["headers"].get(sys.argv[1], "-"))' "$1"
+}
+
+@test "Content-Length goes to the backend once, in plain form" {
+	run python3 "$RAWHTTP" --timeout 2 127.0.0.1 "$PORT" \
+	    "${H}Content-Length: 5, 5\r\nConnection: close\r\n\r\nhello"
+	assert_equal "$(first_status)" 200
+	assert_equal "$(echo_field content-length)" 5
+	run python3 "$RAWHTTP" --timeout 2 127.0.0.1 "$PORT" \
+	    "${H}Content-Length: 5\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+	assert_equal "$(first_status)" 200
+	assert_equal "$(echo_field content-length)" 5
+	# an empty body keeps its Content-Length: 0 (a POST needs one)
+	run python3 "$RAWHTTP" --timeout 2 127.0.0.1 "$PORT" \
+	    "${H}Content-Length: 0\r\nConnection: close\r\n\r\n"
+	assert_equal "$(echo_field content-length)" 0
+}
+
+@test "bare LF in a chunked request body is rejected, not relayed" {
+	rejected "${H}Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n$SMUG"
+	rejected "${H}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n$SMUG"
+	rejected "${H}Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\n\r\n$SMUG"
+	rejected "${H}Transfer-Encoding: chunked\r\n\r\n0\r\n\n$SMUG"
+}
+
+@test "an absolute-form target reaches the backend as a path, with its authority as Host" {
+	run python3 "$RAWHTTP" --timeout 2 127.0.0.1 "$PORT" \
+	    'GET http://a.example/echo?q=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'
+	assert_equal "$(first_status)" 200
+	assert_equal "$(echo_field path)" '/echo?q=1'
+	assert_equal "$(echo_field host)" a.example
+}

@@ -815,6 +815,13 @@ http_chunked_init(struct http_chunked *ch)
 	ch->state = CH_SIZE_FIRST;
 }
 
+void
+http_chunked_init_request(struct http_chunked *ch)
+{
+	http_chunked_init(ch);
+	ch->crlf_only = 1;
+}
+
 static unsigned int
 hex_value(unsigned char c)
 {
@@ -846,7 +853,7 @@ chunk_size_end(struct http_chunked *ch, unsigned char c)
 		ch->state = CH_SIZE_LF;
 		return 0;
 	case '\n':
-		return chunk_start(ch);
+		return ch->crlf_only ? -1 : chunk_start(ch);
 	default:
 		return -1;
 	}
@@ -895,7 +902,7 @@ chunk_trailer_byte(struct http_chunked *ch, unsigned char c)
 	case CH_TRAILER:
 		if (c == '\r')
 			ch->state = CH_END_LF;
-		else if (c == '\n')
+		else if (c == '\n' && !ch->crlf_only)
 			ch->state = CH_DONE;
 		else if (HAS(c, C_TCHAR))
 			ch->state = CH_TRAILER_NAME;
@@ -909,6 +916,8 @@ chunk_trailer_byte(struct http_chunked *ch, unsigned char c)
 	case CH_TRAILER_VALUE:
 		if (c == '\r')
 			ch->state = CH_TRAILER_LF;
+		else if (c == '\n' && ch->crlf_only)
+			return -1;
 		else if (c == '\n')
 			ch->state = CH_TRAILER;
 		return c == '\r' || c == '\n' || HAS(c, C_FIELD) ? 0 : -1;
@@ -927,6 +936,8 @@ chunk_byte(struct http_chunked *ch, unsigned char c)
 {
 	switch (ch->state) {
 	case CH_DATA_CR:
+		if (c == '\n' && ch->crlf_only)
+			return -1;
 		if (c == '\r')
 			ch->state = CH_DATA_LF;
 		else if (c == '\n')

@@ -129,7 +129,9 @@ int	 http_parse_response(const char *buf, size_t len,
  * bad framing (size overflow, bad hex, missing CRLF, bad trailer); both
  * verdicts are sticky. Sizes have at most 15 hex digits, size lines 4096
  * bytes, trailers MTD_MAX_HEAD. Bare LF ends lines, except a line with a
- * chunk extension, where lenient parsers are known to disagree.
+ * chunk extension, where lenient parsers are known to disagree, and
+ * except in request bodies (http_chunked_init_request), which are
+ * relayed as they came and must read the same to every backend.
  */
 struct http_chunked {
 	int		 state;
@@ -137,6 +139,7 @@ struct http_chunked {
 	uint64_t	 total;		/* data bytes so far */
 	size_t		 line_len;	/* bytes of this size line/trailer */
 	int		 digits;
+	int		 crlf_only;	/* a bare LF is an error */
 };
 
 /*
@@ -154,6 +157,11 @@ void	 http_list_init(struct http_list *it, struct http_str v);
 int	 http_list_next(struct http_list *it, struct http_str *elem);
 
 void	 http_chunked_init(struct http_chunked *);
+/*
+ * For request bodies, which are relayed as received: every line must end
+ * in CRLF, so that no backend can read the framing another way.
+ */
+void	 http_chunked_init_request(struct http_chunked *);
 int	 http_chunked_scan(struct http_chunked *, const char *buf,
 	    size_t len, size_t *used);
 /*

@@ -469,7 +469,8 @@ px_cache_drops(const struct http_str *name)
 
 /* The client's fields, less hop-by-hop ones and those we set ourselves. */
 static void
-px_copy_fields(struct ob *ob, const struct http_request *req, int filling)
+px_copy_fields(struct ob *ob, const struct http_request *req, int filling,
+    int absolute)
 {
 	const struct http_header	*h;
 	struct tokens			 tk;
@@ -486,6 +487,8 @@ px_copy_fields(struct ob *ob, const struct http_request *req, int filling)
 		    NAME_IS(&h->name, "X-Forwarded-Proto") ||
 		    NAME_IS(&h->name, "X-Forwarded-Host") ||
 		    NAME_IS(&h->name, "X-Real-IP") ||
+		    NAME_IS(&h->name, "Content-Length") ||
+		    (absolute && NAME_IS(&h->name, "Host")) ||
 		    (filling && px_cache_drops(&h->name)))
 			continue;
 		else
@@ -525,6 +528,30 @@ px_forwarded_fields(struct ob *ob, const struct conn *c)
 	}
 }
 
+/*
+ * "GET http://a/x" goes on as "GET /x" with "Host: a": the target's
+ * authority wins over Host (RFC 9112 3.2.2), and a backend must not see
+ * the two disagree.
+ */
+static void
+px_request_line(struct ob *ob, const struct http_request *req,
+    int absolute)
+{
+	ob_str(ob, &req->method_str);
+	OB_LIT(ob, " ");
+	if (absolute) {
+		if (req->path.len == 0)
+			OB_LIT(ob, "/");
+		ob_str(ob, &req->path);
+		if (req->query.len > 0) {
+			OB_LIT(ob, "?");
+			ob_str(ob, &req->query);
+		}
+	} else
+		ob_str(ob, &req->target);
+	OB_LIT(ob, " HTTP/1.1\r\n");
+}
+
 /* Request head for the backend, into px->buf. 0, or -1 if too big. */
 static int
 px_build_request(struct proxy *px)
@@ -532,17 +559,31 @@ px_build_request(struct proxy *px)
 	struct conn		*c = px->c;
 	struct http_request	*req = &c->r->req;
 	struct ob		 ob = { px->buf, 0, PX_BUF_SIZE, 0 };
+	char			 num[24];
+	int			 absolute = req->target.len > 0 &&
+			    req->target.p[0] != '/' && req->target.p[0] != '*';
 
-	ob_str(&ob, &req->method_str);
-	OB_LIT(&ob, " ");
-	ob_str(&ob, &req->target);
-	OB_LIT(&ob, " HTTP/1.1\r\n");
-	px_copy_fields(&ob, req, px->pc.fill.active);
+	px_request_line(&ob, req, absolute);
+	px_copy_fields(&ob, req, px->pc.fill.active, absolute);
 	if (req->host.len == 0) {
 		OB_LIT(&ob, "Host: ");
 		ob_cstr(&ob, px_name(px));
 		OB_LIT(&ob, "\r\n");
+	} else if (absolute) {
+		OB_LIT(&ob, "Host: ");
+		ob_str(&ob, &req->host);
+		OB_LIT(&ob, "\r\n");
 	}
+	/* One plain Content-Length, however the client wrote it. */
+	if (req->body == HTTP_BODY_LENGTH) {
+		snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)req->content_length);
+		OB_LIT(&ob, "Content-Length: ");
+		ob_cstr(&ob, num);
+		OB_LIT(&ob, "\r\n");
+	} else if (req->body == HTTP_BODY_NONE && http_header_get(req->headers,
+	    req->nheaders, "Content-Length") != NULL)
+		OB_LIT(&ob, "Content-Length: 0\r\n");
 	px_forwarded_fields(&ob, c);
 	if (req->upgrade)
 		OB_LIT(&ob, "Connection: upgrade\r\n");
@@ -1468,7 +1509,7 @@ px_forward(struct proxy *px)
 		return px_error(px, 431, NULL);
 	/* The body bytes that came with the head. */
 	px->req_left = req->content_length;
-	http_chunked_init(&px->req_ch);
+	http_chunked_init_request(&px->req_ch);
 	switch (px_req_scan(px, c->head_len, c->in_len - c->head_len)) {
 	case -1:
 		return px_error(px, 400, NULL);

@@ -854,6 +854,35 @@ test_chunked_limits(void)
 	    "largest size");
 }
 
+/* Request bodies: only CRLF ends a framing line. */
+static void
+test_chunked_crlf_only(void)
+{
+	static const struct {
+		const char	*body;
+		int		 lenient, strict;
+		const char	*what;
+	} t[] = {
+		{ "5\r\nhello\r\n0\r\n\r\n", 1, 1, "CRLF everywhere" },
+		{ "5\nhello\r\n0\r\n\r\n", 1, -1, "bare LF after a size" },
+		{ "5\r\nhello\n0\r\n\r\n", 1, -1, "bare LF after data" },
+		{ "0\r\nX: 1\n\r\n", 1, -1, "bare LF after a trailer" },
+		{ "0\r\n\n", 1, -1, "bare LF as the last line" },
+		{ "0\r\nX: 1\r\n\r\n", 1, 1, "a CRLF trailer" },
+	};
+	struct http_chunked	 ch;
+	size_t			 i, u;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		http_chunked_init(&ch);
+		is_int(http_chunked_scan(&ch, t[i].body, strlen(t[i].body),
+		    &u), t[i].lenient, t[i].what);
+		http_chunked_init_request(&ch);
+		is_int(http_chunked_scan(&ch, t[i].body, strlen(t[i].body),
+		    &u), t[i].strict, t[i].what);
+	}
+}
+
 int
 main(void)
 {
@@ -874,5 +903,6 @@ main(void)
 	test_chunked_cases();
 	test_decode_bytewise();
 	test_chunked_limits();
+	test_chunked_crlf_only();
 	return done_testing();
 }

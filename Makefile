@@ -122,6 +122,8 @@ FUZZ_TARGETS := $(patsubst t/fuzz/%.c,build/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := $(CSTD) -g -O1 $(INCS) -fsanitize=address,undefined
 FUZZ_OBJS := $(LIBSRCS:%.c=build/fuzz/obj/%.o)
 # The library once, instrumented for coverage; each target links it.
+# Kept between runs (make would delete them as intermediates).
+.SECONDARY: $(FUZZ_OBJS)
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<

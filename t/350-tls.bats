@@ -262,3 +262,21 @@ conf_t() {
 	conf_t "ssl_certificate $p/srv.crt" "ssl_certificate_key $p/srv.key"
 	assert_success
 }
+
+@test "-t: an encrypted key, garbage, a directory: named plainly, no prompt" {
+	local p=$MTD_DIR/pki d=$BATS_TEST_TMPDIR
+	openssl pkey -in "$p/srv.key" -aes256 -passout pass:secret \
+	    -out "$d/enc.key" 2>/dev/null
+	echo junk >"$d/junk.crt"
+	# before, OpenSSL asked for a pass phrase (on a terminal: waited)
+	conf_t "ssl_certificate $p/srv.crt" "ssl_certificate_key $d/enc.key"
+	assert_failure 1
+	assert_output --regexp 't\.conf:4: key .*enc\.key is passphrase-protected'
+	refute_output --partial 'pass phrase'
+	conf_t "ssl_certificate $d/junk.crt" "ssl_certificate_key $p/srv.key"
+	assert_failure 1
+	assert_output --regexp 't\.conf:3: certificate .*junk\.crt: no start line'
+	conf_t "ssl_certificate $d" "ssl_certificate_key $p/srv.key"
+	assert_failure 1
+	assert_output --regexp 't\.conf:3: certificate .*: Is a directory'
+}

@@ -13,6 +13,7 @@
  * is full.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include <errno.h>
@@ -63,7 +64,9 @@ tls_err(const struct conf *c, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if ((e = ERR_peek_last_error()) != 0) {
+	/* The first error is the cause ("no start line"); later ones say
+	 * only where it surfaced ("PEM lib"). */
+	if ((e = ERR_peek_error()) != 0) {
 		strlcat(msg, ": ", sizeof(msg));
 		strlcat(msg, ERR_reason_error_string(e) != NULL ?
 		    ERR_reason_error_string(e) : "OpenSSL error", sizeof(msg));
@@ -91,11 +94,43 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 static int
 file_readable(const char *path)
 {
-	FILE	*fp;
+	struct stat	 st;
+	FILE		*fp;
 
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
+	if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode)) {
+		fclose(fp);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		return -1;
+	}
 	fclose(fp);
+	return 0;
+}
+
+/* Whether the PEM file at <path> holds a passphrase-protected key. */
+static int
+key_encrypted(const char *path)
+{
+	char	 buf[8192];
+	size_t	 n;
+	FILE	*fp;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	return strstr(buf, "ENCRYPTED") != NULL;
+}
+
+/*
+ * No passphrase prompt: a master on a terminal would wait for one at
+ * start, at -t and at every reload. An encrypted key is an error.
+ */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
 	return 0;
 }
 
@@ -122,8 +157,10 @@ ctx_new(const struct conf *c, const char *cert, int cline, const char *key,
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Idle connections give back their 34 KB of record buffers. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"maitred",
 	    7);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
@@ -141,6 +178,11 @@ ctx_new(const struct conf *c, const char *cert, int cline, const char *key,
 			ERR_clear_error();
 			tls_err(c, kline, "key %s does not match certificate "
 			    "%s", key, cert);
+		} else if (key_encrypted(key)) {
+			ERR_clear_error();
+			tls_err(c, kline, "key %s is passphrase-protected, "
+			    "which is not supported (openssl pkey -in KEY "
+			    "-out PLAIN removes it)", key);
 		} else
 			tls_err(c, kline, "key %s", key);
 		goto fail;

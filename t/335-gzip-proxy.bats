@@ -119,6 +119,11 @@ sys.stdout.buffer.write((p * (n // 251 + 1))[:n])' "$1" >"$2"
 	http_get '/big?bytes=100000&ctype=text/plain' --compressed -r 0-9
 	run hdr Content-Encoding
 	assert_failure
+	# Cache-Control: no-transform (RFC 9110 7.7)
+	http_get '/big?bytes=4000&ctype=text/plain&hdr=Cache-Control:public,%20no-transform' --compressed
+	run hdr Content-Encoding
+	assert_failure
+	assert_equal "$(hdr Content-Length)" 4000
 }
 
 @test "HTTP/1.0 client: close-delimited gzip body" {

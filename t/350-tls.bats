@@ -40,7 +40,8 @@ setup_file() {
 	    "ssl_certificate $d/srv.crt" "ssl_certificate_key $d/srv.key" \
 	    "ssl_sni other.test $d/other.crt $d/other.key" \
 	    "ssl_sni *.wild.test $d/wild.crt $d/wild.key" \
-	    "backends $MTD_DIR/backends.cfg" "client_timeout 2s"
+	    "backends $MTD_DIR/backends.cfg" "client_timeout 2s" \
+	    "sticky cookie SRV"
 	head -c $((5 * 1024 * 1024)) /dev/urandom >"$MTD_DIR/htdocs/big.bin"
 	printf '<?php echo getenv("HTTPS"), " ", $_SERVER["SERVER_PORT"], " ",
 	    strlen(file_get_contents("php://input")), "\n";\n' \
@@ -109,6 +110,14 @@ subject_of() {
 	assert_output "on $TPORT 6"
 	run curl -s "$(url /tls.php)"
 	assert_output " $PORT 0"
+}
+
+@test "the sticky cookie is Secure over HTTPS only" {
+	run tcurl -D - -o /dev/null "$(turl /echo)"
+	assert_line --regexp '^Set-Cookie: SRV=[0-9a-f]+; Path=/; HttpOnly; SameSite=Lax; Secure'
+	run curl -s -D - -o /dev/null "$(url /echo)"
+	assert_line --regexp '^Set-Cookie: SRV=[0-9a-f]+; Path=/; HttpOnly; SameSite=Lax'
+	refute_output --partial Secure
 }
 
 @test "plain HTTP on the other listener still works (proto http)" {

@@ -235,6 +235,19 @@ gz_compress(const void *in, size_t len, int level, char **out)
 }
 
 int
+gz_no_transform(const struct http_str *cache_control)
+{
+	struct http_list	 it;
+	struct http_str		 e;
+
+	http_list_init(&it, *cache_control);
+	while (http_list_next(&it, &e))
+		if (e.len == 12 && strncasecmp(e.p, "no-transform", 12) == 0)
+			return 1;
+	return 0;
+}
+
+int
 gz_accepts(const struct http_request *req)
 {
 	int	 i, gzip_q = -1, star_q = -1;

@@ -14,6 +14,8 @@
 
 #include <zlib.h>
 
+struct http_str;
+
 #define GZ_PEND_SIZE	8192	/* staging buffer: one chunk, framed */
 
 struct conn;
@@ -64,6 +66,12 @@ ssize_t	 gz_compress(const void *in, size_t len, int level, char **out);
 int	 gz_accepts(const struct http_request *req);
 /* Is the media type <ctype>/<len> (parameters allowed) in gzip_types? */
 int	 gz_type_matches(const char *ctype, size_t len);
+/*
+ * Whether a Cache-Control value says no-transform: a proxy must then not
+ * change the coding (RFC 9110 7.7). Pure.
+ */
+int	 gz_no_transform(const struct http_str *cache_control);
+
 /*
  * Should a response of type <ctype>/<len> and body length <length> (-1:
  * unknown) be compressed for the request on <c>? Checks gzip on, the

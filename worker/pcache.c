@@ -332,6 +332,8 @@ pc_variant_pick(const struct conn *c, const struct cache_hit *hit,
 	memset(v, 0, sizeof(*v));
 	if (!wconf->gzip_on || hit->status != 200 ||
 	    pc_head_field(obj, hit->head_len, "Content-Encoding", &ct) ||
+	    (pc_head_field(obj, hit->head_len, "Cache-Control", &ct) &&
+	    gz_no_transform(&ct)) ||
 	    !pc_head_field(obj, hit->head_len, "Content-Type", &ct))
 		return;
 	v->gzip = gz_wanted(c, ct.p, ct.len, (int64_t)hit->body_len, &vary);

@@ -872,7 +872,7 @@ px_gz_decide(struct proxy *px, const struct http_response *resp)
 	struct http_request	*req = &px->c->r->req;
 	const struct http_str	*ct;
 	int64_t			 length = -1;
-	int			 vary, want;
+	int			 vary, want, i;
 
 	if (!wconf->gzip_on || resp->status != 200 ||
 	    http_header_get(resp->headers, resp->nheaders,
@@ -880,6 +880,10 @@ px_gz_decide(struct proxy *px, const struct http_response *resp)
 	    (ct = http_header_get(resp->headers, resp->nheaders,
 	    "Content-Type")) == NULL)
 		return 0;
+	for (i = 0; i < resp->nheaders; i++)
+		if (NAME_IS(&resp->headers[i].name, "Cache-Control") &&
+		    gz_no_transform(&resp->headers[i].value))
+			return 0;
 	if (resp->body == HTTP_BODY_LENGTH)
 		length = (int64_t)resp->content_length;
 	want = gz_wanted(px->c, ct->p, ct->len, length, &vary);
@@ -940,8 +944,8 @@ px_own_fields(struct proxy *px, struct ob *ob,
 		ob->len += (size_t)n;
 	/* A new client, or its backend changed: (re)set the cookie. */
 	if (wconf->sticky_cookie[0] != '\0' && px->sticky != px->backend) {
-		if ((n = sticky_field(bt, px->backend, ob->p + ob->len,
-		    ob->cap - ob->len)) < 0)
+		if ((n = sticky_field(bt, px->backend, c->ssl != NULL,
+		    ob->p + ob->len, ob->cap - ob->len)) < 0)
 			ob->err = 1;
 		else
 			ob->len += (size_t)n;

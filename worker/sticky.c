@@ -75,13 +75,16 @@ sticky_backend(struct backend_table *t, const struct http_request *req)
 }
 
 int
-sticky_field(struct backend_table *t, int i, char *buf, size_t len)
+sticky_field(struct backend_table *t, int i, int secure, char *buf,
+    size_t len)
 {
 	char	 tok[TOKEN_LEN + 1];
 	int	 n;
 
+	/* Over HTTPS the cookie must not leak onto plain HTTP. */
 	token_of(t, i, tok);
-	n = snprintf(buf, len, "Set-Cookie: %s=%s; Path=/; HttpOnly\r\n",
-	    wconf->sticky_cookie, tok);
+	n = snprintf(buf, len, "Set-Cookie: %s=%s; Path=/; HttpOnly; "
+	    "SameSite=Lax%s\r\n", wconf->sticky_cookie, tok,
+	    secure ? "; Secure" : "");
 	return n > 0 && (size_t)n < len ? n : -1;
 }

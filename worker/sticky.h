@@ -18,9 +18,11 @@ struct http_request;
  */
 int	 sticky_backend(struct backend_table *t, const struct http_request *req);
 /*
- * Write "Set-Cookie: NAME=TOKEN; Path=/; HttpOnly\r\n" for backend <i>
- * into <buf>; returns its length, or -1 when it does not fit.
+ * Write "Set-Cookie: NAME=TOKEN; Path=/; HttpOnly; SameSite=Lax\r\n"
+ * for backend <i> into <buf>, with "; Secure" when <secure> (HTTPS);
+ * returns its length, or -1 when it does not fit.
  */
-int	 sticky_field(struct backend_table *t, int i, char *buf, size_t len);
+int	 sticky_field(struct backend_table *t, int i, int secure, char *buf,
+	    size_t len);
 
 #endif /* STICKY_H */

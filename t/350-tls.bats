@@ -120,6 +120,15 @@ subject_of() {
 	refute_output --partial Secure
 }
 
+@test "plain HTTP sent to the TLS port gets a plain 400 that says so" {
+	run curl -s -m 5 -w '\n%{http_code}' "http://127.0.0.1:$TPORT/hello.txt"
+	assert_line 'The plain HTTP request was sent to the HTTPS port.'
+	assert_line 400
+	# and HTTPS on it still works
+	run tcurl -o /dev/null -w '%{http_code}' "$(turl /hello.txt)"
+	assert_output 200
+}
+
 @test "plain HTTP on the other listener still works (proto http)" {
 	http_get /hello.txt
 	assert_equal "$HTTP_CODE" 200

@@ -414,6 +414,28 @@ tls_fail(struct conn *c, int ret, int writing)
 	}
 }
 
+/*
+ * Before the first byte of a handshake: a client speaking plain HTTP to
+ * the TLS port gets a plain 400 that says so, as nginx answers, rather
+ * than a reset it cannot explain. -1 (EPROTO) when that was the case.
+ */
+static int
+tls_plain_http(struct conn *c)
+{
+	static const char	 msg[] = "HTTP/1.1 400 Bad Request\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 51\r\n"
+	    "Connection: close\r\n\r\n"
+	    "The plain HTTP request was sent to the HTTPS port.\n";
+	unsigned char		 b;
+
+	if (!SSL_in_before(c->ssl) ||
+	    recv(c->io.fd, &b, 1, MSG_PEEK) != 1 || b < 'A' || b > 'Z')
+		return 0;
+	(void)send(c->io.fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
+	errno = EPROTO;
+	return -1;
+}
+
 ssize_t
 tls_recv(struct conn *c, void *buf, size_t len)
 {
@@ -421,6 +443,8 @@ tls_recv(struct conn *c, void *buf, size_t len)
 	ssize_t	 rc;
 	int	 n;
 
+	if (tls_plain_http(c) == -1)
+		return -1;
 	c->tls_rwant = 0;
 	while (got < len) {
 		ERR_clear_error();

@@ -152,6 +152,26 @@ listen_set_port(struct conf_listen *l, int port)
 	}
 }
 
+/*
+ * -p gives every listen line the same port: two lines that differed only
+ * by port (a plain and an ssl one) would then share a socket address and
+ * split connections between HTTP and HTTPS. Refuse that.
+ */
+static void
+listens_distinct(const struct conf *c, int port)
+{
+	int	 i, j;
+
+	for (i = 0; i < c->nlisten; i++)
+		for (j = i + 1; j < c->nlisten; j++)
+			if (strcmp(c->listens[i].text, c->listens[j].text) == 0) {
+				fprintf(stderr, "maitred: -p %d: listen lines "
+				    "%d and %d of %s would both be %s\n", port,
+				    i + 1, j + 1, c->path, c->listens[i].text);
+				exit(1);
+			}
+}
+
 static void
 apply_overrides(struct conf *c, const struct cli *o)
 {
@@ -160,6 +180,8 @@ apply_overrides(struct conf *c, const struct cli *o)
 	if (o->port != 0)
 		for (i = 0; i < c->nlisten; i++)
 			listen_set_port(&c->listens[i], o->port);
+	if (o->port != 0)
+		listens_distinct(c, o->port);
 	if (o->strategy != -1)
 		c->strategy = (enum lb_strategy)o->strategy;
 	if (o->workers != 0)

@@ -233,10 +233,13 @@ main(int argc, char **argv)
 	}
 	log_set_level(conf.log_level);
 	pfh = open_pidfile(conf.pidfile);
-	if (listeners_open(&conf, conf.workers) == -1)
+	/* A start that fails leaves no (empty) pidfile behind. */
+	if (listeners_open(&conf, conf.workers) == -1 ||
+	    shm_create(&conf) == -1) {
+		if (pfh != NULL)
+			pidfile_remove(pfh);
 		exit(1);
-	if (shm_create(&conf) == -1)
-		exit(1);
+	}
 	open_logs(&conf);
 	master_chown_logs(&conf);
 	memset(&mo, 0, sizeof(mo));

@@ -224,4 +224,6 @@ time.sleep(60)' "$PORT" 3>&- &
 	run timeout 10 "$MAITRED" -c "$MTD_CONF" 3>&-
 	assert_failure 1
 	assert_output --partial "maitred: bind 127.0.0.1:$PORT: Address already in use"
+	# and no empty pidfile is left behind
+	[ ! -e "$(mtd_dir)/maitred.pid" ]
 }

@@ -361,8 +361,13 @@ static void
 bad_value(struct loader *ld, const char *name, const char *value,
     const char *reason)
 {
-	lerr(ld->r, "%s: invalid value \"%s\"%s%s", name, value,
-	    reason != NULL ? ": " : "", reason != NULL ? reason : "");
+	size_t	 n = strlen(value);
+
+	/* nginx habits: "listen 8085;" */
+	lerr(ld->r, "%s: invalid value \"%s\"%s%s%s", name, value,
+	    reason != NULL ? ": " : "", reason != NULL ? reason : "",
+	    n > 0 && value[n - 1] == ';' ?
+	    " (maitred lines do not end with ';')" : "");
 }
 
 static void

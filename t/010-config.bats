@@ -73,6 +73,12 @@ check_conf() {
 	check_conf
 	assert_failure 1
 	assert_output --partial "maitred.conf:$n: client_timeout: invalid value \"5x\""
+	# an nginx habit gets a hint
+	write_conf "client_timeout 5s;"
+	check_conf
+	assert_failure 1
+	assert_output --partial "invalid value \"5s;\""
+	assert_output --partial "(maitred lines do not end with ';')"
 }
 
 @test "invalid value for workers, log_level, strategy, proxy_splice, backend_rcvbuf, client_max_body_size" {

@@ -121,6 +121,9 @@ fetch() {
 	http_get /sub
 	assert_equal "$HTTP_CODE" 301
 	[[ "$(hdr Location)" == */sub/ ]]
+	# the redirect keeps the connection: one connection for both
+	run curl -s -o /dev/null -L -w '%{http_code} %{num_connects}\n' "$(url /sub)"
+	assert_output '200 1'
 }
 
 @test "a directory with index.html serves it" {

@@ -116,9 +116,9 @@ resp_append(struct conn *c, const void *p, size_t len)
 }
 
 /*
- * A refusal of a well-framed request leaves the connection usable, as
- * nginx and HAProxy keep it: a client paced by 429s or probing for 404s
- * should not pay a new handshake each time. Anything that may leave
+ * A redirect or refusal of a well-framed request leaves the connection
+ * usable, as nginx and HAProxy keep it: a client paced by 429s, probing
+ * for 404s or sent from /dir to /dir/ should not pay a new handshake. Anything that may leave
  * unread bytes (a parse error, a body the handler did not read) or a
  * server fault closes. Callers clear keep_alive when a body is pending.
  */
@@ -128,6 +128,7 @@ error_keeps_alive(const struct conn *c, int status)
 	if (!c->head_done || !c->keep_alive)
 		return 0;
 	switch (status) {
+	case 301: case 302: case 307: case 308:
 	case 403: case 404: case 405: case 410: case 416: case 429:
 		return 1;
 	default:

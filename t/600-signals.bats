@@ -66,6 +66,38 @@ fast_stop() {
 	[ ! -e "$d/maitred.pid" ]
 }
 
+# conns_at_least N: N client connections to $PORT are established.
+conns_at_least() {
+	[ "$(ss -tnH state established "( sport = :$PORT )" | wc -l)" -ge "$1" ]
+}
+
+@test "QUIT: a client that connected and sent nothing does not hold the stop" {
+	write_conf "client_timeout 60s"
+	maitred_start
+	# a silent connection, and one with half a request head
+	python3 -c '
+import socket, sys, time
+a = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+b = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+b.sendall(b"GET /hello.txt HTTP/1.1\r\n")
+time.sleep(1.5)
+b.sendall(b"Host: x\r\n\r\n")
+print(b.recv(4096).split(b"\r\n")[0].decode())
+print("silent:", a.recv(10) == b"")
+' "$PORT" >"$(mtd_dir)/clients.out" 3>&- &
+	track_pid $!
+	local cpid=$!
+	wait_for conns_at_least 2
+	kill -QUIT "$MAITRED_PID"
+	# well before client_timeout: the silent one is closed at once, the
+	# half-sent request is answered
+	assert wait_gone "$MAITRED_PID" 10
+	wait "$cpid"
+	run cat "$(mtd_dir)/clients.out"
+	assert_line 'HTTP/1.1 200 OK'
+	assert_line 'silent: True'
+}
+
 @test "USR1: reopens the error log and the access log" {
 	d=$(mtd_dir)
 	maitred_start

@@ -766,11 +766,13 @@ conn_timeout(struct ev_timer *t)
 }
 
 /*
- * Graceful stop: keep-alive connections that sit idle between requests
- * are closed; everything else (fresh connections whose first request may
- * already be queued, requests in progress) finishes, without keep-alive.
- * An idle connection whose next request has just arrived is served too:
- * closing it would fail a request the client already sent.
+ * Graceful stop: connections that sit idle, between requests or before
+ * their first one, are closed (as nginx does; a silent client would
+ * otherwise hold the old worker for client_timeout); everything else
+ * (a head partly read, a TLS handshake, requests in progress) finishes,
+ * without keep-alive. An idle connection whose request has just arrived
+ * is served too: closing it would fail a request the client already
+ * sent.
  */
 void
 conn_drain(void)
@@ -780,7 +782,8 @@ conn_drain(void)
 	for (c = conns; c != NULL; c = next) {
 		next = c->next;
 		c->keep_alive = 0;
-		if (c->state != CS_READ || c->in_len > 0 || c->nreq == 0)
+		if (c->state != CS_READ || c->in_len > 0 ||
+		    !tls_handshake_done(c))
 			continue;
 		if (conn_io_peek(c) == 1) {
 			c->readable = 1;

@@ -35,6 +35,7 @@
 
 #define FREE_REQ_MAX	512	/* request buffers kept for reuse */
 #define LINGER_MS	2000
+#define DRAIN_GRACE_MS	1000	/* a fresh connection's first request */
 
 static struct conn	*conns;		/* all open connections */
 static int		 nconns;
@@ -766,13 +767,14 @@ conn_timeout(struct ev_timer *t)
 }
 
 /*
- * Graceful stop: connections that sit idle, between requests or before
- * their first one, are closed (as nginx does; a silent client would
- * otherwise hold the old worker for client_timeout); everything else
- * (a head partly read, a TLS handshake, requests in progress) finishes,
- * without keep-alive. An idle connection whose request has just arrived
- * is served too: closing it would fail a request the client already
- * sent.
+ * Graceful stop: keep-alive connections that sit idle between requests
+ * are closed; everything else (a head partly read, requests in progress)
+ * finishes, without keep-alive. An idle connection whose next request
+ * has just arrived is served too: closing it would fail a request the
+ * client already sent. A fresh connection that has sent nothing yet gets
+ * DRAIN_GRACE_MS for its first request rather than client_timeout: its
+ * request is usually on its way (closing it at once dropped requests on
+ * reload), but a silent client must not hold the old worker for long.
  */
 void
 conn_drain(void)
@@ -782,8 +784,12 @@ conn_drain(void)
 	for (c = conns; c != NULL; c = next) {
 		next = c->next;
 		c->keep_alive = 0;
-		if (c->state != CS_READ || c->in_len > 0 ||
-		    !tls_handshake_done(c))
+		if (c->state == CS_READ && c->in_len == 0 && c->nreq == 0 &&
+		    tls_handshake_done(c)) {
+			ev_timer_set(&c->timer, DRAIN_GRACE_MS);
+			continue;
+		}
+		if (c->state != CS_READ || c->in_len > 0 || c->nreq == 0)
 			continue;
 		if (conn_io_peek(c) == 1) {
 			c->readable = 1;

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,16 +246,13 @@ refused:
 void
 master_chown_logs(const struct conf *c)
 {
-	struct passwd	*pw;
-
-	if (geteuid() != 0 || c->user[0] == '\0' ||
-	    (pw = getpwnam(c->user)) == NULL)
+	if (geteuid() != 0 || c->user[0] == '\0')
 		return;
 	if (c->error_log[0] != '\0' &&
-	    chown(c->error_log, pw->pw_uid, pw->pw_gid) == -1)
+	    chown(c->error_log, c->user_uid, c->user_gid) == -1)
 		log_warn("chown %s", c->error_log);
 	if (c->access_log[0] != '\0' && strcmp(c->access_log, "off") != 0 &&
-	    chown(c->access_log, pw->pw_uid, pw->pw_gid) == -1)
+	    chown(c->access_log, c->user_uid, c->user_gid) == -1)
 		log_warn("chown %s", c->access_log);
 }
 

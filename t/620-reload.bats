@@ -233,6 +233,22 @@ for f in fails[:5]:
 	assert_equal "$(code_of /hello.txt)" 200
 }
 
+@test "HUP with an unknown user: reload refused, the old workers serve" {
+	maitred_start
+	old=$(worker_pids)
+	echo "user nosuchuser-mtd" >>"$MTD_CONF"
+	line=$(conf_line "user nosuchuser-mtd")
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "reload failed, keeping the running configuration"
+	assert log_has "maitred.conf:$line: unknown user \"nosuchuser-mtd\""
+	for i in $(seq 1 10); do
+		assert_equal "$(code_of /hello.txt)" 200
+	done
+	assert_equal "$(worker_pids)" "$old"
+	refute log_has "configuration reloaded"
+	refute log_has "exited"
+}
+
 @test "HUP changing listen: needs a restart, keeps serving on the old port" {
 	maitred_start
 	old=$(worker_pids)

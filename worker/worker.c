@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -151,22 +150,21 @@ setup_signals(void)
 		fatal("epoll add signalfd");
 }
 
-/* Started as root with a `user`: become that user for good. */
+/*
+ * Started as root with a `user`: become that user for good. conf_load()
+ * resolved the name, so the ids are known to be valid.
+ */
 static void
-drop_privileges(const char *user)
+drop_privileges(const struct conf *c)
 {
-	struct passwd	*pw;
-
-	if (geteuid() != 0 || user[0] == '\0')
+	if (geteuid() != 0 || c->user[0] == '\0')
 		return;
-	if ((pw = getpwnam(user)) == NULL)
-		fatalx("unknown user \"%s\"", user);
-	if (initgroups(user, pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		fatal("cannot drop privileges to %s", user);
-	if (setuid(0) != -1 || geteuid() != pw->pw_uid)
-		fatalx("privileges not dropped to %s", user);
+	if (initgroups(c->user, c->user_gid) == -1 ||
+	    setresgid(c->user_gid, c->user_gid, c->user_gid) == -1 ||
+	    setresuid(c->user_uid, c->user_uid, c->user_uid) == -1)
+		fatal("cannot drop privileges to %s", c->user);
+	if (setuid(0) != -1 || geteuid() != c->user_uid)
+		fatalx("privileges not dropped to %s", c->user);
 }
 
 /* The policy the worker was born with, for the children it starts. */
@@ -280,7 +278,7 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 	if (static_init(c->htdocs) == -1)
 		_exit(2);
 	mime_init(NULL);
-	drop_privileges(c->user);
+	drop_privileges(c);
 	/* As the worker's user: it indexes what that user can open. */
 	if (htdocs_fd != -1)
 		docindex_open(htdocs_fd);

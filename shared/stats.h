@@ -13,7 +13,12 @@
 
 #include "mtd.h"
 
-#define STATS_LAT_BUCKETS	24	/* 2^i microseconds, i = 0..23 */
+/*
+ * Request time histogram: bucket i counts times in [2^i, 2^(i+1))
+ * microseconds (bucket 0 also 0 us), so its upper bound is 2^(i+1); the
+ * last bucket has no upper bound (>= 2^23 us, about 8.4 s).
+ */
+#define STATS_LAT_BUCKETS	24
 
 struct stats_slot {
 	/* Written by the master at spawn; read by anyone. */

@@ -44,7 +44,22 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Latency quantile <q> (0..1) from the log2 histogram, in microseconds. */
+/*
+ * Upper bound of latency bucket <i> in microseconds: bucket i holds
+ * [2^i, 2^(i+1)) (stats.h). The last bucket is open-ended and has none.
+ */
+static uint64_t
+lat_upper_us(int i)
+{
+	return (uint64_t)1 << (i + 1);
+}
+
+/*
+ * Latency quantile <q> (0..1] from the log2 histogram, in microseconds:
+ * the upper bound of the bucket it falls in, so never an underestimate.
+ * In the open-ended last bucket, the largest finite bound (as Prometheus'
+ * histogram_quantile() does).
+ */
 static uint64_t
 lat_quantile(const struct stats_total *t, double q)
 {
@@ -55,15 +70,17 @@ lat_quantile(const struct stats_total *t, double q)
 		n += t->lat[i];
 	if (n == 0)
 		return 0;
+	/* The rank is ceil(n * q): truncating would make p99 of four
+	 * requests the third one. */
 	want = (uint64_t)((double)n * q);
-	if (want == 0)
-		want = 1;
-	for (i = 0; i < STATS_LAT_BUCKETS; i++) {
+	if ((double)want < (double)n * q || want == 0)
+		want++;
+	for (i = 0; i < STATS_LAT_BUCKETS - 1; i++) {
 		seen += t->lat[i];
 		if (seen >= want)
-			return (uint64_t)1 << i;
+			return lat_upper_us(i);
 	}
-	return (uint64_t)1 << (STATS_LAT_BUCKETS - 1);
+	return lat_upper_us(STATS_LAT_BUCKETS - 2);
 }
 
 static void
@@ -218,7 +235,11 @@ prom_traffic(struct sbuf *b, const struct stats_total *t)
 	    t->bytes_spliced);
 }
 
-/* The request time histogram: cumulative power-of-two buckets. */
+/*
+ * The request time histogram: cumulative power-of-two buckets, each
+ * labelled with its upper bound. The open-ended last bucket only counts
+ * in "+Inf".
+ */
 static void
 prom_latency(struct sbuf *b, const struct stats_total *t)
 {
@@ -227,12 +248,13 @@ prom_latency(struct sbuf *b, const struct stats_total *t)
 
 	prom_metric(b, "request_duration_seconds", "histogram",
 	    "Request time.");
-	for (i = 0; i < STATS_LAT_BUCKETS; i++) {
+	for (i = 0; i < STATS_LAT_BUCKETS - 1; i++) {
 		cum += t->lat[i];
 		sb_printf(b, "maitred_request_duration_seconds_bucket"
-		    "{le=\"%g\"} %llu\n", (double)((uint64_t)1 << i) / 1e6,
+		    "{le=\"%g\"} %llu\n", (double)lat_upper_us(i) / 1e6,
 		    (unsigned long long)cum);
 	}
+	cum += t->lat[STATS_LAT_BUCKETS - 1];
 	sb_printf(b, "maitred_request_duration_seconds_bucket{le=\"+Inf\"} "
 	    "%llu\n", (unsigned long long)cum);
 	sb_printf(b, "maitred_request_duration_seconds_sum %g\n",

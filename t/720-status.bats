@@ -277,26 +277,37 @@ maitred_z_total{a="b",c="d"} 1'
 	grep -qF "maitred_backend_requests_total{backend=\"$first\"} " "$HTTP_BODY"
 }
 
-@test "status: 64 backends and 16 workers still give complete pages" {
+@test "status: 64 backends with 66-character names and 16 workers: complete pages" {
 	# a second maitred, in its own directory and port
 	local save_dir=$MTD_DIR save_port=$PORT save_conf=$MTD_CONF \
-	    save_pid=$MAITRED_PID i
+	    save_pid=$MAITRED_PID i name
 	MTD_DIR=$BATS_TEST_TMPDIR/big
 	mkdir -p "$MTD_DIR"
 	PORT=
+	# Long names without DNS: fe80::1 on lo (scope 1, written with
+	# leading zeros), every digit spelled out; nobody listens there.
 	for i in $(seq 1 64); do
-		printf '[::1]:%d:%d:3\n' $((40000 + i)) $((i % 5 + 1))
+		printf '[fe80:0000:0000:0000:0000:0000:0000:0001%%000000000000000001]:%d:%d:3\n' \
+		    $((40000 + i)) $((i % 5 + 1))
 	done >"$MTD_DIR/backends.cfg"
+	name=$(head -n 1 "$MTD_DIR/backends.cfg" | cut -d: -f1-9)
+	[ "${#name}" -eq 66 ]
 	WORKERS=16 write_conf "status_path /maitred/status" \
 	    "status_allow 127.0.0.1" "backends $MTD_DIR/backends.cfg"
 	big_ok=0
 	if maitred_start; then
 		status_json "$MTD_DIR/s.json" &&
 		[ "$(jget "$MTD_DIR/s.json" 'len(j["backends"])')" = 64 ] &&
+		[ "$(jget "$MTD_DIR/s.json" 'j["backends"][0]["address"]')" = \
+		    "$name" ] &&
 		[ "$(jget "$MTD_DIR/s.json" 'len(j["workers"])')" = 16 ] &&
 		http_get /maitred/metrics && [ "$HTTP_CODE" = 200 ] &&
 		python3 -c "$PROMCHECK" <"$HTTP_BODY" &&
 		[ "$(grep -c '^maitred_backend_up{' "$HTTP_BODY")" = 64 ] &&
+		grep -qF "maitred_backend_requests_total{backend=\"$name\"} " \
+		    "$HTTP_BODY" &&
+		http_get /maitred/metrics -I && [ "$HTTP_CODE" = 200 ] &&
+		[ "$(hdr Content-Length)" -gt 16384 ] &&
 		big_ok=1
 	fi
 	maitred_stop

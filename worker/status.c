@@ -1,13 +1,18 @@
 /*
- * The status pages. The body is rendered into a heap buffer sized for the
- * worst case, then sent like any other small response. Readers only load
- * relaxed atomics from the segment.
+ * The status pages. The body is rendered into a heap buffer that grows as
+ * needed (64 backends with long names outgrow the connection's output
+ * buffer), then sent from r->out when it fits there, else from a memfd
+ * like a static file. Readers only load relaxed atomics from the segment.
  */
+#include <sys/mman.h>
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "cache.h"
@@ -15,15 +20,43 @@
 #include "conn.h"
 #include "ev.h"
 #include "http.h"
+#include "log.h"
 #include "shm.h"
 #include "stats.h"
 #include "status.h"
 #include "worker.h"
 
+#define STATUS_BUF_INIT	(16 * 1024)
+#define STATUS_BUF_MAX	(4 * 1024 * 1024)	/* far above any real page */
+
+/* A growing text buffer; p == NULL once anything failed. */
 struct sbuf {
 	char	*p;
 	size_t	 len, cap;
 };
+
+/* Make room for <need> more bytes and the NUL. -1 (and p freed) if not. */
+static int
+sb_grow(struct sbuf *b, size_t need)
+{
+	size_t	 cap = b->cap;
+	char	*p;
+
+	while (cap - b->len <= need) {
+		if (cap >= STATUS_BUF_MAX)
+			goto fail;
+		cap *= 2;
+	}
+	if ((p = realloc(b->p, cap)) == NULL)
+		goto fail;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+fail:
+	free(b->p);
+	b->p = NULL;
+	return -1;
+}
 
 static void __attribute__((format(printf, 2, 3)))
 sb_printf(struct sbuf *b, const char *fmt, ...)
@@ -36,10 +69,18 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= b->cap - b->len) {
+	if (n < 0) {
 		free(b->p);
 		b->p = NULL;
 		return;
+	}
+	if ((size_t)n >= b->cap - b->len) {
+		/* Truncated: grow, then format again. */
+		if (sb_grow(b, (size_t)n) == -1)
+			return;
+		va_start(ap, fmt);
+		(void)vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
 	}
 	b->len += (size_t)n;
 }
@@ -313,18 +354,56 @@ is_metrics_path(const struct http_str *path, const char *status_path)
 	    memcmp(path->p + dir, "metrics", 7) == 0;
 }
 
+/*
+ * A body too large for r->out goes into an anonymous memory file that
+ * conn_send() then streams like a static file (sendfile, or pread for
+ * TLS). Returns the descriptor, or -1.
+ */
+static int
+body_memfd(const struct sbuf *b)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = memfd_create("maitred-status", MFD_CLOEXEC)) == -1)
+		return -1;
+	while (off < b->len) {
+		n = write(fd, b->p + off, b->len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return fd;
+}
+
 static void
 send_body(struct conn *c, const char *type, struct sbuf *b)
 {
+	int	 fd;
+
 	resp_head(c, 200);
 	resp_header(c, "Content-Type: %s", type);
 	resp_header(c, "Cache-Control: no-store");
 	resp_end_head(c, (int64_t)b->len);
-	if (c->r->req.method != HTTP_M_HEAD &&
-	    resp_append(c, b->p, b->len) == -1) {
+	if (c->r->req.method == HTTP_M_HEAD ||
+	    resp_append(c, b->p, b->len) == 0) {
+		conn_respond(c);
+		return;
+	}
+	/* resp_error() starts the response again, head included. */
+	if ((fd = body_memfd(b)) == -1) {
+		log_warn("status page: memfd");
 		resp_error(c, 500, NULL);
 		return;
 	}
+	c->file_fd = fd;
+	c->file_off = 0;
+	c->file_left = b->len;
 	conn_respond(c);
 }
 
@@ -348,7 +427,7 @@ status_serve(struct conn *c)
 		return 0;
 	}
 	stats_sum(&t);
-	b.cap = CONN_OUT_SIZE - 1024;
+	b.cap = STATUS_BUF_INIT;
 	b.len = 0;
 	b.p = malloc(b.cap);
 	if (metrics)

@@ -72,6 +72,17 @@ spawn_init(const struct conf *c)
 	nslots = c->workers;
 }
 
+/*
+ * Slot <i> has no live worker of the current generation: say so in the
+ * segment, or the status page would list a dead or retired pid.
+ */
+static void
+slot_clear(int i)
+{
+	slots[i].pid = 0;
+	atomic_store(&shm_stats_slot(i)->pid, 0);
+}
+
 static int
 spawn_slot(int i)
 {
@@ -158,7 +169,7 @@ slot_died(int i, int status, int stopping)
 	int		 delay;
 	pid_t		 pid = s->pid;
 
-	s->pid = 0;
+	slot_clear(i);
 	atomic_fetch_add(&shm_stats_slot(i)->restarts, 1);
 	if (stopping)
 		return;
@@ -271,7 +282,8 @@ spawn_generation(const struct conf *c)
 			kill(slots[i].pid, SIGQUIT);
 			retired[nretired++] = slots[i].pid;
 		}
-		slots[i].pid = 0;
+		/* Retired workers still count into their slot, unlisted. */
+		slot_clear(i);
 	}
 	sconf = c;
 	nslots = c->workers;

@@ -21,7 +21,12 @@
 #define STATS_LAT_BUCKETS	24
 
 struct stats_slot {
-	/* Written by the master at spawn; read by anyone. */
+	/*
+	 * Written by the master; read by anyone. pid: the slot's worker of
+	 * the current generation, 0 while it has none (dead and waiting to
+	 * be respawned, or unused since a reload to fewer workers; retired
+	 * workers still add to the counters below but are not listed).
+	 */
 	_Atomic int32_t		 pid;
 	_Atomic uint32_t	 restarts;
 	/* Written by the worker of this slot only; read by anyone. */

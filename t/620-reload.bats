@@ -198,6 +198,32 @@ for f in fails[:5]:
 	assert_equal "$(code_of /hello.txt)" 200
 }
 
+@test "HUP from 3 workers to 1: the status page lists only the live worker" {
+	sed -i 's/^workers .*/workers 3/' "$MTD_CONF"
+	maitred_start
+	assert wait_for workers_are 3
+	_listed() {
+		curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'
+	}
+	assert_equal "$(_listed | wc -w)" 3
+	sed -i 's/^workers .*/workers 1/' "$MTD_CONF"
+	old=$(worker_pids)
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	# right away, while the old ones may still be draining: only the
+	# new worker is listed
+	run _listed
+	assert_equal "$(wc -w <<<"$output")" 1
+	refute grep -qx "$output" <<<"$old"
+	assert pid_alive "$output"
+	assert wait_for no_old_workers "$old"
+	assert wait_for workers_are 1
+	run _listed
+	assert_output "$(worker_pids)"
+}
+
 @test "HUP with an invalid config: reload failed with file:line, still serving" {
 	d=$(mtd_dir)
 	maitred_start

@@ -41,6 +41,7 @@ static const char	*conf_file;
 static int		 sigfd = -1;
 static enum stop_mode	 stop_mode = RUNNING;
 static struct timespec	 stop_started;
+static int		 reload_pending; /* waits for old workers to exit */
 
 /* "127.0.0.1:8085, [::1]:8085" for the start-up line. */
 static const char *
@@ -183,16 +184,41 @@ master_check_cache_rules(const struct conf *rules, const struct conf *sized)
 }
 
 /*
+ * The backends tables are a double buffer: a backend change refills the
+ * spare one, which workers retired before the previous backend change
+ * may still use (a long request spanning two reloads). Refilling it
+ * under them would corrupt their connection counts and locks, so the
+ * reload waits until they have exited: 0 when it can go on now, -1 when
+ * it is postponed (said in the log; reload_after_reap() runs it).
+ */
+static int
+backends_switch_possible(void)
+{
+	int	 n = spawn_table_users(1 - shm_backends_index());
+
+	if (n == 0)
+		return 0;
+	log_warnx("reload: backends changed again while %d worker(s) retired "
+	    "before the previous backend change still run; the reload waits "
+	    "until they have exited", n);
+	reload_pending = 1;
+	return -1;
+}
+
+/*
  * HUP: load and check the configuration; if it is valid, start a new
  * generation of workers with it and retire the old ones gracefully.
- * Settings that live in the shared segment or the listeners (listen,
- * backends, cache_size) need a restart and are kept, with a warning.
+ * Settings sized into the shared segment or bound by the master (listen,
+ * cache_size, more than MTD_MAX_WORKERS workers) need a restart: such a
+ * reload is refused with a warning and the running configuration kept.
+ * Backend changes are applied live, into the spare backends table.
  */
 static void
 reload(void)
 {
 	struct conf	*next;
 
+	reload_pending = 0;
 	log_info("reloading configuration %s", conf_file);
 	if ((next = calloc(1, sizeof(*next))) == NULL) {
 		log_warn("reload");
@@ -203,6 +229,13 @@ reload(void)
 		goto failed;
 	}
 	if (master_conf_compatible(current, next) == -1)
+		goto refused;
+	if (!spawn_can_retire()) {
+		log_warnx("reload: too many retired workers still draining, "
+		    "keeping the running configuration");
+		goto refused;
+	}
+	if (!same_backends(current, next) && backends_switch_possible() == -1)
 		goto refused;
 	master_check_cache_rules(next, current);
 	if (listeners_resize(next, next->workers) == -1)
@@ -256,12 +289,25 @@ master_chown_logs(const struct conf *c)
 		log_warn("chown %s", c->access_log);
 }
 
+/* After a reap: run a postponed reload once nothing blocks it. */
+static void
+reload_after_reap(void)
+{
+	if (!reload_pending || stop_mode != RUNNING ||
+	    spawn_table_users(1 - shm_backends_index()) > 0)
+		return;
+	log_info("the workers from before the previous backend change have "
+	    "exited: running the postponed reload");
+	reload();
+}
+
 static void
 handle_signal(const struct signalfd_siginfo *si)
 {
 	switch (si->ssi_signo) {
 	case SIGCHLD:
 		spawn_reap(stop_mode != RUNNING);
+		reload_after_reap();
 		break;
 	case SIGTERM:
 	case SIGINT:

@@ -43,6 +43,10 @@ int	 spawn_tick(void);
 void	 spawn_signal_all(int sig);
 int	 spawn_alive(void);
 int	 spawn_all_given_up(void);
+/* 0 when too many retired workers still drain for another reload. */
+int	 spawn_can_retire(void);
+/* Live workers (current or retired) that use backends table <table>. */
+int	 spawn_table_users(int table);
 /* Reload: retire every current worker (QUIT) and start new ones. */
 void	 spawn_generation(const struct conf *c);
 /* Fds the master owns that a worker must close after fork. */

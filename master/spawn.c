@@ -35,6 +35,7 @@
 
 struct slot {
 	pid_t		 pid;		/* 0: empty */
+	int		 table;		/* backends table it was forked with */
 	uint64_t	 started_ms;
 	int		 quick_deaths;
 	uint64_t	 respawn_at_ms;	/* 0: not waiting */
@@ -44,7 +45,11 @@ struct slot {
 static const struct conf	*sconf;
 static struct slot		 slots[MTD_MAX_WORKERS];
 static int			 nslots;
-static pid_t			 retired[MAX_RETIRED];
+/* Retired workers (QUIT sent), draining; never respawned. */
+static struct retiree {
+	pid_t		 pid;
+	int		 table;		/* backends table it still uses */
+}				 retired[MAX_RETIRED];
 static int			 nretired;
 static int			 master_fds[4];
 static int			 nmaster_fds;
@@ -108,6 +113,8 @@ spawn_slot(int i)
 		break;
 	}
 	slots[i].pid = pid;
+	/* What the child's proxy_init() reads: only we change it. */
+	slots[i].table = shm_backends_index();
 	slots[i].started_ms = now_ms();
 	slots[i].respawn_at_ms = 0;
 	atomic_store(&shm_stats_slot(i)->pid, pid);
@@ -131,7 +138,7 @@ retired_remove(pid_t pid)
 	int	 i;
 
 	for (i = 0; i < nretired; i++)
-		if (retired[i] == pid) {
+		if (retired[i].pid == pid) {
 			retired[i] = retired[--nretired];
 			return 1;
 		}
@@ -246,7 +253,7 @@ spawn_signal_all(int sig)
 		if (slots[i].pid > 0)
 			kill(slots[i].pid, sig);
 	for (i = 0; i < nretired; i++)
-		kill(retired[i], sig);
+		kill(retired[i].pid, sig);
 }
 
 int
@@ -256,6 +263,39 @@ spawn_alive(void)
 
 	for (i = 0; i < nslots; i++)
 		if (slots[i].pid > 0)
+			n++;
+	return n;
+}
+
+/*
+ * Whether spawn_generation() can keep track of every worker it retires;
+ * an untracked retiree would keep serving with its old configuration.
+ */
+int
+spawn_can_retire(void)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i].pid > 0)
+			n++;
+	return nretired + n <= MAX_RETIRED;
+}
+
+/*
+ * How many live workers, current or retired, use backends table <table>:
+ * while any does, the master must not refill it.
+ */
+int
+spawn_table_users(int table)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i].pid > 0 && slots[i].table == table)
+			n++;
+	for (i = 0; i < nretired; i++)
+		if (retired[i].table == table)
 			n++;
 	return n;
 }
@@ -280,7 +320,8 @@ spawn_generation(const struct conf *c)
 	for (i = 0; i < nslots; i++) {
 		if (slots[i].pid > 0 && nretired < MAX_RETIRED) {
 			kill(slots[i].pid, SIGQUIT);
-			retired[nretired++] = slots[i].pid;
+			retired[nretired].pid = slots[i].pid;
+			retired[nretired++].table = slots[i].table;
 		}
 		/* Retired workers still count into their slot, unlisted. */
 		slot_clear(i);

@@ -332,6 +332,59 @@ print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'
 	assert_equal "$(echo $seen | tr ' ' '\n' | sort -u | tr '\n' ' ')" "two "
 }
 
+# backends_active: the "active" count of every backend in the status JSON.
+backends_active() {
+	curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+print(" ".join(str(b["active"]) for b in json.load(sys.stdin)["backends"]))'
+}
+
+@test "two backend changes while a request from before the first is in flight: the second waits, nothing corrupted" {
+	local d p1 p2 p3 cpid cstatus
+	d=$(mtd_dir)
+	p1=$(backend_start one)
+	p2=$(backend_start two)
+	p3=$(backend_start three)
+	sed -i 's/^workers .*/workers 1/' "$MTD_CONF"
+	printf '127.0.0.1:%s:1:3\n' "$p1" >"$d/backends.cfg"
+	echo "backends $d/backends.cfg" >>"$MTD_CONF"
+	maitred_start
+	gen1=$(worker_pids)
+	curl -s -o "$d/slow.out" "$(url '/slow?ms=3000')" 3>&- &
+	cpid=$!
+	track_pid $cpid
+	_in_flight() { [ "$(backends_active)" = 1 ]; }
+	assert wait_for _in_flight
+	# first change: table B for generation 2, generation 1 keeps A
+	printf '127.0.0.1:%s:1:3\n' "$p2" >"$d/backends.cfg"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	# second change: A is still in use by generation 1, so it waits
+	printf '127.0.0.1:%s:1:3\n' "$p3" >"$d/backends.cfg"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "reload: backends changed again while 1 worker\\(s\\) retired"
+	assert_equal "$(count_lines 'configuration reloaded' "$d/error.log")" 1
+	assert pid_alive "$gen1"
+	run curl -s -D - -o /dev/null "$(url /p)"
+	assert_output --partial "X-Backend: two"
+	# the old request completes intact, on its own table
+	cstatus=0
+	wait "$cpid" || cstatus=$?
+	assert_equal "$cstatus" 0
+	assert_equal "$(cat "$d/slow.out")" slow
+	# then the postponed reload runs
+	_two() {
+		[ "$(count_lines 'configuration reloaded' "$d/error.log")" -eq 2 ]
+	}
+	assert wait_for _two
+	assert log_has "running the postponed reload"
+	assert wait_for no_old_workers "$gen1"
+	run curl -s -D - -o /dev/null "$(url /p)"
+	assert_output --partial "X-Backend: three"
+	# no connection count went wrong ("active": -1 before the fix)
+	assert_equal "$(backends_active)" 0
+}
+
 @test "HUP: an in-flight download on an old worker completes intact" {
 	d=$(mtd_dir)
 	head -c $((6 * 1024 * 1024)) /dev/urandom >"$d/htdocs/slow.bin"

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "mime.h"
 #include "php.h"
+#include "proxy.h"
 #include "shm.h"
 #include "signals.h"
 #include "static.h"
@@ -272,6 +273,7 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 	setproctitle("-maitred: worker process");
 	set_sched_policy(c->worker_sched_batch);
 	stats_self = shm_stats_slot(slot);
+	proxy_init();
 	if (ev_init() == -1)
 		fatal("epoll_create");
 	setup_signals();

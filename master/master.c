@@ -90,7 +90,8 @@ same_backends(const struct conf *a, const struct conf *b)
 
 /*
  * What a reload can change without a restart: everything but the
- * listeners and the regions sized into the shared segment.
+ * listeners, the pidfile (main() holds it open and removes it at exit)
+ * and the regions sized into the shared segment.
  */
 static int
 master_conf_compatible(const struct conf *old, const struct conf *next)
@@ -99,6 +100,8 @@ master_conf_compatible(const struct conf *old, const struct conf *next)
 
 	if (!same_listens(old, next))
 		what = "listen";
+	else if (strcmp(old->pidfile, next->pidfile) != 0)
+		what = "pidfile";
 	else if (old->cache_size != next->cache_size)
 		what = "cache_size";
 	else if (next->workers > MTD_MAX_WORKERS)
@@ -208,9 +211,9 @@ backends_switch_possible(void)
 /*
  * HUP: load and check the configuration; if it is valid, start a new
  * generation of workers with it and retire the old ones gracefully.
- * Settings sized into the shared segment or bound by the master (listen,
- * cache_size, more than MTD_MAX_WORKERS workers) need a restart: such a
- * reload is refused with a warning and the running configuration kept.
+ * Settings sized into the shared segment or held by the master (listen,
+ * pidfile, cache_size) need a restart: such a reload is refused with a
+ * warning and the running configuration kept.
  * Backend changes are applied live, into the spare backends table.
  */
 static void

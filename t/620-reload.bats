@@ -302,6 +302,21 @@ print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'
 	refute log_has "configuration reloaded"
 }
 
+@test "HUP changing pidfile: needs a restart, the pidfile stays" {
+	d=$(mtd_dir)
+	maitred_start
+	assert wait_for test -s "$d/maitred.pid"
+	old=$(worker_pids)
+	sed -i "s|^pidfile .*|pidfile $d/other.pid|" "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has 'reload: changing "pidfile" needs a restart, keeping the running configuration'
+	assert_equal "$(code_of /hello.txt)" 200
+	assert_equal "$(worker_pids)" "$old"
+	assert_equal "$(cat "$d/maitred.pid")" "$MAITRED_PID"
+	[ ! -e "$d/other.pid" ]
+	refute log_has "configuration reloaded"
+}
+
 @test "HUP with a changed backend list: the new backends serve" {
 	local d b1 b2 p1 p2 seen i
 	d=$(mtd_dir)

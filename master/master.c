@@ -38,10 +38,30 @@ enum stop_mode {
 static struct conf	*current;
 static struct conf	*current_heap;	/* current, when a reload made it */
 static const char	*conf_file;
+static const struct master_opts *opts;	/* command line, for reloads */
 static int		 sigfd = -1;
 static enum stop_mode	 stop_mode = RUNNING;
 static struct timespec	 stop_started;
 static int		 reload_pending; /* waits for old workers to exit */
+
+/*
+ * Command-line options win over the file, on a reload too: else a
+ * master started with -p would refuse every reload ("listen" changed)
+ * and -w or -s would silently revert to the file's values.
+ */
+void
+master_apply_overrides(struct conf *c, const struct master_opts *o)
+{
+	int	 i;
+
+	if (o->port != 0)
+		for (i = 0; i < c->nlisten; i++)
+			listeners_set_port(&c->listens[i], o->port);
+	if (o->strategy != -1)
+		c->strategy = (enum lb_strategy)o->strategy;
+	if (o->workers != 0)
+		c->workers = o->workers;
+}
 
 /* "127.0.0.1:8085, [::1]:8085" for the start-up line. */
 static const char *
@@ -231,6 +251,7 @@ reload(void)
 		free(next);		/* conf_load freed its contents */
 		goto failed;
 	}
+	master_apply_overrides(next, opts);
 	if (master_conf_compatible(current, next) == -1)
 		goto refused;
 	if (!spawn_can_retire()) {
@@ -414,6 +435,7 @@ master_run(struct conf *c, const char *path, const struct master_opts *o)
 {
 	current = c;
 	conf_file = path;
+	opts = o;
 	if (setup_signals() == -1)
 		fatal("signalfd");
 	spawn_init(c);

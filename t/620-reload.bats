@@ -275,6 +275,22 @@ print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'
 	refute log_has "exited"
 }
 
+@test "HUP keeps the command-line -p, -w and -s over the file" {
+	local fileport=$PORT
+	PORT=$(free_port)
+	maitred_start -p "$PORT" -w 1 -s least-conn
+	assert wait_for workers_are 1
+	old=$(worker_pids)
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	refute log_has "needs a restart"
+	assert wait_for no_old_workers "$old"
+	assert wait_for workers_are 1
+	assert_equal "$(code_of /hello.txt)" 200
+	run port_listening "$fileport"
+	assert_failure
+}
+
 @test "HUP changing listen: needs a restart, keeps serving on the old port" {
 	maitred_start
 	old=$(worker_pids)

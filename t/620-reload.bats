@@ -437,6 +437,60 @@ print(" ".join(str(b["active"]) for b in json.load(sys.stdin)["backends"]))'
 	assert wait_for no_old_workers "$old"
 }
 
+# The client side of a keep-alive connection across a HUP: one request,
+# HUP, wait for the reload, a second request on the same connection.
+# Prints the status line and Connection field of each response, or
+# "closed" when the connection ended without one.
+KEEPALIVE_ACROSS_HUP='
+import os, re, signal, socket, sys, time
+port, master, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+buf = b""
+def answer():
+    global buf
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            return "closed"
+        buf += d
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    n = int(re.search(rb"(?i)content-length: *([0-9]+)", head).group(1))
+    while len(buf) < n:
+        d = s.recv(65536)
+        if not d:
+            return "closed"
+        buf += d
+    buf = buf[n:]
+    conn = re.search(rb"(?i)\r\nconnection: *([a-z-]+)", head)
+    return "%s %s" % (head.split(b"\r\n")[0].decode(),
+        conn.group(1).decode() if conn else "-")
+req = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+s.sendall(req)
+print(answer())
+os.kill(master, signal.SIGHUP)
+for _ in range(200):
+    if "configuration reloaded" in open(log).read():
+        break
+    time.sleep(0.02)
+time.sleep(0.1)
+try:
+    s.sendall(req)
+    print(answer())
+except OSError as e:
+    print("closed", e)
+'
+
+@test "HUP: a request sent on an idle keep-alive connection just after the reload is answered" {
+	maitred_start
+	old=$(worker_pids)
+	run python3 -c "$KEEPALIVE_ACROSS_HUP" "$PORT" "$MAITRED_PID" \
+	    "$(mtd_dir)/error.log"
+	assert_line --index 0 "HTTP/1.1 200 OK -"
+	assert_line --index 1 "HTTP/1.1 200 OK close"
+	# and the old workers still go away
+	assert wait_for no_old_workers "$old"
+}
+
 @test "HUP five times in a row: exactly the configured workers remain" {
 	maitred_start
 	old=$(worker_pids)

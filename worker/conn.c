@@ -35,6 +35,7 @@
 
 #define FREE_REQ_MAX	512	/* request buffers kept for reuse */
 #define LINGER_MS	2000
+#define DRAIN_GRACE_MS	1000	/* idle keep-alive connections, on QUIT */
 
 static struct conn	*conns;		/* all open connections */
 static int		 nconns;
@@ -766,17 +767,23 @@ conn_timeout(struct ev_timer *t)
 }
 
 /*
- * Graceful stop: keep-alive connections that sit idle between requests
- * are closed; everything else (fresh connections whose first request may
- * already be queued, requests in progress) finishes, without keep-alive.
- * An idle connection whose next request has just arrived is served too:
- * closing it would fail a request the client already sent.
+ * Graceful stop: everything in progress (fresh connections whose first
+ * request may already be queued, requests being served) finishes, without
+ * keep-alive. A keep-alive connection idle between requests is not closed
+ * at once: its client may be sending the next request right now, which a
+ * close would fail (the request may not be retried). It stays readable
+ * for DRAIN_GRACE_MS, and a request arriving meanwhile is answered with
+ * "Connection: close" (conn_parse() sees worker_draining); then
+ * conn_timeout() closes it. One whose next request is already here is
+ * served at once.
  */
 void
 conn_drain(void)
 {
 	struct conn	*c, *next;
+	uint64_t	 grace;
 
+	grace = MTD_MIN(DRAIN_GRACE_MS, (uint64_t)wconf->keepalive_timeout_ms);
 	for (c = conns; c != NULL; c = next) {
 		next = c->next;
 		c->keep_alive = 0;
@@ -786,7 +793,7 @@ conn_drain(void)
 			c->readable = 1;
 			conn_run(c);
 		} else
-			conn_close(c);
+			ev_timer_set(&c->timer, grace);
 	}
 }
 

@@ -165,6 +165,11 @@ CONF_FILES := maitred.conf=conf/maitred.conf.install \
 	backends.cfg=conf/backends.cfg blacklist.txt=conf/blacklist.txt \
 	cache_rules.cfg=conf/cache_rules.cfg
 
+# The init script and the unit are written for PREFIX=/usr: make them
+# name the binary and the configuration where this install puts them.
+INSTALL_SED := -e 's|/usr/sbin/maitred|$(SBINDIR)/maitred|g' \
+	-e 's|/etc/maitred/maitred\.conf|$(CONFDIR)/maitred.conf|g'
+
 install: maitred
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(CONFDIR) $(DESTDIR)$(INITDIR) \
@@ -173,9 +178,11 @@ install: maitred
 	install -m 755 maitred $(DESTDIR)$(SBINDIR)/maitred
 	install -m 644 man/maitred.8 $(DESTDIR)$(MANDIR)/man8/maitred.8
 	install -m 644 man/maitred.conf.5 $(DESTDIR)$(MANDIR)/man5/maitred.conf.5
-	install -m 755 conf/init.d/maitred $(DESTDIR)$(INITDIR)/maitred
-	install -m 644 conf/maitred.service \
-	  $(DESTDIR)$(SYSTEMDUNITDIR)/maitred.service
+	sed $(INSTALL_SED) conf/init.d/maitred >$(DESTDIR)$(INITDIR)/maitred
+	chmod 755 $(DESTDIR)$(INITDIR)/maitred
+	sed $(INSTALL_SED) conf/maitred.service \
+	  >$(DESTDIR)$(SYSTEMDUNITDIR)/maitred.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/maitred.service
 	install -m 644 conf/logrotate.d/maitred \
 	  $(DESTDIR)$(LOGROTATEDIR)/maitred
 	@for f in $(CONF_FILES); do \

@@ -8,8 +8,10 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +23,26 @@
 
 static int	 lfds[MTD_MAX_WORKERS][MTD_MAX_LISTEN];
 static int	 nslots_open, nlisten;
+
+/* -p: same address, port <port>, in <l> (a configuration, not a socket). */
+void
+listeners_set_port(struct conf_listen *l, int port)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&l->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l->ss;
+	char			 addr[INET6_ADDRSTRLEN];
+
+	l->port = port;
+	if (l->ss.ss_family == AF_INET6) {
+		sin6->sin6_port = htons((uint16_t)port);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+		snprintf(l->text, sizeof(l->text), "[%s]:%d", addr, port);
+	} else {
+		sin->sin_port = htons((uint16_t)port);
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		snprintf(l->text, sizeof(l->text), "%s:%d", addr, port);
+	}
+}
 
 static int
 listen_socket(const struct conf_listen *l, int reuseport)

@@ -4,8 +4,6 @@
  * status 1, before anything listens.
  */
 #include <sys/stat.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -132,26 +130,6 @@ parse_cli(int argc, char **argv, struct cli *o)
 		    DEFAULT_CONF_LOCAL : DEFAULT_CONF_SYSTEM;
 }
 
-/* -p: same addresses, another port. */
-static void
-listen_set_port(struct conf_listen *l, int port)
-{
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&l->ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&l->ss;
-	char			 addr[INET6_ADDRSTRLEN];
-
-	l->port = port;
-	if (l->ss.ss_family == AF_INET6) {
-		sin6->sin6_port = htons((uint16_t)port);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
-		snprintf(l->text, sizeof(l->text), "[%s]:%d", addr, port);
-	} else {
-		sin->sin_port = htons((uint16_t)port);
-		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
-		snprintf(l->text, sizeof(l->text), "%s:%d", addr, port);
-	}
-}
-
 /*
  * -p gives every listen line the same port: two lines that differed only
  * by port (a plain and an ssl one) would then share a socket address and
@@ -170,22 +148,6 @@ listens_distinct(const struct conf *c, int port)
 				    i + 1, j + 1, c->path, c->listens[i].text);
 				exit(1);
 			}
-}
-
-static void
-apply_overrides(struct conf *c, const struct cli *o)
-{
-	int	 i;
-
-	if (o->port != 0)
-		for (i = 0; i < c->nlisten; i++)
-			listen_set_port(&c->listens[i], o->port);
-	if (o->port != 0)
-		listens_distinct(c, o->port);
-	if (o->strategy != -1)
-		c->strategy = (enum lb_strategy)o->strategy;
-	if (o->workers != 0)
-		c->workers = o->workers;
 }
 
 static struct pidfh *
@@ -225,7 +187,14 @@ main(int argc, char **argv)
 	parse_cli(argc, argv, &o);
 	if (conf_load(&conf, o.conf) == -1)
 		exit(1);
-	apply_overrides(&conf, &o);
+	memset(&mo, 0, sizeof(mo));
+	mo.daemonize = o.daemonize;
+	mo.port = o.port;
+	mo.strategy = o.strategy;
+	mo.workers = o.workers;
+	master_apply_overrides(&conf, &mo);
+	if (o.port != 0)
+		listens_distinct(&conf, o.port);
 	master_check_cache_rules(&conf, &conf);
 	if (o.test) {
 		printf("maitred: configuration ok\n");
@@ -242,8 +211,6 @@ main(int argc, char **argv)
 	}
 	open_logs(&conf);
 	master_chown_logs(&conf);
-	memset(&mo, 0, sizeof(mo));
-	mo.daemonize = o.daemonize;
 	if (o.daemonize && daemon(0, 0) == -1)
 		fatal("daemon");
 	if (pfh != NULL) {

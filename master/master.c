@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,9 +38,30 @@ enum stop_mode {
 static struct conf	*current;
 static struct conf	*current_heap;	/* current, when a reload made it */
 static const char	*conf_file;
+static const struct master_opts *opts;	/* command line, for reloads */
 static int		 sigfd = -1;
 static enum stop_mode	 stop_mode = RUNNING;
 static struct timespec	 stop_started;
+static int		 reload_pending; /* waits for old workers to exit */
+
+/*
+ * Command-line options win over the file, on a reload too: else a
+ * master started with -p would refuse every reload ("listen" changed)
+ * and -w or -s would silently revert to the file's values.
+ */
+void
+master_apply_overrides(struct conf *c, const struct master_opts *o)
+{
+	int	 i;
+
+	if (o->port != 0)
+		for (i = 0; i < c->nlisten; i++)
+			listeners_set_port(&c->listens[i], o->port);
+	if (o->strategy != -1)
+		c->strategy = (enum lb_strategy)o->strategy;
+	if (o->workers != 0)
+		c->workers = o->workers;
+}
 
 /* "127.0.0.1:8085, [::1]:8085" for the start-up line. */
 static const char *
@@ -90,7 +110,8 @@ same_backends(const struct conf *a, const struct conf *b)
 
 /*
  * What a reload can change without a restart: everything but the
- * listeners and the regions sized into the shared segment.
+ * listeners, the pidfile (main() holds it open and removes it at exit)
+ * and the regions sized into the shared segment.
  */
 static int
 master_conf_compatible(const struct conf *old, const struct conf *next)
@@ -99,6 +120,8 @@ master_conf_compatible(const struct conf *old, const struct conf *next)
 
 	if (!same_listens(old, next))
 		what = "listen";
+	else if (strcmp(old->pidfile, next->pidfile) != 0)
+		what = "pidfile";
 	else if (old->cache_size != next->cache_size)
 		what = "cache_size";
 	else if (next->workers > MTD_MAX_WORKERS)
@@ -184,16 +207,41 @@ master_check_cache_rules(const struct conf *rules, const struct conf *sized)
 }
 
 /*
+ * The backends tables are a double buffer: a backend change refills the
+ * spare one, which workers retired before the previous backend change
+ * may still use (a long request spanning two reloads). Refilling it
+ * under them would corrupt their connection counts and locks, so the
+ * reload waits until they have exited: 0 when it can go on now, -1 when
+ * it is postponed (said in the log; reload_after_reap() runs it).
+ */
+static int
+backends_switch_possible(void)
+{
+	int	 n = spawn_table_users(1 - shm_backends_index());
+
+	if (n == 0)
+		return 0;
+	log_warnx("reload: backends changed again while %d worker(s) retired "
+	    "before the previous backend change still run; the reload waits "
+	    "until they have exited", n);
+	reload_pending = 1;
+	return -1;
+}
+
+/*
  * HUP: load and check the configuration; if it is valid, start a new
  * generation of workers with it and retire the old ones gracefully.
- * Settings that live in the shared segment or the listeners (listen,
- * backends, cache_size) need a restart and are kept, with a warning.
+ * Settings sized into the shared segment or held by the master (listen,
+ * pidfile, cache_size) need a restart: such a reload is refused with a
+ * warning and the running configuration kept.
+ * Backend changes are applied live, into the spare backends table.
  */
 static void
 reload(void)
 {
 	struct conf	*next;
 
+	reload_pending = 0;
 	log_info("reloading configuration %s", conf_file);
 	if ((next = calloc(1, sizeof(*next))) == NULL) {
 		log_warn("reload");
@@ -203,7 +251,15 @@ reload(void)
 		free(next);		/* conf_load freed its contents */
 		goto failed;
 	}
+	master_apply_overrides(next, opts);
 	if (master_conf_compatible(current, next) == -1)
+		goto refused;
+	if (!spawn_can_retire()) {
+		log_warnx("reload: too many retired workers still draining, "
+		    "keeping the running configuration");
+		goto refused;
+	}
+	if (!same_backends(current, next) && backends_switch_possible() == -1)
 		goto refused;
 	master_check_cache_rules(next, current);
 	if (listeners_resize(next, next->workers) == -1)
@@ -247,17 +303,26 @@ refused:
 void
 master_chown_logs(const struct conf *c)
 {
-	struct passwd	*pw;
-
-	if (geteuid() != 0 || c->user[0] == '\0' ||
-	    (pw = getpwnam(c->user)) == NULL)
+	if (geteuid() != 0 || c->user[0] == '\0')
 		return;
 	if (c->error_log[0] != '\0' &&
-	    chown(c->error_log, pw->pw_uid, pw->pw_gid) == -1)
+	    chown(c->error_log, c->user_uid, c->user_gid) == -1)
 		log_warn("chown %s", c->error_log);
 	if (c->access_log[0] != '\0' && strcmp(c->access_log, "off") != 0 &&
-	    chown(c->access_log, pw->pw_uid, pw->pw_gid) == -1)
+	    chown(c->access_log, c->user_uid, c->user_gid) == -1)
 		log_warn("chown %s", c->access_log);
+}
+
+/* After a reap: run a postponed reload once nothing blocks it. */
+static void
+reload_after_reap(void)
+{
+	if (!reload_pending || stop_mode != RUNNING ||
+	    spawn_table_users(1 - shm_backends_index()) > 0)
+		return;
+	log_info("the workers from before the previous backend change have "
+	    "exited: running the postponed reload");
+	reload();
 }
 
 static void
@@ -266,6 +331,7 @@ handle_signal(const struct signalfd_siginfo *si)
 	switch (si->ssi_signo) {
 	case SIGCHLD:
 		spawn_reap(stop_mode != RUNNING);
+		reload_after_reap();
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -369,6 +435,7 @@ master_run(struct conf *c, const char *path, const struct master_opts *o)
 {
 	current = c;
 	conf_file = path;
+	opts = o;
 	if (setup_signals() == -1)
 		fatal("signalfd");
 	spawn_init(c);

@@ -13,9 +13,14 @@
 struct master_opts {
 	int	 daemonize;
 	int	 foreground_tty;	/* print totals on stdout at exit */
+	/* Command-line overrides, applied at start and on every reload. */
+	int	 port;			/* -p, 0: the file's */
+	int	 strategy;		/* -s, -1: the file's */
+	int	 workers;		/* -w, 0: the file's */
 };
 
 /* listen.c: one socket per (worker slot, listen address), SO_REUSEPORT. */
+void	 listeners_set_port(struct conf_listen *l, int port);
 int	 listeners_open(const struct conf *c, int nslots);
 int	 listeners_resize(const struct conf *c, int nslots);
 void	 listeners_close(void);
@@ -43,12 +48,18 @@ int	 spawn_tick(void);
 void	 spawn_signal_all(int sig);
 int	 spawn_alive(void);
 int	 spawn_all_given_up(void);
+/* 0 when too many retired workers still drain for another reload. */
+int	 spawn_can_retire(void);
+/* Live workers (current or retired) that use backends table <table>. */
+int	 spawn_table_users(int table);
 /* Reload: retire every current worker (QUIT) and start new ones. */
 void	 spawn_generation(const struct conf *c);
 /* Fds the master owns that a worker must close after fork. */
 void	 spawn_set_master_fd(int fd);
 
 /* master.c */
+/* Apply the command-line overrides of <o> (-p, -s, -w) to <c>. */
+void	 master_apply_overrides(struct conf *c, const struct master_opts *o);
 void	 master_chown_logs(const struct conf *c);
 /*
  * Warn about cache rules whose max_size the cache sized by <sized>

@@ -36,6 +36,7 @@
 
 struct slot {
 	pid_t		 pid;		/* 0: empty */
+	int		 table;		/* backends table it was forked with */
 	uint64_t	 started_ms;
 	int		 quick_deaths;
 	uint64_t	 respawn_at_ms;	/* 0: not waiting */
@@ -45,7 +46,11 @@ struct slot {
 static const struct conf	*sconf;
 static struct slot		 slots[MTD_MAX_WORKERS];
 static int			 nslots;
-static pid_t			 retired[MAX_RETIRED];
+/* Retired workers (QUIT sent), draining; never respawned. */
+static struct retiree {
+	pid_t		 pid;
+	int		 table;		/* backends table it still uses */
+}				 retired[MAX_RETIRED];
 static int			 nretired;
 static int			 master_fds[4];
 static int			 nmaster_fds;
@@ -73,6 +78,17 @@ spawn_init(const struct conf *c)
 	nslots = c->workers;
 }
 
+/*
+ * Slot <i> has no live worker of the current generation: say so in the
+ * segment, or the status page would list a dead or retired pid.
+ */
+static void
+slot_clear(int i)
+{
+	slots[i].pid = 0;
+	atomic_store(&shm_stats_slot(i)->pid, 0);
+}
+
 static int
 spawn_slot(int i)
 {
@@ -98,6 +114,8 @@ spawn_slot(int i)
 		break;
 	}
 	slots[i].pid = pid;
+	/* What the child's proxy_init() reads: only we change it. */
+	slots[i].table = shm_backends_index();
 	slots[i].started_ms = now_ms();
 	slots[i].respawn_at_ms = 0;
 	atomic_store(&shm_stats_slot(i)->pid, pid);
@@ -121,7 +139,7 @@ retired_remove(pid_t pid)
 	int	 i;
 
 	for (i = 0; i < nretired; i++)
-		if (retired[i] == pid) {
+		if (retired[i].pid == pid) {
 			retired[i] = retired[--nretired];
 			return 1;
 		}
@@ -159,7 +177,7 @@ slot_died(int i, int status, int stopping)
 	int		 delay;
 	pid_t		 pid = s->pid;
 
-	s->pid = 0;
+	slot_clear(i);
 	atomic_fetch_add(&shm_stats_slot(i)->restarts, 1);
 	if (stopping)
 		return;
@@ -238,7 +256,7 @@ spawn_signal_all(int sig)
 		if (slots[i].pid > 0)
 			kill(slots[i].pid, sig);
 	for (i = 0; i < nretired; i++)
-		kill(retired[i], sig);
+		kill(retired[i].pid, sig);
 }
 
 int
@@ -248,6 +266,39 @@ spawn_alive(void)
 
 	for (i = 0; i < nslots; i++)
 		if (slots[i].pid > 0)
+			n++;
+	return n;
+}
+
+/*
+ * Whether spawn_generation() can keep track of every worker it retires;
+ * an untracked retiree would keep serving with its old configuration.
+ */
+int
+spawn_can_retire(void)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i].pid > 0)
+			n++;
+	return nretired + n <= MAX_RETIRED;
+}
+
+/*
+ * How many live workers, current or retired, use backends table <table>:
+ * while any does, the master must not refill it.
+ */
+int
+spawn_table_users(int table)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < nslots; i++)
+		if (slots[i].pid > 0 && slots[i].table == table)
+			n++;
+	for (i = 0; i < nretired; i++)
+		if (retired[i].table == table)
 			n++;
 	return n;
 }
@@ -272,9 +323,11 @@ spawn_generation(const struct conf *c)
 	for (i = 0; i < nslots; i++) {
 		if (slots[i].pid > 0 && nretired < MAX_RETIRED) {
 			kill(slots[i].pid, SIGQUIT);
-			retired[nretired++] = slots[i].pid;
+			retired[nretired].pid = slots[i].pid;
+			retired[nretired++].table = slots[i].table;
 		}
-		slots[i].pid = 0;
+		/* Retired workers still count into their slot, unlisted. */
+		slot_clear(i);
 	}
 	sconf = c;
 	nslots = c->workers;

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -880,12 +881,35 @@ d_workers(struct loader *ld, const struct directive *d, int argc,
 		d_int(ld, d, argc, argv);
 }
 
+/*
+ * Resolved here, not in the worker: an unknown user must fail -t and
+ * make a reload keep the running workers, not crash-loop new ones.
+ */
 static void
 d_user(struct loader *ld, const struct directive *d, int argc, char **argv)
 {
+	struct passwd	*pw;
+
 	if (strlcpy(ld->c->user, argv[1], sizeof(ld->c->user)) >=
-	    sizeof(ld->c->user))
+	    sizeof(ld->c->user)) {
 		bad_value(ld, d->name, argv[1], "too long");
+		return;
+	}
+	errno = 0;
+	if ((pw = getpwnam(argv[1])) == NULL) {
+		if (errno != 0 && errno != ENOENT && errno != ESRCH)
+			lerr(ld->r, "user \"%s\": %s", argv[1],
+			    strerror(errno));
+		else
+			lerr(ld->r, "unknown user \"%s\"", argv[1]);
+		return;
+	}
+	ld->c->user_uid = pw->pw_uid;
+	ld->c->user_gid = pw->pw_gid;
+	/* As nginx: only root can switch users; say so rather than not. */
+	if (geteuid() != 0)
+		log_warnx("%s:%d: \"user\" is ignored: maitred is not "
+		    "running as root", ld->r->path, ld->r->lineno);
 }
 
 static void

@@ -11,6 +11,7 @@
 #define CONF_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <limits.h>
 #include <stddef.h>
@@ -90,6 +91,8 @@ struct conf {
 
 	int			 workers;	/* resolved; "auto" = CPUs */
 	char			 user[64];	/* "" = do not drop */
+	uid_t			 user_uid;	/* of user, resolved at load */
+	gid_t			 user_gid;	/* its primary group */
 	char			 pidfile[PATH_MAX];	/* "" = none */
 	char			 htdocs[PATH_MAX];	/* "" = no local files */
 

@@ -113,6 +113,12 @@ shm_backends(void)
 }
 
 int
+shm_backends_index(void)
+{
+	return atomic_load(&shm->backends_cur);
+}
+
+int
 shm_backends_switch(const struct conf *c)
 {
 	struct backend_table	*old = shm_backends(), *t;

@@ -37,8 +37,10 @@ struct shm_header {
 	_Atomic uint64_t generation;
 	/*
 	 * Which backends table is current. A reload that changes the backend
-	 * list fills the other table and flips this; retiring workers keep
-	 * the table they started with. Written by the master only.
+	 * list fills the other table and flips this; every worker keeps the
+	 * table that was current when it was forked (proxy_init()), so the
+	 * master refills a table only once no worker uses it any more
+	 * (spawn_table_users()). Written by the master only.
 	 */
 	_Atomic int	 backends_cur;
 };
@@ -52,7 +54,12 @@ void	 shm_destroy(void);
 void	*shm_region(size_t off);
 struct stats_slot *shm_stats_slot(int slot);
 struct backend_table *shm_backends(void);
-/* Master, on reload: fill the spare table from <c> and make it current. */
+/* Index (0 or 1) of the current backends table. Any process. */
+int	 shm_backends_index(void);
+/*
+ * Master, on reload: fill the spare table from <c> and make it current.
+ * The caller makes sure that no live worker still uses the spare table.
+ */
 int	 shm_backends_switch(const struct conf *c);
 void	*shm_ratelimit(void);
 void	*shm_cache(void);

@@ -11,6 +11,7 @@
 
 struct stats_slot	*stats_self;
 
+/* floor(log2(<us>)), capped at the open-ended last bucket; see stats.h. */
 static int
 lat_bucket(uint64_t us)
 {

@@ -13,10 +13,20 @@
 
 #include "mtd.h"
 
-#define STATS_LAT_BUCKETS	24	/* 2^i microseconds, i = 0..23 */
+/*
+ * Request time histogram: bucket i counts times in [2^i, 2^(i+1))
+ * microseconds (bucket 0 also 0 us), so its upper bound is 2^(i+1); the
+ * last bucket has no upper bound (>= 2^23 us, about 8.4 s).
+ */
+#define STATS_LAT_BUCKETS	24
 
 struct stats_slot {
-	/* Written by the master at spawn; read by anyone. */
+	/*
+	 * Written by the master; read by anyone. pid: the slot's worker of
+	 * the current generation, 0 while it has none (dead and waiting to
+	 * be respawned, or unused since a reload to fewer workers; retired
+	 * workers still add to the counters below but are not listed).
+	 */
 	_Atomic int32_t		 pid;
 	_Atomic uint32_t	 restarts;
 	/* Written by the worker of this slot only; read by anyone. */

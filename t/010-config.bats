@@ -25,9 +25,12 @@ check_conf() {
 	    >"$d/blacklist.txt"
 	printf '# rules\n/static/*:3600:1048576\n/api/*:0:0\n*.css:60:4096\n' \
 	    >"$d/cache_rules.cfg"
+	# "user" warns when not run as root
+	user="# user: needs root"
+	[ "$(id -u)" != 0 ] || user="user nobody"
 	write_conf "" "# a comment" \
 	    "listen [::1]:$(free_port)" \
-	    "user nobody" \
+	    "$user" \
 	    "backends backends.cfg" \
 	    "strategy weighted" \
 	    "health_interval 10s" \
@@ -166,6 +169,44 @@ check_conf() {
 	run port_listening "$PORT"
 	assert_failure
 	[ ! -e "$(mtd_dir)/maitred.pid" ]
+}
+
+@test "unknown user: file:line: unknown user, -t and start refuse it" {
+	write_conf "user nosuchuser-mtd"
+	n=$(conf_line "user nosuchuser-mtd")
+	check_conf
+	assert_failure 1
+	assert_output --partial "maitred.conf:$n: unknown user \"nosuchuser-mtd\""
+	run timeout 10 "$MAITRED" -c "$MTD_CONF" 3>&-
+	assert_failure 1
+	assert_output --partial "unknown user"
+	run port_listening "$PORT"
+	assert_failure
+}
+
+@test "user while not running as root: a warning, not an error" {
+	[ "$(id -u)" = 0 ] || skip "runs as root, then as nobody"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	command -v setpriv >/dev/null || skip "no setpriv"
+	d=$(mtd_dir)
+	# bats makes its directories 0700: let nobody read the config
+	p=$d
+	while [ "$p" != / ] && [ "$p" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
+		chmod a+x "$p"
+		p=$(dirname "$p")
+	done
+	write_conf "user nobody"
+	chmod a+r "$MTD_CONF"
+	n=$(conf_line "user nobody")
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$MAITRED" -t -c "$MTD_CONF"
+	assert_success
+	assert_output --partial "maitred.conf:$n: \"user\" is ignored: maitred is not running as root"
+	assert_output --partial "configuration ok"
+	# as root: no warning
+	check_conf
+	assert_success
+	refute_output --partial "is ignored"
 }
 
 @test "relative paths resolve against the config file's directory" {

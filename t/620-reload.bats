@@ -198,6 +198,32 @@ for f in fails[:5]:
 	assert_equal "$(code_of /hello.txt)" 200
 }
 
+@test "HUP from 3 workers to 1: the status page lists only the live worker" {
+	sed -i 's/^workers .*/workers 3/' "$MTD_CONF"
+	maitred_start
+	assert wait_for workers_are 3
+	_listed() {
+		curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'
+	}
+	assert_equal "$(_listed | wc -w)" 3
+	sed -i 's/^workers .*/workers 1/' "$MTD_CONF"
+	old=$(worker_pids)
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	# right away, while the old ones may still be draining: only the
+	# new worker is listed
+	run _listed
+	assert_equal "$(wc -w <<<"$output")" 1
+	refute grep -qx "$output" <<<"$old"
+	assert pid_alive "$output"
+	assert wait_for no_old_workers "$old"
+	assert wait_for workers_are 1
+	run _listed
+	assert_output "$(worker_pids)"
+}
+
 @test "HUP with an invalid config: reload failed with file:line, still serving" {
 	d=$(mtd_dir)
 	maitred_start
@@ -233,6 +259,38 @@ for f in fails[:5]:
 	assert_equal "$(code_of /hello.txt)" 200
 }
 
+@test "HUP with an unknown user: reload refused, the old workers serve" {
+	maitred_start
+	old=$(worker_pids)
+	echo "user nosuchuser-mtd" >>"$MTD_CONF"
+	line=$(conf_line "user nosuchuser-mtd")
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "reload failed, keeping the running configuration"
+	assert log_has "maitred.conf:$line: unknown user \"nosuchuser-mtd\""
+	for i in $(seq 1 10); do
+		assert_equal "$(code_of /hello.txt)" 200
+	done
+	assert_equal "$(worker_pids)" "$old"
+	refute log_has "configuration reloaded"
+	refute log_has "exited"
+}
+
+@test "HUP keeps the command-line -p, -w and -s over the file" {
+	local fileport=$PORT
+	PORT=$(free_port)
+	maitred_start -p "$PORT" -w 1 -s least-conn
+	assert wait_for workers_are 1
+	old=$(worker_pids)
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	refute log_has "needs a restart"
+	assert wait_for no_old_workers "$old"
+	assert wait_for workers_are 1
+	assert_equal "$(code_of /hello.txt)" 200
+	run port_listening "$fileport"
+	assert_failure
+}
+
 @test "HUP changing listen: needs a restart, keeps serving on the old port" {
 	maitred_start
 	old=$(worker_pids)
@@ -257,6 +315,21 @@ for f in fails[:5]:
 	assert wait_for log_has 'reload: changing "cache_size" needs a restart'
 	assert_equal "$(code_of /hello.txt)" 200
 	assert_equal "$(worker_pids)" "$old"
+	refute log_has "configuration reloaded"
+}
+
+@test "HUP changing pidfile: needs a restart, the pidfile stays" {
+	d=$(mtd_dir)
+	maitred_start
+	assert wait_for test -s "$d/maitred.pid"
+	old=$(worker_pids)
+	sed -i "s|^pidfile .*|pidfile $d/other.pid|" "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has 'reload: changing "pidfile" needs a restart, keeping the running configuration'
+	assert_equal "$(code_of /hello.txt)" 200
+	assert_equal "$(worker_pids)" "$old"
+	assert_equal "$(cat "$d/maitred.pid")" "$MAITRED_PID"
+	[ ! -e "$d/other.pid" ]
 	refute log_has "configuration reloaded"
 }
 
@@ -290,6 +363,59 @@ for f in fails[:5]:
 	assert_equal "$(echo $seen | tr ' ' '\n' | sort -u | tr '\n' ' ')" "two "
 }
 
+# backends_active: the "active" count of every backend in the status JSON.
+backends_active() {
+	curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+print(" ".join(str(b["active"]) for b in json.load(sys.stdin)["backends"]))'
+}
+
+@test "two backend changes while a request from before the first is in flight: the second waits, nothing corrupted" {
+	local d p1 p2 p3 cpid cstatus
+	d=$(mtd_dir)
+	p1=$(backend_start one)
+	p2=$(backend_start two)
+	p3=$(backend_start three)
+	sed -i 's/^workers .*/workers 1/' "$MTD_CONF"
+	printf '127.0.0.1:%s:1:3\n' "$p1" >"$d/backends.cfg"
+	echo "backends $d/backends.cfg" >>"$MTD_CONF"
+	maitred_start
+	gen1=$(worker_pids)
+	curl -s -o "$d/slow.out" "$(url '/slow?ms=3000')" 3>&- &
+	cpid=$!
+	track_pid $cpid
+	_in_flight() { [ "$(backends_active)" = 1 ]; }
+	assert wait_for _in_flight
+	# first change: table B for generation 2, generation 1 keeps A
+	printf '127.0.0.1:%s:1:3\n' "$p2" >"$d/backends.cfg"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	# second change: A is still in use by generation 1, so it waits
+	printf '127.0.0.1:%s:1:3\n' "$p3" >"$d/backends.cfg"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "reload: backends changed again while 1 worker\\(s\\) retired"
+	assert_equal "$(count_lines 'configuration reloaded' "$d/error.log")" 1
+	assert pid_alive "$gen1"
+	run curl -s -D - -o /dev/null "$(url /p)"
+	assert_output --partial "X-Backend: two"
+	# the old request completes intact, on its own table
+	cstatus=0
+	wait "$cpid" || cstatus=$?
+	assert_equal "$cstatus" 0
+	assert_equal "$(cat "$d/slow.out")" slow
+	# then the postponed reload runs
+	_two() {
+		[ "$(count_lines 'configuration reloaded' "$d/error.log")" -eq 2 ]
+	}
+	assert wait_for _two
+	assert log_has "running the postponed reload"
+	assert wait_for no_old_workers "$gen1"
+	run curl -s -D - -o /dev/null "$(url /p)"
+	assert_output --partial "X-Backend: three"
+	# no connection count went wrong ("active": -1 before the fix)
+	assert_equal "$(backends_active)" 0
+}
+
 @test "HUP: an in-flight download on an old worker completes intact" {
 	d=$(mtd_dir)
 	head -c $((6 * 1024 * 1024)) /dev/urandom >"$d/htdocs/slow.bin"
@@ -308,6 +434,60 @@ for f in fails[:5]:
 	assert_equal "$cstatus" 0
 	assert_equal "$(sha256sum <"$d/slow.out")" \
 	    "$(sha256sum <"$d/htdocs/slow.bin")"
+	assert wait_for no_old_workers "$old"
+}
+
+# The client side of a keep-alive connection across a HUP: one request,
+# HUP, wait for the reload, a second request on the same connection.
+# Prints the status line and Connection field of each response, or
+# "closed" when the connection ended without one.
+KEEPALIVE_ACROSS_HUP='
+import os, re, signal, socket, sys, time
+port, master, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+buf = b""
+def answer():
+    global buf
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            return "closed"
+        buf += d
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    n = int(re.search(rb"(?i)content-length: *([0-9]+)", head).group(1))
+    while len(buf) < n:
+        d = s.recv(65536)
+        if not d:
+            return "closed"
+        buf += d
+    buf = buf[n:]
+    conn = re.search(rb"(?i)\r\nconnection: *([a-z-]+)", head)
+    return "%s %s" % (head.split(b"\r\n")[0].decode(),
+        conn.group(1).decode() if conn else "-")
+req = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+s.sendall(req)
+print(answer())
+os.kill(master, signal.SIGHUP)
+for _ in range(200):
+    if "configuration reloaded" in open(log).read():
+        break
+    time.sleep(0.02)
+time.sleep(0.1)
+try:
+    s.sendall(req)
+    print(answer())
+except OSError as e:
+    print("closed", e)
+'
+
+@test "HUP: a request sent on an idle keep-alive connection just after the reload is answered" {
+	maitred_start
+	old=$(worker_pids)
+	run python3 -c "$KEEPALIVE_ACROSS_HUP" "$PORT" "$MAITRED_PID" \
+	    "$(mtd_dir)/error.log"
+	assert_line --index 0 "HTTP/1.1 200 OK -"
+	assert_line --index 1 "HTTP/1.1 200 OK close"
+	# and the old workers still go away
 	assert wait_for no_old_workers "$old"
 }
 

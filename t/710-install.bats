@@ -71,6 +71,44 @@ usr/share/man/man8/maitred.8"
 	assert_success
 }
 
+# names_installed UNIT INITSCRIPT BINARY CONF: the unit runs BINARY with
+# -c CONF, the init script's defaults are BINARY and CONF, and no other
+# maitred binary or main config is named outside comments.
+names_installed() {
+	local unit=$1 init=$2 bin=$3 conf=$4
+	run grep -E '^Exec[A-Za-z]*=' "$unit"
+	assert_output "ExecStartPre=$bin -t -c $conf
+ExecStart=$bin -d -c $conf
+ExecReload=$bin -t -c $conf
+ExecReload=/bin/kill -HUP \$MAINPID"
+	run grep -E '^(DAEMON|CONF)=' "$init"
+	assert_output "DAEMON=$bin
+CONF=$conf"
+	run grep -hE '^[^#]*(/sbin/maitred|/maitred\.conf)' "$unit" "$init"
+	assert_success
+	run grep -vF -e "$bin" -e "$conf" <<<"$output"
+	assert_output ""
+}
+
+@test "install SBINDIR and CONFDIR: the unit and init script follow them" {
+	run mk install DESTDIR="$R" PREFIX=/opt/mtd CONFDIR=/opt/mtd/etc
+	assert_success
+	[ -x "$R/opt/mtd/sbin/maitred" ]
+	[ -f "$R/opt/mtd/etc/maitred.conf" ]
+	names_installed "$R/opt/mtd/lib/systemd/system/maitred.service" \
+	    "$R/etc/init.d/maitred" /opt/mtd/sbin/maitred \
+	    /opt/mtd/etc/maitred.conf
+	assert_equal "$(stat -c %a "$R/etc/init.d/maitred")" 755
+	assert_equal "$(stat -c %a \
+	    "$R/opt/mtd/lib/systemd/system/maitred.service")" 644
+	# the installed script still parses
+	sh -n "$R/etc/init.d/maitred"
+	run mk uninstall DESTDIR="$R" PREFIX=/opt/mtd CONFDIR=/opt/mtd/etc
+	assert_success
+	run files_in "$R"
+	assert_output ""
+}
+
 @test "install PREFIX=/usr/local: binary, man pages and unit under the prefix" {
 	run mk install DESTDIR="$R"
 	assert_success
@@ -81,6 +119,10 @@ usr/share/man/man8/maitred.8"
 	# configuration stays in SYSCONFDIR (/etc)
 	[ -f "$R/etc/maitred/maitred.conf" ]
 	[ -x "$R/etc/init.d/maitred" ]
+	# the unit and the init script name the installed binary
+	names_installed "$R/usr/local/lib/systemd/system/maitred.service" \
+	    "$R/etc/init.d/maitred" /usr/local/sbin/maitred \
+	    /etc/maitred/maitred.conf
 	run mk uninstall DESTDIR="$R"
 	assert_success
 	run files_in "$R"

@@ -277,26 +277,37 @@ maitred_z_total{a="b",c="d"} 1'
 	grep -qF "maitred_backend_requests_total{backend=\"$first\"} " "$HTTP_BODY"
 }
 
-@test "status: 64 backends and 16 workers still give complete pages" {
+@test "status: 64 backends with 66-character names and 16 workers: complete pages" {
 	# a second maitred, in its own directory and port
 	local save_dir=$MTD_DIR save_port=$PORT save_conf=$MTD_CONF \
-	    save_pid=$MAITRED_PID i
+	    save_pid=$MAITRED_PID i name
 	MTD_DIR=$BATS_TEST_TMPDIR/big
 	mkdir -p "$MTD_DIR"
 	PORT=
+	# Long names without DNS: fe80::1 on lo (scope 1, written with
+	# leading zeros), every digit spelled out; nobody listens there.
 	for i in $(seq 1 64); do
-		printf '[::1]:%d:%d:3\n' $((40000 + i)) $((i % 5 + 1))
+		printf '[fe80:0000:0000:0000:0000:0000:0000:0001%%000000000000000001]:%d:%d:3\n' \
+		    $((40000 + i)) $((i % 5 + 1))
 	done >"$MTD_DIR/backends.cfg"
+	name=$(head -n 1 "$MTD_DIR/backends.cfg" | cut -d: -f1-9)
+	[ "${#name}" -eq 66 ]
 	WORKERS=16 write_conf "status_path /maitred/status" \
 	    "status_allow 127.0.0.1" "backends $MTD_DIR/backends.cfg"
 	big_ok=0
 	if maitred_start; then
 		status_json "$MTD_DIR/s.json" &&
 		[ "$(jget "$MTD_DIR/s.json" 'len(j["backends"])')" = 64 ] &&
+		[ "$(jget "$MTD_DIR/s.json" 'j["backends"][0]["address"]')" = \
+		    "$name" ] &&
 		[ "$(jget "$MTD_DIR/s.json" 'len(j["workers"])')" = 16 ] &&
 		http_get /maitred/metrics && [ "$HTTP_CODE" = 200 ] &&
 		python3 -c "$PROMCHECK" <"$HTTP_BODY" &&
 		[ "$(grep -c '^maitred_backend_up{' "$HTTP_BODY")" = 64 ] &&
+		grep -qF "maitred_backend_requests_total{backend=\"$name\"} " \
+		    "$HTTP_BODY" &&
+		http_get /maitred/metrics -I && [ "$HTTP_CODE" = 200 ] &&
+		[ "$(hdr Content-Length)" -gt 16384 ] &&
 		big_ok=1
 	fi
 	maitred_stop
@@ -304,4 +315,60 @@ maitred_z_total{a="b",c="d"} 1'
 	MTD_DIR=$save_dir PORT=$save_port MTD_CONF=$save_conf
 	MAITRED_PID=$save_pid
 	assert_equal "$big_ok" 1
+}
+
+# own_start [WRITE_CONF ARGS...]: a second maitred for this test only, in
+# its own directory and port; own_end puts the file's maitred back.
+own_start() {
+	save_dir=$MTD_DIR save_port=$PORT save_conf=$MTD_CONF
+	save_pid=$MAITRED_PID
+	MTD_DIR=$BATS_TEST_TMPDIR/own
+	mkdir -p "$MTD_DIR"
+	PORT=
+	WORKERS=${WORKERS:-1} write_conf "status_path /maitred/status" \
+	    "status_allow 127.0.0.1" "$@"
+	maitred_start
+}
+
+own_end() {
+	maitred_stop
+	mtd_dump_logs
+	MTD_DIR=$save_dir PORT=$save_port MTD_CONF=$save_conf
+	MAITRED_PID=$save_pid
+}
+
+@test "latency: a 300 ms request is reported as at least 300 ms, in the bucket above it" {
+	local p i ok=0 d=$BATS_TEST_TMPDIR
+	p=$(backend_start slow)
+	printf '127.0.0.1:%s:1:3\n' "$p" >"$d/slow-backends.cfg"
+	if own_start "backends $d/slow-backends.cfg"; then
+		for i in 1 2 3; do
+			curl -s -o /dev/null "$(url /hello.txt)"
+		done
+		http_get '/slow?ms=300' && [ "$HTTP_CODE" = 200 ] &&
+		status_json "$d/lat.json" &&
+		http_get /maitred/metrics && cp "$HTTP_BODY" "$d/lat.prom" &&
+		ok=1
+	fi
+	own_end
+	assert_equal "$ok" 1
+	# three fast requests and a slow one: p99 is the slow one, whose
+	# bucket [2^18, 2^19) us has the upper bound 524288 us
+	run jget "$d/lat.json" 'j["request_time_us"]["p99"]'
+	assert_output 524288
+	run jget "$d/lat.json" 'j["request_time_us"]["p50"] <= 262144'
+	assert_output True
+	run python3 -c "$PROMCHECK" <"$d/lat.prom"
+	assert_success
+	# bucket labels are the upper bounds 2^1 .. 2^23 us, then +Inf
+	run awk -F'"' '/^maitred_request_duration_seconds_bucket/ { print $2 }' \
+	    "$d/lat.prom"
+	assert_line --index 0 2e-06
+	assert_line --index 22 8.38861
+	assert_line --index 23 +Inf
+	[ "${#lines[@]}" -eq 24 ]
+	# the slow request is counted under le=0.524288 but not 0.262144
+	n=$(prom_value maitred_request_duration_seconds_count "$d/lat.prom")
+	assert_equal "$(prom_value 'maitred_request_duration_seconds_bucket{le="0.262144"}' "$d/lat.prom")" $((n - 1))
+	assert_equal "$(prom_value 'maitred_request_duration_seconds_bucket{le="0.524288"}' "$d/lat.prom")" "$n"
 }

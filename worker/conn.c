@@ -35,7 +35,7 @@
 
 #define FREE_REQ_MAX	512	/* request buffers kept for reuse */
 #define LINGER_MS	2000
-#define DRAIN_GRACE_MS	1000	/* a fresh connection's first request */
+#define DRAIN_GRACE_MS	1000	/* idle connections, on QUIT or reload */
 
 static struct conn	*conns;		/* all open connections */
 static int		 nconns;
@@ -767,20 +767,25 @@ conn_timeout(struct ev_timer *t)
 }
 
 /*
- * Graceful stop: keep-alive connections that sit idle between requests
- * are closed; everything else (a head partly read, requests in progress)
- * finishes, without keep-alive. An idle connection whose next request
- * has just arrived is served too: closing it would fail a request the
- * client already sent. A fresh connection that has sent nothing yet gets
- * DRAIN_GRACE_MS for its first request rather than client_timeout: its
- * request is usually on its way (closing it at once dropped requests on
- * reload), but a silent client must not hold the old worker for long.
+ * Graceful stop: everything in progress (a head partly read, requests
+ * being served) finishes, without keep-alive. An idle connection is not
+ * closed at once: its client may be sending a request right now, which a
+ * close would fail (it may not be retried). A keep-alive connection idle
+ * between requests stays readable for DRAIN_GRACE_MS (at most its
+ * keepalive_timeout), a fresh one that has sent nothing for
+ * DRAIN_GRACE_MS rather than client_timeout; a request arriving meanwhile
+ * is answered with "Connection: close" (conn_parse() sees
+ * worker_draining), and then conn_timeout() closes the connection (a
+ * fresh one with a 408). One whose next request is already here is
+ * served at once.
  */
 void
 conn_drain(void)
 {
 	struct conn	*c, *next;
+	uint64_t	 grace;
 
+	grace = MTD_MIN(DRAIN_GRACE_MS, (uint64_t)wconf->keepalive_timeout_ms);
 	for (c = conns; c != NULL; c = next) {
 		next = c->next;
 		c->keep_alive = 0;
@@ -795,7 +800,7 @@ conn_drain(void)
 			c->readable = 1;
 			conn_run(c);
 		} else
-			conn_close(c);
+			ev_timer_set(&c->timer, grace);
 	}
 }
 

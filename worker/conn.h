@@ -104,7 +104,11 @@ struct handler_ops {
 
 /* Accept loop callback for a listening socket. */
 void	 conn_accept(struct ev_io *listener, uint32_t events);
-/* Stop keeping connections alive; close idle ones. Worker, on QUIT. */
+/*
+ * Stop keeping connections alive; idle ones close after a short grace
+ * (a request arriving meanwhile is answered, with Connection: close).
+ * Worker, on QUIT.
+ */
 void	 conn_drain(void);
 int	 conn_count(void);
 /* Close every connection now (fast shutdown). */

@@ -110,8 +110,7 @@ struct ob {
 	int	 err;
 };
 
-static struct backend_table	*bt;
-static int			 bt_checked;
+static struct backend_table	*bt;	/* this generation's, see proxy_init */
 static struct proxy		*free_px;
 static int			 nfree_px;
 static struct http_response	 resp_scratch;	/* parsed, used at once */
@@ -130,14 +129,21 @@ static const struct handler_ops proxy_ops = {
 	proxy_abort,
 };
 
+/*
+ * Not on the first request: by then a reload may have made another
+ * table current, one filled for a configuration this worker does not
+ * have, and the master would not know this worker uses it.
+ */
+void
+proxy_init(void)
+{
+	if (wconf->nbackends > 0 && shm != NULL)
+		bt = shm_backends();
+}
+
 int
 proxy_enabled(void)
 {
-	if (!bt_checked) {
-		bt_checked = 1;
-		if (wconf->nbackends > 0 && shm != NULL)
-			bt = shm_backends();
-	}
 	return bt != NULL && backend_count(bt) > 0;
 }
 

@@ -10,6 +10,12 @@
 
 struct conn;
 
+/*
+ * Attach the backend table current at fork time: the worker's own
+ * generation's, which the master never reinitialises while the worker
+ * lives. Worker only, once, at start.
+ */
+void	 proxy_init(void);
 /* 1 when backends are configured, else 0. Worker only. */
 int	 proxy_enabled(void);
 

@@ -1,13 +1,18 @@
 /*
- * The status pages. The body is rendered into a heap buffer sized for the
- * worst case, then sent like any other small response. Readers only load
- * relaxed atomics from the segment.
+ * The status pages. The body is rendered into a heap buffer that grows as
+ * needed (64 backends with long names outgrow the connection's output
+ * buffer), then sent from r->out when it fits there, else from a memfd
+ * like a static file. Readers only load relaxed atomics from the segment.
  */
+#include <sys/mman.h>
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "cache.h"
@@ -15,16 +20,44 @@
 #include "conn.h"
 #include "ev.h"
 #include "http.h"
+#include "log.h"
 #include "ratelimit.h"
 #include "shm.h"
 #include "stats.h"
 #include "status.h"
 #include "worker.h"
 
+#define STATUS_BUF_INIT	(16 * 1024)
+#define STATUS_BUF_MAX	(4 * 1024 * 1024)	/* far above any real page */
+
+/* A growing text buffer; p == NULL once anything failed. */
 struct sbuf {
 	char	*p;
 	size_t	 len, cap;
 };
+
+/* Make room for <need> more bytes and the NUL. -1 (and p freed) if not. */
+static int
+sb_grow(struct sbuf *b, size_t need)
+{
+	size_t	 cap = b->cap;
+	char	*p;
+
+	while (cap - b->len <= need) {
+		if (cap >= STATUS_BUF_MAX)
+			goto fail;
+		cap *= 2;
+	}
+	if ((p = realloc(b->p, cap)) == NULL)
+		goto fail;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+fail:
+	free(b->p);
+	b->p = NULL;
+	return -1;
+}
 
 static void __attribute__((format(printf, 2, 3)))
 sb_printf(struct sbuf *b, const char *fmt, ...)
@@ -37,15 +70,38 @@ sb_printf(struct sbuf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= b->cap - b->len) {
+	if (n < 0) {
 		free(b->p);
 		b->p = NULL;
 		return;
 	}
+	if ((size_t)n >= b->cap - b->len) {
+		/* Truncated: grow, then format again. */
+		if (sb_grow(b, (size_t)n) == -1)
+			return;
+		va_start(ap, fmt);
+		(void)vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 
-/* Latency quantile <q> (0..1) from the log2 histogram, in microseconds. */
+/*
+ * Upper bound of latency bucket <i> in microseconds: bucket i holds
+ * [2^i, 2^(i+1)) (stats.h). The last bucket is open-ended and has none.
+ */
+static uint64_t
+lat_upper_us(int i)
+{
+	return (uint64_t)1 << (i + 1);
+}
+
+/*
+ * Latency quantile <q> (0..1] from the log2 histogram, in microseconds:
+ * the upper bound of the bucket it falls in, so never an underestimate.
+ * In the open-ended last bucket, the largest finite bound (as Prometheus'
+ * histogram_quantile() does).
+ */
 static uint64_t
 lat_quantile(const struct stats_total *t, double q)
 {
@@ -56,15 +112,17 @@ lat_quantile(const struct stats_total *t, double q)
 		n += t->lat[i];
 	if (n == 0)
 		return 0;
+	/* The rank is ceil(n * q): truncating would make p99 of four
+	 * requests the third one. */
 	want = (uint64_t)((double)n * q);
-	if (want == 0)
-		want = 1;
-	for (i = 0; i < STATS_LAT_BUCKETS; i++) {
+	if ((double)want < (double)n * q || want == 0)
+		want++;
+	for (i = 0; i < STATS_LAT_BUCKETS - 1; i++) {
 		seen += t->lat[i];
 		if (seen >= want)
-			return (uint64_t)1 << i;
+			return lat_upper_us(i);
 	}
-	return (uint64_t)1 << (STATS_LAT_BUCKETS - 1);
+	return lat_upper_us(STATS_LAT_BUCKETS - 2);
 }
 
 static void
@@ -221,7 +279,11 @@ prom_traffic(struct sbuf *b, const struct stats_total *t)
 	    t->bytes_spliced);
 }
 
-/* The request time histogram: cumulative power-of-two buckets. */
+/*
+ * The request time histogram: cumulative power-of-two buckets, each
+ * labelled with its upper bound. The open-ended last bucket only counts
+ * in "+Inf".
+ */
 static void
 prom_latency(struct sbuf *b, const struct stats_total *t)
 {
@@ -230,12 +292,13 @@ prom_latency(struct sbuf *b, const struct stats_total *t)
 
 	prom_metric(b, "request_duration_seconds", "histogram",
 	    "Request time.");
-	for (i = 0; i < STATS_LAT_BUCKETS; i++) {
+	for (i = 0; i < STATS_LAT_BUCKETS - 1; i++) {
 		cum += t->lat[i];
 		sb_printf(b, "maitred_request_duration_seconds_bucket"
-		    "{le=\"%g\"} %llu\n", (double)((uint64_t)1 << i) / 1e6,
+		    "{le=\"%g\"} %llu\n", (double)lat_upper_us(i) / 1e6,
 		    (unsigned long long)cum);
 	}
+	cum += t->lat[STATS_LAT_BUCKETS - 1];
 	sb_printf(b, "maitred_request_duration_seconds_bucket{le=\"+Inf\"} "
 	    "%llu\n", (unsigned long long)cum);
 	sb_printf(b, "maitred_request_duration_seconds_sum %g\n",
@@ -298,18 +361,56 @@ is_metrics_path(const struct http_str *path, const char *status_path)
 	    memcmp(path->p + dir, "metrics", 7) == 0;
 }
 
+/*
+ * A body too large for r->out goes into an anonymous memory file that
+ * conn_send() then streams like a static file (sendfile, or pread for
+ * TLS). Returns the descriptor, or -1.
+ */
+static int
+body_memfd(const struct sbuf *b)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = memfd_create("maitred-status", MFD_CLOEXEC)) == -1)
+		return -1;
+	while (off < b->len) {
+		n = write(fd, b->p + off, b->len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return fd;
+}
+
 static void
 send_body(struct conn *c, const char *type, struct sbuf *b)
 {
+	int	 fd;
+
 	resp_head(c, 200);
 	resp_header(c, "Content-Type: %s", type);
 	resp_header(c, "Cache-Control: no-store");
 	resp_end_head(c, (int64_t)b->len);
-	if (c->r->req.method != HTTP_M_HEAD &&
-	    resp_append(c, b->p, b->len) == -1) {
+	if (c->r->req.method == HTTP_M_HEAD ||
+	    resp_append(c, b->p, b->len) == 0) {
+		conn_respond(c);
+		return;
+	}
+	/* resp_error() starts the response again, head included. */
+	if ((fd = body_memfd(b)) == -1) {
+		log_warn("status page: memfd");
 		resp_error(c, 500, NULL);
 		return;
 	}
+	c->file_fd = fd;
+	c->file_off = 0;
+	c->file_left = b->len;
 	conn_respond(c);
 }
 
@@ -333,7 +434,7 @@ status_serve(struct conn *c)
 		return 0;
 	}
 	stats_sum(&t);
-	b.cap = CONN_OUT_SIZE - 1024;
+	b.cap = STATUS_BUF_INIT;
 	b.len = 0;
 	b.p = malloc(b.cap);
 	if (metrics)

@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include "log.h"
 #include "mime.h"
 #include "php.h"
+#include "proxy.h"
 #include "shm.h"
 #include "signals.h"
 #include "static.h"
@@ -151,22 +151,21 @@ setup_signals(void)
 		fatal("epoll add signalfd");
 }
 
-/* Started as root with a `user`: become that user for good. */
+/*
+ * Started as root with a `user`: become that user for good. conf_load()
+ * resolved the name, so the ids are known to be valid.
+ */
 static void
-drop_privileges(const char *user)
+drop_privileges(const struct conf *c)
 {
-	struct passwd	*pw;
-
-	if (geteuid() != 0 || user[0] == '\0')
+	if (geteuid() != 0 || c->user[0] == '\0')
 		return;
-	if ((pw = getpwnam(user)) == NULL)
-		fatalx("unknown user \"%s\"", user);
-	if (initgroups(user, pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		fatal("cannot drop privileges to %s", user);
-	if (setuid(0) != -1 || geteuid() != pw->pw_uid)
-		fatalx("privileges not dropped to %s", user);
+	if (initgroups(c->user, c->user_gid) == -1 ||
+	    setresgid(c->user_gid, c->user_gid, c->user_gid) == -1 ||
+	    setresuid(c->user_uid, c->user_uid, c->user_uid) == -1)
+		fatal("cannot drop privileges to %s", c->user);
+	if (setuid(0) != -1 || geteuid() != c->user_uid)
+		fatalx("privileges not dropped to %s", c->user);
 }
 
 /* The policy the worker was born with, for the children it starts. */
@@ -274,13 +273,14 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 	setproctitle("-maitred: worker process");
 	set_sched_policy(c->worker_sched_batch);
 	stats_self = shm_stats_slot(slot);
+	proxy_init();
 	if (ev_init() == -1)
 		fatal("epoll_create");
 	setup_signals();
 	if (static_init(c->htdocs) == -1)
 		_exit(2);
 	mime_init(NULL);
-	drop_privileges(c->user);
+	drop_privileges(c);
 	/* A change of uid clears the death signal: set it again. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)

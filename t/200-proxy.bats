@@ -469,3 +469,56 @@ spliced() {
 	[ "$(spliced)" -gt 0 ]
 	run ! log_has 'invalid response head|closed before responding'
 }
+
+@test "a small request body is read whole before a backend is chosen (slow POST)" {
+	local b
+	b=$(backend_start bb)
+	printf '127.0.0.1:%s:1:3\n' "$b" >"$BATS_TEST_TMPDIR/one.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" "client_timeout 5s"
+	run python3 - "$PORT" "$b" <<'PY'
+import hashlib, json, socket, sys, time, urllib.request
+port, bport = int(sys.argv[1]), int(sys.argv[2])
+count = lambda: int(urllib.request.urlopen(
+    "http://127.0.0.1:%d/count" % bport, timeout=5).read())
+before = count()
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+          b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
+print(s.recv(100).decode().strip())          # our 100 Continue
+s.sendall(b"hello")
+time.sleep(0.5)                              # the backend must not see it
+print("backend during body:", count() - before)
+s.sendall(b"world")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+doc = json.loads(data.split(b"\r\n\r\n", 1)[1])
+print(data.split(b"\r\n")[0].decode())
+print("body ok:", doc["body_sha256"] == hashlib.sha256(b"helloworld").hexdigest())
+print("expect sent on:", "expect" in doc["headers"])
+PY
+	assert_success
+	assert_line 'HTTP/1.1 100 Continue'
+	assert_line 'backend during body: 0'
+	assert_line 'HTTP/1.1 200 OK'
+	assert_line 'body ok: True'
+	assert_line 'expect sent on: False'
+}
+
+@test "a client that stops sending its small body gets 408, and no backend saw it" {
+	local b
+	b=$(backend_start bc)
+	printf '127.0.0.1:%s:1:3\n' "$b" >"$BATS_TEST_TMPDIR/one.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" "client_timeout 1s"
+	run python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+print(s.recv(4096).split(b"\r\n")[0].decode())
+PY
+	assert_output 'HTTP/1.1 408 Request Timeout'
+	assert_equal "$(count "$b")" 0
+}

@@ -53,6 +53,7 @@ enum px_phase {
 	PX_ERROR,	/* sending an error response held in out[] */
 	PX_WAIT,	/* another request fills the cache for this key */
 	PX_SEND,	/* sending a cached answer: out[], then pc.body */
+	PX_BODY,	/* reading a small body whole before connecting */
 };
 
 enum px_step {
@@ -1529,6 +1530,59 @@ px_forward(struct proxy *px)
 	return px_open(px, 0);
 }
 
+/*
+ * A request body that fits in the connection's buffer is read whole
+ * before a backend is chosen, as nginx's proxy_request_buffering does:
+ * a client trickling its body (slow POST) then holds one of our cheap
+ * connections, not one of the backend's few workers. Larger and chunked
+ * bodies stream.
+ */
+static int
+px_body_buffers(const struct conn *c)
+{
+	const struct http_request	*req = &c->r->req;
+
+	return req->body == HTTP_BODY_LENGTH && !req->upgrade &&
+	    req->content_length <= CONN_IN_SIZE - c->head_len &&
+	    c->in_len < c->head_len + req->content_length;
+}
+
+/* PX_BODY: read until the whole body is in r->in, then forward. */
+static int
+px_step_body(struct proxy *px)
+{
+	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct conn		*c = px->c;
+	size_t			 need;
+	ssize_t			 n;
+
+	if (c->r->req.expect_continue && !px->sent_100) {
+		px->sent_100 = 1;
+		c->out_len = c->out_off = 0;
+		resp_append(c, cont, sizeof(cont) - 1);
+		c->head_out += sizeof(cont) - 1;
+	}
+	if (px_flush_client(px) == -1)
+		return px_end(px, 0);
+	need = c->head_len + c->r->req.content_length - c->in_len;
+	while (need > 0) {
+		if (!c->readable)
+			return STEP_WAIT;
+		n = conn_io_recv(c, c->r->in + c->in_len, need);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			c->readable = 0;
+			return STEP_WAIT;
+		}
+		if (n <= 0)
+			return px_end(px, 0);	/* client gone mid-body */
+		STATS_ADD(bytes_in, (uint64_t)n);
+		c->in_len += (uint32_t)n;
+		need -= (size_t)n;
+		px->moved = 1;
+	}
+	return px_forward(px);
+}
+
 /* Waiting for another request's fill: look again. */
 static int
 px_wait_step(struct proxy *px)
@@ -1553,6 +1607,8 @@ px_on_timeout(struct proxy *px)
 		return px_wait_step(px);
 	case PX_CONNECT:
 		return px_connect_fail(px, "connect timeout");
+	case PX_BODY:
+		return px_error(px, 408, NULL);
 	case PX_RELAY:
 		if (px->wait_client)
 			return px_end(px, 0);
@@ -1582,7 +1638,7 @@ px_arm(struct proxy *px)
 	body = px->phase == PX_RELAY && !px->req_sent && !px->req_abandon &&
 	    px->hoff == px->hlen && px->bsend == px->bend;
 	px->wait_client = out || body || px->phase == PX_ERROR ||
-	    px->phase == PX_SEND;
+	    px->phase == PX_SEND || px->phase == PX_BODY;
 	ev_timer_set(&c->timer, (uint64_t)(px->wait_client ?
 	    wconf->client_timeout_ms : wconf->read_timeout_ms));
 }
@@ -1627,6 +1683,9 @@ px_run(struct proxy *px, int may_end)
 			break;
 		case PX_SEND:
 			rc = px_step_send(px);
+			break;
+		case PX_BODY:
+			rc = px_step_body(px);
 			break;
 		default:
 			rc = px_step_error(px);
@@ -1786,7 +1845,13 @@ proxy_start(struct conn *c)
 	 * We are inside the connection's own read loop: the connection
 	 * must survive this call, so px_run() may not end it (may_end 0).
 	 */
-	rc = rc == PCACHE_HIT ? px_send_begin(px) : px_forward(px);
+	if (rc == PCACHE_HIT)
+		rc = px_send_begin(px);
+	else if (px_body_buffers(c)) {
+		px->phase = PX_BODY;
+		rc = STEP_PHASE;
+	} else
+		rc = px_forward(px);
 	if (rc != STEP_STOP)
 		px_run(px, 0);
 }

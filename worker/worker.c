@@ -32,6 +32,10 @@
 #include "stats.h"
 #include "worker.h"
 
+#ifdef MTD_TEST_HOOKS
+#include <sanitizer/lsan_interface.h>
+#endif
+
 const struct conf	*wconf;
 int			 wslot;
 int			 worker_draining;
@@ -259,6 +263,18 @@ setup_listeners(const int *fds, int nfds)
 	listeners_enable(1);
 }
 
+/*
+ * Sanitizer builds: _exit() skips LeakSanitizer's exit check, so a
+ * worker's leaks would never be seen. Check before leaving.
+ */
+static void
+worker_leak_check(void)
+{
+#ifdef MTD_TEST_HOOKS
+	__lsan_do_leak_check();
+#endif
+}
+
 void
 worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 {
@@ -295,5 +311,6 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 	ev_run();
 	conn_close_all();
 	docindex_close();
+	worker_leak_check();
 	_exit(0);
 }

@@ -7,10 +7,10 @@
  * Health changes are lock-free compare-and-swaps, so exactly one process
  * logs each transition.
  */
-#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <bsd/string.h>
+#include <sha2.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -62,6 +62,28 @@ slot_init(struct backend_slot *s, const struct conf_backend *cb)
 	return 0;
 }
 
+/*
+ * The key of ip-hash placements and sticky-cookie tokens. It must not
+ * change with a restart (that would move every client and void every
+ * cookie) nor differ between hosts running one configuration, as nginx's
+ * ip_hash does not: it comes from hash_secret (a fixed word when unset,
+ * so then anyone can compute placements, as with nginx and HAProxy).
+ */
+static void
+backend_hash_key(const struct conf *c, uint8_t key[16])
+{
+	static const char	 label[] = "maitred ip-hash and sticky key 1";
+	uint8_t			 d[SHA256_DIGEST_LENGTH];
+	SHA2_CTX		 ctx;
+
+	SHA256Init(&ctx);
+	SHA256Update(&ctx, (const uint8_t *)label, sizeof(label));
+	SHA256Update(&ctx, (const uint8_t *)c->hash_secret,
+	    strlen(c->hash_secret));
+	SHA256Final(d, &ctx);
+	memcpy(key, d, 16);
+}
+
 int
 backend_region_init(void *mem, const struct conf *c)
 {
@@ -77,11 +99,7 @@ backend_region_init(void *mem, const struct conf *c)
 	atomic_init(&t->rr, 0);
 	/* Start with a full budget: the first failures may retry too. */
 	atomic_init(&t->retry_budget, BACKEND_RETRY_CAP);
-	if (getrandom(t->hash_key, sizeof(t->hash_key), 0) !=
-	    (ssize_t)sizeof(t->hash_key)) {
-		log_warn("getrandom");
-		return -1;
-	}
+	backend_hash_key(c, t->hash_key);
 	if (lock_init(&t->wrr_lock) == -1) {
 		log_warnx("backend lock: cannot initialise");
 		return -1;

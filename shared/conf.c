@@ -1159,6 +1159,16 @@ d_status_path(struct loader *ld, const struct directive *d, int argc,
 	    sizeof(ld->c->status_path));
 }
 
+/* "hash_secret WORD": keys ip-hash and the sticky cookie's tokens. */
+static void
+d_hash_secret(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	if (strlcpy(ld->c->hash_secret, argv[1], sizeof(ld->c->hash_secret)) >=
+	    sizeof(ld->c->hash_secret))
+		bad_value(ld, d->name, argv[1], "at most 127 bytes");
+}
+
 /* "sticky cookie NAME" or "sticky off". */
 static void
 d_sticky(struct loader *ld, const struct directive *d, int argc,
@@ -1309,6 +1319,7 @@ static const struct directive directives[] = {
 	{ "gzip_level", d_int, 1, 1, OFF(gzip_level), 1, 9 },
 	{ "gzip_min_length", d_gzip_min_length, 1, 1, 0, 0, 0 },
 	{ "gzip_types", d_gzip_types, 1, -1, 0, 0, 0 },
+	{ "hash_secret", d_hash_secret, 1, 1, 0, 0, 0 },
 	{ "health_check", d_health_check, 1, 2, 0, 0, 0 },
 	{ "health_interval", d_ms, 1, 1, OFF(health_interval_ms), 1, 0 },
 	{ "htdocs", d_htdocs, 1, 1, 0, 0, 0 },

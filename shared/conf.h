@@ -137,6 +137,7 @@ struct conf {
 	char			 access_log[PATH_MAX];	/* "" = off */
 
 	char			 sticky_cookie[64];	/* "" = no stickiness */
+	char			 hash_secret[128];	/* "" = built-in key */
 	int			 cache_stale_ms;	/* stale-if-error, 60 s */
 	int			 cache_stale_updating;	/* default on */
 

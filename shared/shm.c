@@ -121,16 +121,12 @@ shm_backends_index(void)
 int
 shm_backends_switch(const struct conf *c)
 {
-	struct backend_table	*old = shm_backends(), *t;
 	int			 next = 1 - atomic_load(&shm->backends_cur);
 	void			*mem = shm_region(shm->backends_off[next]);
 
 	if (backend_region_init(mem, c) == -1)
 		return -1;
-	t = backend_table_attach(mem);
-	/* Keep ip-hash placements stable for the backends that stay. */
-	if (old != NULL && t != NULL)
-		memcpy(t->hash_key, old->hash_key, sizeof(t->hash_key));
+	/* hash_secret keeps ip-hash placements (and cookies) stable. */
 	atomic_store(&shm->backends_cur, next);
 	return 0;
 }

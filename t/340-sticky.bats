@@ -92,3 +92,20 @@ get() {
 	assert_output --partial 'maitred.conf:'
 	assert_output --partial 'sticky: invalid value'
 }
+
+@test "sticky: cookies (and ip-hash placements) survive a restart; hash_secret changes them" {
+	get
+	local first=$BACKEND cookie=$COOKIE
+	maitred_stop
+	maitred_start
+	get -H "Cookie: SRV=$cookie"
+	assert_equal "$BACKEND" "$first"
+	assert_equal "$COOKIE" ""
+	# another secret, other tokens: the old cookie is unknown
+	maitred_stop
+	echo "hash_secret s3cret-word" >>"$MTD_CONF"
+	maitred_start
+	get -H "Cookie: SRV=$cookie"
+	[[ $COOKIE =~ ^[0-9a-f]{16}$ ]]
+	assert [ "$COOKIE" != "$cookie" ]
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bats
+# worker_connections reached, log_level filtering, and access-log lines
+# from many workers that never interleave. Each test starts its own
+# maitred.
+
+load helpers
+
+teardown() {
+	common_teardown
+}
+
+@test "worker_connections reached: the next client waits in the backlog, then is served" {
+	WORKERS=1 write_conf "worker_connections 4" "client_timeout 20s" \
+	    "keepalive_timeout 20s"
+	maitred_start
+	run python3 - "$PORT" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+req = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+held = []
+for i in range(4):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(req)
+    held.append((s, s.recv(4096).split(b"\r\n")[0].decode()))
+print("held:", " ".join(st for _, st in held))
+extra = socket.create_connection(("127.0.0.1", port), timeout=1)
+extra.sendall(req)
+try:
+    extra.recv(4096)
+    print("fifth: answered while full")
+except socket.timeout:
+    print("fifth: waiting")
+held[0][0].close()
+extra.settimeout(10)
+print("fifth after a close:", extra.recv(4096).split(b"\r\n")[0].decode())
+PY
+	assert_success
+	assert_line 'held: HTTP/1.1 200 OK HTTP/1.1 200 OK HTTP/1.1 200 OK HTTP/1.1 200 OK'
+	assert_line 'fifth: waiting'
+	assert_line 'fifth after a close: HTTP/1.1 200 OK'
+}
+
+@test "log_level warning: info lines are left out, warnings kept" {
+	write_conf "log_level warning"
+	maitred_start
+	kill -USR1 "$MAITRED_PID"
+	# a warning: a worker killed is respawned with a WARNING line
+	kill -KILL "$(worker_pids | head -n 1)"
+	wait_for log_has '\[WARNING\]'
+	run grep -c '\[INFO\]' "$(mtd_dir)/error.log"
+	assert_output 0
+}
+
+@test "access log lines from 4 workers under load never interleave" {
+	WORKERS=4 write_conf
+	maitred_start
+	python3 "$BATS_TEST_DIRNAME/lib/idle_conns.py" load --port "$PORT" \
+	    --threads 8 --duration 2 --timeout 5 >/dev/null 2>&1 3>&-
+	local n bad
+	n=$(wc -l <"$(mtd_dir)/access.log")
+	[ "$n" -ge 500 ] || fail "only $n lines"
+	bad=$(grep -cvE '^127\.0\.0\.1 - - \[[^]]+\] "GET [^"]* HTTP/1\.1" [0-9]{3} [0-9]+ "[^"]*" "[^"]*" rt=[0-9.]+ up=[^ ]+ cache=[^ ]+$' \
+	    "$(mtd_dir)/access.log" || true)
+	assert_equal "$bad" 0
+}

@@ -441,8 +441,9 @@ master_run(struct conf *c, const char *path, const struct master_opts *o)
 	spawn_init(c);
 	if (spawn_all() == -1)
 		fatalx("cannot start workers");
-	log_info("maitred %s started: %d workers, listening on %s",
-	    MTD_VERSION, c->workers, master_listen_text(c));
+	log_info("maitred %s started: %d worker%s, listening on %s",
+	    MTD_VERSION, c->workers, c->workers == 1 ? "" : "s",
+	    master_listen_text(c));
 	health_init(current, shm_backends());
 	master_loop();
 	health_stop();

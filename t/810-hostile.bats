@@ -22,10 +22,10 @@ timed_get() {
 	    "$(url "$1")" || true
 }
 
-@test "slowloris: 500 slow heads are cut at client_timeout, a normal client is served fast" {
-	write_conf "client_timeout 2s" "worker_connections 2000"
+@test "slowloris: 2,000 slow heads are cut at client_timeout, a normal client is served fast" {
+	write_conf "client_timeout 2s" "worker_connections 5000"
 	maitred_start
-	python3 "$IDLE_CONNS" slowloris --port "$PORT" --conns 500 \
+	python3 "$IDLE_CONNS" slowloris --port "$PORT" --conns 2000 \
 	    --interval 0.5 --duration 9 >"$MTD_DIR/slow.out" 2>&1 3>&- &
 	local slowpid=$! i r code t worst=0
 	track_pid "$slowpid"
@@ -44,7 +44,7 @@ timed_get() {
 	local line
 	line=$(cat "$MTD_DIR/slow.out")
 	hb_note "slowloris: $line"
-	[ "$(hb_field connected "$line")" -ge 450 ]
+	[ "$(hb_field connected "$line")" -ge 1800 ]
 	# every slow connection was closed by the server, around 2 s
 	assert_equal "$(hb_field closed "$line")" "$(hb_field connected "$line")"
 	less_than "$(hb_field median_close "$line")" 4
@@ -90,6 +90,38 @@ timed_get() {
 		assert_equal "$(first_status)" 200
 		assert_output --partial '"body_len": 20'
 	done
+}
+
+# established_at_least N: N client connections to $PORT are open.
+established_at_least() {
+	[ "$(ss -tnH state established "( sport = :$PORT )" | wc -l)" -ge "$1" ]
+}
+
+@test "slow POST: 2,000 clients trickling bodies hold no backend connection; others are served" {
+	local b1 before i r
+	b1=$(hb_backend_start b1)
+	printf '127.0.0.1:%s:1:3\n' "$b1" >"$MTD_DIR/backends.cfg"
+	write_conf "backends $MTD_DIR/backends.cfg" "client_timeout 3s" \
+	    "worker_connections 5000"
+	maitred_start
+	before=$(hb_backend_count "$b1")
+	python3 "$IDLE_CONNS" slowloris --port "$PORT" --conns 2000 \
+	    --post /echo --body-len 1000 --interval 0.5 --duration 6 \
+	    >"$MTD_DIR/slowpost.out" 2>&1 3>&- &
+	local slowpid=$!
+	track_pid "$slowpid"
+	wait_for established_at_least 1500
+	for i in 1 2 3 4 5 6; do
+		r=$(timed_get /proxied)
+		assert_equal "${r% *}" 200
+		less_than "${r#* }" 1
+		sleep 0.2
+	done
+	# the backend saw our six GETs, none of the 2,000 bodies
+	assert_equal "$(hb_backend_count "$b1")" $((before + 6))
+	wait_gone "$slowpid" 30
+	hb_note "slow POST: $(cat "$MTD_DIR/slowpost.out")"
+	[ "$(hb_field connected "$(cat "$MTD_DIR/slowpost.out")")" -ge 1800 ]
 }
 
 @test "10,000 idle keep-alive connections held at once, each answered afterwards" {

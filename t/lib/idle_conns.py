@@ -15,7 +15,8 @@ usage: idle_conns.py COMMAND [options]
             then one more byte every --interval seconds, for at most
             --duration seconds. Prints "conns=N connected=C closed=K
             got408=R median_close=S max_close=S" (close times from the
-            first byte sent).
+            first byte sent). With --post PATH, a whole POST head
+            (Content-Length --body-len) and then the body byte by byte.
   load      --threads T clients, each looping for --duration seconds on
             GET --path (one connection per request, --timeout seconds
             per request). Prints "ok=A fail=B slow=C max=S": slow counts
@@ -181,6 +182,10 @@ def cmd_slowloris(a):
     socks = connect_many(a.port, a.conns, start + 10)
     sel = selectors.DefaultSelector()
     head = b"GET / HTTP/1.1\r\nHost: t\r\nX-a: "
+    if a.post:
+        # slow POST: a whole head, then the body byte by byte
+        head = ("POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+                "\r\n" % (a.post, a.body_len)).encode()
     first = {}
     got = {}
     closed = {}
@@ -320,6 +325,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=5)
     ap.add_argument("--pause", type=float, default=0)
     ap.add_argument("--body-len", type=int, default=20)
+    ap.add_argument("--post", help="slowloris: slow POST bodies to this path")
     a = ap.parse_args()
     return {"hold": cmd_hold, "slowloris": cmd_slowloris,
             "load": cmd_load,

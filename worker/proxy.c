@@ -364,6 +364,8 @@ static int
 px_error(struct proxy *px, int status, const char *why)
 {
 	struct conn	*c = px->c;
+	char		 extra[128];
+	int		 n;
 
 	if (why != NULL && px->backend >= 0)
 		log_warnx("upstream %s: %s", px_name(px), why);
@@ -374,7 +376,10 @@ px_error(struct proxy *px, int status, const char *why)
 	    px->buf, PX_BUF_SIZE) == PCACHE_HIT)
 		return px_send_begin(px);
 	c->keep_alive = 0;	/* the body may be partly sent */
-	resp_error(c, status, NULL);
+	/* Still a proxied answer: it says how the cache saw it. */
+	n = pcache_fields(&px->pc, extra, sizeof(extra) - 1);
+	extra[n > 0 ? n : 0] = '\0';
+	resp_error(c, status, extra);
 	c->state = CS_HANDLER;
 	px->phase = PX_ERROR;
 	px->moved = 1;

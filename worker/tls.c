@@ -50,11 +50,11 @@ struct tls_ctxs {
 	int		 nsni;
 };
 
-static void
-tls_err(const struct conf *c, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+/*
+ * Log "file:line: message: OpenSSL reason" for a configuration error at
+ * line <line> of the main file, and clear OpenSSL's error queue.
+ */
+void
 tls_err(const struct conf *c, int line, const char *fmt, ...)
 {
 	char		 msg[1024];

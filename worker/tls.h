@@ -30,6 +30,12 @@ struct ssl_st;
 int	 tls_conf_build(struct conf *c);
 /* Free c->tls (NULL is fine). */
 void	 tls_conf_free(struct conf *c);
+/*
+ * Log "<file>:<line>: <message>: <OpenSSL reason>" for the main file of
+ * <c>, and clear OpenSSL's error queue. Master, at configuration load.
+ */
+void	 tls_err(const struct conf *c, int line, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 /* Attach a server-side SSL object to the new connection <c>. 0 or -1. */
 int	 tls_conn_new(struct conn *c);

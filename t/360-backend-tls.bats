@@ -290,6 +290,43 @@ EOF
 	log_has "upstream 127\.0\.0\.1:$PS: connect timeout \(TLS handshake\)"
 }
 
+@test "health_check http over TLS: bad certificate and stalled handshake down, good one up" {
+	proxy_start "127.0.0.1:$P1:1:3" "127.0.0.1:$PA:1:3" \
+	    "127.0.0.1:$PS:1:3" -- "health_check http /health" \
+	    "health_interval 300ms" "connect_timeout 500ms"
+	wait_for log_has "backend 127\.0\.0\.1:$PA down: TLS handshake: certificate verify failed"
+	wait_for log_has "backend 127\.0\.0\.1:$PS down: connect timeout \(TLS handshake\)"
+	run log_has "backend 127\.0\.0\.1:$P1 down"
+	assert_failure
+	http_get /maitred/status
+	run python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for b in d["backends"]:
+    print(b["address"], b["healthy"])' "$HTTP_BODY"
+	assert_line "127.0.0.1:$P1 True"
+	assert_line "127.0.0.1:$PA False"
+	assert_line "127.0.0.1:$PS False"
+}
+
+@test "health_check http over TLS: a backend that comes back is marked up" {
+	local pd
+	pd=$(free_port)
+	proxy_start "127.0.0.1:$pd:1:1" -- "health_check http /health" \
+	    "health_interval 300ms" "connect_timeout 500ms"
+	wait_for log_has "backend 127\.0\.0\.1:$pd down"
+	python3 "$BACKEND_PY" --port "$pd" --name bd \
+	    --pidfile "$BATS_FILE_TMPDIR/bd.pid" \
+	    --tls-cert "$BATS_FILE_TMPDIR/pki/srv.crt" \
+	    --tls-key "$BATS_FILE_TMPDIR/pki/srv.key" \
+	    </dev/null >/dev/null 2>&1 3>&- &
+	wait_for log_has "backend 127\.0\.0\.1:$pd up"
+	http_get /x
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-Backend)" bd
+	stop_backend bd
+}
+
 @test "-t: bad backend_tls values and a missing CA file name file:line" {
 	local ca=$BATS_TEST_TMPDIR/none.pem
 	write_conf "backend_tls maybe" "backend_tls_verify sometimes" \

@@ -1,9 +1,12 @@
 /*
  * The master's probe scheduler. One probe per backend, each a small
- * state machine (connecting, sending, reading) on a non-blocking
- * socket, driven by the master's poll() through health_pollfds() and
- * health_process(). Deadlines use CLOCK_MONOTONIC. A probe still in
- * flight when the next round is due is left to finish, never doubled.
+ * state machine (connecting, TLS handshake, sending, reading) on a
+ * non-blocking socket, driven by the master's poll() through
+ * health_pollfds() and health_process(). Deadlines use CLOCK_MONOTONIC.
+ * A probe still in flight when the next round is due is left to finish,
+ * never doubled. With backend_tls, an http check talks HTTPS with the
+ * workers' client context (same CA, same name checks); a tcp check
+ * stays a TCP connect.
  */
 #include <sys/socket.h>
 
@@ -23,6 +26,8 @@
 #include "health.h"
 #include "log.h"
 #include "mtd.h"
+#include "tls.h"
+#include "tls_client.h"
 
 #define HEALTH_MIN_INTERVAL_MS	10
 #define HEALTH_DEFAULT_TIMEOUT	5000
@@ -30,6 +35,7 @@
 enum probe_state {
 	PROBE_IDLE,
 	PROBE_CONNECTING,
+	PROBE_HANDSHAKE,	/* backend_tls: SSL_connect() */
 	PROBE_SENDING,
 	PROBE_READING,
 };
@@ -37,6 +43,9 @@ enum probe_state {
 struct probe {
 	int			 fd;		/* -1 when idle */
 	enum probe_state	 state;
+	short			 events;	/* what poll() waits for */
+	struct ssl_st		*ssl;		/* NULL: plain */
+	char			 tls_name[256];	/* checked, sent as SNI */
 	int64_t			 deadline;	/* monotonic ms */
 	char			 req[640];
 	size_t			 reqlen, sent;
@@ -48,6 +57,7 @@ static struct {
 	struct backend_table	*t;
 	int			 n;		/* 0: not checking */
 	enum health_kind	 kind;
+	struct ssl_ctx_st	*tls;		/* http over TLS; NULL: plain */
 	char			 path[256];
 	int			 interval_ms;
 	int			 timeout_ms;
@@ -66,9 +76,15 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * No close_notify: the probe asked for "Connection: close", and a
+ * worker dropping its fork() copy must not write to the connection.
+ */
 static void
 probe_close(struct probe *p)
 {
+	tls_client_free(p->ssl, 0);
+	p->ssl = NULL;
 	if (p->fd != -1)
 		close(p->fd);
 	p->fd = -1;
@@ -127,14 +143,42 @@ probe_status(int i)
 	probe_done(i, 0, why);
 }
 
+/* recv(2) or SSL_read; on EAGAIN, p->events says what to wait for. */
+static ssize_t
+probe_io_recv(struct probe *p, void *buf, size_t len)
+{
+	ssize_t	 n;
+	int	 st = 0;
+
+	if (p->ssl == NULL)
+		n = recv(p->fd, buf, len, MSG_DONTWAIT);
+	else
+		n = tls_io_recv(p->ssl, buf, len, &st);
+	p->events = (st & TLS_IO_CROSS) ? POLLOUT : POLLIN;
+	return n;
+}
+
+static ssize_t
+probe_io_send(struct probe *p, const void *buf, size_t len)
+{
+	ssize_t	 n;
+	int	 st = 0;
+
+	if (p->ssl == NULL)
+		n = send(p->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		n = tls_io_send(p->ssl, buf, len, &st);
+	p->events = (st & TLS_IO_CROSS) ? POLLIN : POLLOUT;
+	return n;
+}
+
 static void
 probe_read(int i)
 {
 	struct probe	*p = &hc.p[i];
 	ssize_t		 r;
 
-	r = recv(p->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len,
-	    MSG_DONTWAIT);
+	r = probe_io_recv(p, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
 	if (r == -1) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			probe_fail_errno(i, "read", errno);
@@ -159,26 +203,65 @@ probe_send(int i)
 	struct probe	*p = &hc.p[i];
 	ssize_t		 w;
 
-	w = send(p->fd, p->req + p->sent, p->reqlen - p->sent,
-	    MSG_DONTWAIT | MSG_NOSIGNAL);
+	w = probe_io_send(p, p->req + p->sent, p->reqlen - p->sent);
 	if (w == -1) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			probe_fail_errno(i, "send", errno);
 		return;
 	}
 	p->sent += (size_t)w;
-	if (p->sent == p->reqlen)
+	if (p->sent == p->reqlen) {
 		p->state = PROBE_READING;
+		p->events = POLLIN;
+	}
+}
+
+static void
+probe_handshake(int i)
+{
+	struct probe	*p = &hc.p[i];
+	char		 why[256];
+	int		 want = 0;
+
+	switch (tls_client_handshake(p->ssl, &want, why, sizeof(why))) {
+	case 1:
+		p->state = PROBE_SENDING;
+		p->events = POLLOUT;
+		probe_send(i);
+		break;
+	case 0:
+		p->events = want == TLS_CLIENT_WANT_READ ? POLLIN : POLLOUT;
+		break;
+	default:
+		probe_done(i, 0, why);
+		break;
+	}
 }
 
 static void
 probe_connected(int i)
 {
+	struct probe	*p = &hc.p[i];
+
 	if (hc.kind == HEALTH_TCP) {
 		probe_done(i, 1, NULL);
 		return;
 	}
-	hc.p[i].state = PROBE_SENDING;
+	if (hc.tls != NULL) {
+		p->ssl = tls_client_new(hc.tls, p->fd, p->tls_name, -1);
+		if (p->ssl == NULL) {
+			/* Our problem, not the backend's: no report. */
+			log_warnx("health check %s: out of memory",
+			    backend_get(hc.t, i)->name);
+			probe_close(p);
+			return;
+		}
+		p->state = PROBE_HANDSHAKE;
+		probe_handshake(i);
+		return;
+	}
+	p->state = PROBE_SENDING;
+	p->events = POLLOUT;
 	probe_send(i);
 }
 
@@ -205,6 +288,7 @@ probe_start(int i, int64_t now)
 		    "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
 		    "User-Agent: maitred-health\r\n\r\n", hc.path, s->name);
 	p->state = PROBE_CONNECTING;
+	p->events = POLLOUT;
 	if (connect(p->fd, (const struct sockaddr *)&s->ss, s->sslen) == 0)
 		probe_connected(i);
 	else if (errno != EINPROGRESS && errno != EINTR)
@@ -240,16 +324,32 @@ probe_event(int i, short revents)
 		if (revents & (POLLOUT | POLLERR | POLLHUP))
 			probe_connecting(i);
 		break;
+	case PROBE_HANDSHAKE:
+		probe_handshake(i);
+		break;
 	case PROBE_SENDING:
-		if (revents & (POLLOUT | POLLERR | POLLHUP))
+		if (revents & (hc.p[i].events | POLLERR | POLLHUP))
 			probe_send(i);
 		break;
 	case PROBE_READING:
-		if (revents & (POLLIN | POLLERR | POLLHUP))
+		if (revents & (hc.p[i].events | POLLERR | POLLHUP))
 			probe_read(i);
 		break;
 	case PROBE_IDLE:
 		break;
+	}
+}
+
+static const char *
+probe_timeout_why(const struct probe *p)
+{
+	switch (p->state) {
+	case PROBE_CONNECTING:
+		return "connect timeout";
+	case PROBE_HANDSHAKE:
+		return "connect timeout (TLS handshake)";
+	default:
+		return "timeout";
 	}
 }
 
@@ -289,6 +389,10 @@ health_init(const struct conf *c, struct backend_table *t)
 	hc.t = t;
 	hc.n = t != NULL ? MTD_MIN(backend_count(t), c->nbackends) : 0;
 	hc.kind = c->health_kind;
+	hc.tls = c->backend_tls ? c->backend_tls_ctx : NULL;
+	for (i = 0; i < hc.n; i++)
+		strlcpy(hc.p[i].tls_name, tls_client_name(c, i),
+		    sizeof(hc.p[i].tls_name));
 	if (strlcpy(hc.path, c->health_path, sizeof(hc.path)) >=
 	    sizeof(hc.path) || hc.path[0] != '/')
 		strlcpy(hc.path, "/", sizeof(hc.path));
@@ -328,8 +432,7 @@ health_pollfds(struct pollfd *pfd, int max)
 		if (hc.p[i].state == PROBE_IDLE)
 			continue;
 		pfd[k].fd = hc.p[i].fd;
-		pfd[k].events = hc.p[i].state == PROBE_READING ? POLLIN :
-		    POLLOUT;
+		pfd[k].events = hc.p[i].events;
 		pfd[k].revents = 0;
 		k++;
 	}
@@ -358,8 +461,7 @@ health_process(const struct pollfd *pfd, int n)
 	now = now_ms();
 	for (i = 0; i < hc.n; i++)
 		if (hc.p[i].state != PROBE_IDLE && now >= hc.p[i].deadline)
-			probe_done(i, 0, hc.p[i].state == PROBE_CONNECTING ?
-			    "connect timeout" : "timeout");
+			probe_done(i, 0, probe_timeout_why(&hc.p[i]));
 	if (now >= hc.next_round)
 		round_start(now);
 }

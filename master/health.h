@@ -2,7 +2,8 @@
  * Active health checks, run by the master inside its own poll() loop.
  * Every health_interval all backends are probed in parallel with
  * non-blocking sockets: a TCP connect, or an HTTP GET whose status line
- * must be 2xx or 3xx, each within connect_timeout. Results go through
+ * must be 2xx or 3xx (over TLS, after a verified handshake, when
+ * backend_tls is on), each within connect_timeout. Results go through
  * backend_report(), the same counting as the workers' passive reports.
  * Nothing here blocks and nothing is allocated.
  */

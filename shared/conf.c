@@ -31,6 +31,7 @@
 #include "log.h"
 #include "mtd.h"
 #include "tls.h"
+#include "tls_client.h"
 
 #define CONF_MAX_LINE	4095	/* bytes, without the newline */
 #define CONF_MAX_ARGS	64	/* tokens on one line of the main file */
@@ -1299,11 +1300,84 @@ d_worker_sched(struct loader *ld, const struct directive *d, int argc,
 		    "expected \"batch\" or \"normal\"");
 }
 
+/* "backend_tls on|off", remembering the line for later errors. */
+static void
+d_backend_tls(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	ld->c->backend_tls_line = ld->r->lineno;
+	d_flag(ld, d, argc, argv);
+}
+
+/* "backend_tls_ca PATH": a PEM bundle that must be readable now. */
+static void
+d_backend_tls_ca(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	struct conf	*c = ld->c;
+	FILE		*fp;
+
+	if (resolve(ld, argv[1], c->backend_tls_ca,
+	    sizeof(c->backend_tls_ca)) == -1) {
+		bad_value(ld, d->name, argv[1], "path too long");
+		return;
+	}
+	c->backend_tls_ca_line = ld->r->lineno;
+	if ((fp = fopen(c->backend_tls_ca, "re")) == NULL) {
+		lerr(ld->r, "%s \"%s\": %s", d->name, c->backend_tls_ca,
+		    strerror(errno));
+		return;
+	}
+	fclose(fp);
+}
+
+/* 1: an IP address, 0: a host name (letters, digits, '-', '.'), -1. */
+static int
+host_or_ip(const char *v)
+{
+	static const char	 dns[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.";
+	struct in6_addr		 a6;
+	struct in_addr		 a4;
+
+	if (strchr(v, ':') != NULL)
+		return inet_pton(AF_INET6, v, &a6) == 1 ? 1 : -1;
+	/* All digits and dots: an IPv4 address or nothing (as backends). */
+	if (v[strspn(v, "0123456789.")] == '\0')
+		return inet_pton(AF_INET, v, &a4) == 1 ? 1 : -1;
+	if (v[strspn(v, dns)] != '\0' || v[0] == '.' || v[0] == '-')
+		return -1;
+	return 0;
+}
+
+/*
+ * "backend_tls_name NAME": checked in every backend's certificate
+ * instead of its host as written in backends.cfg, and sent as SNI.
+ */
+static void
+d_backend_tls_name(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	struct conf	*c = ld->c;
+
+	if (strlen(argv[1]) >= sizeof(c->backend_tls_name) ||
+	    host_or_ip(argv[1]) == -1) {
+		bad_value(ld, d->name, argv[1], "expected a host name or an "
+		    "IP address");
+		return;
+	}
+	strlcpy(c->backend_tls_name, argv[1], sizeof(c->backend_tls_name));
+}
+
 #define OFF(f)	offsetof(struct conf, f)
 
 static const struct directive directives[] = {
 	{ "access_log", d_path, 1, 1, OFF(access_log), 0, 0 },
 	{ "backend_rcvbuf", d_sockbuf, 1, 1, OFF(backend_rcvbuf), 0, 0 },
+	{ "backend_tls", d_backend_tls, 1, 1, OFF(backend_tls), 0, 0 },
+	{ "backend_tls_ca", d_backend_tls_ca, 1, 1, 0, 0, 0 },
+	{ "backend_tls_name", d_backend_tls_name, 1, 1, 0, 0, 0 },
+	{ "backend_tls_verify", d_flag, 1, 1, OFF(backend_tls_verify), 0, 0 },
 	{ "backends", d_seed, 1, 1, OFF(backends_path), 0, 0 },
 	{ "blacklist", d_seed, 1, 1, OFF(blacklist_path), 0, 0 },
 	{ "cache_rules", d_seed, 1, 1, OFF(cache_rules_path), 0, 0 },
@@ -1464,6 +1538,7 @@ conf_defaults(struct conf *c)
 	strlcpy(c->php_cgi, "/usr/bin/php-cgi", sizeof(c->php_cgi));
 	c->php_timeout_ms = 30000;
 	c->log_level = LOG_LVL_INFO;
+	c->backend_tls_verify = 1;
 	gzip_defaults(c);
 	strlcpy(c->status_path, "/maitred/status", sizeof(c->status_path));
 	c->status_allow = default_status_allow();
@@ -1551,6 +1626,8 @@ conf_load(struct conf *c, const char *path)
 	free(ld.allow.v);
 	if (ld.errors == 0 && tls_conf_build(c) == -1)
 		ld.errors++;
+	if (ld.errors == 0 && tls_client_conf_build(c) == -1)
+		ld.errors++;
 	if (ld.errors == 0)
 		return 0;
 	conf_free(c);
@@ -1580,4 +1657,5 @@ conf_free(struct conf *c)
 	c->ssl_sni = NULL;
 	c->nssl_sni = 0;
 	tls_conf_free(c);
+	tls_client_conf_free(c);
 }

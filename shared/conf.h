@@ -66,6 +66,7 @@ struct conf_sni {
 };
 
 struct tls_ctxs;
+struct ssl_ctx_st;
 
 struct conf_backend {
 	char			 host[256];	/* as written, no brackets */
@@ -159,6 +160,15 @@ struct conf {
 	struct conf_sni		*ssl_sni;
 	int			 nssl_sni;
 	struct tls_ctxs		*tls;		/* built by conf_load() */
+
+	/* TLS to backends (worker/tls_client.c). */
+	int			 backend_tls;		/* default off */
+	int			 backend_tls_line;
+	int			 backend_tls_verify;	/* default on */
+	char			 backend_tls_ca[PATH_MAX]; /* "": system */
+	int			 backend_tls_ca_line;
+	char			 backend_tls_name[256];	/* "": each host */
+	struct ssl_ctx_st	*backend_tls_ctx;	/* built by conf_load() */
 
 	char			 status_path[256];	/* /maitred/status */
 	struct cidr_set		*status_allow;		/* 127.0.0.1 ::1 */

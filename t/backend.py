@@ -8,6 +8,9 @@ Every response carries "X-Backend: NAME" (default: the port).
 Paths:
   /health          200 "ok" (not counted)
   /count           requests served so far, excluding /count and /health
+  /conns           connections accepted so far (TLS: handshakes done),
+                   and with --tls how many of them resumed a session:
+                   "CONNS RESUMED"
   /slow?ms=N       sleep N ms, then answer
   /status/NNN      answer with status NNN
   /big?bytes=N     N deterministic bytes, byte i = i % 251, Content-Length
@@ -25,7 +28,14 @@ Paths:
   ?hdr=Name:Value  (any path, repeatable) add this response header field
   anything else    200 "NAME METHOD PATH\\n"
 
+With --tls-cert and --tls-key the server speaks HTTPS (TLS 1.2+, the
+handshake in the connection's own thread) and every response carries
+"X-TLS-SNI: NAME", the SNI name the client sent ("-": none). With --stall it accepts
+TCP connections and never reads or answers (a TLS handshake that never
+ends).
+
 usage: t/backend.py --port P [--name NAME] [--host ::1] [--pidfile F]
+                    [--tls-cert CRT --tls-key KEY] [--stall]
 """
 
 import argparse
@@ -35,6 +45,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -94,6 +105,9 @@ class Handler(BaseHTTPRequestHandler):
     def head(self, status, length=None, ctype="text/plain", extra=()):
         self.send_response(status)
         self.send_header("X-Backend", self.server.name)
+        if self.server.tls is not None:
+            self.send_header("X-TLS-SNI",
+                             getattr(self.connection, "tls_sni", None) or "-")
         if ctype is not None:
             self.send_header("Content-Type", ctype)
         if length is not None:
@@ -131,6 +145,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, "ok\n")
         if path == "/count":
             return self.reply(200, "%d\n" % self.server.served)
+        if path == "/conns":
+            return self.reply(200, "%d %d\n" % (self.server.conns,
+                                               self.server.resumed))
         if path == "/slow":
             time.sleep(int(q.get("ms", ["1000"])[0]) / 1000.0)
             return self.reply(200, "slow\n")
@@ -280,17 +297,80 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, name):
+    def __init__(self, addr, name, tls=None):
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6
         self.name = name
         self.served = 0
+        self.conns = 0
+        self.resumed = 0
+        self.tls = tls
         self.lock = threading.Lock()
         super().__init__(addr, Handler)
 
     def count_one(self):
         with self.lock:
             self.served += 1
+
+    def finish_request(self, request, client_address):
+        # In the connection's thread: a slow or failed handshake holds
+        # up nobody else.
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        with self.lock:
+            self.conns += 1
+            if self.tls is not None and request.session_reused:
+                self.resumed += 1
+        try:
+            super().finish_request(request, client_address)
+        finally:
+            if self.tls is not None:
+                request.close()  # the plain socket was detached
+
+
+def stall(a):
+    """Accept connections and hold them, never reading a byte."""
+    fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    s = socket.socket(fam)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((a.host, a.port))
+    s.listen(128)
+    s.settimeout(0.5)
+    if a.pidfile:
+        with open(a.pidfile, "w") as f:
+            f.write("%d\n" % os.getpid())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    held = []
+    while not stop.is_set():
+        try:
+            held.append(s.accept()[0])
+        except socket.timeout:
+            pass
+    for c in held:
+        c.close()
+    s.close()
+    if a.pidfile:
+        try:
+            os.unlink(a.pidfile)
+        except OSError:
+            pass
+    return 0
+
+
+def tls_context(a):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(a.tls_cert, a.tls_key)
+    ctx.set_alpn_protocols(["http/1.1"])
+
+    def sni(sock, name, _ctx):
+        sock.tls_sni = name
+    ctx.sni_callback = sni
+    return ctx
 
 
 def main():
@@ -299,9 +379,15 @@ def main():
     ap.add_argument("--name")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--pidfile")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--stall", action="store_true")
     a = ap.parse_args()
 
-    srv = Server((a.host, a.port), a.name or str(a.port))
+    if a.stall:
+        return stall(a)
+    tls = tls_context(a) if a.tls_cert else None
+    srv = Server((a.host, a.port), a.name or str(a.port), tls)
     if a.pidfile:
         with open(a.pidfile, "w") as f:
             f.write("%d\n" % os.getpid())

@@ -828,8 +828,7 @@ px_req_step(struct proxy *px)
 			iov[niov].iov_base = c->r->in + px->bsend;
 			iov[niov++].iov_len = bl;
 		}
-		n = sock_sendv(up->io.fd, iov, niov,
-		    px->req_complete ? 0 : MSG_MORE);
+		n = upstream_sendv(up, iov, niov, !px->req_complete);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				up->writable = 0;
@@ -1078,14 +1077,16 @@ px_resp_scan(struct proxy *px, uint32_t off, size_t n)
 }
 
 /*
- * Whether the rest of this body may bypass user space: a plain client,
- * a Content-Length body with enough left, nothing that must see the
- * bytes (deflate, a cache fill).
+ * Whether the rest of this body may bypass user space: plain sockets
+ * both ways (TLS bytes must go through OpenSSL), a Content-Length body
+ * with enough left, nothing that must see the bytes (deflate, a cache
+ * fill).
  */
 static int
 px_splice_ok(const struct proxy *px)
 {
-	return wconf->proxy_splice && px->c->ssl == NULL && px->gz == NULL &&
+	return wconf->proxy_splice && px->c->ssl == NULL &&
+	    px->up->ssl == NULL && px->gz == NULL &&
 	    !px->pc.storing && px->resp_kind == HTTP_BODY_LENGTH &&
 	    !px->resp_done && px->resp_left >= PX_SPLICE_MIN;
 }
@@ -1259,11 +1260,9 @@ px_resp_read(struct proxy *px)
 			return px_splice_in(px);
 	}
 	room = PX_BUF_SIZE - px->rlen;
-	n = recv(up->io.fd, px->buf + px->rlen, room, 0);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-		up->readable = 0;
+	n = upstream_recv(up, px->buf + px->rlen, room);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return STEP_WAIT;
-	}
 	if (n <= 0) {
 		const char *why = n == 0 ? "connection closed" :
 		    strerror(errno);
@@ -1281,8 +1280,6 @@ px_resp_read(struct proxy *px)
 		return px_fail_mid(px, n == 0 ?
 		    "closed in the middle of the response body" : why);
 	}
-	if ((size_t)n < room)
-		up->readable = 0;
 	px->moved = 1;
 	px->resp_byte = 1;
 	off = px->rlen;
@@ -1295,21 +1292,6 @@ px_resp_read(struct proxy *px)
 	return STEP_PHASE;
 }
 
-/*
- * Whether the backend sent more than its response: a pooled connection
- * must be drained, since its next edge is all that would tell. Asked only
- * when the last read did not prove the socket empty (a splice that took
- * exactly the body's end, a read that filled the buffer).
- */
-static int
-px_upstream_has_more(struct proxy *px)
-{
-	char	 b;
-
-	return recv(px->up->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != -1 ||
-	    errno != EAGAIN;
-}
-
 /* The whole response reached the client: recycle and finish. */
 static int
 px_finish(struct proxy *px)
@@ -1320,8 +1302,15 @@ px_finish(struct proxy *px)
 		c->head_len = px->bend;
 	else
 		c->keep_alive = 0;
+	/*
+	 * Whether the backend sent more than its response: a pooled
+	 * connection must be drained, since its next edge is all that
+	 * would tell. Asked only when the last read did not prove the
+	 * socket empty (a splice that took exactly the body's end, a read
+	 * that filled the buffer).
+	 */
 	if (px->reusable && px->up != NULL && px->up->readable &&
-	    px_upstream_has_more(px))
+	    upstream_has_more(px->up))
 		px->reusable = 0;
 	px_drop_upstream(px, px->reusable && px->req_sent);
 	return px_end(px, 1);
@@ -1388,16 +1377,23 @@ px_send_early(struct proxy *px)
 	return STEP_PHASE;
 }
 
+/*
+ * Connecting, then (backend_tls) handshaking; either failure is a
+ * connect failure of the backend. The early send is for plain
+ * connections only: a TLS backend gets nothing before its handshake.
+ */
 static int
 px_step_connect(struct proxy *px)
 {
-	char	 why[128];
-	int	 err;
+	struct upstream	*up = px->up;
+	char		 why[256];
 
-	if (!px->up->writable)
-		return px->early_tried ? STEP_WAIT : px_send_early(px);
-	if ((err = upstream_connected(px->up)) != 0) {
-		snprintf(why, sizeof(why), "connect: %s", strerror(err));
+	switch (upstream_ready(up, why, sizeof(why))) {
+	case UPSTREAM_WAIT:
+		if (up->connecting && up->ssl == NULL && !px->early_tried)
+			return px_send_early(px);
+		return STEP_WAIT;
+	case UPSTREAM_FAIL:
 		return px_connect_fail(px, why);
 	}
 	px->phase = PX_RELAY;
@@ -1421,19 +1417,17 @@ px_step_tunnel(struct proxy *px)
 			return px_end(px, 1);
 		if (px->roff == px->rlen && up->readable) {
 			px->roff = px->rlen = 0;
-			n = recv(up->io.fd, px->buf, PX_BUF_SIZE, 0);
+			n = upstream_recv(up, px->buf, PX_BUF_SIZE);
 			if (n > 0) {
 				px->rlen = (uint32_t)n;
 				moved = 1;
-			} else if (n == -1 && (errno == EAGAIN ||
-			    errno == EINTR))
-				up->readable = 0;
-			else
+			} else if (n == 0 || (errno != EAGAIN &&
+			    errno != EINTR))
 				return px_end(px, 1);
 		}
 		if (px->bsend < c->in_len && up->writable) {
-			n = send(up->io.fd, c->r->in + px->bsend,
-			    c->in_len - px->bsend, MSG_NOSIGNAL);
+			n = upstream_send(up, c->r->in + px->bsend,
+			    c->in_len - px->bsend);
 			if (n > 0) {
 				px->bsend += (uint32_t)n;
 				moved = 1;
@@ -1611,7 +1605,9 @@ px_on_timeout(struct proxy *px)
 	case PX_WAIT:
 		return px_wait_step(px);
 	case PX_CONNECT:
-		return px_connect_fail(px, "connect timeout");
+		return px_connect_fail(px, px->up != NULL &&
+		    px->up->ssl != NULL && !px->up->connecting ?
+		    "connect timeout (TLS handshake)" : "connect timeout");
 	case PX_BODY:
 		return px_error(px, 408, NULL);
 	case PX_RELAY:
@@ -1766,7 +1762,7 @@ px_open(struct proxy *px, int pick)
 	px->req_sent = 0;
 	px->early_tried = 0;
 	px->moved = 1;
-	if (up->connecting) {
+	if (upstream_pending(up)) {
 		px->phase = PX_CONNECT;
 		ev_timer_set(&c->timer, (uint64_t)wconf->connect_timeout_ms);
 	} else

@@ -38,6 +38,7 @@
 #include "worker.h"
 
 #define TLS_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20"
+#define TLS_GATHER_MAX	16384	/* one record */
 
 struct tls_sni {
 	char		 name[256];	/* "host.example" or "*.example" */
@@ -50,11 +51,11 @@ struct tls_ctxs {
 	int		 nsni;
 };
 
-static void
-tls_err(const struct conf *c, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+/*
+ * Log "file:line: message: OpenSSL reason" for a configuration error at
+ * line <line> of the main file, and clear OpenSSL's error queue.
+ */
+void
 tls_err(const struct conf *c, int line, const char *fmt, ...)
 {
 	char		 msg[1024];
@@ -382,22 +383,26 @@ tls_pending(const struct conn *c)
 	return SSL_pending(c->ssl) > 0;
 }
 
-/* After a failed SSL_read/SSL_write: -1 with errno, EAGAIN to retry. */
+/*
+ * After a failed SSL_read/SSL_write: -1 with errno, EAGAIN to retry.
+ * TLS_IO_CROSS in <*st> when the read must wait for the socket to take
+ * bytes, or the write for bytes to arrive.
+ */
 static ssize_t
-tls_fail(struct conn *c, int ret, int writing)
+tls_fail(SSL *ssl, int ret, int writing, int *st)
 {
-	int	 err = SSL_get_error(c->ssl, ret), saved = errno;
+	int	 err = SSL_get_error(ssl, ret), saved = errno;
 
 	ERR_clear_error();
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
 		if (writing)
-			c->tls_wwant = 1;
+			*st |= TLS_IO_CROSS;
 		errno = EAGAIN;
 		return -1;
 	case SSL_ERROR_WANT_WRITE:
 		if (!writing)
-			c->tls_rwant = 1;
+			*st |= TLS_IO_CROSS;
 		errno = EAGAIN;
 		return -1;
 	case SSL_ERROR_ZERO_RETURN:
@@ -437,46 +442,49 @@ tls_plain_http(struct conn *c)
 }
 
 ssize_t
-tls_recv(struct conn *c, void *buf, size_t len)
+tls_io_recv(SSL *ssl, void *buf, size_t len, int *st)
 {
 	size_t	 got = 0;
 	ssize_t	 rc;
 	int	 n;
 
-	if (tls_plain_http(c) == -1)
-		return -1;
-	c->tls_rwant = 0;
+	*st = 0;
 	while (got < len) {
 		ERR_clear_error();
-		n = SSL_read(c->ssl, (char *)buf + got,
+		n = SSL_read(ssl, (char *)buf + got,
 		    (int)MTD_MIN(len - got, (size_t)INT_MAX));
 		if (n > 0) {
 			got += (size_t)n;
 			continue;
 		}
-		rc = tls_fail(c, n, 0);
-		return got > 0 ? (ssize_t)got : rc;
+		rc = tls_fail(ssl, n, 0, st);
+		if (got == 0)
+			return rc;
+		/* The end or the error is for the next call to report. */
+		if (rc == 0 || errno != EAGAIN)
+			*st |= TLS_IO_MORE;
+		return (ssize_t)got;
 	}
 	return (ssize_t)got;
 }
 
 ssize_t
-tls_send(struct conn *c, const void *buf, size_t len)
+tls_io_send(SSL *ssl, const void *buf, size_t len, int *st)
 {
 	size_t	 done = 0;
 	ssize_t	 rc;
 	int	 n;
 
-	c->tls_wwant = 0;
+	*st = 0;
 	while (done < len) {
 		ERR_clear_error();
-		n = SSL_write(c->ssl, (const char *)buf + done,
+		n = SSL_write(ssl, (const char *)buf + done,
 		    (int)MTD_MIN(len - done, (size_t)INT_MAX));
 		if (n > 0) {
 			done += (size_t)n;
 			continue;
 		}
-		rc = tls_fail(c, n, 1);
+		rc = tls_fail(ssl, n, 1, st);
 		return done > 0 ? (ssize_t)done : rc;
 	}
 	return (ssize_t)done;
@@ -489,10 +497,10 @@ tls_send(struct conn *c, const void *buf, size_t len)
  * OpenSSL requires of a retried write.
  */
 static ssize_t
-tls_sendv_small(struct conn *c, const struct iovec *iov, int iovcnt,
-    size_t total)
+tls_sendv_small(SSL *ssl, const struct iovec *iov, int iovcnt, size_t total,
+    int *st)
 {
-	static char	 gather[16384];
+	static char	 gather[TLS_GATHER_MAX];
 	size_t		 off = 0;
 	int		 i;
 
@@ -500,26 +508,27 @@ tls_sendv_small(struct conn *c, const struct iovec *iov, int iovcnt,
 		memcpy(gather + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
 	}
-	return tls_send(c, gather, total);
+	return tls_io_send(ssl, gather, total, st);
 }
 
 ssize_t
-tls_sendv(struct conn *c, const struct iovec *iov, int iovcnt)
+tls_io_sendv(SSL *ssl, const struct iovec *iov, int iovcnt, int *st)
 {
 	size_t	 total = 0;
 	ssize_t	 n;
 	int	 i;
 
+	*st = 0;
 	for (i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
-	if (iovcnt > 1 && total <= 16384)
-		return tls_sendv_small(c, iov, iovcnt, total);
+	if (iovcnt > 1 && total <= TLS_GATHER_MAX)
+		return tls_sendv_small(ssl, iov, iovcnt, total, st);
 	total = 0;
 
 	for (i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len == 0)
 			continue;
-		n = tls_send(c, iov[i].iov_base, iov[i].iov_len);
+		n = tls_io_send(ssl, iov[i].iov_base, iov[i].iov_len, st);
 		if (n == -1)
 			return total > 0 ? (ssize_t)total : -1;
 		total += (size_t)n;
@@ -527,4 +536,41 @@ tls_sendv(struct conn *c, const struct iovec *iov, int iovcnt)
 			break;
 	}
 	return (ssize_t)total;
+}
+
+/* The client connection's side: remember a crossed want for conn.c. */
+
+ssize_t
+tls_recv(struct conn *c, void *buf, size_t len)
+{
+	ssize_t	 n;
+	int	 st;
+
+	if (tls_plain_http(c) == -1)
+		return -1;
+	n = tls_io_recv(c->ssl, buf, len, &st);
+	c->tls_rwant = (st & TLS_IO_CROSS) != 0;
+	return n;
+}
+
+ssize_t
+tls_send(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t	 n;
+	int	 st;
+
+	n = tls_io_send(c->ssl, buf, len, &st);
+	c->tls_wwant = (st & TLS_IO_CROSS) != 0;
+	return n;
+}
+
+ssize_t
+tls_sendv(struct conn *c, const struct iovec *iov, int iovcnt)
+{
+	ssize_t	 n;
+	int	 st;
+
+	n = tls_io_sendv(c->ssl, iov, iovcnt, &st);
+	c->tls_wwant = (st & TLS_IO_CROSS) != 0;
+	return n;
 }

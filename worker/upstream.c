@@ -1,23 +1,31 @@
 /*
  * Upstream connections and the per-worker keep-alive pool. Idle
  * connections stay in epoll (edge-triggered): any byte or EOF on one
- * means the backend gave up on it, and it is closed. The event loop has
- * no protection against an event for an object freed earlier in the
- * same batch, so closed connections wait on a dead list that a zero
- * timer empties before the next epoll_wait().
+ * means the backend gave up on it, and it is closed (over TLS, a
+ * session ticket that arrives late is taken and the connection kept).
+ * With backend_tls, I/O goes through tls_io_*() on the connection's SSL
+ * object, with the same edge-triggered rules as plain sockets. The
+ * event loop has no protection against an event for an object freed
+ * earlier in the same batch, so closed connections wait on a dead list
+ * that a zero timer empties before the next epoll_wait().
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
+#include "conn.h"
 #include "ev.h"
 #include "log.h"
 #include "mtd.h"
+#include "tls.h"
+#include "tls_client.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -51,6 +59,8 @@ dead_cb(struct ev_io *io, uint32_t events)
 static void
 upstream_close(struct upstream *u)
 {
+	tls_client_free(u->ssl, 1);	/* close_notify needs the socket */
+	u->ssl = NULL;
 	close(u->io.fd);	/* also removes it from epoll */
 	u->io.fd = -1;
 	u->io.cb = dead_cb;
@@ -81,15 +91,14 @@ idle_unlink(struct upstream *u)
 	nidle[b]--;
 }
 
-/* An idle connection stirred: EAGAIN is a spurious edge, else close. */
+/*
+ * An idle connection stirred: nothing to read is a spurious edge (or,
+ * over TLS, a session ticket), else the backend gave up on it.
+ */
 static void
 idle_check(struct upstream *u)
 {
-	char	 b;
-	ssize_t	 n;
-
-	n = recv(u->io.fd, &b, 1, MSG_DONTWAIT);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	if (!upstream_has_more(u))
 		return;
 	idle_unlink(u);
 	upstream_close(u);
@@ -109,13 +118,18 @@ upstream_event(struct ev_io *io, uint32_t events)
 		u->readable = 1;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		u->writable = 1;
+	/* TLS: a read waiting for the socket to drain, or the reverse. */
+	if ((events & EPOLLOUT) && u->tls_rwant)
+		u->readable = 1;
+	if ((events & EPOLLIN) && u->tls_wwant)
+		u->writable = 1;
 	u->cb(u, events);
 }
 
 static struct upstream *
 upstream_connect(int backend, const struct sockaddr *sa, socklen_t salen)
 {
-	struct upstream	*u;
+	struct upstream	*u = NULL;
 	int		 fd, one = 1, saved;
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -136,6 +150,10 @@ upstream_connect(int backend, const struct sockaddr *sa, socklen_t salen)
 	u->io.fd = fd;
 	u->io.cb = upstream_event;
 	u->backend = backend;
+	if (wconf->backend_tls && (u->ssl = tls_client_new(
+	    wconf->backend_tls_ctx, fd, tls_client_name(wconf, backend),
+	    backend)) == NULL)
+		goto fail;
 	if (connect(fd, sa, salen) == 0)
 		u->writable = 1;
 	else if (errno == EINPROGRESS)
@@ -147,6 +165,8 @@ upstream_connect(int backend, const struct sockaddr *sa, socklen_t salen)
 	return u;
 fail:
 	saved = errno;
+	if (u != NULL)
+		tls_client_free(u->ssl, 0);
 	close(fd);
 	free(u);
 	errno = saved;
@@ -176,7 +196,14 @@ upstream_get(int backend, const struct sockaddr *sa, socklen_t salen,
 }
 
 int
-upstream_connected(struct upstream *u)
+upstream_pending(const struct upstream *u)
+{
+	return u->connecting || (u->ssl != NULL && !u->tls_done);
+}
+
+/* The outcome of a connect in progress: 0, else the errno value. */
+static int
+connect_result(struct upstream *u)
 {
 	int		 err = 0;
 	socklen_t	 len = sizeof(err);
@@ -188,6 +215,104 @@ upstream_connected(struct upstream *u)
 	return err;
 }
 
+/*
+ * Any event may call this: SSL_connect() with nothing new to read or no
+ * room to write only says what it wants again.
+ */
+static int
+handshake_step(struct upstream *u, char *why, size_t len)
+{
+	int	 want = 0;
+
+	switch (tls_client_handshake(u->ssl, &want, why, len)) {
+	case 1:
+		u->tls_done = 1;
+		/* Records after the last handshake one may wait unread. */
+		u->readable = u->writable = 1;
+		return UPSTREAM_READY;
+	case 0:
+		if (want == TLS_CLIENT_WANT_READ)
+			u->readable = 0;
+		else
+			u->writable = 0;
+		return UPSTREAM_WAIT;
+	default:
+		return UPSTREAM_FAIL;
+	}
+}
+
+int
+upstream_ready(struct upstream *u, char *why, size_t len)
+{
+	int	 err;
+
+	if (u->connecting) {
+		if (!u->writable)
+			return UPSTREAM_WAIT;
+		if ((err = connect_result(u)) != 0) {
+			snprintf(why, len, "connect: %s", strerror(err));
+			return UPSTREAM_FAIL;
+		}
+	}
+	if (u->ssl == NULL || u->tls_done)
+		return UPSTREAM_READY;
+	return handshake_step(u, why, len);
+}
+
+ssize_t
+upstream_recv(struct upstream *u, void *buf, size_t len)
+{
+	ssize_t	 n;
+	int	 st = 0;
+
+	if (u->ssl == NULL)
+		n = recv(u->io.fd, buf, len, 0);
+	else {
+		n = tls_io_recv(u->ssl, buf, len, &st);
+		u->tls_rwant = (st & TLS_IO_CROSS) != 0;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		u->readable = 0;
+	else if (n > 0 && (size_t)n < len && !(st & TLS_IO_MORE))
+		u->readable = 0;
+	return n;
+}
+
+ssize_t
+upstream_sendv(struct upstream *u, const struct iovec *iov, int iovcnt,
+    int more)
+{
+	ssize_t	 n;
+	int	 st;
+
+	if (u->ssl == NULL)
+		return sock_sendv(u->io.fd, iov, iovcnt, more ? MSG_MORE : 0);
+	n = tls_io_sendv(u->ssl, iov, iovcnt, &st);
+	u->tls_wwant = (st & TLS_IO_CROSS) != 0;
+	return n;
+}
+
+ssize_t
+upstream_send(struct upstream *u, const void *buf, size_t len)
+{
+	struct iovec	 iov;
+
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	return upstream_sendv(u, &iov, 1, 0);
+}
+
+int
+upstream_has_more(struct upstream *u)
+{
+	char	 b;
+
+	if (u->ssl != NULL)
+		return tls_client_has_more(u->ssl);
+	return recv(u->io.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != -1 ||
+	    (errno != EAGAIN && errno != EINTR);
+}
+
 void
 upstream_put(struct upstream *u, int reuse)
 {
@@ -195,7 +320,7 @@ upstream_put(struct upstream *u, int reuse)
 
 	u->owner = NULL;
 	u->cb = NULL;
-	if (!reuse || u->connecting || nidle[b] >= UPSTREAM_IDLE_MAX) {
+	if (!reuse || upstream_pending(u) || nidle[b] >= UPSTREAM_IDLE_MAX) {
 		upstream_close(u);
 		return;
 	}

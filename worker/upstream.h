@@ -5,18 +5,24 @@
  * at once. A connection in use belongs to one owner (the proxy) and its
  * events go to the owner's callback. Closed connections are freed only
  * after the current batch of events, so a pending event never reaches
- * freed memory.
+ * freed memory. With backend_tls a connection carries its SSL object:
+ * the handshake belongs to the connect phase, and a pooled connection
+ * keeps its TLS state for the next request.
  */
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ev.h"
 
 struct upstream;
+struct ssl_st;
 typedef void upstream_cb(struct upstream *, uint32_t events);
 
 struct upstream {
@@ -27,23 +33,59 @@ struct upstream {
 	int		 backend;	/* index in the backend table */
 	uint32_t	 nreq;		/* requests completed on it */
 	uint8_t		 readable:1, writable:1, connecting:1, idle:1;
+	/* TLS: handshake done; the last read wanted to write, or reverse. */
+	uint8_t		 tls_done:1, tls_rwant:1, tls_wwant:1;
+	struct ssl_st	*ssl;		/* NULL: plain TCP (backend_tls off) */
 };
+
+/* upstream_ready() */
+#define UPSTREAM_READY	0	/* send the request */
+#define UPSTREAM_WAIT	1	/* connect or TLS handshake in progress */
+#define UPSTREAM_FAIL	(-1)
 
 /*
  * Get a connection to backend <backend> at <sa>/<salen> for <owner>,
  * whose events then go to <cb>: the most recently used idle one unless
- * <fresh>, else a new non-blocking connect (connecting set until
- * upstream_connected() says how it went). Returns NULL with errno set
+ * <fresh>, else a new non-blocking connect (with backend_tls, a TLS
+ * client on it). upstream_pending() says whether upstream_ready() must
+ * be asked before the request goes out. Returns NULL with errno set
  * when the connect failed at once. Worker only.
  */
 struct upstream	*upstream_get(int backend, const struct sockaddr *sa,
 		    socklen_t salen, int fresh, void *owner, upstream_cb *cb);
 
+/* 1 while the connect or the TLS handshake of <u> is not over. */
+int		 upstream_pending(const struct upstream *u);
+
 /*
- * After a connect in progress became writable: 0 when connected, else
- * the errno value of the failure. Worker only.
+ * Drive a pending connection <u> on from any event: the connect's
+ * outcome once writable, then the TLS handshake. UPSTREAM_READY when
+ * the request may go out, UPSTREAM_WAIT for more events, UPSTREAM_FAIL
+ * with the reason in <why> (<len> bytes), such as "connect: Connection
+ * refused" or "TLS handshake: certificate verify failed: ...". A plain
+ * connection still connecting and not yet writable gives UPSTREAM_WAIT
+ * (the caller may try an early send). Worker only.
  */
-int		 upstream_connected(struct upstream *u);
+int		 upstream_ready(struct upstream *u, char *why, size_t len);
+
+/*
+ * I/O on a ready connection, plain or TLS, with recv(2)/send(2)
+ * semantics (-1 and errno EAGAIN when it would block). upstream_recv()
+ * clears u->readable once the socket is drained; the senders leave
+ * u->writable to the caller, as send(2) would. <more>: MSG_MORE (plain
+ * only). Worker only.
+ */
+ssize_t		 upstream_recv(struct upstream *u, void *buf, size_t len);
+ssize_t		 upstream_sendv(struct upstream *u, const struct iovec *iov,
+		    int iovcnt, int more);
+ssize_t		 upstream_send(struct upstream *u, const void *buf,
+		    size_t len);
+
+/*
+ * 1 when bytes (or EOF, or an error) wait on <u> beyond what was read:
+ * such a connection must not go back to the pool. Worker only.
+ */
+int		 upstream_has_more(struct upstream *u);
 
 /*
  * The owner is done with <u>: back to the idle stack of its backend

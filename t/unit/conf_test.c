@@ -645,6 +645,74 @@ test_all_errors_shown(void)
 	conf_free(&C);
 }
 
+/* A self-signed CA certificate (P-256, valid for a century). */
+static const char test_ca_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBlTCCATugAwIBAgIUXyoz+wlJ+2KCk6m9aGqWNUS9WLQwCgYIKoZIzj0EAwIw\n"
+    "HzEdMBsGA1UEAwwUbWFpdHJlZCBjb25mX3Rlc3QgQ0EwIBcNMjYxMTI2MDcxNDI2\n"
+    "WhgPMjEyNjExMDIwNzE0MjZaMB8xHTAbBgNVBAMMFG1haXRyZWQgY29uZl90ZXN0\n"
+    "IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAELP6wOCGiPkUX++iJ9Z9XkaMF\n"
+    "XbcBSds6Z6nU8ZBuiH4DLwJzm1gjZRJNRJo3Nej8Qt37x6PdDvASmYasz9zXraNT\n"
+    "MFEwHQYDVR0OBBYEFFp6ofD9hx0bRsGHOa65EB2Z4M2wMB8GA1UdIwQYMBaAFFp6\n"
+    "ofD9hx0bRsGHOa65EB2Z4M2wMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID\n"
+    "SAAwRQIhAP7bkpgbwo7ld5e3cHBggHRbhLzI++ZeK0AjSPzNL+jBAiArVnMD5V01\n"
+    "Uf6J5w0DtQy9ITXUgt4exZFo9eBHYYeWcQ==\n"
+    "-----END CERTIFICATE-----\n";
+
+static void
+test_backend_tls(void)
+{
+	conf_defaults(&C);
+	ok(!C.backend_tls && C.backend_tls_verify &&
+	    C.backend_tls_ca[0] == '\0' && C.backend_tls_name[0] == '\0',
+	    "default: backend_tls off, verify on, system store, host names");
+	conf_free(&C);
+
+	put("ca.pem", test_ca_pem);
+	is_int(load("backend_tls on\nbackend_tls_ca ca.pem\n"
+	    "backend_tls_name app.internal.example\n"), 0,
+	    "backend_tls with a CA bundle and a name loads");
+	ok(errbuf[0] == '\0', "and logs nothing");
+	ok(C.backend_tls && C.backend_tls_verify &&
+	    C.backend_tls_ctx != NULL, "client context built");
+	ok(strncmp(C.backend_tls_ca, dir, strlen(dir)) == 0 &&
+	    strcmp(C.backend_tls_ca + strlen(dir), "/ca.pem") == 0,
+	    "backend_tls_ca resolved against the main file");
+	ok(strcmp(C.backend_tls_name, "app.internal.example") == 0,
+	    "backend_tls_name");
+	conf_free(&C);
+	ok(C.backend_tls_ctx == NULL, "conf_free frees the context");
+
+	is_int(load("backend_tls on\nbackend_tls_verify off\n"
+	    "backend_tls_name 2001:db8::1\n"), 0, "verify off, IPv6 name");
+	ok(C.backend_tls_ctx != NULL && !C.backend_tls_verify,
+	    "backend_tls_verify off");
+	conf_free(&C);
+	is_int(load("backend_tls off\nbackend_tls_ca ca.pem\n"), 0,
+	    "backend_tls off: no context");
+	ok(C.backend_tls_ctx == NULL, "  none built");
+	conf_free(&C);
+
+	bad("backend_tls yes\n", 1,
+	    "backend_tls: invalid value \"yes\": expected \"on\" or \"off\"");
+	bad("backend_tls on off\n", 1,
+	    "backend_tls: wrong number of arguments");
+	bad("backend_tls_verify 1\n", 1,
+	    "backend_tls_verify: invalid value \"1\"");
+	bad("backend_tls_name bad_name\n", 1,
+	    "backend_tls_name: invalid value \"bad_name\"");
+	bad("backend_tls_name 300.1.2.3\n", 1,
+	    "backend_tls_name: invalid value \"300.1.2.3\"");
+	bad("backend_tls_name fe80::zz\n", 1,
+	    "backend_tls_name: invalid value \"fe80::zz\"");
+	bad("# x\nbackend_tls_ca nope.pem\n", 2, "backend_tls_ca \"");
+	ok(logged("nope.pem\": No such file or directory"),
+	    "  names the file and the reason");
+	put("junk.pem", "not a certificate\n");
+	bad("backend_tls on\n\nbackend_tls_ca junk.pem\n", 3,
+	    "backend_tls_ca ");
+}
+
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
@@ -673,6 +741,7 @@ main(void)
 	test_main_errors();
 	test_file_errors();
 	test_all_errors_shown();
+	test_backend_tls();
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return done_testing();
 }

@@ -995,6 +995,8 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 	const struct http_header *h;
 	char		 st[16];
 	int		 i;
+	/* RFC 9110 8.6: a 1xx or 204 has no Content-Length to pass on. */
+	int		 no_length = resp->status < 200 || resp->status == 204;
 
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
@@ -1019,7 +1021,8 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 		    NAME_IS(&h->name, "Transfer-Encoding")) ||
 		    pcache_own_field(&px->pc, &h->name) || (px->gz != NULL &&
 		    (NAME_IS(&h->name, "Content-Length") ||
-		    NAME_IS(&h->name, "ETag"))))
+		    NAME_IS(&h->name, "ETag"))) ||
+		    (no_length && NAME_IS(&h->name, "Content-Length")))
 			continue;
 		else
 			ob_header(&ob, h);

@@ -526,3 +526,30 @@ PY
 	assert_output 'HTTP/1.1 408 Request Timeout'
 	assert_equal "$(count "$b")" 0
 }
+
+# kv_field NAME "a=1 b=2": the value of NAME.
+kv_field() {
+	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+@test "the retry budget: a failing pool cannot double the load; exhaustion is logged" {
+	local b1 b2 out total
+	b1=$(backend_start rb1)
+	b2=$(backend_start rb2)
+	printf '127.0.0.1:%s:1:1000\n' "$b1" "$b2" >"$BATS_TEST_TMPDIR/two.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/two.cfg" "health_interval 60s"
+	# /die closes before answering: each GET fails on one backend and,
+	# while the budget lasts, is retried on the other
+	out=$(python3 "$BATS_TEST_DIRNAME/lib/idle_conns.py" load --port "$PORT" \
+	    --path /die --threads 4 --duration 3 --timeout 5 3>&-)
+	# every request failed (502), and none waited for long
+	[ "$(kv_field ok "$out")" -eq 0 ]
+	total=$(kv_field fail "$out")
+	[ "$total" -ge 300 ] || fail "only $total requests"
+	wait_for log_has 'retry budget exhausted' "$BATS_TEST_TMPDIR/error.log"
+	# attempts: one per request plus at most 100 + 20% retries
+	local attempts=$(( $(count "$b1") + $(count "$b2") ))
+	[ "$attempts" -le $(( total + 100 + total / 5 + 20 )) ] ||
+	    fail "$attempts attempts for $total requests"
+	[ "$attempts" -gt "$total" ]
+}

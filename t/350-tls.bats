@@ -298,3 +298,31 @@ conf_t() {
 	assert_failure 1
 	assert_output --regexp 't\.conf:3: certificate .*: Is a directory'
 }
+
+@test "a TLS client whose request and close arrive together is answered and closed at once" {
+	# before: the close was read inside OpenSSL with the request, no
+	# event followed, and the connection waited for keepalive_timeout
+	run timeout 20 python3 - "$TPORT" "$MTD_DIR/pki/ca.crt" <<'PY'
+import os, socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s = ctx.wrap_socket(raw, server_hostname="localhost")
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+# FIN right behind the request, on a duplicate of the TLS socket's fd
+socket.socket(fileno=os.dup(s.fileno())).shutdown(socket.SHUT_WR)
+t0 = time.monotonic()
+data = b""
+try:
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+except (ssl.SSLError, OSError):
+    pass
+print(data.split(b"\r\n")[0].decode())
+print("closed within 3 s:", time.monotonic() - t0 < 3)
+PY
+	assert_line 'HTTP/1.1 200 OK'
+	assert_line 'closed within 3 s: True'
+}

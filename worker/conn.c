@@ -396,7 +396,7 @@ conn_read(struct conn *c)
 			ev_timer_set(&c->timer,
 			    (uint64_t)wconf->client_timeout_ms);
 		c->in_len += (uint32_t)n;
-		if ((size_t)n < room)
+		if (conn_drained(c, (size_t)n, room))
 			c->readable = 0;
 		STATS_ADD(bytes_in, (uint64_t)n);
 		return 1;

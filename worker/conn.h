@@ -50,6 +50,8 @@ struct conn {
 				 head_done:1;
 	/* TLS: the last read wanted to write, the last write to read. */
 	uint8_t			 tls_rwant:1, tls_wwant:1;
+	/* The last TLS read stopped short of an end or error it holds. */
+	uint8_t			 tls_more:1;
 	uint8_t			 out_watched:1;	/* EPOLLOUT registered */
 	uint16_t		 peer_port;
 	uint8_t			 peer16[16];	/* IPv4 mapped */
@@ -135,6 +137,18 @@ struct rl_result;
 void	 conn_set_ratelimit(struct conn *c, const struct rl_result *rl);
 /* Append the RateLimit fields (if any) to <buf>; returns bytes added. */
 size_t	 conn_ratelimit_fields(const struct conn *c, char *buf, size_t len);
+
+/*
+ * After a read of <n> bytes when <asked> were asked for: whether the
+ * socket is drained, so that the next read must wait for an event. A
+ * short TLS read that stopped at the peer's close is not: that close
+ * comes from the next call, and no event would announce it.
+ */
+static inline int
+conn_drained(const struct conn *c, size_t n, size_t asked)
+{
+	return n < asked && !c->tls_more;
+}
 /* Start a new request's accounting (status, byte counts, clock). */
 void	 conn_begin_request(struct conn *c);
 

@@ -846,7 +846,7 @@ php_client_recv(struct php *p, size_t max)
 	n = conn_io_recv(c, c->r->in + c->in_len, max);
 	if (n > 0) {
 		c->in_len += (uint32_t)n;
-		if ((size_t)n < max)
+		if (conn_drained(c, (size_t)n, max))
 			c->readable = 0;
 		ev_timer_set(&c->timer, (uint64_t)wconf->php_timeout_ms);
 		return 1;

@@ -782,7 +782,7 @@ px_req_read(struct proxy *px)
 	}
 	if (n <= 0)
 		return px_end(px, 0);	/* client gone mid-body */
-	if ((size_t)n < room)
+	if (conn_drained(c, (size_t)n, room))
 		c->readable = 0;
 	STATS_ADD(bytes_in, (uint64_t)n);
 	px->moved = 1;

@@ -550,6 +550,7 @@ tls_recv(struct conn *c, void *buf, size_t len)
 		return -1;
 	n = tls_io_recv(c->ssl, buf, len, &st);
 	c->tls_rwant = (st & TLS_IO_CROSS) != 0;
+	c->tls_more = (st & TLS_IO_MORE) != 0;
 	return n;
 }
 

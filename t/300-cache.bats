@@ -616,13 +616,20 @@ count_above() {
 	wait_for -t 5 workers_are 4
 }
 
+# worker_replaced OLD: $OWN_PID has one worker again, and it is not OLD.
+worker_replaced() {
+	local p
+	p=$(worker_pids "$OWN_PID")
+	[ -n "$p" ] && [ "$p" != "$1" ]
+}
+
 # upstream_of PID: process PID has a connection open to the backend.
 upstream_of() {
 	ss -tnpH state established "( dport = :$B1 )" | grep -q "pid=$1,"
 }
 
 @test "a worker killed while filling: the next request fills the key at once" {
-	local w old
+	local w
 	WORKERS=1 own_maitred '/*:60:100000'
 	w=$(worker_pids "$OWN_PID")
 	# the only worker claims /slow and waits for the backend; kill it
@@ -630,10 +637,7 @@ upstream_of() {
 	track_pid $!
 	wait_for upstream_of "$w"
 	kill -9 "$w"
-	wait_for [ -n "$(worker_pids "$OWN_PID")" ]
-	old=$w
-	w=$(worker_pids "$OWN_PID")
-	[ "$w" != "$old" ] || fail "no new worker"
+	wait_for worker_replaced "$w"
 	# the claim died with its worker: this one fills (and stores) the key
 	http_get '/slow?ms=1500&k=dead'
 	assert_equal "$HTTP_CODE" 200

@@ -556,12 +556,7 @@ usr1_rotates() {
 	[ "$(id -u)" = 0 ] || skip "needs root to drop privileges"
 	id nobody >/dev/null 2>&1 || skip "no user nobody"
 	d=$(mtd_dir)
-	# bats makes its directories 0700: let nobody reach htdocs
-	p=$d
-	while [ "$p" != / ] && [ "$p" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
-		chmod a+x "$p"
-		p=$(dirname "$p")
-	done
+	open_path_to_others "$d"
 	chmod -R a+rX "$d/htdocs"
 	echo "user nobody" >>"$MTD_CONF"
 	maitred_start

@@ -97,15 +97,10 @@ master_killed() {
 @test "kill -9 the master of workers running as another user: the same" {
 	[ "$(id -u)" = 0 ] || skip "needs root to drop privileges"
 	id nobody >/dev/null 2>&1 || skip "no user nobody"
-	local d p
+	local d
 	write_conf "user nobody"
 	d=$(mtd_dir)
-	# bats makes its directories 0700: let nobody reach htdocs
-	p=$d
-	while [ "$p" != / ] && [ "$p" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
-		chmod a+x "$p"
-		p=$(dirname "$p")
-	done
+	open_path_to_others "$d"
 	chmod -R a+rX "$d/htdocs"
 	master_killed
 }

@@ -106,6 +106,16 @@ log_has() {
 	grep -Eq -- "$1" "${2:-$(mtd_dir)/error.log}" 2>/dev/null
 }
 
+# open_path_to_others DIR: bats makes its directories 0700; let other users
+# (a worker running as nobody) reach DIR.
+open_path_to_others() {
+	local p=$1
+	while [ "$p" != / ] && [ "$p" != "$(dirname "$BATS_RUN_TMPDIR")" ]; do
+		chmod a+x "$p"
+		p=$(dirname "$p")
+	done
+}
+
 # make_htdocs DIR: a small site.
 make_htdocs() {
 	local d=$1

@@ -748,11 +748,25 @@ px_flush_client(struct proxy *px)
 	}
 }
 
+/* A client that sent Expect: 100-continue is invited to send its body. */
+static void
+px_queue_100(struct proxy *px)
+{
+	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct conn		*c = px->c;
+
+	if (!c->r->req.expect_continue || px->sent_100)
+		return;
+	px->sent_100 = 1;
+	c->out_len = c->out_off = 0;
+	resp_append(c, cont, sizeof(cont) - 1);
+	c->head_out += sizeof(cont) - 1;
+}
+
 /* Read more request body from the client into r->in. */
 static int
 px_req_read(struct proxy *px)
 {
-	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	struct conn		*c = px->c;
 	size_t			 room;
 	ssize_t			 n;
@@ -762,12 +776,8 @@ px_req_read(struct proxy *px)
 	if (c->in_len > c->head_len)
 		px->body_dropped = 1;
 	c->in_len = px->bsend = px->bend = c->head_len;
-	if (c->r->req.expect_continue && !px->sent_100 && !px->resp_head) {
-		px->sent_100 = 1;
-		c->out_len = c->out_off = 0;
-		resp_append(c, cont, sizeof(cont) - 1);
-		c->head_out += sizeof(cont) - 1;
-	}
+	if (!px->resp_head)
+		px_queue_100(px);
 	if (px_flush_client(px) == -1)
 		return px_end(px, 0);
 	if (!c->readable)
@@ -1553,17 +1563,11 @@ px_body_buffers(const struct conn *c)
 static int
 px_step_body(struct proxy *px)
 {
-	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 	struct conn		*c = px->c;
 	size_t			 need;
 	ssize_t			 n;
 
-	if (c->r->req.expect_continue && !px->sent_100) {
-		px->sent_100 = 1;
-		c->out_len = c->out_off = 0;
-		resp_append(c, cont, sizeof(cont) - 1);
-		c->head_out += sizeof(cont) - 1;
-	}
+	px_queue_100(px);
 	if (px_flush_client(px) == -1)
 		return px_end(px, 0);
 	need = c->head_len + c->r->req.content_length - c->in_len;

@@ -38,6 +38,7 @@
 #define CONF_MAX_WEIGHT	1000
 #define CONF_MAX_FAILS	1000
 #define CONF_MAX_WCONN	1000000
+#define CONF_MAX_DIRECTIVES 64	/* entries of directives[] */
 
 /* One file being read line by line. */
 struct lreader {
@@ -65,6 +66,7 @@ struct loader {
 	int		 allow_seen;	/* first status_allow drops it too */
 	struct cidr_vec	 exempt;
 	struct cidr_vec	 allow;
+	int		 seen_line[CONF_MAX_DIRECTIVES]; /* 0: not yet */
 };
 
 struct directive;
@@ -1423,6 +1425,8 @@ static const struct directive directives[] = {
 	{ "worker_sched", d_worker_sched, 1, 1, 0, 0, 0 },
 	{ "workers", d_workers, 1, 1, OFF(workers), 1, MTD_MAX_WORKERS },
 };
+_Static_assert(MTD_ARRLEN(directives) <= CONF_MAX_DIRECTIVES,
+    "loader.seen_line is too small");
 
 /* Split <s> on blanks into <argv>; a token starting with '#' ends it. */
 static int
@@ -1443,6 +1447,30 @@ tokenize(char *s, char **argv, int max)
 	return n;
 }
 
+/*
+ * Most directives set one value, and a second line would silently undo
+ * the first: refuse it, as nginx does. A few add to a list.
+ */
+static int
+directive_once(struct loader *ld, size_t i)
+{
+	static const char *const	 lists[] = {
+		"listen", "rate_limit_exempt", "ssl_sni", "status_allow",
+	};
+	size_t				 j;
+
+	for (j = 0; j < MTD_ARRLEN(lists); j++)
+		if (strcmp(directives[i].name, lists[j]) == 0)
+			return 0;
+	if (ld->seen_line[i] != 0) {
+		lerr(ld->r, "\"%s\" is given twice (first at line %d); "
+		    "remove one", directives[i].name, ld->seen_line[i]);
+		return -1;
+	}
+	ld->seen_line[i] = ld->r->lineno;
+	return 0;
+}
+
 static void
 conf_line(struct loader *ld, char *line)
 {
@@ -1460,6 +1488,8 @@ conf_line(struct loader *ld, char *line)
 		lerr(ld->r, "unknown directive \"%s\"", argv[0]);
 		return;
 	}
+	if (directive_once(ld, i) == -1)
+		return;
 	d = &directives[i];
 	if (n == -1 || n - 1 < d->min || (d->max != -1 && n - 1 > d->max))
 		bad_argc(ld, d->name);

@@ -70,6 +70,20 @@ check_conf() {
 	assert_output --partial "maitred.conf:$n: unknown directive \"upstreem\""
 }
 
+@test "a directive given twice is an error naming both lines; lists may repeat" {
+	write_conf "client_timeout 5s" "gzip on" "client_timeout 10s"
+	n=$(conf_line "client_timeout 10s")
+	first=$(conf_line "client_timeout 5s")
+	check_conf
+	assert_failure 1
+	assert_output --partial "maitred.conf:$n: \"client_timeout\" is given twice (first at line $first)"
+	write_conf "listen 127.0.0.1:$(free_port)" "status_allow 127.0.0.1" \
+	    "status_allow ::1" "rate_limit_exempt 10.0.0.0/8" \
+	    "rate_limit_exempt 192.168.0.0/16"
+	check_conf
+	assert_success
+}
+
 @test "invalid value: file:line: DIRECTIVE: invalid value \"VALUE\"" {
 	write_conf "client_timeout 5x"
 	n=$(conf_line "client_timeout 5x")

@@ -86,6 +86,7 @@ get() {
 }
 
 @test "sticky: bad directive values are file:line errors" {
+	sed -i '/^sticky /d' "$MTD_CONF"
 	printf 'sticky cookie bad=name\n' >>"$MTD_CONF"
 	run "$MAITRED" -t -c "$MTD_CONF"
 	assert_failure

@@ -354,6 +354,7 @@ for b in d["backends"]:
 
 @test "reload with a missing CA file keeps the running configuration" {
 	proxy_start "127.0.0.1:$P1:1:3"
+	sed -i '/^backend_tls_ca /d' "$MTD_CONF"
 	printf 'backend_tls_ca %s/gone.pem\n' "$BATS_TEST_TMPDIR" >>"$MTD_CONF"
 	kill -HUP "$MAITRED_PID"
 	wait_for log_has "reload failed, keeping the running configuration"

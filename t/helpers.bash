@@ -134,24 +134,37 @@ make_htdocs() {
 }
 
 # write_conf [LINE...]: write $MTD_DIR/maitred.conf for a fresh port, a
-# fresh htdocs and logs in $MTD_DIR, then append each LINE.
+# fresh htdocs and logs in $MTD_DIR, then append each LINE. A LINE that
+# sets one of the defaults below (other than listen) replaces it: maitred
+# refuses a directive given twice.
 write_conf() {
-	local d line
+	local d line name given=" "
 	d=$(mtd_dir)
 	PORT=${PORT:-$(free_port)}
 	MTD_CONF=$d/maitred.conf
 	export PORT MTD_CONF
 	[ -d "$d/htdocs" ] || make_htdocs "$d/htdocs"
+	for line in "$@"; do
+		name=${line%%[[:space:]]*}
+		given="$given$name "
+	done
 	{
 		echo "# written by t/helpers.bash"
 		echo "listen 127.0.0.1:$PORT"
-		echo "workers ${WORKERS:-2}"
-		echo "pidfile $d/maitred.pid"
-		echo "htdocs $d/htdocs"
-		echo "error_log $d/error.log"
-		echo "access_log $d/access.log"
-		echo "log_level info"
-		echo "rate_limit off"
+		while read -r name line; do
+			case $given in
+			*" $name "*) ;;
+			*) printf '%s %s\n' "$name" "$line" ;;
+			esac
+		done <<-EOF
+		workers ${WORKERS:-2}
+		pidfile $d/maitred.pid
+		htdocs $d/htdocs
+		error_log $d/error.log
+		access_log $d/access.log
+		log_level info
+		rate_limit off
+		EOF
 		for line in "$@"; do
 			printf '%s\n' "$line"
 		done

@@ -161,7 +161,7 @@ endif
 DOCROOT	?= /var/www/maitred
 LOGDIR	?= /var/log/maitred
 # installed name = source file
-CONF_FILES := maitred.conf=conf/maitred.conf.install \
+CONF_FILES := maitred.conf=build/maitred.conf \
 	backends.cfg=conf/backends.cfg blacklist.txt=conf/blacklist.txt \
 	cache_rules.cfg=conf/cache_rules.cfg
 
@@ -170,7 +170,17 @@ CONF_FILES := maitred.conf=conf/maitred.conf.install \
 INSTALL_SED := -e 's|/usr/sbin/maitred|$(SBINDIR)/maitred|g' \
 	-e 's|/etc/maitred/maitred\.conf|$(CONFDIR)/maitred.conf|g'
 
-install: maitred
+# The shipped maitred.conf names the FHS directories: make it name the
+# ones this install uses. Rebuilt every time, as the variables may differ.
+CONF_SED := -e 's|/etc/maitred/|$(CONFDIR)/|g' \
+	-e 's|/var/log/maitred/|$(LOGDIR)/|g' \
+	-e 's|^\(htdocs[[:space:]]*\)/var/www/maitred$$|\1$(DOCROOT)|'
+
+build/maitred.conf: conf/maitred.conf.install FORCE
+	@mkdir -p build
+	sed $(CONF_SED) conf/maitred.conf.install >$@
+
+install: maitred build/maitred.conf
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	  $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(CONFDIR) $(DESTDIR)$(INITDIR) \
 	  $(DESTDIR)$(LOGROTATEDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
@@ -183,15 +193,16 @@ install: maitred
 	sed $(INSTALL_SED) conf/maitred.service \
 	  >$(DESTDIR)$(SYSTEMDUNITDIR)/maitred.service
 	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/maitred.service
-	install -m 644 conf/logrotate.d/maitred \
-	  $(DESTDIR)$(LOGROTATEDIR)/maitred
+	sed 's|/var/log/maitred/|$(LOGDIR)/|g' conf/logrotate.d/maitred \
+	  >$(DESTDIR)$(LOGROTATEDIR)/maitred
+	chmod 644 $(DESTDIR)$(LOGROTATEDIR)/maitred
 	@for f in $(CONF_FILES); do \
 	  dst=$(DESTDIR)$(CONFDIR)/$${f%%=*}; src=$${f#*=}; \
 	  if [ -e "$$dst" ]; then echo "keeping $$dst"; \
 	  else echo "install -m 644 $$src $$dst"; \
 	    install -m 644 "$$src" "$$dst" || exit 1; fi; done
 
-uninstall:
+uninstall: build/maitred.conf
 	rm -f $(DESTDIR)$(SBINDIR)/maitred $(DESTDIR)$(MANDIR)/man8/maitred.8 \
 	  $(DESTDIR)$(MANDIR)/man5/maitred.conf.5 $(DESTDIR)$(INITDIR)/maitred \
 	  $(DESTDIR)$(SYSTEMDUNITDIR)/maitred.service \

@@ -103,10 +103,32 @@ CONF=$conf"
 	    "$R/opt/mtd/lib/systemd/system/maitred.service")" 644
 	# the installed script still parses
 	sh -n "$R/etc/init.d/maitred"
+	# the installed maitred.conf names the directories of this install
+	grep -q '^backends /opt/mtd/etc/backends.cfg$' "$R/opt/mtd/etc/maitred.conf"
+	run grep -nE '[ \t]/etc/maitred' "$R/opt/mtd/etc/maitred.conf"
+	assert_failure
 	run mk uninstall DESTDIR="$R" PREFIX=/opt/mtd CONFDIR=/opt/mtd/etc
 	assert_success
 	run files_in "$R"
 	assert_output ""
+}
+
+@test "install LOGDIR and DOCROOT: the installed maitred.conf follows them" {
+	run mk install DESTDIR="$R" PREFIX=/usr LOGDIR=/srv/mtd/log \
+	    DOCROOT=/srv/mtd/www
+	assert_success
+	c=$R/etc/maitred/maitred.conf
+	grep -q '^htdocs /srv/mtd/www$' "$c"
+	grep -q '^error_log /srv/mtd/log/error.log$' "$c"
+	grep -q '^access_log /srv/mtd/log/access.log$' "$c"
+	run grep -n '/var/log/maitred\|/var/www/maitred' "$c"
+	assert_failure
+	grep -q '^/srv/mtd/log/\*.log {$' "$R/etc/logrotate.d/maitred"
+	# still the shipped file for uninstall, which removes it
+	run mk uninstall DESTDIR="$R" PREFIX=/usr LOGDIR=/srv/mtd/log \
+	    DOCROOT=/srv/mtd/www
+	assert_success
+	[ ! -e "$c" ]
 }
 
 @test "install PREFIX=/usr/local: binary, man pages and unit under the prefix" {

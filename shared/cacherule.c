@@ -38,6 +38,45 @@ cacherule_match(const char *pattern, const char *s, size_t len)
 	return *p == '\0';
 }
 
+/*
+ * Matching <earlier> against <later> read as a string of tokens, where
+ * a literal in <earlier> takes only the same literal, '?' takes a
+ * literal or a '?', and '*' takes any run of tokens, '*' included.
+ * Whatever path <later> matches, such a token match maps it onto a match
+ * of <earlier>. Dynamic programming over two rows: O(|earlier| x
+ * |later|) time, no recursion.
+ */
+int
+cacherule_covers(const char *earlier, const char *later)
+{
+	unsigned char	 row[2][CACHERULE_PATTERN_MAX + 2];
+	size_t		 ne = strlen(earlier), nl = strlen(later), i, j;
+	unsigned char	*prev = row[0], *cur = row[1], *t;
+
+	if (ne > CACHERULE_PATTERN_MAX || nl > CACHERULE_PATTERN_MAX)
+		return 0;
+	/* prev[j]: earlier[0..i) takes later[0..j); i = 0 first. */
+	memset(prev, 0, nl + 1);
+	prev[0] = 1;
+	for (i = 0; i < ne; i++) {
+		char	 e = earlier[i];
+
+		cur[0] = e == '*' && prev[0];
+		for (j = 1; j <= nl; j++) {
+			char	 l = later[j - 1];
+
+			if (e == '*')
+				cur[j] = prev[j] || cur[j - 1];
+			else if (e == '?')
+				cur[j] = prev[j - 1] && l != '*';
+			else
+				cur[j] = prev[j - 1] && l == e;
+		}
+		t = prev, prev = cur, cur = t;
+	}
+	return prev[nl];
+}
+
 const struct conf_cache_rule *
 cacherule_find(const struct conf *c, const char *path, size_t len)
 {

@@ -22,6 +22,16 @@
 int	 cacherule_match(const char *pattern, const char *s, size_t len);
 
 /*
+ * Whether every path the pattern <later> matches is also matched by
+ * <earlier>, so that <later>, listed after <earlier>, can never be the
+ * first match. Sound, not complete: a 1 is certain, a 0 may miss an
+ * exotic case (e.g. "*?" covers "?*"). Both NUL-terminated, at most
+ * CACHERULE_PATTERN_MAX bytes each (longer: 0). No lock; any process.
+ */
+#define CACHERULE_PATTERN_MAX	255
+int	 cacherule_covers(const char *earlier, const char *later);
+
+/*
  * The first rule of <c> whose pattern matches the request path <path>
  * (<len> bytes). The path is cut at its first '?', so a whole request
  * target may be given: rules see the path without the query. Returns the

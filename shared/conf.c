@@ -26,6 +26,7 @@
 
 #include <bsd/string.h>
 
+#include "cacherule.h"
 #include "cidr.h"
 #include "conf.h"
 #include "log.h"
@@ -677,6 +678,33 @@ cache_rule_parse(char *s, struct conf_cache_rule *rule)
 	return NULL;
 }
 
+/*
+ * First match wins, so a rule listed after a broader one never applies
+ * (the seed's example has a catch-all first). Not an error, as the file
+ * still means something; but say so, -t included.
+ */
+static void
+warn_shadowed_rules(const struct conf *c, const char *path)
+{
+	const struct conf_cache_rule	*a, *b;
+	int				 i, j;
+
+	/* Quadratic: long generated files are not checked past this. */
+	for (i = 1; i < MTD_MIN(c->ncache_rules, 512); i++) {
+		b = &c->cache_rules[i];
+		for (j = 0; j < i; j++) {
+			a = &c->cache_rules[j];
+			if (!cacherule_covers(a->pattern, b->pattern))
+				continue;
+			log_warnx("%s:%d: cache rule \"%s\" never applies: "
+			    "\"%s\" (line %d) matches every path it does, "
+			    "and the first match wins", path, b->line,
+			    b->pattern, a->pattern, a->line);
+			break;
+		}
+	}
+}
+
 static void
 read_cache_rules(struct loader *ld, struct lreader *r)
 {
@@ -698,8 +726,9 @@ read_cache_rules(struct loader *ld, struct lreader *r)
 		if (err != NULL)
 			lerr(r, "invalid cache rule \"%s\": %s", copy, err);
 		else
-			c->ncache_rules++;
+			c->cache_rules[c->ncache_rules++].line = r->lineno;
 	}
+	warn_shadowed_rules(c, r->path);
 }
 
 /*

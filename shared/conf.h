@@ -82,6 +82,7 @@ struct conf_cache_rule {
 	char			 pattern[256];	/* '*' and '?' wildcards */
 	long			 max_age;	/* seconds, 0 = never cache */
 	size_t			 max_size;	/* bytes */
+	int			 line;		/* in cache_rules.cfg */
 };
 
 struct conf {

@@ -87,14 +87,87 @@ test_match(void)
 	free(big);
 }
 
+/* A random pattern over a small alphabet, so that patterns meet. */
+static void
+random_pattern(char *buf, size_t max)
+{
+	static const char	 alphabet[] = "ab*?";
+	size_t			 n = (size_t)rand() % max, i;
+
+	for (i = 0; i < n; i++)
+		buf[i] = alphabet[rand() % 4];
+	buf[n] = '\0';
+}
+
+/* A random path that <pat> matches: each wildcard filled at random. */
+static void
+instance_of(const char *pat, char *path)
+{
+	int	 n;
+
+	for (; *pat != '\0'; pat++) {
+		if (*pat == '*')
+			for (n = rand() % 4; n > 0; n--)
+				*path++ = "abc"[rand() % 3];
+		else if (*pat == '?')
+			*path++ = "abc"[rand() % 3];
+		else
+			*path++ = *pat;
+	}
+	*path = '\0';
+}
+
+static void
+test_covers(void)
+{
+	char	 e[12], l[12], path[64];
+	int	 i, k, claimed = 0, wrong = 0;
+
+	ok(cacherule_covers("/*", "/api/*"), "/* covers /api/*");
+	ok(cacherule_covers("*", "*.css"), "* covers everything");
+	ok(cacherule_covers("/api/*", "/api/*"), "a pattern covers itself");
+	ok(cacherule_covers("/api/*", "/api/v?/*"), "* covers ? and literals");
+	ok(cacherule_covers("*.css", "/static/*.css"), "suffix patterns");
+	ok(cacherule_covers("/a?c", "/abc"), "? covers a literal");
+	ok(!cacherule_covers("/abc", "/a?c"), "a literal does not cover ?");
+	ok(!cacherule_covers("/a?c", "/a*c"), "? does not cover *");
+	ok(!cacherule_covers("/api/*", "/*"), "narrower does not cover wider");
+	ok(!cacherule_covers("*.css", "*.html"), "other suffix");
+	ok(!cacherule_covers("*.html", "/*"), "a suffix does not cover /*");
+	ok(!cacherule_covers("/api/*", "/apix"), "prefix needs its /");
+	ok(cacherule_covers("", ""), "empty covers empty");
+	ok(!cacherule_covers("", "*"), "empty does not cover *");
+
+	/*
+	 * Soundness: whenever covers() says yes, every path the later
+	 * pattern matches must match the earlier one.
+	 */
+	srand(7);
+	for (i = 0; i < 20000; i++) {
+		random_pattern(e, sizeof(e) - 1);
+		random_pattern(l, sizeof(l) - 1);
+		if (!cacherule_covers(e, l))
+			continue;
+		claimed++;
+		for (k = 0; k < 50; k++) {
+			instance_of(l, path);
+			if (!m(l, path) || !m(e, path))
+				wrong++;
+		}
+	}
+	ok(claimed > 100 && wrong == 0,
+	    "covers() is sound on random patterns (%d claims, %d wrong)",
+	    claimed, wrong);
+}
+
 static void
 test_rules(void)
 {
 	struct conf_cache_rule	 rules[4] = {
-		{ "*.html", 10, 102400 },
-		{ "*.css", 30, 1048576 },
-		{ "/*", 5, 51200 },
-		{ "/api/*", 0, 0 },
+		{ "*.html", 10, 102400, 1 },
+		{ "*.css", 30, 1048576, 2 },
+		{ "/*", 5, 51200, 3 },
+		{ "/api/*", 0, 0, 4 },
 	};
 	struct conf		*c = calloc(1, sizeof(*c));
 	const struct conf_cache_rule *r;
@@ -716,6 +789,7 @@ int
 main(void)
 {
 	test_match();
+	test_covers();
 	test_rules();
 	test_basic();
 	test_disabled();

@@ -1452,6 +1452,8 @@ static const struct directive directives[] = {
 	{ "worker_connections", d_int, 1, 1, OFF(worker_connections), 1,
 	    CONF_MAX_WCONN },
 	{ "worker_sched", d_worker_sched, 1, 1, 0, 0, 0 },
+	{ "worker_shutdown_timeout", d_ms, 1, 1,
+	    OFF(worker_shutdown_timeout_ms), 0, 0 },
 	{ "workers", d_workers, 1, 1, OFF(workers), 1, MTD_MAX_WORKERS },
 };
 _Static_assert(MTD_ARRLEN(directives) <= CONF_MAX_DIRECTIVES,

@@ -111,6 +111,7 @@ struct conf {
 	int			 client_timeout_ms;	/* 30 s */
 	uint64_t		 client_max_body;	/* bytes, 0 = no limit */
 	int			 keepalive_timeout_ms;	/* 75 s */
+	int			 worker_shutdown_timeout_ms; /* 0: none */
 	int			 worker_connections;	/* 10000 */
 
 	char			 blacklist_path[PATH_MAX];	/* "" = none */

@@ -565,3 +565,29 @@ usr1_rotates() {
 	done
 	usr1_rotates nobody
 }
+
+@test "worker_shutdown_timeout: a retired worker holding a slow request exits after it" {
+	d=$(mtd_dir)
+	b=$(backend_start slowpoke)
+	printf '127.0.0.1:%s:1:3\n' "$b" >"$d/backends.cfg"
+	write_conf "backends $d/backends.cfg" "workers 1" \
+	    "read_timeout 60s" "worker_shutdown_timeout 1s"
+	maitred_start
+	old=$(worker_pids)
+	# a request the backend answers in 30 s holds the old worker
+	curl -s -o /dev/null -w '%{http_code}' "$(url '/slow?ms=30000')" \
+	    >"$d/slow.code" 2>/dev/null &
+	track_pid $!
+	_backend_busy() {
+		curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
+	}
+	assert wait_for _backend_busy
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	assert wait_for no_old_workers "$old"
+	assert log_has "worker_shutdown_timeout: closing 1 connection\\(s\\) still open"
+	# the new worker serves
+	assert_equal "$(code_of /maitred/status)" 200
+}

@@ -91,10 +91,26 @@ resume_cb(struct ev_timer *t)
 	worker_accept_resume();
 }
 
+static uint64_t		 drain_started;	/* ev_now_ms() at QUIT */
+
+/*
+ * Every 100 ms while draining: done when the last connection is gone,
+ * or when worker_shutdown_timeout has run out (a WebSocket tunnel or an
+ * endless download would otherwise keep an old worker, and its memory,
+ * for as long as the client likes).
+ */
 static void
 drain_check(struct ev_timer *t)
 {
+	int	 limit = wconf->worker_shutdown_timeout_ms;
+
 	if (conn_count() == 0) {
+		ev_break();
+		return;
+	}
+	if (limit > 0 && ev_now_ms() - drain_started >= (uint64_t)limit) {
+		log_warnx("worker_shutdown_timeout: closing %d connection(s) "
+		    "still open", conn_count());
 		ev_break();
 		return;
 	}
@@ -129,6 +145,7 @@ signal_cb(struct ev_io *io, uint32_t events)
 			if (worker_draining)
 				break;
 			worker_draining = 1;
+			drain_started = ev_now_ms();
 			worker_stop_accepting();
 			conn_drain();
 			drain_check(&drain_timer);

@@ -110,3 +110,25 @@ get() {
 	[[ $COOKIE =~ ^[0-9a-f]{16}$ ]]
 	assert [ "$COOKIE" != "$cookie" ]
 }
+
+@test "sticky: the cookie wins under every strategy" {
+	declare -A cookie_of
+	for i in 1 2 3; do
+		get
+		cookie_of[$BACKEND]=$COOKIE
+	done
+	assert_equal "${#cookie_of[@]}" 3
+	for s in least-conn ip-hash weighted round-robin; do
+		maitred_stop
+		sed -i '/^strategy /d' "$MTD_CONF"
+		echo "strategy $s" >>"$MTD_CONF"
+		maitred_start
+		for b in one two three; do
+			for i in 1 2 3 4; do
+				get -H "Cookie: SRV=${cookie_of[$b]}"
+				assert_equal "$s $BACKEND" "$s $b"
+				assert_equal "$COOKIE" ""
+			done
+		done
+	done
+}

@@ -647,7 +647,7 @@ upstream_of() {
 
 @test "a rule whose max_size no stripe can hold is named at start and by -t" {
 	local d=$BATS_TEST_TMPDIR
-	printf '/*:60:4m\n/small/*:60:100k\n' >"$d/rules.cfg"
+	printf '/small/*:60:100k\n/*:60:4m\n' >"$d/rules.cfg"
 	printf 'cache_rules %s\ncache_size 16m\n' "$d/rules.cfg" >"$d/m.conf"
 	run "$MAITRED" -t -c "$d/m.conf"
 	assert_success

@@ -124,6 +124,8 @@ master_conf_compatible(const struct conf *old, const struct conf *next)
 		what = "pidfile";
 	else if (old->cache_size != next->cache_size)
 		what = "cache_size";
+	else if (old->rate_limit_size != next->rate_limit_size)
+		what = "rate_limit_size";
 	else if (next->workers > MTD_MAX_WORKERS)
 		what = "workers";
 	if (what == NULL)

@@ -1119,6 +1119,26 @@ d_cache_size(struct loader *ld, const struct directive *d, int argc,
 		bad_value(ld, d->name, argv[1], NULL);
 }
 
+/*
+ * "rate_limit_size SIZE": the shared table of clients, 32 bytes each.
+ * 16k (512 clients) up to 32g.
+ */
+static void
+d_rate_limit_size(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	size_t	 v;
+
+	if (conf_parse_size(argv[1], &v) == -1)
+		bad_value(ld, d->name, argv[1], NULL);
+	else if (v < 16 * 1024)
+		bad_value(ld, d->name, argv[1], "at least 16k");
+	else if (v > (size_t)32 << 30)
+		bad_value(ld, d->name, argv[1], "at most 32g");
+	else
+		ld->c->rate_limit_size = v;
+}
+
 /* "HOST:PORT", "[v6]:PORT" or "unix:PATH" (resolved) for PHP-FPM. */
 static void
 set_fastcgi(struct loader *ld, const char *name, const char *v)
@@ -1440,6 +1460,7 @@ static const struct directive directives[] = {
 	{ "rate_limit_ipv6_prefix", d_int, 1, 1,
 	    OFF(rate_limit_ipv6_prefix), 1, 128 },
 	{ "rate_limit_mode", d_rate_limit_mode, 1, 1, 0, 0, 0 },
+	{ "rate_limit_size", d_rate_limit_size, 1, 1, 0, 0, 0 },
 	{ "read_timeout", d_ms, 1, 1, OFF(read_timeout_ms), 1, 0 },
 	{ "ssl_certificate", d_ssl_file, 1, 1, 0, 0, 0 },
 	{ "ssl_certificate_key", d_ssl_file, 1, 1, 0, 0, 0 },
@@ -1592,6 +1613,7 @@ conf_defaults(struct conf *c)
 	c->rate_limit_burst = 0;
 	c->rate_limit_mode = RL_MODE_ENFORCE;
 	c->rate_limit_ipv6_prefix = 64;
+	c->rate_limit_size = 2 * 1024 * 1024;	/* 65,536 clients */
 	c->cache_size = 64 * 1024 * 1024;
 	c->cache_stale_ms = 60000;
 	c->cache_stale_updating = 1;

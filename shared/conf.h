@@ -123,6 +123,7 @@ struct conf {
 	long			 rate_limit_burst;	/* 0 = none extra */
 	enum rate_limit_mode	 rate_limit_mode;	/* enforce */
 	int			 rate_limit_ipv6_prefix; /* 64 */
+	size_t			 rate_limit_size;	/* 2m: shared table */
 	struct cidr_set		*rate_limit_exempt;	/* NULL = none */
 
 	char			 cache_rules_path[PATH_MAX];	/* "" = none */

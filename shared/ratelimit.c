@@ -106,9 +106,21 @@ ratelimit_region_size_slots(size_t nslots)
 }
 
 size_t
+ratelimit_slots_for(size_t bytes)
+{
+	size_t	 n = RL_MIN_SLOTS;
+
+	while (n * 2 <= bytes / sizeof(struct rl_slot) &&
+	    n < ((size_t)1 << 30))
+		n <<= 1;
+	return n;
+}
+
+size_t
 ratelimit_region_size(const struct conf *c)
 {
-	return ratelimit_region_size_slots(RL_DEFAULT_SLOTS);
+	return ratelimit_region_size_slots(
+	    ratelimit_slots_for(c->rate_limit_size));
 }
 
 int
@@ -138,7 +150,8 @@ ratelimit_region_init_slots(void *mem, size_t nslots)
 int
 ratelimit_region_init(void *mem, const struct conf *c)
 {
-	return ratelimit_region_init_slots(mem, RL_DEFAULT_SLOTS);
+	return ratelimit_region_init_slots(mem,
+	    ratelimit_slots_for(c->rate_limit_size));
 }
 
 void
@@ -267,7 +280,8 @@ rl_note_eviction(struct rl_table *t, int64_t now)
 		return;
 	last_ns = now;
 	log_warnx("rate limit: table bucket full, forgot a client still "
-	    "being limited (%llu so far); the table holds %u clients",
+	    "being limited (%llu so far); the table holds %u clients, "
+	    "rate_limit_size can raise that",
 	    (unsigned long long)n, t->nslots);
 }
 

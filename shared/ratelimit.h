@@ -24,7 +24,7 @@
 #define RL_STRIPE_BITS		6	/* log2(RL_STRIPES) */
 #define RL_WAYS			8	/* slots per bucket (probe window) */
 #define RL_MIN_SLOTS		(RL_STRIPES * RL_WAYS)
-#define RL_DEFAULT_SLOTS	65536	/* 2 MiB of slots */
+#define RL_DEFAULT_SLOTS	65536	/* 2 MiB of slots (rate_limit_size) */
 
 struct rl_slot {
 	/*
@@ -71,12 +71,15 @@ struct rl_result {
 };
 
 /*
- * Bytes the region needs: for <c> (RL_DEFAULT_SLOTS slots, whether the
- * limiter is on or not, so that a reload may turn it on), or for
- * <nslots> slots (rounded up to a power of two >= RL_MIN_SLOTS).
+ * Bytes the region needs: for <c> (rate_limit_size worth of slots,
+ * whether the limiter is on or not, so that a reload may turn it on),
+ * or for <nslots> slots (rounded up to a power of two >= RL_MIN_SLOTS).
  * No lock; any process.
  */
 size_t	 ratelimit_region_size(const struct conf *c);
+/* The slots <bytes> of rate_limit_size hold: the largest power of two
+ * that fits, at least RL_MIN_SLOTS. No lock; any process. */
+size_t	 ratelimit_slots_for(size_t bytes);
 size_t	 ratelimit_region_size_slots(size_t nslots);
 
 /*

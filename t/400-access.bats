@@ -455,6 +455,34 @@ PY
 	assert_output '127.0.0.20 429 1'
 }
 
+@test "rate limit: rate_limit_size 16k holds 512 clients; 2000 live ones evict, counted and logged" {
+	WORKERS=2 write_conf "rate_limit 1/60s" "rate_limit_size 16k"
+	maitred_start
+	run python3 "$SRCCLIENT" --summary --deadline 90 127.0.0.1 "$PORT" \
+	    127.1.0.1+2000
+	assert_output '200 2000'
+	# all 2000 are still being limited: most of them were forgotten
+	[ "$(stat_counter rate_limit_evictions)" -ge 1000 ]
+	assert log_has "rate limit: table bucket full, forgot a client .* the table holds 512 clients, rate_limit_size can raise that"
+	# the default table holds them all
+	maitred_stop
+	WORKERS=2 write_conf "rate_limit 1/60s"
+	maitred_start
+	run python3 "$SRCCLIENT" --summary --deadline 90 127.0.0.1 "$PORT" \
+	    127.1.0.1+2000
+	assert_output '200 2000'
+	assert_equal "$(stat_counter rate_limit_evictions)" 0
+}
+
+@test "rate_limit_size: bad values are file:line errors" {
+	for v in 8k 64t 1x; do
+		write_conf "rate_limit_size $v"
+		run "$MAITRED" -t -c "$MTD_CONF"
+		assert_failure
+		assert_output --partial "maitred.conf:$(conf_line "rate_limit_size $v"): rate_limit_size: invalid value \"$v\""
+	done
+}
+
 @test "rate limit: state survives kill -9 of every worker" {
 	WORKERS=4 write_conf "rate_limit 5/60s"
 	maitred_start

@@ -318,6 +318,19 @@ print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'
 	refute log_has "configuration reloaded"
 }
 
+@test "HUP changing rate_limit_size: needs a restart, keeps serving" {
+	d=$(mtd_dir)
+	echo "rate_limit_size 1m" >>"$MTD_CONF"
+	maitred_start
+	old=$(worker_pids)
+	sed -i 's/^rate_limit_size .*/rate_limit_size 4m/' "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has 'reload: changing "rate_limit_size" needs a restart'
+	assert_equal "$(code_of /hello.txt)" 200
+	assert_equal "$(worker_pids)" "$old"
+	refute log_has "configuration reloaded"
+}
+
 @test "HUP changing pidfile: needs a restart, the pidfile stays" {
 	d=$(mtd_dir)
 	maitred_start

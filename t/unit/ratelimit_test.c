@@ -443,9 +443,18 @@ test_sizes(void)
 	struct conf	 c;
 
 	conf_rl(&c, 100, 60000, 0);
+	c.rate_limit_size = 2 * 1024 * 1024;
 	ok(ratelimit_region_size(&c) ==
 	    ratelimit_region_size_slots(RL_DEFAULT_SLOTS),
-	    "size: default table");
+	    "size: default table (2m)");
+	c.rate_limit_size = 3 * 1024 * 1024;
+	ok(ratelimit_region_size(&c) ==
+	    ratelimit_region_size_slots(RL_DEFAULT_SLOTS),
+	    "size: rate_limit_size rounds down to a power of two");
+	ok(ratelimit_slots_for(16 * 1024) == RL_MIN_SLOTS &&
+	    ratelimit_slots_for(0) == RL_MIN_SLOTS &&
+	    ratelimit_slots_for(64 * 1024 * 1024) == 2 * 1024 * 1024,
+	    "size: slots for 16k, 0 and 64m");
 	ok(ratelimit_region_size_slots(1) ==
 	    ratelimit_region_size_slots(RL_MIN_SLOTS), "size: minimum");
 	ok(ratelimit_region_size_slots(RL_MIN_SLOTS + 1) ==

@@ -408,6 +408,10 @@ lreader_next(struct lreader *r, char **line)
 			lerr(r, "invalid NUL byte in line");
 		else {
 			*line = r->buf;
+			/* Editors on some systems start UTF-8 with a BOM. */
+			if (r->lineno == 1 &&
+			    strncmp(*line, "\xef\xbb\xbf", 3) == 0)
+				*line += 3;
 			return 1;
 		}
 	}

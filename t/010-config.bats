@@ -62,6 +62,21 @@ check_conf() {
 	assert_output "maitred: configuration ok"
 }
 
+@test "a UTF-8 byte-order mark at the start of a file is skipped" {
+	d=$(mtd_dir)
+	printf '\xef\xbb\xbf127.0.0.1:8081:1:3\n' >"$d/bom.cfg"
+	write_conf "backends $d/bom.cfg"
+	{ printf '\xef\xbb\xbf'; cat "$MTD_CONF"; } >"$d/bom.conf"
+	run "$MAITRED" -t -c "$d/bom.conf"
+	assert_success
+	assert_output "maitred: configuration ok"
+	# only at the start: one inside a line is still an error
+	printf 'workers 2\n\xef\xbb\xbfgzip on\n' >"$d/mid.conf"
+	run "$MAITRED" -t -c "$d/mid.conf"
+	assert_failure
+	assert_output --partial "mid.conf:2: unknown directive"
+}
+
 @test "unknown directive: file:line: unknown directive \"NAME\"" {
 	write_conf "upstreem 127.0.0.1:8081"
 	n=$(conf_line "upstreem 127.0.0.1:8081")

@@ -399,6 +399,24 @@ pc_variant_compress(const struct cache_hit *hit, const char *obj,
 }
 
 /*
+ * Whether the head line <p> (<n> bytes with its line end) names one of
+ * <names>, each written "Name:".
+ */
+static int
+field_is_one_of(const char *p, size_t n, const char *const *names,
+    size_t count)
+{
+	size_t	 i, l;
+
+	for (i = 0; i < count; i++) {
+		l = strlen(names[i]);
+		if (n > l && strncasecmp(p, names[i], l) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * A 304 repeats the stored answer's fields that a 200 would have carried
  * and that a cache updates from it (RFC 9110 15.4.5): Cache-Control,
  * Content-Location, Expires and Vary. Date and ETag are written apart.
@@ -410,7 +428,7 @@ pc_304_fields(struct conn *c, const char *head, size_t len)
 		"Cache-Control:", "Content-Location:", "Expires:", "Vary:",
 	};
 	const char		*p = head, *end = head + len, *nl;
-	size_t			 n, i, l;
+	size_t			 n;
 
 	/* The status line first. */
 	if ((nl = memchr(p, '\n', len)) == NULL)
@@ -418,14 +436,9 @@ pc_304_fields(struct conn *c, const char *head, size_t len)
 	for (p = nl + 1; p < end &&
 	    (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
 		n = (size_t)(nl + 1 - p);
-		for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-			l = strlen(keep[i]);
-			if (n > l && strncasecmp(p, keep[i], l) == 0) {
-				if (resp_append(c, p, n) == -1)
-					return -1;
-				break;
-			}
-		}
+		if (field_is_one_of(p, n, keep, MTD_ARRLEN(keep)) &&
+		    resp_append(c, p, n) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -945,13 +958,9 @@ pc_head_skip(const struct pcache *pc, const char *p, size_t n)
 		/* One client's quota (ours, or the backend's for it). */
 		"RateLimit:", "RateLimit-Policy:",
 	};
-	size_t			 i, l;
 
-	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
-		l = strlen(skip[i]);
-		if (n >= l && strncasecmp(p, skip[i], l) == 0)
-			return 1;
-	}
+	if (field_is_one_of(p, n, skip, MTD_ARRLEN(skip)))
+		return 1;
 	/* A backend ETag that fits is kept beside the object. */
 	return pc->etag[0] != '\0' && n >= 5 && strncasecmp(p, "ETag:", 5) == 0;
 }

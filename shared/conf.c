@@ -1125,7 +1125,7 @@ d_cache_size(struct loader *ld, const struct directive *d, int argc,
 
 /*
  * "rate_limit_size SIZE": the shared table of clients, 32 bytes each.
- * 16k (512 clients) up to 32g.
+ * 16k (512 clients) up to 1g (33 million).
  */
 static void
 d_rate_limit_size(struct loader *ld, const struct directive *d, int argc,
@@ -1137,8 +1137,8 @@ d_rate_limit_size(struct loader *ld, const struct directive *d, int argc,
 		bad_value(ld, d->name, argv[1], NULL);
 	else if (v < 16 * 1024)
 		bad_value(ld, d->name, argv[1], "at least 16k");
-	else if (v > (size_t)32 << 30)
-		bad_value(ld, d->name, argv[1], "at most 32g");
+	else if (v > (size_t)1 << 30)
+		bad_value(ld, d->name, argv[1], "at most 1g");
 	else
 		ld->c->rate_limit_size = v;
 }

@@ -129,7 +129,12 @@ ratelimit_region_init_slots(void *mem, size_t nslots)
 	struct rl_table	*t = mem;
 	int		 i;
 
-	memset(t, 0, ratelimit_region_size_slots(nslots));
+	/*
+	 * The slots are fresh zero pages (ftruncate, MAP_ANONYMOUS): writing
+	 * zeros over them would make a large rate_limit_size resident at
+	 * once instead of as clients arrive.
+	 */
+	memset(t, 0, sizeof(*t));
 	t->nslots = (uint32_t)rl_slots(nslots);
 	t->buckets = t->nslots / RL_WAYS / RL_STRIPES;
 	if (getrandom(t->hash_key, sizeof(t->hash_key), 0) !=

@@ -83,8 +83,8 @@ size_t	 ratelimit_slots_for(size_t bytes);
 size_t	 ratelimit_region_size_slots(size_t nslots);
 
 /*
- * Lay out the table in <mem> (the size above, MAP_SHARED): zero the
- * slots, initialise the stripe locks, draw the hash key with
+ * Lay out the table in <mem> (the size above, MAP_SHARED, zero-filled
+ * as a fresh mapping is): initialise the stripe locks, draw the hash key with
  * getrandom(2). The _slots variant takes the table size <nslots>.
  * Returns 0, or -1 logged. Master only, before forking.
  */

@@ -475,7 +475,7 @@ PY
 }
 
 @test "rate_limit_size: bad values are file:line errors" {
-	for v in 8k 64t 1x; do
+	for v in 8k 2g 64t 1x; do
 		write_conf "rate_limit_size $v"
 		run "$MAITRED" -t -c "$MTD_CONF"
 		assert_failure

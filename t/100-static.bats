@@ -126,6 +126,23 @@ fetch() {
 	assert_output '200 1'
 }
 
+@test "the slash redirect names the normalised path, never another site" {
+	mkdir -p "$MTD_DIR/htdocs/a b"
+	local v
+	for v in '//evil.example/../sub' '//evil.example/%2e%2e/sub' \
+	    '/./sub' '/x/../sub' '/%73ub'; do
+		fetch "$v"
+		assert_equal "$v $(first_status)" "$v 301"
+		assert_line --regexp '^Location: /sub/'$'\r''?$'
+	done
+	fetch '//evil.example/../sub?x=1'
+	assert_line --regexp '^Location: /sub/\?x=1'$'\r''?$'
+	# decoded for the lookup, encoded again for the Location
+	fetch '/a%20b'
+	assert_equal "$(first_status)" 301
+	assert_line --regexp '^Location: /a%20b/'$'\r''?$'
+}
+
 @test "a directory with index.html serves it" {
 	http_get /sub/
 	assert_equal "$HTTP_CODE" 200

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <linux/openat2.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -321,15 +322,36 @@ open_index(struct conn *c, const char *path, size_t len, int *status)
 	return fd;
 }
 
+/*
+ * "Location: <path>/?<query>" for the directory <path>, normalised. Never
+ * the raw path: "//evil.example/../docs" names the directory docs, and
+ * its raw form would send a browser to another site. The path is
+ * percent-encoded again (it was decoded), keeping '/' and what RFC 3986
+ * allows in a segment.
+ */
 static void
-redirect_slash(struct conn *c)
+redirect_slash(struct conn *c, const char *path)
 {
+	static const char	 hex[] = "0123456789ABCDEF";
 	struct http_request	*req = &c->r->req;
-	char			 hdr[MTD_MAX_TARGET + 64];
+	char			 hdr[3 * MTD_MAX_TARGET + 64];
+	size_t			 n;
+	unsigned char		 ch;
 
-	snprintf(hdr, sizeof(hdr), "Location: %.*s/%s%.*s\r\n",
-	    (int)req->path.len, req->path.p, req->query.len ? "?" : "",
-	    (int)req->query.len, req->query.p);
+	n = strlcpy(hdr, "Location: ", sizeof(hdr));
+	for (; *path != '\0'; path++) {
+		ch = (unsigned char)*path;
+		if (isalnum(ch) ||
+		    (ch != 0 && strchr("/-._~!$&'()*+,;=:@", ch) != NULL))
+			hdr[n++] = (char)ch;
+		else {
+			hdr[n++] = '%';
+			hdr[n++] = hex[ch >> 4];
+			hdr[n++] = hex[ch & 15];
+		}
+	}
+	snprintf(hdr + n, sizeof(hdr) - n, "/%s%.*s\r\n",
+	    req->query.len ? "?" : "", (int)req->query.len, req->query.p);
 	resp_error(c, 301, hdr);
 }
 
@@ -420,7 +442,7 @@ static_serve(struct conn *c)
 		fd = open_index(c, path, (size_t)n, &status);
 		if (fd == -1) {
 			if (status == 301) {
-				redirect_slash(c);
+				redirect_slash(c, path);
 				return STATIC_DONE;
 			}
 			return STATIC_NOT_FOUND;

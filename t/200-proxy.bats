@@ -50,6 +50,35 @@ close_answer() {
 	    "GET $1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 }
 
+# body_of PATH: the body of GET PATH (raw target, not normalised by curl).
+body_of() {
+	curl -s --path-as-is -m 5 "$(url "$1")"
+}
+
+@test "paths that name no file in htdocs go to the backends" {
+	# an encoded slash, kept as sent
+	run body_of '/api/a%2Fb'
+	assert_output --regexp '^b[123] GET /api/a%2Fb$'
+	# a dotfile that exists in htdocs is never served, nor hidden
+	run body_of /.secret
+	assert_output --regexp '^b[123] GET /\.secret$'
+	# a path longer than any file name
+	long=/api/$(printf 'a%.0s' $(seq 5000))
+	run body_of "$long"
+	assert_output --regexp "^b[123] GET $long\$"
+	# /.well-known: from the backends while htdocs has none ...
+	run body_of /.well-known/acme-challenge/tok
+	assert_output --regexp '^b[123] GET /\.well-known/acme-challenge/tok$'
+	# ... and from htdocs once it appears (certbot --webroot)
+	mkdir -p "$MTD_DIR/htdocs/.well-known/acme-challenge"
+	echo token-body >"$MTD_DIR/htdocs/.well-known/acme-challenge/tok"
+	_served() { [ "$(body_of /.well-known/acme-challenge/tok)" = token-body ]; }
+	wait_for _served
+	run body_of /.well-known/acme-challenge/other
+	assert_output --regexp '^b[123] GET /\.well-known/acme-challenge/other$'
+	rm -r "$MTD_DIR/htdocs/.well-known"
+}
+
 # The last bytes go out with MSG_MORE and the close adds the FIN to them:
 # nothing may be held back, whatever the size.
 @test "Connection: close: whole answer, then the close at once (small and 1 MB)" {

@@ -356,17 +356,33 @@ redirect_slash(struct conn *c, const char *path)
 }
 
 /*
+ * Names starting with '.' (.git, .env, .htpasswd) are never served from
+ * htdocs: such a path goes on as one naming no file. /.well-known/ is
+ * the exception (RFC 8615: ACME challenges, security.txt).
+ */
+static int
+hidden_path(const char *norm)
+{
+	if (strncmp(norm, "/.well-known", 12) == 0 &&
+	    (norm[12] == '/' || norm[12] == '\0'))
+		norm += 12;
+	return uri_has_dot_segment(norm);
+}
+
+/*
  * Can the normalised <path> (<len> bytes, leading '/') name anything
  * under htdocs? Not when its first segment is absent from htdocs: the
- * open could only fail with ENOENT. "/" and paths too long for the
- * kernel (ENAMETOOLONG is a 404 here, not "route elsewhere") are opened.
+ * open could only fail with ENOENT. Nor when it is too long for any file
+ * name. "/" is opened.
  */
 static int
 may_exist(const char *path, size_t len)
 {
 	const char	*seg = path + 1, *slash;
 
-	if (len <= 1 || len >= PATH_MAX)
+	if (len >= PATH_MAX)
+		return 0;
+	if (len <= 1)
 		return 1;
 	slash = memchr(seg, '/', len - 1);
 	return docindex_may_exist(seg, slash != NULL ? (size_t)(slash - seg) :
@@ -418,19 +434,18 @@ static_serve(struct conn *c)
 		return STATIC_NOT_FOUND;
 	n = uri_normalize(req->path.p, req->path.len, path,
 	    sizeof(c->r->path));
+	if (n == URI_NOT_A_FILE)
+		return STATIC_NOT_FOUND;
 	if (n < 0) {
-		resp_error(c, n == -2 ? 414 : 400, NULL);
+		resp_error(c, n == URI_TOOLONG ? 414 : 400, NULL);
 		return STATIC_DONE;
 	}
-	if (uri_has_dot_segment(path)) {
-		resp_error(c, 404, NULL);
-		return STATIC_DONE;
-	}
-	if (!may_exist(path, (size_t)n))
+	if (hidden_path(path) || !may_exist(path, (size_t)n))
 		return STATIC_NOT_FOUND;
 	fd = open_beneath(path[1] ? path + 1 : ".");
 	if (fd == -1) {
-		if (errno == ENOENT || errno == ENOTDIR)
+		if (errno == ENOENT || errno == ENOTDIR ||
+		    errno == ENAMETOOLONG)
 			return STATIC_NOT_FOUND;
 		resp_error(c, map_open_error(errno), NULL);
 		return STATIC_DONE;

@@ -25,8 +25,9 @@ uri_hexval(unsigned char c)
 
 /*
  * Decodes the byte at <p>[*<i>] (a literal or a %XX escape) and advances
- * *<i> past it. Returns the byte, or -1 for a broken escape or a byte a
- * file name may not hold: an encoded '/' (it would change the segment
+ * *<i> past it. Returns the byte; URI_BAD for a broken escape or a
+ * literal backslash or control byte; URI_NOT_A_FILE for an escape of a
+ * byte a file name may not hold: '/' (it would change the segment
  * structure after normalisation), a backslash, NUL or another control.
  */
 static int
@@ -39,15 +40,16 @@ uri_decode_byte(const char *p, size_t len, size_t *i)
 		if (len - *i < 3 ||
 		    (hi = uri_hexval(p[*i + 1])) == -1 ||
 		    (lo = uri_hexval(p[*i + 2])) == -1)
-			return -1;
+			return URI_BAD;
 		c = hi << 4 | lo;
 		*i += 3;
-		if (c == '/')
-			return -1;
-	} else
-		(*i)++;
+		if (c == '/' || c < 0x20 || c == 0x7f || c == '\\')
+			return URI_NOT_A_FILE;
+		return c;
+	}
+	(*i)++;
 	if (c < 0x20 || c == 0x7f || c == '\\')
-		return -1;
+		return URI_BAD;
 	return c;
 }
 
@@ -79,14 +81,16 @@ uri_dots(const char *p, size_t len, size_t *i)
  * "//", drops "." and resolves ".." segments. A trailing '/' (or a final
  * "." or ".." segment) leaves a trailing '/'. The result is
  * NUL-terminated. Returns its length (> 0), URI_BAD (-1) for a malformed
- * path, a forbidden byte or a ".." above the root, URI_TOOLONG (-2) when
- * <out> is too small. Any process may call it.
+ * path, a literal backslash or control byte or a ".." above the root,
+ * URI_TOOLONG (-2) when <out> is too small, URI_NOT_A_FILE (-3) for an
+ * otherwise valid path with an escaped '/', backslash or control byte
+ * (<out> then holds nothing usable). Any process may call it.
  */
 int
 uri_normalize(const char *path, size_t len, char *out, size_t outsz)
 {
 	size_t	 i = 0, o = 0;
-	int	 c, dots, dir = 0;
+	int	 c, dots, dir = 0, not_a_file = 0;
 
 	if (len == 0 || path[0] != '/')
 		return URI_BAD;
@@ -114,8 +118,13 @@ uri_normalize(const char *path, size_t len, char *out, size_t outsz)
 			return URI_TOOLONG;
 		out[o++] = '/';
 		while (i < len && path[i] != '/') {
-			if ((c = uri_decode_byte(path, len, &i)) == -1)
+			if ((c = uri_decode_byte(path, len, &i)) == URI_BAD)
 				return URI_BAD;
+			/* Go on: a ".." above the root further on is a 400. */
+			if (c == URI_NOT_A_FILE) {
+				not_a_file = 1;
+				c = '_';
+			}
 			if (o + 1 >= outsz)
 				return URI_TOOLONG;
 			out[o++] = c;
@@ -128,7 +137,7 @@ uri_normalize(const char *path, size_t len, char *out, size_t outsz)
 		out[o++] = '/';
 	}
 	out[o] = '\0';
-	return (int)o;
+	return not_a_file ? URI_NOT_A_FILE : (int)o;
 }
 
 /*

@@ -2,7 +2,8 @@
  * libFuzzer target for worker/uri.c. On success the output must start
  * with '/', hold no "//", no "." or ".." segment, no NUL or control byte,
  * and (when it holds no '%', which a second pass would decode again)
- * normalise to itself. Errors must be URI_BAD or URI_TOOLONG.
+ * normalise to itself. Errors must be URI_BAD, URI_TOOLONG or
+ * URI_NOT_A_FILE.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int		 rc, rc2;
 
 	rc = uri_normalize((const char *)data, size, out, sizeof(out));
-	if (rc == URI_BAD || rc == URI_TOOLONG)
+	if (rc == URI_BAD || rc == URI_TOOLONG || rc == URI_NOT_A_FILE)
 		return 0;
 	if (rc <= 0 || (size_t)rc >= sizeof(out) || strlen(out) != (size_t)rc)
 		abort();

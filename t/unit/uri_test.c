@@ -51,18 +51,23 @@ static const struct uri_case cases[] = {
 	{ "/a/../../b", NULL, URI_BAD },
 	{ "/a/./../..", NULL, URI_BAD },
 	{ "/%2e%2e/etc/passwd", NULL, URI_BAD },
-	{ "/%2E%2E%2Fetc", NULL, URI_BAD },
-	{ "/..%2fetc", NULL, URI_BAD },
-	{ "/a%2F..%2F..%2Fetc", NULL, URI_BAD },
+	{ "/%2E%2E%2Fetc", NULL, URI_NOT_A_FILE },
+	{ "/..%2fetc", NULL, URI_NOT_A_FILE },
+	{ "/a%2F..%2F..%2Fetc", NULL, URI_NOT_A_FILE },
 	{ "/.%2e/", NULL, URI_BAD },
 	{ "/..\\etc", NULL, URI_BAD },
-	{ "/a%5c..%5cetc", NULL, URI_BAD },
+	{ "/a%5c..%5cetc", NULL, URI_NOT_A_FILE },
 	{ "/a/b/../../../etc", NULL, URI_BAD },
-	/* forbidden bytes */
-	{ "/a%00.html", NULL, URI_BAD },
-	{ "/a%0a", NULL, URI_BAD },
-	{ "/a%0D%0Ab", NULL, URI_BAD },
-	{ "/a%7f", NULL, URI_BAD },
+	/* escaped bytes no file name holds: a URL for the backends */
+	{ "/a%00.html", NULL, URI_NOT_A_FILE },
+	{ "/a%0a", NULL, URI_NOT_A_FILE },
+	{ "/a%0D%0Ab", NULL, URI_NOT_A_FILE },
+	{ "/a%7f", NULL, URI_NOT_A_FILE },
+	{ "/api/a%2Fb", NULL, URI_NOT_A_FILE },
+	/* ... unless it also climbs above the root */
+	{ "/a%2F/../../x", NULL, URI_BAD },
+	{ "/%2f/../../x", NULL, URI_BAD },
+	/* literal bytes a request path may not hold */
 	{ "/a\tb", NULL, URI_BAD },
 	{ "/a\x7f", NULL, URI_BAD },
 	/* broken escapes */

@@ -79,6 +79,18 @@ body_of() {
 	rm -r "$MTD_DIR/htdocs/.well-known"
 }
 
+@test "a body that ends with the backend's close ends at once, not at read_timeout" {
+	own_maitred "backends $MTD_DIR/backends.cfg" "read_timeout 5s" "workers 1"
+	local i out slow=0
+	for i in $(seq 20); do
+		out=$(curl -s -m 10 -w ' %{http_code} %{time_total}' "$(url /eof)")
+		[[ $out == *"until the close"*" 200 "* ]] || fail "got: $out"
+		awk -v t="${out##* }" 'BEGIN { exit !(t >= 2) }' && slow=$((slow + 1))
+	done
+	assert_equal "slow: $slow" "slow: 0"
+	refute log_has "read timeout"
+}
+
 # The last bytes go out with MSG_MORE and the close adds the FIN to them:
 # nothing may be held back, whatever the size.
 @test "Connection: close: whole answer, then the close at once (small and 1 MB)" {

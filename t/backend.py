@@ -24,6 +24,8 @@ Paths:
   /close           answer, then close the connection
   /bad             malformed head (two Content-Length), then close
   /die             close the connection without any response
+  /eof             HTTP/1.0-style: no Content-Length, the body ends when
+                   the connection closes (head, body and FIN at once)
   /ws              WebSocket echo (RFC 6455)
   ?hdr=Name:Value  (any path, repeatable) add this response header field
   anything else    200 "NAME METHOD PATH\\n"
@@ -185,6 +187,14 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if path == "/die":
             self.close_connection = True
+            return None
+        if path == "/eof":
+            self.close_connection = True
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain"
+                             b"\r\nConnection: close\r\n\r\n"
+                             b"until the close\n")
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
             return None
         if path == "/ws":
             return self.do_ws()

@@ -726,6 +726,8 @@ conn_event(struct ev_io *io, uint32_t events)
 
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->readable = 1;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->peer_shut = 1;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->writable = 1;
 	/* TLS: a read waiting for the socket to drain, or the reverse. */

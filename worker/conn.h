@@ -52,6 +52,11 @@ struct conn {
 	uint8_t			 tls_rwant:1, tls_wwant:1;
 	/* The last TLS read stopped short of an end or error it holds. */
 	uint8_t			 tls_more:1;
+	/*
+	 * The peer's FIN (EPOLLRDHUP) or an error was reported: a short read
+	 * no longer means "drained", since no new edge will announce the end.
+	 */
+	uint8_t			 peer_shut:1;
 	uint8_t			 out_watched:1;	/* EPOLLOUT registered */
 	uint16_t		 peer_port;
 	uint8_t			 peer16[16];	/* IPv4 mapped */
@@ -147,7 +152,7 @@ size_t	 conn_ratelimit_fields(const struct conn *c, char *buf, size_t len);
 static inline int
 conn_drained(const struct conn *c, size_t n, size_t asked)
 {
-	return n < asked && !c->tls_more;
+	return n < asked && !c->tls_more && !c->peer_shut;
 }
 /* Start a new request's accounting (status, byte counts, clock). */
 void	 conn_begin_request(struct conn *c);

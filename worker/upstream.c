@@ -116,6 +116,13 @@ upstream_event(struct ev_io *io, uint32_t events)
 	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		u->readable = 1;
+	/*
+	 * With edge-triggered epoll, data and FIN arriving together make one
+	 * event: the short read that takes the data must not end the reads,
+	 * or the close is only seen at read_timeout.
+	 */
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		u->peer_shut = 1;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		u->writable = 1;
 	/* TLS: a read waiting for the socket to drain, or the reverse. */
@@ -273,7 +280,8 @@ upstream_recv(struct upstream *u, void *buf, size_t len)
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		u->readable = 0;
-	else if (n > 0 && (size_t)n < len && !(st & TLS_IO_MORE))
+	else if (n > 0 && (size_t)n < len && !(st & TLS_IO_MORE) &&
+	    !u->peer_shut)
 		u->readable = 0;
 	return n;
 }

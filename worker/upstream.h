@@ -33,6 +33,8 @@ struct upstream {
 	int		 backend;	/* index in the backend table */
 	uint32_t	 nreq;		/* requests completed on it */
 	uint8_t		 readable:1, writable:1, connecting:1, idle:1;
+	/* FIN or error reported: a short read is no longer "drained". */
+	uint8_t		 peer_shut:1;
 	/* TLS: handshake done; the last read wanted to write, or reverse. */
 	uint8_t		 tls_done:1, tls_rwant:1, tls_wwant:1;
 	struct ssl_st	*ssl;		/* NULL: plain TCP (backend_tls off) */

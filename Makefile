@@ -73,7 +73,7 @@ asan:
 	@:
 
 DEBIAN_PKGS := gcc make libc6-dev libbsd-dev libmd-dev bats bats-support \
-	bats-assert curl python3 procps php-cgi mandoc zlib1g-dev libssl-dev
+	bats-assert curl python3 procps php-cgi mandoc zlib1g-dev libssl-dev time
 deps:
 	@missing=""; for p in $(DEBIAN_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \

@@ -7,12 +7,14 @@
  * half-built configuration is freed and conf_load() returns -1.
  */
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <pwd.h>
@@ -46,8 +48,7 @@ struct lreader {
 	FILE		*fp;
 	const char	*path;		/* as resolved, for messages */
 	int		 lineno;
-	char		*buf;
-	size_t		 cap;
+	char		*buf;		/* CONF_MAX_LINE + 1 bytes */
 	int		*errors;	/* counter shared by all files */
 };
 
@@ -385,26 +386,45 @@ bad_argc(struct loader *ld, const char *name)
  * Files.
  */
 
-/* 1: next line in <*line>, 0: end of file. Bad lines are logged, skipped. */
+/*
+ * 1: next line in <*line>, 0: end of file. Bad lines are logged, skipped.
+ * Memory stays bounded whatever the file holds: a line past CONF_MAX_LINE
+ * is read to its end without being kept.
+ */
 static int
 lreader_next(struct lreader *r, char **line)
 {
-	ssize_t	 n;
+	size_t	 n;
+	int	 ch, nul, too_long;
 
+	if (r->buf == NULL && (r->buf = malloc(CONF_MAX_LINE + 1)) == NULL) {
+		lerr(r, "%s", strerror(errno));
+		return 0;
+	}
 	for (;;) {
-		if ((n = getline(&r->buf, &r->cap, r->fp)) == -1) {
+		n = 0;
+		nul = too_long = 0;
+		while ((ch = getc_unlocked(r->fp)) != EOF && ch != '\n') {
+			if (n == CONF_MAX_LINE) {
+				too_long = 1;
+				continue;
+			}
+			nul |= ch == '\0';
+			r->buf[n++] = (char)ch;
+		}
+		if (ch == EOF && n == 0 && !too_long) {
 			if (ferror(r->fp))
 				lerr(r, "%s", strerror(errno));
 			return 0;
 		}
 		r->lineno++;
-		if (n > 0 && r->buf[n - 1] == '\n')
-			r->buf[--n] = '\0';
 		if (n > 0 && r->buf[n - 1] == '\r')
-			r->buf[--n] = '\0';
-		if (n > CONF_MAX_LINE)
-			lerr(r, "line too long");
-		else if (strlen(r->buf) != (size_t)n)
+			n--;
+		r->buf[n] = '\0';
+		if (too_long)
+			lerr(r, "line too long (more than %d bytes)",
+			    CONF_MAX_LINE);
+		else if (nul)
 			lerr(r, "invalid NUL byte in line");
 		else {
 			*line = r->buf;
@@ -452,6 +472,44 @@ resolve(struct loader *ld, const char *in, char *out, size_t outsz)
 }
 
 /*
+ * fopen() for reading a configuration file, refusing what is not a
+ * regular file (or /dev/null, for an empty one): a FIFO would hang -t or
+ * a reload, /dev/zero would never end. NULL with errno set, or with
+ * *why set for "not a regular file".
+ */
+static FILE *
+conf_fopen(const char *path, const char **why)
+{
+	struct stat	 st;
+	FILE		*fp;
+	int		 fd, saved;
+
+	*why = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) && !(S_ISCHR(st.st_mode) &&
+	    major(st.st_rdev) == 1 && minor(st.st_rdev) == 3)) {
+		*why = "not a regular file";
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, 0) == -1 || (fp = fdopen(fd, "r")) == NULL)
+		goto fail;
+	return fp;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+/*
  * Resolve <value> of directive <name> into <path> and open it for
  * reading into <r>. Returns 0, or -1 after logging.
  */
@@ -459,13 +517,16 @@ static int
 seed_open(struct loader *ld, const char *name, const char *value,
     char *path, struct lreader *r)
 {
+	const char	*why;
+
 	if (resolve(ld, value, path, PATH_MAX) == -1) {
 		bad_value(ld, name, value, "path too long");
 		return -1;
 	}
 	memset(r, 0, sizeof(*r));
-	if ((r->fp = fopen(path, "re")) == NULL) {
-		lerr(ld->r, "%s \"%s\": %s", name, path, strerror(errno));
+	if ((r->fp = conf_fopen(path, &why)) == NULL) {
+		lerr(ld->r, "%s \"%s\": %s", name, path,
+		    why != NULL ? why : strerror(errno));
 		return -1;
 	}
 	r->path = path;
@@ -1672,13 +1733,14 @@ static int
 read_main(struct loader *ld, const char *path)
 {
 	struct lreader	 r;
+	const char	*why;
 	char		*line;
 
 	if (main_path(ld, path) == -1)
 		return -1;
 	memset(&r, 0, sizeof(r));
-	if ((r.fp = fopen(ld->c->path, "re")) == NULL) {
-		log_warnx("%s: %s", path, strerror(errno));
+	if ((r.fp = conf_fopen(ld->c->path, &why)) == NULL) {
+		log_warnx("%s: %s", path, why != NULL ? why : strerror(errno));
 		return -1;
 	}
 	r.path = ld->c->path;

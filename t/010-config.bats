@@ -77,6 +77,31 @@ check_conf() {
 	assert_output --partial "mid.conf:2: unknown directive"
 }
 
+@test "a FIFO, a device or a directory is refused, a huge line costs no memory" {
+	d=$(mtd_dir)
+	mkfifo "$d/fifo"
+	for f in "$d/fifo" /dev/zero "$d"; do
+		run timeout 10 "$MAITRED" -t -c "$f"
+		assert_failure 1
+		assert_output --regexp "$f: (not a regular file|Is a directory)"
+	done
+	write_conf "blacklist $d/fifo"
+	run timeout 10 "$MAITRED" -t -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --partial "blacklist \"$d/fifo\": not a regular file"
+	# an empty configuration may be /dev/null
+	run "$MAITRED" -t -c /dev/null
+	assert_success
+	# 120 MB without a newline: one error, bounded memory
+	head -c 120000000 /dev/zero | tr '\0' a >"$d/huge.txt"
+	write_conf "blacklist $d/huge.txt"
+	run /usr/bin/time -f 'maxrss %M' "$MAITRED" -t -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --partial "huge.txt:1: line too long (more than 4095 bytes)"
+	[ "$(sed -n 's/^maxrss //p' <<<"$output")" -lt 60000 ]
+	rm "$d/huge.txt"
+}
+
 @test "unknown directive: file:line: unknown directive \"NAME\"" {
 	write_conf "upstreem 127.0.0.1:8081"
 	n=$(conf_line "upstreem 127.0.0.1:8081")

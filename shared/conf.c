@@ -655,7 +655,7 @@ backend_dup(const struct conf *c, const struct conf_backend *b)
 		    memcmp(&c->backends[i].ss, &b->ss, b->sslen) == 0))
 			return "duplicate backend";
 	}
-	return c->nbackends >= MTD_MAX_BACKENDS ? "too many backends" : NULL;
+	return NULL;
 }
 
 static void
@@ -673,6 +673,13 @@ read_backends(struct loader *ld, struct lreader *r)
 	while (lreader_next(r, &line)) {
 		if (*(s = strip_line(line)) == '\0')
 			continue;
+		/* Once: a generated file may go on for thousands of lines. */
+		if (c->nbackends == MTD_MAX_BACKENDS) {
+			lerr(r, "too many backends (at most %d); this line and "
+			    "the rest of the file are not read",
+			    MTD_MAX_BACKENDS);
+			break;
+		}
 		strlcpy(copy, s, sizeof(copy));
 		if ((err = backend_parse(s, &b)) == NULL)
 			err = backend_dup(c, &b);

@@ -260,6 +260,28 @@ fetch() {
 	assert_equal "$HTTP_CODE" 403
 }
 
+@test "htdocs the workers' user cannot search: logged, and every path goes to the backends" {
+	[ "$(id -u)" = 0 ] || skip "needs root (workers dropping to nobody)"
+	getent passwd nobody >/dev/null || skip "root and no nobody user"
+	OWN_DIR=$(mktemp -d /tmp/maitred-t403.XXXXXX)
+	chmod 755 "$OWN_DIR"
+	MTD_DIR=$OWN_DIR
+	b=$(backend_start be)
+	OWN_TRACK=$(cat "$OWN_DIR/be.pid")
+	printf '127.0.0.1:%s:1:3\n' "$b" >"$OWN_DIR/backends.cfg"
+	PORT=$(free_port)
+	WORKERS=1 write_conf "user nobody" "backends $OWN_DIR/backends.cfg"
+	chmod 700 "$OWN_DIR/htdocs"
+	maitred_start
+	OWN_PID=$MAITRED_PID
+	http_get /api/x
+	assert_equal "$HTTP_CODE" 200
+	http_get /hello.txt
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" "be GET /hello.txt"
+	assert log_has "htdocs $OWN_DIR/htdocs: Permission denied for the workers' user .*every request goes to the backends"
+}
+
 @test "path traversal: the canary outside htdocs never leaks" {
 	local vectors=(
 		'/../canary.txt'

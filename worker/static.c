@@ -55,6 +55,22 @@ static_init(const char *htdocs)
 	return 0;
 }
 
+void
+static_check_access(void)
+{
+	if (htdocs_fd == -1 || faccessat(htdocs_fd, ".", X_OK, AT_EACCESS) == 0)
+		return;
+	/*
+	 * Every open below would fail with EACCES, and a 403 for every path
+	 * would take the proxy down with the files. Serve no file instead.
+	 */
+	log_warnx("htdocs %s: %s for the workers' user (uid %ld): no local "
+	    "file is served, every request goes to the backends",
+	    htdocs_real, strerror(errno), (long)geteuid());
+	close(htdocs_fd);
+	htdocs_fd = -1;
+}
+
 /* Pre-5.6 kernels: open, then check where the descriptor really is. */
 static int
 static_open_fallback(const char *rel)

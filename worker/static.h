@@ -13,6 +13,11 @@ struct conn;
 
 /* Open the document root. 0, or -1 logged. Worker, at start. */
 int	 static_init(const char *htdocs);
+/*
+ * After the privilege drop: when the worker's user cannot search htdocs,
+ * log it and serve no local file (paths go to the backends). Worker only.
+ */
+void	 static_check_access(void);
 int	 static_serve(struct conn *c);
 
 #endif /* STATIC_H */

@@ -318,6 +318,7 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)
 		_exit(0);
+	static_check_access();
 	/* As the worker's user: it indexes what that user can open. */
 	if (htdocs_fd != -1)
 		docindex_open(htdocs_fd);

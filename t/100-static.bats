@@ -194,6 +194,9 @@ fetch() {
 	http_get /hello.txt -H "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT"
 	assert_equal "$HTTP_CODE" 200
 	cmp "$HTTP_BODY" "$MTD_DIR/htdocs/hello.txt"
+	# a date in the future is invalid: ignored (RFC 9110 13.1.3)
+	http_get /hello.txt -H "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT"
+	assert_equal "$HTTP_CODE" 200
 }
 
 @test "Range bytes=0-9 is 206 with Content-Range and 10 bytes" {

@@ -250,6 +250,9 @@ xcache() {
 	http_get "$p" -H 'If-Modified-Since: Wed, 21 Oct 2015 07:27:59 GMT'
 	assert_equal "$HTTP_CODE" 200
 	assert_equal "$(stat -c %s "$HTTP_BODY")" "$(hdr Content-Length)"
+	# a date in the future is invalid: ignored (RFC 9110 13.1.3)
+	http_get "$p" -H 'If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT'
+	assert_equal "$HTTP_CODE" 200
 	# a 304 repeats Cache-Control, Expires and Vary (RFC 9110 15.4.5)
 	p='/cc304.html?hdr=Cache-Control:max-age%3D30&hdr=Vary:X-Lang&hdr=Expires:Thu,%2001%20Jan%202037%2000:00:00%20GMT'
 	http_get "$p"

@@ -179,7 +179,8 @@ pc_not_modified(const struct conn *c, const struct cache_hit *hit)
 		return 0;
 	t = httpdate_parse(req->if_modified_since.p,
 	    req->if_modified_since.len);
-	return t != -1 && hit->last_modified <= t;
+	/* A date in the future is invalid: ignored (RFC 9110 13.1.3). */
+	return t != -1 && hit->last_modified <= t && t <= time(NULL);
 }
 
 /* Append a formatted piece to out[]; -1 when it does not fit. */

@@ -181,7 +181,8 @@ not_modified(const struct http_request *req, const struct stat *st,
 	if (req->if_modified_since.len > 0) {
 		t = httpdate_parse(req->if_modified_since.p,
 		    req->if_modified_since.len);
-		return t != -1 && st->st_mtime <= t;
+		/* A date in the future is invalid: ignored (RFC 9110 13.1.3). */
+		return t != -1 && st->st_mtime <= t && t <= time(NULL);
 	}
 	return 0;
 }

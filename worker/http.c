@@ -871,7 +871,9 @@ chunk_size_byte(struct http_chunked *ch, unsigned char c)
 			return chunk_size_end(ch, c);
 		if (!HAS(c, C_HEX))
 			return -1;
-		if (++ch->digits > MAX_CHUNK_DIGITS)
+		/* 1*HEXDIG: leading zeros are allowed, whatever their count. */
+		if ((ch->remaining != 0 || hex_value(c) != 0) &&
+		    ++ch->digits > MAX_CHUNK_DIGITS)
 			return -1;
 		ch->remaining = ch->remaining << 4 | hex_value(c);
 		ch->state = CH_SIZE;

@@ -127,8 +127,9 @@ int	 http_parse_response(const char *buf, size_t len,
  * <*used> says how many belong to the body. Returns 1 when the body
  * (last chunk and trailers) is complete, 0 when more is needed, -1 on
  * bad framing (size overflow, bad hex, missing CRLF, bad trailer); both
- * verdicts are sticky. Sizes have at most 15 hex digits, size lines 4096
- * bytes, trailers MTD_MAX_HEAD. Bare LF ends lines, except a line with a
+ * verdicts are sticky. Sizes have at most 15 significant hex digits (any
+ * number of leading zeros), size lines 4096 bytes, trailers
+ * MTD_MAX_HEAD. Bare LF ends lines, except a line with a
  * chunk extension, where lenient parsers are known to disagree, and
  * except in request bodies (http_chunked_init_request), which are
  * relayed as they came and must read the same to every backend.

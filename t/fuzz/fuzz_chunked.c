@@ -4,8 +4,9 @@
  *  - http_chunked_scan and http_chunked_decode agree on the verdict and
  *    on <used>; the decoder's output never exceeds <used>;
  *  - a small reference decoder written here (byte-exact reading of the
- *    rules documented in http.h: at most 15 hex digits, size line of at
- *    most 4096 bytes, BWS only before ';', bare LF ends a line except
+ *    rules documented in http.h: at most 15 significant hex digits,
+ *    size line of at most 4096 bytes, BWS only before ';', bare LF ends
+ *    a line except
  *    after an extension, trailers validated and dropped) gives the same
  *    verdict, the same <used> and the same data; in particular the
  *    decoded length is the sum of the chunk sizes;
@@ -82,7 +83,7 @@ ref_decode(const unsigned char *b, size_t n, size_t *used, char *out,
 			BAD();
 		while (i < n && (h = ref_hex(b[i])) >= 0) {
 			LINE_OK();
-			if (++digits > REF_MAX_DIGITS)
+			if ((size != 0 || h != 0) && ++digits > REF_MAX_DIGITS)
 				BAD();
 			size = size << 4 | (uint64_t)h;
 			i++;

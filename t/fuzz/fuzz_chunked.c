@@ -6,10 +6,9 @@
  *  - a small reference decoder written here (byte-exact reading of the
  *    rules documented in http.h: at most 15 significant hex digits,
  *    size line of at most 4096 bytes, BWS only before ';', bare LF ends
- *    a line except
- *    after an extension, trailers validated and dropped) gives the same
- *    verdict, the same <used> and the same data; in particular the
- *    decoded length is the sum of the chunk sizes;
+ *    a line except after an extension, trailers validated and dropped)
+ *    gives the same verdict, the same <used> and the same data; in
+ *    particular the decoded length is the sum of the chunk sizes;
  *  - feeding the input in one call, one byte per call, or in pieces
  *    whose sizes come from the input gives identical results;
  *  - a verdict (complete or bad) is sticky: more bytes change nothing.

@@ -5,6 +5,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -61,6 +62,9 @@ parse_int(const char *s, int min, int max, int *out)
 	char	*end;
 	long	 v;
 
+	/* Digits only: strtol() would take " 80" and "+80". */
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)

@@ -89,7 +89,7 @@ teardown() {
 }
 
 @test "-p rejects junk, 0 and 70000" {
-	for v in abc 0 70000 -1; do
+	for v in abc 0 70000 -1 ' 80' +80 '80 '; do
 		run "$MAITRED" -t -c "$MTD_CONF" -p "$v"
 		assert_failure 1
 		assert_output --partial "maitred: -p: invalid port \"$v\""

@@ -134,6 +134,11 @@ expect_error() {
 	expect_error 417 'GET /a.txt HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\n\r\n'
 }
 
+@test "an empty Expect expects nothing: 200" {
+	send --timeout 3 'GET /a.txt HTTP/1.1\r\nHost: x\r\nExpect:\r\nConnection: close\r\n\r\n'
+	assert_equal "$(first_status)" 200
+}
+
 @test "an error response closes: a request behind it is not answered" {
 	expect_error 400 'GET /a.txt HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\nGET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n'
 	assert_line --regexp '^Connection: close'

@@ -568,7 +568,7 @@ expect_field(struct http_request *req, struct http_str v)
 {
 	if (STR_IS(v, "100-continue"))
 		req->expect_continue = 1;
-	else
+	else if (v.len > 0)	/* an empty list expects nothing */
 		req->expect_other = 1;
 }
 

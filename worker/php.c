@@ -1681,8 +1681,9 @@ php_timeout(struct conn *c)
 		conn_handler_fail(c);	/* slow client */
 		return;
 	}
-	log_warnx("php: %s did not finish within %d ms, killed", p->script,
-	    wconf->php_timeout_ms);
+	log_warnx("php: %s did not finish within %d ms, %s", p->script,
+	    wconf->php_timeout_ms, wconf->php_mode == PHP_FASTCGI ?
+	    "its FastCGI connection closed" : "killed");
 	p->error = 504;
 	php_run(p);
 }

@@ -201,6 +201,8 @@ main(int argc, char **argv)
 		listens_distinct(&conf, o.port);
 	master_check_cache_rules(&conf, &conf);
 	if (o.test) {
+		if (master_check_logs(NULL, &conf) == -1)
+			exit(1);
 		printf("maitred: configuration ok\n");
 		exit(0);
 	}

@@ -173,6 +173,28 @@ begin_stop(enum stop_mode mode)
 	listeners_close();
 }
 
+int
+master_check_logs(const struct conf *old, const struct conf *next)
+{
+	const char	*name[2] = { "error_log", "access_log" };
+	const char	*now[2] = { next->error_log, next->access_log };
+	const char	*was[2];
+	int		 i, rc = 0;
+
+	was[0] = old != NULL ? old->error_log : NULL;
+	was[1] = old != NULL ? old->access_log : NULL;
+	for (i = 0; i < 2; i++) {
+		if (was[i] != NULL && strcmp(was[i], now[i]) == 0)
+			continue;
+		if (log_path_usable(now[i]) == -1) {
+			log_warnx("%s %s: %s", name[i], now[i],
+			    strerror(errno));
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
 /* New log paths or level: new workers inherit the master's descriptors. */
 static void
 reload_logs(const struct conf *old, const struct conf *next)
@@ -256,6 +278,8 @@ reload(void)
 	master_apply_overrides(next, opts);
 	if (master_conf_compatible(current, next) == -1)
 		goto refused;
+	if (master_check_logs(current, next) == -1)
+		goto failed_free;
 	if (!spawn_can_retire()) {
 		log_warnx("reload: too many retired workers still draining, "
 		    "keeping the running configuration");

@@ -62,6 +62,11 @@ void	 spawn_set_master_fd(int fd);
 void	 master_apply_overrides(struct conf *c, const struct master_opts *o);
 void	 master_chown_logs(const struct conf *c);
 /*
+ * Whether the log files of <next> that differ from <old>'s (all of them
+ * when <old> is NULL: -t) can be opened; each failure is logged. 0 or -1.
+ */
+int	 master_check_logs(const struct conf *old, const struct conf *next);
+/*
  * Warn about cache rules whose max_size the cache sized by <sized>
  * cannot hold (an object lives in one stripe of the shared cache).
  */

@@ -75,6 +75,20 @@ open_append(const char *path)
 }
 
 int
+log_path_usable(const char *path)
+{
+	int	 fd;
+
+	if (path == NULL || *path == '\0' || strcmp(path, "stderr") == 0 ||
+	    strcmp(path, "off") == 0)
+		return 0;
+	if ((fd = open_append(path)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int
 log_open(const char *path)
 {
 	int	 fd;

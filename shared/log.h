@@ -24,6 +24,12 @@ const char	*log_level_str(int);
 void	 log_set_level(int);
 /* Error log to <path> (NULL: stderr). Returns 0, or -1 with errno. */
 int	 log_open(const char *path);
+/*
+ * Whether <path> (error_log or access_log value) can be opened for
+ * appending; creates it, as the start would. "stderr", "off" and "" are
+ * fine. 0, or -1 with errno. Any process.
+ */
+int	 log_path_usable(const char *path);
 /* Copy warnings and errors to stderr too (foreground on a terminal). */
 void	 log_set_tee(int);
 /* USR1: reopen the error log and access log by path. */

@@ -77,6 +77,18 @@ check_conf() {
 	assert_output --partial "mid.conf:2: unknown directive"
 }
 
+@test "-t opens the log files: one that cannot be created is an error" {
+	d=$(mtd_dir)
+	write_conf "error_log $d/nodir/error.log" "access_log $d/nodir/access.log"
+	check_conf
+	assert_failure 1
+	assert_output --partial "error_log $d/nodir/error.log: No such file or directory"
+	assert_output --partial "access_log $d/nodir/access.log: No such file or directory"
+	write_conf "access_log off"
+	check_conf
+	assert_success
+}
+
 @test "a FIFO, a device or a directory is refused, a huge line costs no memory" {
 	d=$(mtd_dir)
 	mkfifo "$d/fifo"
@@ -261,7 +273,9 @@ check_conf() {
 	command -v setpriv >/dev/null || skip "no setpriv"
 	d=$(mtd_dir)
 	open_path_to_others "$d"
-	write_conf "user nobody"
+	# -t opens the logs: nobody must be able to create them
+	mkdir -m 777 "$d/logs"
+	write_conf "user nobody" "error_log $d/logs/error.log" "access_log off"
 	chmod a+r "$MTD_CONF"
 	n=$(conf_line "user nobody")
 	run setpriv --reuid=nobody --regid=nogroup --clear-groups \

@@ -604,3 +604,15 @@ sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
 	# the new worker serves
 	assert_equal "$(code_of /maitred/status)" 200
 }
+
+@test "HUP with an error_log that cannot be opened: refused, the old log and workers stay" {
+	maitred_start
+	old=$(worker_pids)
+	d=$(mtd_dir)
+	sed -i "s|^error_log .*|error_log $d/nodir/error.log|" "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "error_log $d/nodir/error.log: No such file or directory"
+	assert wait_for log_has "reload failed, keeping the running configuration"
+	assert_equal "$(worker_pids)" "$old"
+	assert_equal "$(code_of /hello.txt)" 200
+}

@@ -187,6 +187,19 @@ print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
 	assert_equal "$(tail -n 1 "$HTTP_BODY")" "chunk 4"
 }
 
+@test "chunked response framing: leading zeros pass, a bare LF is cut off" {
+	# RFC 9112 1*HEXDIG: 18 leading zeros are fine (relayed as sent)
+	run raw --timeout 5 'GET /chunked?n=3&zeros=18 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.1 200 '
+	assert_line --regexp $'^0{18}8\r?$'
+	assert_output --partial 'chunk 2'
+	# bare LF chunk lines would be relayed raw to clients that may read
+	# them another way: the response is cut, never passed on whole
+	run raw --timeout 5 'GET /chunked?n=3&lf=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	refute_output --partial 'chunk 2'
+	assert wait_for log_has "upstream 127.0.0.1:[0-9]*: bad chunked framing"
+}
+
 @test "chunked response to an HTTP/1.0 client is decoded" {
 	http_get '/chunked?n=3' -0
 	assert_equal "$HTTP_CODE" 200

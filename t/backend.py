@@ -16,7 +16,8 @@ Paths:
   /big?bytes=N     N deterministic bytes, byte i = i % 251, Content-Length
                    (&ctype=T: Content-Type T, application/octet-stream
                    by default)
-  /chunked?n=K     chunked response of K chunks "chunk I\\n"
+  /chunked?n=K     chunked response of K chunks "chunk I\\n" (&lf=1: lines
+                   end in a bare LF; &zeros=Z: Z leading zeros per size)
   /echo            any method: JSON {"method", "path", "headers" (names
                    lower-cased, repeated fields joined with ", "),
                    "body_sha256", "body_len"}; request bodies may be
@@ -176,7 +177,9 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return None
         if path == "/chunked":
-            return self.do_chunked(int(q.get("n", ["3"])[0]))
+            return self.do_chunked(int(q.get("n", ["3"])[0]),
+                                   b"\n" if "lf" in q else b"\r\n",
+                                   int(q.get("zeros", ["0"])[0]))
         if path == "/close":
             self.close_connection = True
             return self.reply(200, "closing\n")
@@ -227,14 +230,15 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(part)
             sent += len(part)
 
-    def do_chunked(self, n):
+    def do_chunked(self, n, eol=b"\r\n", zeros=0):
         self.head(200, None, extra=[("Transfer-Encoding", "chunked")])
         if self.command == "HEAD":
             return
         for i in range(n):
             data = ("chunk %d\n" % i).encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.write(b"0\r\n\r\n")
+            self.wfile.write(b"0" * zeros + b"%x%s%s%s" % (len(data), eol,
+                                                          data, eol))
+        self.wfile.write(b"0%s%s" % (eol, eol))
 
     # -- WebSocket ------------------------------------------------------------
 

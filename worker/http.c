@@ -816,7 +816,7 @@ http_chunked_init(struct http_chunked *ch)
 }
 
 void
-http_chunked_init_request(struct http_chunked *ch)
+http_chunked_init_relayed(struct http_chunked *ch)
 {
 	http_chunked_init(ch);
 	ch->crlf_only = 1;

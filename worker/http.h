@@ -129,10 +129,10 @@ int	 http_parse_response(const char *buf, size_t len,
  * bad framing (size overflow, bad hex, missing CRLF, bad trailer); both
  * verdicts are sticky. Sizes have at most 15 significant hex digits (any
  * number of leading zeros), size lines 4096 bytes, trailers
- * MTD_MAX_HEAD. Bare LF ends lines, except a line with a
- * chunk extension, where lenient parsers are known to disagree, and
- * except in request bodies (http_chunked_init_request), which are
- * relayed as they came and must read the same to every backend.
+ * MTD_MAX_HEAD. Bare LF ends lines, except a line with a chunk
+ * extension, where lenient parsers are known to disagree, and except in
+ * bodies relayed as they came (http_chunked_init_relayed), which must
+ * read the same to whoever receives them.
  */
 struct http_chunked {
 	int		 state;
@@ -159,10 +159,11 @@ int	 http_list_next(struct http_list *it, struct http_str *elem);
 
 void	 http_chunked_init(struct http_chunked *);
 /*
- * For request bodies, which are relayed as received: every line must end
- * in CRLF, so that no backend can read the framing another way.
+ * For bodies relayed as received (requests to backends, responses to
+ * clients): every line must end in CRLF, so that no recipient can read
+ * the framing another way.
  */
-void	 http_chunked_init_request(struct http_chunked *);
+void	 http_chunked_init_relayed(struct http_chunked *);
 int	 http_chunked_scan(struct http_chunked *, const char *buf,
 	    size_t len, size_t *used);
 /*

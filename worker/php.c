@@ -1736,7 +1736,7 @@ php_start(struct conn *c, const char *path)
 		break;
 	case HTTP_BODY_CHUNKED:
 		p->chunked_req = 1;
-		http_chunked_init_request(&p->ch);
+		http_chunked_init_relayed(&p->ch);
 		p->phase = PH_COLLECT;
 		break;
 	default:

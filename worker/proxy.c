@@ -1153,11 +1153,14 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 		return STEP_PHASE;
 	}
 	px->resp_left = resp->content_length;
-	http_chunked_init(&px->resp_ch);
+	http_chunked_init_relayed(&px->resp_ch);
 	if (resp->body == HTTP_BODY_NONE)
 		px->resp_done = 1;
-	if (px_resp_scan(px, (uint32_t)len, px->rlen - (uint32_t)len) == -1)
+	if (px_resp_scan(px, (uint32_t)len, px->rlen - (uint32_t)len) == -1) {
+		/* Nothing was sent: the log must not say 200. */
+		c->status = 502;
 		return px_fail_mid(px, "bad chunked framing");
+	}
 	pcache_body(&px->pc, px->buf + len, px->rlen - (uint32_t)len,
 	    px->resp_done);
 	if (px_splice_ok(px))
@@ -1532,7 +1535,7 @@ px_forward(struct proxy *px)
 		return px_error(px, 431, NULL);
 	/* The body bytes that came with the head. */
 	px->req_left = req->content_length;
-	http_chunked_init_request(&px->req_ch);
+	http_chunked_init_relayed(&px->req_ch);
 	switch (px_req_scan(px, c->head_len, c->in_len - c->head_len)) {
 	case -1:
 		return px_error(px, 400, NULL);

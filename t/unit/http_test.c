@@ -880,7 +880,7 @@ test_chunked_crlf_only(void)
 		http_chunked_init(&ch);
 		is_int(http_chunked_scan(&ch, t[i].body, strlen(t[i].body),
 		    &u), t[i].lenient, t[i].what);
-		http_chunked_init_request(&ch);
+		http_chunked_init_relayed(&ch);
 		is_int(http_chunked_scan(&ch, t[i].body, strlen(t[i].body),
 		    &u), t[i].strict, t[i].what);
 	}

@@ -200,6 +200,13 @@ print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
 	assert wait_for log_has "upstream 127.0.0.1:[0-9]*: bad chunked framing"
 }
 
+@test "a response with more than 100 header fields: 502, and the log says why" {
+	q=$(for i in $(seq 1 101); do printf 'hdr=X-F%d:v&' "$i"; done)
+	http_get "/many?$q"
+	assert_equal "$HTTP_CODE" 502
+	assert wait_for log_has "response head has more than 100 header fields"
+}
+
 @test "chunked response to an HTTP/1.0 client is decoded" {
 	http_get '/chunked?n=3' -0
 	assert_equal "$HTTP_CODE" 200

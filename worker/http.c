@@ -748,6 +748,7 @@ response_reset(struct http_response *resp)
 	resp->minor = 0;
 	resp->reason = empty;
 	resp->nheaders = 0;
+	resp->too_many_fields = 0;
 	resp->body = HTTP_BODY_NONE;
 	resp->content_length = 0;
 	resp->keep_alive = 0;
@@ -771,8 +772,11 @@ http_parse_response(const char *buf, size_t len, enum http_method req_method,
 	response_reset(resp);
 	if ((p = parse_status_line(buf, end, resp, &st)) != NULL)
 		p = parse_fields(p, end, resp->headers, &resp->nheaders, &st);
-	if (p == NULL)
+	if (p == NULL) {
+		resp->too_many_fields = st == 431 &&
+		    resp->nheaders == MTD_MAX_HEADERS;
 		return st == 0 && len == window ? HTTP_INCOMPLETE : HTTP_ERROR;
+	}
 	memset(&f, 0, sizeof(f));
 	for (i = 0; i < resp->nheaders; i++)
 		framing_field(&f, &resp->headers[i]);

@@ -95,6 +95,7 @@ struct http_response {
 	enum http_body		 body;		/* with the request method */
 	uint64_t		 content_length; /* 0 unless HTTP_BODY_LENGTH */
 	int			 keep_alive;	/* 0 when body is CLOSE */
+	int			 too_many_fields; /* HTTP_ERROR: why */
 };
 
 /*

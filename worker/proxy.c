@@ -1184,7 +1184,10 @@ px_parse_head(struct proxy *px)
 			return STEP_PHASE;
 		}
 		if (rc == HTTP_ERROR)
-			return px_error(px, 502, "invalid response head");
+			return px_error(px, 502, resp->too_many_fields ?
+			    "response head has more than 100 header fields" :
+			    "invalid response head");
+		_Static_assert(MTD_MAX_HEADERS == 100, "the message above");
 		if (resp->status >= 200 ||
 		    (resp->status == 101 && req->upgrade))
 			return px_resp_head(px, resp, rc);

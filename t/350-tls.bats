@@ -129,6 +129,30 @@ subject_of() {
 	assert_output 200
 }
 
+@test "plain HTTP to the TLS port after a pause still gets the 400, not a reset" {
+	# the worker reads at accept, before any byte: the request comes later
+	run python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(0.3)
+s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+s.settimeout(5)
+out = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        out += d
+except OSError as e:
+    out += ("\n[%s]" % e).encode()
+sys.stdout.write(out.decode("latin1"))
+' "$TPORT"
+	assert_line --index 0 --regexp '^HTTP/1\.1 400 '
+	assert_line 'The plain HTTP request was sent to the HTTPS port.'
+	refute_output --partial 'reset'
+}
+
 @test "plain HTTP on the other listener still works (proto http)" {
 	http_get /hello.txt
 	assert_equal "$HTTP_CODE" 200

@@ -57,6 +57,8 @@ struct conn {
 	 * no longer means "drained", since no new edge will announce the end.
 	 */
 	uint8_t			 peer_shut:1;
+	/* TLS: the first byte was looked at (plain HTTP or a handshake). */
+	uint8_t			 tls_peeked:1;
 	uint8_t			 out_watched:1;	/* EPOLLOUT registered */
 	uint16_t		 peer_port;
 	uint8_t			 peer16[16];	/* IPv4 mapped */

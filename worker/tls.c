@@ -431,12 +431,27 @@ tls_plain_http(struct conn *c)
 	    "Content-Type: text/plain\r\nContent-Length: 51\r\n"
 	    "Connection: close\r\n\r\n"
 	    "The plain HTTP request was sent to the HTTPS port.\n";
-	unsigned char		 b;
+	unsigned char		 b, junk[4096];
+	int			 i;
 
-	if (!SSL_in_before(c->ssl) ||
-	    recv(c->io.fd, &b, 1, MSG_PEEK) != 1 || b < 'A' || b > 'Z')
+	/*
+	 * Not SSL_in_before(): a first SSL_read() before any byte arrived
+	 * leaves that state without reading anything, and the HTTP request
+	 * was then taken for a broken handshake and answered with a reset.
+	 */
+	if (c->tls_peeked || recv(c->io.fd, &b, 1, MSG_PEEK) != 1)
+		return 0;
+	c->tls_peeked = 1;
+	if (b < 'A' || b > 'Z')
 		return 0;
 	(void)send(c->io.fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
+	/*
+	 * Closing with the request unread would send a reset, which can
+	 * destroy the answer before the client reads it: take what came.
+	 */
+	for (i = 0; i < 16 && recv(c->io.fd, junk, sizeof(junk),
+	    MSG_DONTWAIT) > 0; i++)
+		;
 	errno = EPROTO;
 	return -1;
 }

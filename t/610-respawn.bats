@@ -117,3 +117,27 @@ _new_worker() {
 		assert_output "hello from maitred"
 	done
 }
+
+@test "workers killed while htdocs is moved away come back, without local files until a reload" {
+	maitred_start
+	wait_for workers_are 3
+	d=$(mtd_dir)
+	mv "$d/htdocs" "$d/htdocs.away"
+	old=$(worker_pids)
+	kill -KILL $old
+	for p in $old; do
+		assert wait_gone "$p" 3
+	done
+	# not taken for a broken configuration: every slot is filled again
+	assert wait_for -t 5 workers_are 3
+	assert pid_alive "$MAITRED_PID"
+	assert log_has "no local file is served until the next reload"
+	refute log_has "not respawning"
+	mv "$d/htdocs.away" "$d/htdocs"
+	run curl -s -o /dev/null -w '%{http_code}' "$(url /hello.txt)"
+	assert_output 404
+	old=$(worker_pids)
+	kill -HUP "$MAITRED_PID"
+	_reloaded() { [ "$(curl -s "$(url /hello.txt)")" = "hello from maitred" ]; }
+	assert wait_for _reloaded
+}

@@ -50,6 +50,9 @@ static_init(const char *htdocs)
 	htdocs_fd = open(htdocs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (htdocs_fd == -1 || realpath(htdocs, htdocs_real) == NULL) {
 		log_warn("htdocs %s", htdocs);
+		if (htdocs_fd != -1)
+			close(htdocs_fd);
+		htdocs_fd = -1;
 		return -1;
 	}
 	return 0;

@@ -310,8 +310,14 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 	if (ev_init() == -1)
 		fatal("epoll_create");
 	setup_signals();
+	/*
+	 * htdocs was there at load; gone now (a deploy moving it): serve
+	 * no file rather than exit 2, which the master takes for a broken
+	 * configuration and never respawns. A reload opens it again.
+	 */
 	if (static_init(c->htdocs) == -1)
-		_exit(2);
+		log_warnx("worker: no local file is served until the next "
+		    "reload");
 	mime_init(NULL);
 	drop_privileges(c);
 	/* A change of uid clears the death signal: set it again. */

@@ -221,6 +221,28 @@ xcache() {
 	assert_equal "$(xcache '/big?bytes=60000&k=b')" MISS
 }
 
+# rawget TARGET HOST: raw GET, Connection: close; the answer in $output.
+rawget() {
+	run raw --timeout 5 "GET $1 HTTP/1.1"$'\r\n'"Host: $2"$'\r\n'"Connection: close"$'\r\n\r\n'
+}
+
+@test "cache key: no request fills an entry that another request reads" {
+	# the key was host and target run together: this host and target
+	# made the key of "GET http://victim.example/k1.txt"
+	rawget //victim.example/k1.txt victim.examplehttp:
+	assert_output --partial 'X-Cache: MISS'
+	rawget http://victim.example/k1.txt victim.example
+	assert_output --partial 'X-Cache: MISS'
+	assert_output --partial 'b1 GET /k1.txt'
+	# an absolute-form request is keyed as the origin-form one it becomes
+	rawget /k1.txt victim.example
+	assert_output --partial 'X-Cache: HIT'
+	assert_output --partial 'b1 GET /k1.txt'
+	# and an empty Host is not sent twice (it is the backend's)
+	run raw --timeout 5 'GET /echo HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n'
+	assert_output --regexp '"host": "127\.0\.0\.1:[0-9]+"'
+}
+
 @test "validators on a hit: If-None-Match and If-Modified-Since give 304" {
 	local etag lm='Wed, 21 Oct 2015 07:28:00 GMT'
 	http_get /v.html

@@ -34,6 +34,7 @@ setup_file() {
 	    --pidfile "$MTD_DIR/b1.pid" </dev/null >/dev/null 2>&1 3>&- &
 	wait_for port_listening "$BPORT"
 	printf '127.0.0.1:%s:1:3\n' "$BPORT" >"$MTD_DIR/backends.cfg"
+	echo '/cached/*:60:100000' >"$MTD_DIR/cache_rules.cfg"
 	TPORT=$(free_port)
 	export BPORT TPORT
 	write_conf "listen 127.0.0.1:$TPORT ssl" \
@@ -41,7 +42,7 @@ setup_file() {
 	    "ssl_sni other.test $d/other.crt $d/other.key" \
 	    "ssl_sni *.wild.test $d/wild.crt $d/wild.key" \
 	    "backends $MTD_DIR/backends.cfg" "client_timeout 2s" \
-	    "sticky cookie SRV"
+	    "sticky cookie SRV" "cache_rules $MTD_DIR/cache_rules.cfg"
 	head -c $((5 * 1024 * 1024)) /dev/urandom >"$MTD_DIR/htdocs/big.bin"
 	printf '<?php echo getenv("HTTPS"), " ", $_SERVER["SERVER_PORT"], " ",
 	    strlen(file_get_contents("php://input")), "\n";\n' \
@@ -151,6 +152,21 @@ sys.stdout.write(out.decode("latin1"))
 	assert_line --index 0 --regexp '^HTTP/1\.1 400 '
 	assert_line 'The plain HTTP request was sent to the HTTPS port.'
 	refute_output --partial 'reset'
+}
+
+@test "the cache keeps http and https answers apart; PURGE drops both" {
+	# one Host for both listeners, as behind one name
+	_xc() { "$@" -H 'Host: site.test' -s -o /dev/null -D - |
+	    tr -d '\r' | sed -n 's/^X-Cache: //p'; }
+	assert_equal "$(_xc curl "$(url /cached/s.txt)")" MISS
+	# a backend may answer http with a redirect to https: never replayed
+	assert_equal "$(_xc tcurl "$(turl /cached/s.txt)")" MISS
+	assert_equal "$(_xc tcurl "$(turl /cached/s.txt)")" HIT
+	assert_equal "$(_xc curl "$(url /cached/s.txt)")" HIT
+	run curl -s -X PURGE -H 'Host: site.test' "$(url /cached/s.txt)"
+	assert_output purged
+	assert_equal "$(_xc tcurl "$(turl /cached/s.txt)")" MISS
+	assert_equal "$(_xc curl "$(url /cached/s.txt)")" MISS
 }
 
 @test "plain HTTP on the other listener still works (proto http)" {

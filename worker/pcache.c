@@ -66,20 +66,53 @@ pc_region(void)
 	return pc_enabled ? shm_cache() : NULL;
 }
 
-/* Host (lower-cased) then the target; NULL when too long. */
+/*
+ * "scheme host path?query", the host lower-cased: what the backend is
+ * asked for. The spaces cannot occur in a host or a target, so no two
+ * requests share a key by shifting bytes from one part to the next; an
+ * absolute-form target is keyed by its path, its authority being the
+ * host (as it is forwarded). <https>: the scheme. NULL when too long.
+ */
+static const char *
+pc_key_scheme(const struct conn *c, int https, size_t *klen)
+{
+	const struct http_request	*req = &c->r->req;
+	const char			*scheme = https ? "https " : "http ";
+	size_t				 n, i, s = strlen(scheme);
+	int				 absolute = req->target.len > 0 &&
+	    req->target.p[0] != '/' && req->target.p[0] != '*';
+
+	n = s + req->host.len + 1 + 1 + req->path.len + 1 + req->query.len;
+	if (n > sizeof(keybuf))
+		return NULL;
+	memcpy(keybuf, scheme, s);
+	for (i = 0; i < req->host.len; i++)
+		keybuf[s + i] = (char)tolower((unsigned char)req->host.p[i]);
+	n = s + i;
+	keybuf[n++] = ' ';
+	if (!absolute) {
+		memcpy(keybuf + n, req->target.p, req->target.len);
+		n += req->target.len;
+	} else {
+		if (req->path.len == 0)
+			keybuf[n++] = '/';
+		memcpy(keybuf + n, req->path.p, req->path.len);
+		n += req->path.len;
+		if (req->query.len > 0) {
+			keybuf[n++] = '?';
+			memcpy(keybuf + n, req->query.p, req->query.len);
+			n += req->query.len;
+		}
+	}
+	*klen = n;
+	return keybuf;
+}
+
+/* The key of the request, for its own scheme. */
 static const char *
 pc_key(const struct conn *c, size_t *klen)
 {
-	const struct http_request	*req = &c->r->req;
-	size_t				 i;
-
-	if (req->host.len + req->target.len > sizeof(keybuf))
-		return NULL;
-	for (i = 0; i < req->host.len; i++)
-		keybuf[i] = (char)tolower((unsigned char)req->host.p[i]);
-	memcpy(keybuf + i, req->target.p, req->target.len);
-	*klen = i + req->target.len;
-	return keybuf;
+	return pc_key_scheme(c, c->ssl != NULL, klen);
 }
 
 /* The key this request looks up and fills: pc_key(), or its variant's. */
@@ -1040,14 +1073,16 @@ pcache_purge(struct conn *c)
 	void		*region = pc_region();
 	const char	*key;
 	size_t		 klen;
-	int		 removed = 0;
+	int		 removed = 0, https;
 
 	if (!cidr_set_match(wconf->status_allow, c->peer16)) {
 		resp_error(c, 403, NULL);
 		return;
 	}
-	if (region != NULL && (key = pc_key(c, &klen)) != NULL)
-		removed = cache_purge(region, key, klen);
+	/* Both schemes: a purge is about the resource. */
+	for (https = 0; region != NULL && https <= 1; https++)
+		if ((key = pc_key_scheme(c, https, &klen)) != NULL)
+			removed |= cache_purge(region, key, klen);
 	resp_head(c, removed ? 200 : 404);
 	resp_header(c, "Content-Type: text/plain");
 	resp_end_head(c, removed ? 7 : 10);

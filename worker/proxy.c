@@ -500,7 +500,9 @@ px_copy_fields(struct ob *ob, const struct http_request *req, int filling,
 		    NAME_IS(&h->name, "X-Forwarded-Host") ||
 		    NAME_IS(&h->name, "X-Real-IP") ||
 		    NAME_IS(&h->name, "Content-Length") ||
-		    (absolute && NAME_IS(&h->name, "Host")) ||
+		    /* Ours replaces it: the target's, or the backend's. */
+		    ((absolute || req->host.len == 0) &&
+		    NAME_IS(&h->name, "Host")) ||
 		    (filling && px_cache_drops(&h->name)))
 			continue;
 		else

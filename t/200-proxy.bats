@@ -91,6 +91,15 @@ body_of() {
 	refute log_has "read timeout"
 }
 
+@test "a response without Date gets one (RFC 9110 6.6.1), only one" {
+	http_get /eof
+	assert_equal "$HTTP_CODE" 200
+	[[ "$(hdr Date)" =~ ^[A-Z][a-z]{2},\ [0-9]{2}\ [A-Z][a-z]{2}\ [0-9]{4}\ [0-9:]{8}\ GMT$ ]]
+	# a backend's own Date is kept, not doubled
+	http_get /hello
+	assert_equal "$(grep -ci '^Date:' "$HTTP_HEADERS")" 1
+}
+
 # The last bytes go out with MSG_MORE and the close adds the FIN to them:
 # nothing may be held back, whatever the size.
 @test "Connection: close: whole answer, then the close at once (small and 1 MB)" {

@@ -24,6 +24,7 @@
 #include "ev.h"
 #include "gzip.h"
 #include "http.h"
+#include "httpdate.h"
 #include "log.h"
 #include "pcache.h"
 #include "proxy.h"
@@ -1038,6 +1039,12 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 			continue;
 		else
 			ob_header(&ob, h);
+	}
+	/* RFC 9110 6.6.1: a recipient with a clock adds the missing Date. */
+	if (http_header_get(resp->headers, resp->nheaders, "Date") == NULL) {
+		OB_LIT(&ob, "Date: ");
+		ob_cstr(&ob, httpdate_now(ev_wall()));
+		OB_LIT(&ob, "\r\n");
 	}
 	px_own_fields(px, &ob, resp, tunnel);
 	if (ob.err)

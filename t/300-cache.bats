@@ -542,6 +542,24 @@ print(" ".join(sorted(h & {"if-none-match", "if-modified-since", "range", "if-ra
 	assert_equal "$(cat "$d"/h* | grep -c 'X-Cache: HIT')" 9
 }
 
+@test "stale-if-error: never a must-revalidate or proxy-revalidate copy (RFC 9111 4.2.4)" {
+	stale_setup
+	local p1='/mr.html?hdr=Cache-Control:max-age%3D1,must-revalidate'
+	local p2='/pr.html?hdr=Cache-Control:public,%20PROXY-REVALIDATE'
+	assert_equal "$(xcache "$p1")" MISS
+	assert_equal "$(xcache "$p2")" MISS
+	assert_equal "$(xcache /plain.html)" MISS
+	stale_backend_down
+	sleep 1.2
+	http_get "$p1"
+	[ "$HTTP_CODE" -ge 502 ]
+	http_get "$p2"
+	[ "$HTTP_CODE" -ge 502 ]
+	# the same age without the directive: stale
+	http_get /plain.html
+	assert_equal "$(hdr X-Cache)" STALE
+}
+
 @test "stale-if-error: an expired copy is served when the backend is down" {
 	stale_setup
 	assert_equal "$(xcache /st.html)" MISS

@@ -450,6 +450,40 @@ field_is_one_of(const char *p, size_t n, const char *const *names,
 	return 0;
 }
 
+/* Whether <s> (<n> bytes) holds <word>, any case. */
+static int
+pc_has_word(const char *s, size_t n, const char *word)
+{
+	size_t	 w = strlen(word), i;
+
+	for (i = 0; i + w <= n; i++)
+		if (strncasecmp(s + i, word, w) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * RFC 9111 4.2.4: a stored response with must-revalidate (or, for a
+ * shared cache, proxy-revalidate) MUST NOT be served stale.
+ */
+static int
+pc_must_revalidate(const char *head, size_t len)
+{
+	static const char *const	 cc[] = { "Cache-Control:" };
+	const char			*p = head, *end = head + len, *nl;
+	size_t				 n;
+
+	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL;
+	    p = nl + 1) {
+		n = (size_t)(nl + 1 - p);
+		if (field_is_one_of(p, n, cc, 1) &&
+		    (pc_has_word(p, n, "must-revalidate") ||
+		    pc_has_word(p, n, "proxy-revalidate")))
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * A 304 repeats the stored answer's fields that a 200 would have carried
  * and that a cache updates from it (RFC 9110 15.4.5): Cache-Control,
@@ -657,6 +691,8 @@ pc_serve_updating(struct pcache *pc, struct conn *c, char *buf,
 	    CACHE_ERROR);
 	if (rc != CACHE_HIT && rc != CACHE_STALE)
 		return -1;
+	if (rc == CACHE_STALE && pc_must_revalidate(obj, hit.head_len))
+		return -1;
 	return pc_serve(pc, c, &hit, obj, rc == CACHE_HIT ? PC_LABEL_HIT :
 	    PC_LABEL_STALE);
 }
@@ -747,6 +783,8 @@ pcache_stale(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 	rc = pc_fetch_vary(pc, c, pc_stale_window(), buf, buflen,
 	    &hit, &obj, CACHE_ERROR);
 	if (rc != CACHE_HIT && rc != CACHE_STALE)
+		return PCACHE_FORWARD;
+	if (rc == CACHE_STALE && pc_must_revalidate(obj, hit.head_len))
 		return PCACHE_FORWARD;
 	if (pc_serve(pc, c, &hit, obj, rc == CACHE_HIT ? PC_LABEL_HIT :
 	    PC_LABEL_STALE) == -1)

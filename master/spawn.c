@@ -223,6 +223,9 @@ spawn_reap(int stopping)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			cache_forget_filler(shm_cache(), pid);
+		/* What it held, if it died holding anything. */
+		backend_forget_process(shm_backends_at(0), pid);
+		backend_forget_process(shm_backends_at(1), pid);
 		if (retired_remove(pid))
 			continue;
 		if ((i = slot_of(pid)) != -1)

@@ -8,12 +8,14 @@
  * logs each transition.
  */
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <bsd/string.h>
 #include <sha2.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "conf.h"
@@ -375,11 +377,43 @@ backend_pick(struct backend_table *t, enum lb_strategy s,
 	}
 }
 
+/*
+ * This process's entry in <t>->acct, claimed on first use; NULL when all
+ * are taken (the counts are then not repaired if it dies).
+ */
+static struct backend_acct *
+my_acct(struct backend_table *t)
+{
+	static struct backend_table	*table;
+	static struct backend_acct	*mine;
+	int32_t				 free_pid, pid;
+	int				 j;
+
+	/* Workers never fork one another: the pid is read once per table. */
+	if (table == t)
+		return mine;
+	table = t;
+	pid = (int32_t)getpid();
+	mine = NULL;
+	for (j = 0; j < BACKEND_ACCT_MAX && mine == NULL; j++) {
+		free_pid = 0;
+		if (atomic_compare_exchange_strong(&t->acct[j].pid, &free_pid,
+		    pid))
+			mine = &t->acct[j];
+	}
+	return mine;
+}
+
 void
 backend_conn_begin(struct backend_table *t, int i)
 {
+	struct backend_acct	*a;
+
 	if (backend_get(t, i) == NULL)
 		return;
+	if ((a = my_acct(t)) != NULL)
+		atomic_fetch_add_explicit(&a->held[i], 1,
+		    memory_order_relaxed);
 	atomic_fetch_add_explicit(&t->slot[i].active, 1,
 	    memory_order_relaxed);
 	atomic_fetch_add_explicit(&t->slot[i].requests, 1,
@@ -389,10 +423,33 @@ backend_conn_begin(struct backend_table *t, int i)
 void
 backend_conn_end(struct backend_table *t, int i)
 {
+	struct backend_acct	*a;
+
 	if (backend_get(t, i) == NULL)
 		return;
 	atomic_fetch_sub_explicit(&t->slot[i].active, 1,
 	    memory_order_relaxed);
+	if ((a = my_acct(t)) != NULL)
+		atomic_fetch_sub_explicit(&a->held[i], 1,
+		    memory_order_relaxed);
+}
+
+void
+backend_forget_process(struct backend_table *t, pid_t pid)
+{
+	int32_t	 n;
+	int	 j, i;
+
+	if (t == NULL)
+		return;
+	for (j = 0; j < BACKEND_ACCT_MAX; j++) {
+		if (atomic_load(&t->acct[j].pid) != (int32_t)pid)
+			continue;
+		for (i = 0; i < t->n; i++)
+			if ((n = atomic_exchange(&t->acct[j].held[i], 0)) != 0)
+				atomic_fetch_sub(&t->slot[i].active, n);
+		atomic_store(&t->acct[j].pid, 0);
+	}
 }
 
 /*

@@ -11,6 +11,7 @@
 #define BACKEND_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -44,6 +45,15 @@ struct backend_slot {
 	int64_t			 wrr_current;
 } __attribute__((aligned(64)));
 
+/* Workers alive at once: current ones plus retired ones still draining. */
+#define BACKEND_ACCT_MAX	(MTD_MAX_WORKERS * 5)
+
+/* What one worker process holds, per backend; see backend_table.acct. */
+struct backend_acct {
+	_Atomic int32_t		 pid;		/* 0: free */
+	_Atomic int32_t		 held[MTD_MAX_BACKENDS];
+};
+
 struct backend_table {
 	/* Written by the master at region init; read-only afterwards. */
 	uint64_t		 magic;
@@ -62,6 +72,15 @@ struct backend_table {
 
 	/* Guards every slot's wrr_current. Any process; see lock.h. */
 	struct mtd_lock		 wrr_lock;
+
+	/*
+	 * Connections each worker holds, per backend: the master gives back
+	 * those of a worker that died (kill -9, a crash), which would
+	 * otherwise stay in 'active' for good and skew least-conn. A worker
+	 * claims an entry with its pid at its first connection; the master
+	 * frees it when it reaps that pid.
+	 */
+	struct backend_acct	 acct[BACKEND_ACCT_MAX];
 
 	struct backend_slot	 slot[];	/* n of them */
 };
@@ -145,6 +164,11 @@ int		 backend_pick(struct backend_table *t, enum lb_strategy s,
  */
 void		 backend_conn_begin(struct backend_table *t, int i);
 void		 backend_conn_end(struct backend_table *t, int i);
+/*
+ * The worker <pid> is gone: give back the connections it held in <t>
+ * and free its entry. Master, after waitpid().
+ */
+void		 backend_forget_process(struct backend_table *t, pid_t pid);
 
 /*
  * Count one result for backend <i>: <ok> non-zero resets the failure

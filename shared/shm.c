@@ -112,6 +112,12 @@ shm_backends(void)
 	return backend_table_attach(shm_region(shm->backends_off[cur]));
 }
 
+struct backend_table *
+shm_backends_at(int k)
+{
+	return backend_table_attach(shm_region(shm->backends_off[k & 1]));
+}
+
 int
 shm_backends_index(void)
 {

@@ -56,6 +56,8 @@ struct stats_slot *shm_stats_slot(int slot);
 struct backend_table *shm_backends(void);
 /* Index (0 or 1) of the current backends table. Any process. */
 int	 shm_backends_index(void);
+/* Table <k> (0 or 1), current or not; NULL before it was ever set up. */
+struct backend_table *shm_backends_at(int k);
 /*
  * Master, on reload: fill the spare table from <c> and make it current.
  * The caller makes sure that no live worker still uses the spare table.

@@ -141,3 +141,39 @@ _new_worker() {
 	_reloaded() { [ "$(curl -s "$(url /hello.txt)")" = "hello from maitred" ]; }
 	assert wait_for _reloaded
 }
+
+@test "a worker killed with requests in flight gives back its backend connections (least-conn stays fair)" {
+	d=$(mtd_dir)
+	b1=$(backend_start one)
+	b2=$(backend_start two)
+	printf '127.0.0.1:%s:1:3\n' "$b1" "$b2" >"$d/backends.cfg"
+	WORKERS=2 write_conf "backends $d/backends.cfg" "strategy least-conn"
+	maitred_start
+	wait_for workers_are 2
+	local i
+	for i in 1 2 3; do
+		curl -s -o /dev/null -m 20 "$(url '/slow?ms=10000')" &
+		track_pid $!
+	done
+	_active() {
+		curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+print(sum(b["active"] for b in json.load(sys.stdin)["backends"]))'
+	}
+	_three() { [ "$(_active)" = 3 ]; }
+	assert wait_for _three
+	old=$(worker_pids)
+	kill -KILL $old
+	for p in $old; do
+		assert wait_gone "$p" 3
+	done
+	assert wait_for -t 5 workers_are 2
+	_none() { [ "$(_active)" = 0 ]; }
+	assert wait_for _none
+	# and least-conn spreads again
+	for i in 1 2 3 4; do
+		curl -s "$(url /x)"
+	done >"$d/seen"
+	grep -q '^one ' "$d/seen"
+	grep -q '^two ' "$d/seen"
+}

@@ -148,3 +148,30 @@ print("silent:", a.recv(4096)[:12].decode() or "closed")
 _has_workers() {
 	[ -n "$(worker_pids)" ]
 }
+
+@test "QUIT: a silent client on a TLS listener holds the stop a second too" {
+	d=$(mtd_dir)
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$d/k.pem" -out "$d/c.pem" -days 1 -subj /CN=localhost \
+	    2>/dev/null
+	TP=$(free_port)
+	write_conf "client_timeout 60s" "listen 127.0.0.1:$TP ssl" \
+	    "ssl_certificate $d/c.pem" "ssl_certificate_key $d/k.pem"
+	maitred_start
+	python3 -c '
+import socket, sys
+a = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+a.settimeout(30)
+print("silent:", a.recv(4096) or "closed")
+' "$TP" >"$d/tls.out" 3>&- &
+	track_pid $!
+	local cpid=$!
+	_tls_conn() { [ "$(ss -tnH state established "( sport = :$TP )" | wc -l)" -ge 1 ]; }
+	wait_for _tls_conn
+	SECONDS=0
+	kill -QUIT "$MAITRED_PID"
+	assert wait_gone "$MAITRED_PID" 10
+	wait "$cpid"
+	assert_equal "$(cat "$d/tls.out")" "silent: closed"
+	[ "$SECONDS" -lt 10 ]
+}

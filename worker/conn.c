@@ -791,8 +791,9 @@ conn_drain(void)
 	for (c = conns; c != NULL; c = next) {
 		next = c->next;
 		c->keep_alive = 0;
+		/* TLS: one whose client has not begun its handshake too. */
 		if (c->state == CS_READ && c->in_len == 0 && c->nreq == 0 &&
-		    tls_handshake_done(c)) {
+		    (tls_handshake_done(c) || !c->tls_peeked)) {
 			ev_timer_set(&c->timer, DRAIN_GRACE_MS);
 			continue;
 		}

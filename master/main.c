@@ -73,6 +73,29 @@ parse_int(const char *s, int min, int max, int *out)
 	return 0;
 }
 
+/* -t: the pidfile's directory must be there and writable. */
+static int
+pidfile_dir_usable(const char *path)
+{
+	char	 dir[PATH_MAX];
+	char	*slash;
+
+	if (path[0] == '\0')
+		return 0;
+	strlcpy(dir, path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strlcpy(dir, ".", sizeof(dir));
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) == -1) {
+		log_warnx("pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 bad_flag(const char *flag, const char *what, const char *value)
 {
@@ -201,7 +224,8 @@ main(int argc, char **argv)
 		listens_distinct(&conf, o.port);
 	master_check_cache_rules(&conf, &conf);
 	if (o.test) {
-		if (master_check_logs(NULL, &conf) == -1)
+		if (master_check_logs(NULL, &conf) == -1 ||
+		    pidfile_dir_usable(conf.pidfile) == -1)
 			exit(1);
 		printf("maitred: configuration ok\n");
 		exit(0);

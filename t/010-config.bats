@@ -77,7 +77,7 @@ check_conf() {
 	assert_output --partial "mid.conf:2: unknown directive"
 }
 
-@test "-t opens the log files: one that cannot be created is an error" {
+@test "-t opens the log files and checks the pidfile directory" {
 	d=$(mtd_dir)
 	write_conf "error_log $d/nodir/error.log" "access_log $d/nodir/access.log"
 	check_conf
@@ -87,6 +87,11 @@ check_conf() {
 	write_conf "access_log off"
 	check_conf
 	assert_success
+	# and the pidfile's directory
+	write_conf "pidfile $d/nodir/m.pid"
+	check_conf
+	assert_failure 1
+	assert_output --partial "pidfile $d/nodir/m.pid: No such file or directory"
 }
 
 @test "a FIFO, a device or a directory is refused, a huge line costs no memory" {
@@ -275,7 +280,8 @@ check_conf() {
 	open_path_to_others "$d"
 	# -t opens the logs: nobody must be able to create them
 	mkdir -m 777 "$d/logs"
-	write_conf "user nobody" "error_log $d/logs/error.log" "access_log off"
+	write_conf "user nobody" "error_log $d/logs/error.log" "access_log off" \
+	    "pidfile $d/logs/m.pid"
 	chmod a+r "$MTD_CONF"
 	n=$(conf_line "user nobody")
 	run setpriv --reuid=nobody --regid=nogroup --clear-groups \

@@ -707,6 +707,18 @@ pc_lookup(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 	rc = pc_fetch_vary(pc, c, 0, buf, buflen, &hit, &obj, CACHE_MISS);
 	if (rc == CACHE_HIT && pc_serve(pc, c, &hit, obj, PC_LABEL_HIT) == 0)
 		return PCACHE_HIT;
+	/*
+	 * A Range request that misses goes on with its Range and fills
+	 * nothing: a fill asks for the whole object, which the client would
+	 * get as 200 (and again at every seek of an object too big to
+	 * store) where the backend can answer 206.
+	 */
+	if ((rc == CACHE_MISS || rc == CACHE_PENDING) &&
+	    http_header_get(c->r->req.headers, c->r->req.nheaders,
+	    "Range") != NULL) {
+		c->cache = "MISS";
+		return PCACHE_FORWARD;
+	}
 	if (rc == CACHE_MISS)
 		rc = pc_miss(pc, c) == PCACHE_WAIT ? CACHE_PENDING : CACHE_MISS;
 	if (rc == CACHE_PENDING && pc_serve_updating(pc, c, buf, buflen) == 0)

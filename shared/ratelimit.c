@@ -250,6 +250,14 @@ rl_update_locked(struct rl_slot *s, const struct rl_params *p, int64_t now,
 {
 	int64_t	 tat = MTD_MAX(s->tat_ns, now), d;
 
+	/*
+	 * Under these parameters tat never passes now + tau + T (only an
+	 * allowed request moves it). Beyond that it comes from a stricter
+	 * limit before a reload: count the client as having used up the new
+	 * allowance, no more, instead of waiting out the old one.
+	 */
+	if (tat - now > p->tau_ns + p->t_ns)
+		tat = now + p->tau_ns;
 	s->seen_ns = now;
 	out->allowed = tat - now <= p->tau_ns;
 	if (out->allowed) {

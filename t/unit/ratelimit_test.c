@@ -437,6 +437,32 @@ test_recovery(void)
 	region_del(rg, RL_DEFAULT_SLOTS);
 }
 
+/* A reload to a looser limit applies at once to a limited client. */
+static void
+test_reload_looser(void)
+{
+	struct conf		 strict, loose;
+	struct rl_result	 r;
+	uint8_t			 a[16];
+	void			*rg = region_new(RL_MIN_SLOTS);
+	int64_t			 t0 = 1000 * SEC;
+	long			 n;
+
+	conf_rl(&strict, 5, 60000, 2);
+	conf_rl(&loose, 100, 60000, 0);
+	v4(a, 0x0a000009);
+	n = drain(rg, &strict, a, t0, &r);
+	is_int(n, 7, "reload: 5/60s burst=2 lets 7 through");
+	ok(ratelimit_check(rg, &loose, a, t0, &r) == 1,
+	    "reload: after 100/60s the limited client passes at once");
+	ok(r.retry_after_s == 0 && r.reset_s <= 60,
+	    "reload: no wait left over from the old limit");
+	/* and under unchanged parameters nothing changes */
+	n = drain(rg, &loose, a, t0, &r);
+	ok(n <= 100, "reload: the new limit holds (%ld more)", n);
+	region_del(rg, RL_MIN_SLOTS);
+}
+
 static void
 test_sizes(void)
 {
@@ -467,6 +493,7 @@ main(void)
 {
 	test_siphash();
 	test_sizes();
+	test_reload_looser();
 	test_exact_100_60();
 	test_retry_after();
 	test_burst();

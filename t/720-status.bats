@@ -372,3 +372,16 @@ own_end() {
 	assert_equal "$(prom_value 'maitred_request_duration_seconds_bucket{le="0.262144"}' "$d/lat.prom")" $((n - 1))
 	assert_equal "$(prom_value 'maitred_request_duration_seconds_bucket{le="0.524288"}' "$d/lat.prom")" "$n"
 }
+
+@test "status and metrics are read-only: other methods get 405 with Allow" {
+	local m p
+	for p in /maitred/status /maitred/metrics; do
+		for m in PUT DELETE POST PURGE; do
+			run curl -s -o /dev/null -D - -X "$m" "$(url "$p")"
+			assert_line --regexp '^HTTP/1\.1 405 '
+			assert_line --regexp '^Allow: GET, HEAD'
+		done
+		run curl -s -o /dev/null -w '%{http_code}' -I "$(url "$p")"
+		assert_output 200
+	done
+}

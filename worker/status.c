@@ -433,6 +433,12 @@ status_serve(struct conn *c)
 		resp_error(c, 403, NULL);
 		return 0;
 	}
+	/* Read-only pages: PUT, DELETE, PURGE... are refused. */
+	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
+		resp_error(c, req->method == HTTP_M_OTHER ? 501 : 405,
+		    "Allow: GET, HEAD\r\n");
+		return 0;
+	}
 	stats_sum(&t);
 	b.cap = STATUS_BUF_INIT;
 	b.len = 0;

@@ -23,6 +23,15 @@ teardown() {
 	tr '\0' ' ' <"/proc/$MAITRED_PID/cmdline" | grep -q '^maitred: master process'
 }
 
+# kill_and_wait PID...: kill -9 these workers, wait until each is gone.
+kill_and_wait() {
+	local p
+	kill -KILL "$@"
+	for p in "$@"; do
+		assert wait_gone "$p" 3
+	done
+}
+
 _respawned() {
 	# $1: the killed pid; the count is back and the killed pid is gone
 	workers_are 3 && ! worker_pids | grep -qx "$1"
@@ -53,10 +62,7 @@ _respawned() {
 	maitred_start
 	wait_for workers_are 3
 	old=$(worker_pids)
-	kill -KILL $old
-	for p in $old; do
-		assert wait_gone "$p" 3
-	done
+	kill_and_wait $old
 	assert wait_for -t 5 workers_are 3
 	for p in $old; do
 		! worker_pids | grep -qx "$p"
@@ -124,10 +130,7 @@ _new_worker() {
 	d=$(mtd_dir)
 	mv "$d/htdocs" "$d/htdocs.away"
 	old=$(worker_pids)
-	kill -KILL $old
-	for p in $old; do
-		assert wait_gone "$p" 3
-	done
+	kill_and_wait $old
 	# not taken for a broken configuration: every slot is filled again
 	assert wait_for -t 5 workers_are 3
 	assert pid_alive "$MAITRED_PID"
@@ -163,10 +166,7 @@ print(sum(b["active"] for b in json.load(sys.stdin)["backends"]))'
 	_three() { [ "$(_active)" = 3 ]; }
 	assert wait_for _three
 	old=$(worker_pids)
-	kill -KILL $old
-	for p in $old; do
-		assert wait_gone "$p" 3
-	done
+	kill_and_wait $old
 	assert wait_for -t 5 workers_are 2
 	_none() { [ "$(_active)" = 0 ]; }
 	assert wait_for _none

@@ -305,30 +305,23 @@ print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'
 	refute log_has "configuration reloaded"
 }
 
-@test "HUP changing cache_size: needs a restart, keeps serving" {
-	d=$(mtd_dir)
-	echo "cache_size 8m" >>"$MTD_CONF"
-	maitred_start
-	old=$(worker_pids)
-	sed -i 's/^cache_size .*/cache_size 16m/' "$MTD_CONF"
-	kill -HUP "$MAITRED_PID"
-	assert wait_for log_has 'reload: changing "cache_size" needs a restart'
-	assert_equal "$(code_of /hello.txt)" 200
-	assert_equal "$(worker_pids)" "$old"
-	refute log_has "configuration reloaded"
-}
-
-@test "HUP changing rate_limit_size: needs a restart, keeps serving" {
-	d=$(mtd_dir)
-	echo "rate_limit_size 1m" >>"$MTD_CONF"
-	maitred_start
-	old=$(worker_pids)
-	sed -i 's/^rate_limit_size .*/rate_limit_size 4m/' "$MTD_CONF"
-	kill -HUP "$MAITRED_PID"
-	assert wait_for log_has 'reload: changing "rate_limit_size" needs a restart'
-	assert_equal "$(code_of /hello.txt)" 200
-	assert_equal "$(worker_pids)" "$old"
-	refute log_has "configuration reloaded"
+# Both size the shared segment, which a reload cannot resize.
+@test "HUP changing cache_size or rate_limit_size: needs a restart, keeps serving" {
+	local name from to
+	for name in "cache_size 8m 16m" "rate_limit_size 1m 4m"; do
+		read -r name from to <<<"$name"
+		sed -i '/^cache_size \|^rate_limit_size /d' "$MTD_CONF"
+		echo "$name $from" >>"$MTD_CONF"
+		maitred_start
+		old=$(worker_pids)
+		sed -i "s/^$name .*/$name $to/" "$MTD_CONF"
+		kill -HUP "$MAITRED_PID"
+		assert wait_for log_has "reload: changing \"$name\" needs a restart"
+		assert_equal "$(code_of /hello.txt)" 200
+		assert_equal "$(worker_pids)" "$old"
+		refute log_has "configuration reloaded"
+		maitred_stop
+	done
 }
 
 @test "HUP changing pidfile: needs a restart, the pidfile stays" {

@@ -115,6 +115,17 @@ int	 http_parse_request(const char *buf, size_t len,
 	    struct http_request *req, int *status);
 
 /*
+ * Whether <req>'s target was in absolute form ("http://a/x"): its path
+ * and query are then what goes on, and its authority is req->host.
+ */
+static inline int
+http_target_absolute(const struct http_request *req)
+{
+	return req->target.len > 0 && req->target.p[0] != '/' &&
+	    req->target.p[0] != '*';
+}
+
+/*
  * Parse a response head. <req_method> decides bodiless responses (HEAD,
  * and 2xx to CONNECT). Returns as http_parse_request(); on HTTP_ERROR the
  * caller answers 502.

@@ -79,8 +79,6 @@ pc_key_scheme(const struct conn *c, int https, size_t *klen)
 	const struct http_request	*req = &c->r->req;
 	const char			*scheme = https ? "https " : "http ";
 	size_t				 n, i, s = strlen(scheme);
-	int				 absolute = req->target.len > 0 &&
-	    req->target.p[0] != '/' && req->target.p[0] != '*';
 
 	n = s + req->host.len + 1 + 1 + req->path.len + 1 + req->query.len;
 	if (n > sizeof(keybuf))
@@ -90,7 +88,7 @@ pc_key_scheme(const struct conn *c, int https, size_t *klen)
 		keybuf[s + i] = (char)tolower((unsigned char)req->host.p[i]);
 	n = s + i;
 	keybuf[n++] = ' ';
-	if (!absolute) {
+	if (!http_target_absolute(req)) {
 		memcpy(keybuf + n, req->target.p, req->target.len);
 		n += req->target.len;
 	} else {

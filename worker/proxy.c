@@ -575,8 +575,7 @@ px_build_request(struct proxy *px)
 	struct http_request	*req = &c->r->req;
 	struct ob		 ob = { px->buf, 0, PX_BUF_SIZE, 0 };
 	char			 num[24];
-	int			 absolute = req->target.len > 0 &&
-			    req->target.p[0] != '/' && req->target.p[0] != '*';
+	int			 absolute = http_target_absolute(req);
 
 	px_request_line(&ob, req, absolute);
 	px_copy_fields(&ob, req, px->pc.fill.active, absolute);

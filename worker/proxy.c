@@ -1006,7 +1006,7 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 	struct tokens	 tk;
 	const struct http_header *h;
 	char		 st[16];
-	int		 i;
+	int		 i, has_date = 0;
 	/* RFC 9110 8.6: a 1xx or 204 has no Content-Length to pass on. */
 	int		 no_length = resp->status < 200 || resp->status == 204;
 
@@ -1036,11 +1036,13 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 		    NAME_IS(&h->name, "ETag"))) ||
 		    (no_length && NAME_IS(&h->name, "Content-Length")))
 			continue;
-		else
+		else {
 			ob_header(&ob, h);
+			has_date |= NAME_IS(&h->name, "Date");
+		}
 	}
 	/* RFC 9110 6.6.1: a recipient with a clock adds the missing Date. */
-	if (http_header_get(resp->headers, resp->nheaders, "Date") == NULL) {
+	if (!has_date) {
 		OB_LIT(&ob, "Date: ");
 		ob_cstr(&ob, httpdate_now(ev_wall()));
 		OB_LIT(&ob, "\r\n");

@@ -1183,32 +1183,37 @@ d_body_size(struct loader *ld, const struct directive *d, int argc,
 		ld->c->client_max_body = n;
 }
 
-static void
-d_cache_size(struct loader *ld, const struct directive *d, int argc,
-    char **argv)
+/* <v> bytes as the config would write it: "16k", "1g", "300". */
+static const char *
+size_text(long v, char *buf, size_t len)
 {
-	if (conf_parse_size(argv[1], &ld->c->cache_size) == -1)
-		bad_value(ld, d->name, argv[1], NULL);
+	if (v > 0 && v % (1L << 30) == 0)
+		snprintf(buf, len, "%ldg", v >> 30);
+	else if (v > 0 && v % (1L << 20) == 0)
+		snprintf(buf, len, "%ldm", v >> 20);
+	else if (v > 0 && v % 1024 == 0)
+		snprintf(buf, len, "%ldk", v >> 10);
+	else
+		snprintf(buf, len, "%ld", v);
+	return buf;
 }
 
-/*
- * "rate_limit_size SIZE": the shared table of clients, 32 bytes each.
- * 16k (512 clients) up to 1g (33 million).
- */
+/* A size into a size_t field, from lo to hi bytes (hi 0: no limit). */
 static void
-d_rate_limit_size(struct loader *ld, const struct directive *d, int argc,
-    char **argv)
+d_size(struct loader *ld, const struct directive *d, int argc, char **argv)
 {
 	size_t	 v;
+	char	 lo[32], hi[32], why[80];
 
 	if (conf_parse_size(argv[1], &v) == -1)
 		bad_value(ld, d->name, argv[1], NULL);
-	else if (v < 16 * 1024)
-		bad_value(ld, d->name, argv[1], "at least 16k");
-	else if (v > (size_t)1 << 30)
-		bad_value(ld, d->name, argv[1], "at most 1g");
-	else
-		ld->c->rate_limit_size = v;
+	else if (v < (size_t)d->lo || (d->hi > 0 && v > (size_t)d->hi)) {
+		snprintf(why, sizeof(why), "from %s to %s",
+		    size_text(d->lo, lo, sizeof(lo)),
+		    size_text(d->hi, hi, sizeof(hi)));
+		bad_value(ld, d->name, argv[1], why);
+	} else
+		*FIELD(ld, d, size_t) = v;
 }
 
 /* "HOST:PORT", "[v6]:PORT" or "unix:PATH" (resolved) for PHP-FPM. */
@@ -1382,19 +1387,6 @@ d_gzip_types(struct loader *ld, const struct directive *d, int argc,
 	}
 }
 
-/* "gzip_min_length SIZE". */
-static void
-d_gzip_min_length(struct loader *ld, const struct directive *d, int argc,
-    char **argv)
-{
-	size_t	 n;
-
-	if (conf_parse_size(argv[1], &n) == -1)
-		bad_value(ld, d->name, argv[1], NULL);
-	else
-		ld->c->gzip_min_length = n;
-}
-
 /* "backend_rcvbuf SIZE": a socket buffer size, 0 = the kernel's. */
 static void
 d_sockbuf(struct loader *ld, const struct directive *d, int argc,
@@ -1504,7 +1496,7 @@ static const struct directive directives[] = {
 	{ "backends", d_seed, 1, 1, OFF(backends_path), 0, 0 },
 	{ "blacklist", d_seed, 1, 1, OFF(blacklist_path), 0, 0 },
 	{ "cache_rules", d_seed, 1, 1, OFF(cache_rules_path), 0, 0 },
-	{ "cache_size", d_cache_size, 1, 1, 0, 0, 0 },
+	{ "cache_size", d_size, 1, 1, OFF(cache_size), 0, 0 },
 	{ "cache_stale_if_error", d_ms, 1, 1, OFF(cache_stale_ms), 0, 0 },
 	{ "cache_stale_while_updating", d_flag, 1, 1,
 	    OFF(cache_stale_updating), 0, 0 },
@@ -1514,7 +1506,7 @@ static const struct directive directives[] = {
 	{ "error_log", d_path, 1, 1, OFF(error_log), 0, 0 },
 	{ "gzip", d_flag, 1, 1, OFF(gzip_on), 0, 0 },
 	{ "gzip_level", d_int, 1, 1, OFF(gzip_level), 1, 9 },
-	{ "gzip_min_length", d_gzip_min_length, 1, 1, 0, 0, 0 },
+	{ "gzip_min_length", d_size, 1, 1, OFF(gzip_min_length), 0, 0 },
 	{ "gzip_types", d_gzip_types, 1, -1, 0, 0, 0 },
 	{ "hash_secret", d_hash_secret, 1, 1, 0, 0, 0 },
 	{ "health_check", d_health_check, 1, 2, 0, 0, 0 },
@@ -1532,7 +1524,9 @@ static const struct directive directives[] = {
 	{ "rate_limit_ipv6_prefix", d_int, 1, 1,
 	    OFF(rate_limit_ipv6_prefix), 1, 128 },
 	{ "rate_limit_mode", d_rate_limit_mode, 1, 1, 0, 0, 0 },
-	{ "rate_limit_size", d_rate_limit_size, 1, 1, 0, 0, 0 },
+	/* 16k: 512 clients, 32 bytes each; 1g: 33 million. */
+	{ "rate_limit_size", d_size, 1, 1, OFF(rate_limit_size), 16 * 1024,
+	    1L << 30 },
 	{ "read_timeout", d_ms, 1, 1, OFF(read_timeout_ms), 1, 0 },
 	{ "ssl_certificate", d_ssl_file, 1, 1, 0, 0, 0 },
 	{ "ssl_certificate_key", d_ssl_file, 1, 1, 0, 0, 0 },

@@ -13,6 +13,7 @@
  * live under keys derived from that object (pc_variant_key()).
  */
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "httpdate.h"
 #include "log.h"
 #include "pcache.h"
+#include "range.h"
 #include "shm.h"
 #include "stats.h"
 #include "uri.h"
@@ -375,18 +377,20 @@ pc_variant_pick(const struct conn *c, const struct cache_hit *hit,
 		v->gzip = 0;
 }
 
-/* The per-answer fields of a hit, then the blank line. */
+/*
+ * The per-answer fields of a hit, then the blank line. <length> is the
+ * Content-Length, -1 for none (a 304).
+ */
 static int
 pc_hit_fields(struct conn *c, const struct cache_hit *hit, int label,
-    const struct pc_variant *v, int with_length)
+    const struct pc_variant *v, int64_t length)
 {
 	size_t	 n;
 	int	 rc = 0;
 
-	if (with_length)
-		rc |= pc_out(c, "Content-Length: %zu\r\n",
-		    v->gzip ? v->gzlen : hit->body_len);
-	if (v->gzip && with_length)
+	if (length >= 0)
+		rc |= pc_out(c, "Content-Length: %" PRId64 "\r\n", length);
+	if (v->gzip && length >= 0)
 		rc |= pc_out(c, "Content-Encoding: gzip\r\n");
 	if (v->add_vary)
 		rc |= pc_out(c, "Vary: Accept-Encoding\r\n");
@@ -510,6 +514,63 @@ pc_304_fields(struct conn *c, const char *head, size_t len)
 }
 
 /*
+ * The byte range of the stored 200 that a GET asks for (RFC 9110 14.2),
+ * as static files answer it: RANGE_NONE when there is none or when
+ * If-Range no longer names this copy (a weak ETag never does).
+ */
+static int
+pc_range(const struct conn *c, const struct cache_hit *hit, uint64_t *start,
+    uint64_t *end)
+{
+	const struct http_request	*req = &c->r->req;
+	const struct http_str		*ir = &req->if_range;
+
+	if (req->range.len == 0 || req->method != HTTP_M_GET ||
+	    hit->status != 200)
+		return RANGE_NONE;
+	if (ir->len > 0 && ir->p[0] == '"' && (ir->len != strlen(hit->etag) ||
+	    memcmp(ir->p, hit->etag, ir->len) != 0))
+		return RANGE_NONE;
+	if (ir->len > 0 && ir->p[0] != '"' && (hit->last_modified < 0 ||
+	    httpdate_parse(ir->p, ir->len) != hit->last_modified))
+		return RANGE_NONE;
+	return range_parse(req->range.p, req->range.len, hit->body_len, start,
+	    end);
+}
+
+/*
+ * The head of a 206 for bytes [<start>, <end>] of a hit (<rc> RANGE_OK),
+ * or of a 416 (RANGE_UNSATISFIABLE), into out[]: the stored fields under
+ * the new status line, and a Content-Range. -1 when it does not fit.
+ */
+static int
+pc_serve_range(struct conn *c, const struct cache_hit *hit, const char *obj,
+    int label, int rc, uint64_t start, uint64_t end)
+{
+	static const struct pc_variant	 identity;
+	const char			*nl = memchr(obj, '\n', hit->head_len);
+	size_t				 skip;
+
+	if (nl == NULL)
+		return -1;
+	if (rc == RANGE_UNSATISFIABLE) {
+		c->status = 416;
+		return pc_out(c, "HTTP/1.1 416 Range Not Satisfiable\r\n"
+		    "Date: %s\r\nContent-Range: bytes */%zu\r\n",
+		    httpdate_now(ev_wall()), hit->body_len) == -1 ||
+		    pc_hit_fields(c, hit, label, &identity, 0) == -1 ? -1 : 0;
+	}
+	c->status = 206;
+	skip = (size_t)(nl + 1 - obj);
+	return pc_out(c, "HTTP/1.1 206 Partial Content\r\n") == -1 ||
+	    resp_append(c, nl + 1, hit->head_len - skip) == -1 ||
+	    pc_out(c, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%zu\r\n",
+	    start, end, hit->body_len) == -1 ||
+	    pc_hit_fields(c, hit, label, &identity,
+	    (int64_t)(end - start + 1)) == -1 ? -1 : 0;
+}
+
+/*
  * Write the answer for object <obj> (<hit>: head then body) into out[].
  * Returns 0, or -1 when the head does not fit (nothing usable written).
  */
@@ -519,7 +580,9 @@ pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
 {
 	const char		*body = obj + hit->head_len;
 	size_t			 blen = hit->body_len, room;
+	uint64_t		 start = 0, end = 0;
 	struct pc_variant	 v;
+	int			 rc;
 
 	c->out_len = c->out_off = 0;
 	pc_variant_pick(c, hit, obj, &v);
@@ -528,14 +591,20 @@ pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
 		if (pc_out(c, "HTTP/1.1 304 Not Modified\r\nDate: %s\r\n",
 		    httpdate_now(ev_wall())) == -1 ||
 		    pc_304_fields(c, obj, hit->head_len) == -1 ||
-		    pc_hit_fields(c, hit, label, &v, 0) == -1)
+		    pc_hit_fields(c, hit, label, &v, -1) == -1)
 			goto toolong;
 		blen = 0;
+	} else if ((rc = pc_range(c, hit, &start, &end)) != RANGE_NONE) {
+		if (pc_serve_range(c, hit, obj, label, rc, start, end) == -1)
+			goto toolong;
+		body += start;
+		blen = rc == RANGE_OK ? end - start + 1 : 0;
 	} else {
 		c->status = hit->status;
 		pc_variant_compress(hit, obj, &v);
 		if (resp_append(c, obj, hit->head_len) == -1 ||
-		    pc_hit_fields(c, hit, label, &v, 1) == -1)
+		    pc_hit_fields(c, hit, label, &v, (int64_t)(v.gzip ?
+		    v.gzlen : hit->body_len)) == -1)
 			goto toolong;
 		if (c->r->req.method == HTTP_M_HEAD)
 			blen = 0;

@@ -207,6 +207,14 @@ print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
 	run raw --timeout 5 'GET /chunked?n=3&lf=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 	refute_output --partial 'chunk 2'
 	assert wait_for log_has "upstream 127.0.0.1:[0-9]*: bad chunked framing"
+	# read with its head, nothing reached the client yet: a clean 502
+	run raw --timeout 5 'GET /chunked?n=3&lf=1&one=1 HTTP/1.1\r\nHost: x\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.1 502 '
+	assert_line --regexp '^Connection: close'
+	refute_output --partial 'chunk 0'
+	http_get '/chunked?n=3&one=1'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(tail -n 1 "$HTTP_BODY")" "chunk 2"
 }
 
 @test "a response with more than 100 header fields: 502, and the log says why" {

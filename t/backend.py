@@ -17,7 +17,8 @@ Paths:
                    (&ctype=T: Content-Type T, application/octet-stream
                    by default)
   /chunked?n=K     chunked response of K chunks "chunk I\\n" (&lf=1: lines
-                   end in a bare LF; &zeros=Z: Z leading zeros per size)
+                   end in a bare LF; &zeros=Z: Z leading zeros per size;
+                   &one=1: head and body in one write)
   /echo            any method: JSON {"method", "path", "headers" (names
                    lower-cased, repeated fields joined with ", "),
                    "body_sha256", "body_len"}; request bodies may be
@@ -179,7 +180,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/chunked":
             return self.do_chunked(int(q.get("n", ["3"])[0]),
                                    b"\n" if "lf" in q else b"\r\n",
-                                   int(q.get("zeros", ["0"])[0]))
+                                   int(q.get("zeros", ["0"])[0]),
+                                   "one" in q)
         if path == "/close":
             self.close_connection = True
             return self.reply(200, "closing\n")
@@ -230,7 +232,14 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(part)
             sent += len(part)
 
-    def do_chunked(self, n, eol=b"\r\n", zeros=0):
+    def do_chunked(self, n, eol=b"\r\n", zeros=0, one=False):
+        if one:
+            # Head and body in one write: the proxy reads them together.
+            body = b"".join(b"%x%schunk %d\n%s" % (8 + len(str(i)) - 1, eol,
+                                                   i, eol) for i in range(n))
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked"
+                             b"\r\n\r\n%s0%s%s" % (body, eol, eol))
+            return
         self.head(200, None, extra=[("Transfer-Encoding", "chunked")])
         if self.command == "HEAD":
             return

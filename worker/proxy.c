@@ -1167,8 +1167,13 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 	if (resp->body == HTTP_BODY_NONE)
 		px->resp_done = 1;
 	if (px_resp_scan(px, (uint32_t)len, px->rlen - (uint32_t)len) == -1) {
-		/* Nothing was sent: the log must not say 200. */
-		c->status = 502;
+		if (c->out_off == 0) {
+			/* The head is still ours: answer 502 instead. */
+			pcache_end(&px->pc);
+			px->resp_head = 0;
+			return px_error(px, 502, "bad chunked framing");
+		}
+		c->status = 502;	/* the log must not say 200 */
 		return px_fail_mid(px, "bad chunked framing");
 	}
 	pcache_body(&px->pc, px->buf + len, px->rlen - (uint32_t)len,

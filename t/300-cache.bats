@@ -198,6 +198,8 @@ xcache() {
 @test "chunked responses are stored decoded and served with a length" {
 	http_get '/chunked?n=3'
 	assert_equal "$(hdr X-Cache)" MISS
+	# whether it fits is known only at its end: the head cannot say
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss"
 	cp "$HTTP_BODY" "$BATS_TEST_TMPDIR/first"
 	http_get '/chunked?n=3'
 	assert_equal "$(hdr X-Cache)" HIT

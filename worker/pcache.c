@@ -1053,6 +1053,8 @@ pcache_response(struct pcache *pc, const struct http_response *resp,
 		return;
 	}
 	pc->storing = 1;
+	/* Only then may the head say "stored" (RFC 9211 2.7). */
+	pc->sized = resp->body != HTTP_BODY_CHUNKED;
 	pc->status = resp->status;
 	pc->raw_chunked = raw_chunked != 0;
 	http_chunked_init(&pc->ch);
@@ -1086,7 +1088,7 @@ pcache_fields(const struct pcache *pc, char *p, size_t room)
 		s = "X-Cache: BYPASS\r\nCache-Status: maitred; fwd=bypass\r\n";
 		break;
 	case PCACHE_MISS:
-		s = miss[pc->vary_miss][pc->storing];
+		s = miss[pc->vary_miss][pc->storing && pc->sized];
 		break;
 	default:
 		return 0;

@@ -39,6 +39,7 @@ struct pcache {
 	uint8_t		 mode;		/* enum pcache_mode */
 	uint8_t		 waited:1, storing:1, raw_chunked:1;
 	uint8_t		 vary_miss:1;	/* the key's object is another variant */
+	uint8_t		 sized:1;	/* the body's length is known to fit */
 	/*
 	 * A variant other than the one stored under the request's key lives
 	 * under its own key: that key + '\0' + the object's id + the

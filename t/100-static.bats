@@ -20,6 +20,11 @@ setup_file() {
 	ln -s "$MTD_DIR" "$h/outside"
 	ln -s ../canary.txt "$h/leak.txt"
 	ln -s "$MTD_DIR/canary.txt" "$h/abs.txt"
+	# absolute links that stay inside, as deploy tools make them
+	ln -s "$h/hello.txt" "$h/abs-in.txt"
+	ln -s "$h/sub" "$h/abs-dir"
+	printf 'from the future\n' >"$h/future.txt"
+	touch -d '2100-01-01 00:00:00 UTC' "$h/future.txt"
 	maitred_start
 }
 
@@ -341,6 +346,20 @@ $v -> LEAKED the canary"
 	fetch '/canary.txt%00'
 	assert_equal "$(first_status)" 404
 	assert pid_alive "$MAITRED_PID"
+}
+
+@test "symbolic links that stay inside the root are served, absolute ones too" {
+	http_get /abs-in.txt
+	assert_equal "$HTTP_CODE" 200
+	cmp "$HTTP_BODY" "$MTD_DIR/htdocs/hello.txt"
+	http_get /abs-dir/deeper/nested.txt
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" "nested file"
+	# out and back in: the file is inside, so it is served
+	http_get "/outside/htdocs/hello.txt"
+	assert_equal "$HTTP_CODE" 200
+	http_get /abs.txt
+	assert_equal "$HTTP_CODE" 404
 }
 
 @test "normalisation inside htdocs still serves" {

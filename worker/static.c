@@ -74,7 +74,10 @@ static_check_access(void)
 	htdocs_fd = -1;
 }
 
-/* Pre-5.6 kernels: open, then check where the descriptor really is. */
+/*
+ * Pre-5.6 kernels, and links openat2 refused: open, then check where the
+ * descriptor really is.
+ */
 static int
 static_open_fallback(const char *rel)
 {
@@ -114,8 +117,15 @@ open_beneath(const char *rel)
 		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 		fd = (int)syscall(SYS_openat2, htdocs_fd, rel, &how,
 		    sizeof(how));
-		if (fd != -1 || errno != ENOSYS)
+		/*
+		 * EXDEV: a link RESOLVE_BENEATH would not follow, which
+		 * includes every absolute one, also those that deploy tools
+		 * point inside the root. Where it really leads decides.
+		 */
+		if (fd != -1 || (errno != ENOSYS && errno != EXDEV))
 			return fd;
+		if (errno == EXDEV)
+			return static_open_fallback(rel);
 		have_openat2 = 0;
 	}
 	return static_open_fallback(rel);

@@ -204,6 +204,51 @@ fetch() {
 	assert_equal "$HTTP_CODE" 200
 }
 
+@test "If-Match and If-Unmodified-Since: 412 when false, before anything else" {
+	http_get /hello.txt
+	etag=$(hdr ETag)
+	lm=$(hdr Last-Modified)
+	for h in 'If-Match: "nope-1"' "If-Match: W/$etag" \
+	    'If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT'; do
+		http_get /hello.txt -H "$h"
+		assert_equal "$HTTP_CODE" 412
+		http_get /hello.txt -H "$h" -H 'Range: bytes=0-1'
+		assert_equal "$HTTP_CODE" 412
+		http_get /hello.txt -H "$h" -H "If-None-Match: $etag"
+		assert_equal "$HTTP_CODE" 412
+	done
+	for h in "If-Match: $etag" 'If-Match: "x", '"$etag" 'If-Match: *' \
+	    "If-Unmodified-Since: $lm" 'If-Unmodified-Since: garbage'; do
+		http_get /hello.txt -H "$h"
+		assert_equal "$HTTP_CODE" 200
+		cmp "$HTTP_BODY" "$MTD_DIR/htdocs/hello.txt"
+	done
+	# If-Match wins over a stale If-Unmodified-Since (RFC 9110 13.2.2)
+	http_get /hello.txt -H "If-Match: $etag" \
+	    -H 'If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT'
+	assert_equal "$HTTP_CODE" 200
+}
+
+@test "If-None-Match: * matches only as the whole value" {
+	http_get /hello.txt -H 'If-None-Match: *'
+	assert_equal "$HTTP_CODE" 304
+	http_get /hello.txt -H 'If-None-Match: *junk'
+	assert_equal "$HTTP_CODE" 200
+	http_get /hello.txt -H 'If-None-Match: "a", *'
+	assert_equal "$HTTP_CODE" 200
+}
+
+@test "a file dated in the future: Last-Modified is now, and it revalidates" {
+	local before lm
+	before=$(date +%s)
+	http_get /future.txt
+	assert_equal "$HTTP_CODE" 200
+	lm=$(date -d "$(hdr Last-Modified)" +%s)
+	[ "$lm" -ge "$before" ] && [ "$lm" -le "$(date +%s)" ]
+	http_get /future.txt -H "If-Modified-Since: $(hdr Last-Modified)"
+	assert_equal "$HTTP_CODE" 304
+}
+
 @test "Range bytes=0-9 is 206 with Content-Range and 10 bytes" {
 	http_get /hello.txt -H "Range: bytes=0-9"
 	assert_equal "$HTTP_CODE" 206

@@ -554,6 +554,7 @@ request_reset(struct http_request *req)
 	req->method = HTTP_M_OTHER;
 	req->method_str = req->target = req->path = req->query = empty;
 	req->host = req->if_none_match = req->if_modified_since = empty;
+	req->if_match = req->if_unmodified_since = empty;
 	req->range = req->if_range = empty;
 	req->minor = 0;
 	req->nheaders = 0;
@@ -591,6 +592,12 @@ request_field(struct http_request *req, const struct http_header *h,
 	} else if (STR_IS(h->name, "if-modified-since")) {
 		if (req->if_modified_since.p == NULL)
 			req->if_modified_since = h->value;
+	} else if (STR_IS(h->name, "if-match")) {
+		if (req->if_match.p == NULL)
+			req->if_match = h->value;
+	} else if (STR_IS(h->name, "if-unmodified-since")) {
+		if (req->if_unmodified_since.p == NULL)
+			req->if_unmodified_since = h->value;
 	} else if (STR_IS(h->name, "range")) {
 		if (req->range.p == NULL)
 			req->range = h->value;

@@ -80,8 +80,10 @@ struct http_request {
 	 */
 	struct http_str		 host;
 	/* Commonly read fields, empty when absent. */
+	struct http_str		 if_match;
 	struct http_str		 if_none_match;
 	struct http_str		 if_modified_since;
+	struct http_str		 if_unmodified_since;
 	struct http_str		 range;
 	struct http_str		 if_range;
 };

@@ -24,6 +24,7 @@
 #include "cache.h"
 #include "cacherule.h"
 #include "cidr.h"
+#include "cond.h"
 #include "conn.h"
 #include "ev.h"
 #include "gzip.h"
@@ -166,56 +167,6 @@ pc_eligible(struct pcache *pc, const struct conn *c)
 	return pc_key(c, &klen) != NULL;
 }
 
-/* One If-None-Match list against <etag>, weak comparison. */
-static int
-pc_etag_match(const struct http_str *inm, const char *etag)
-{
-	const char	*p = inm->p, *end = inm->p + inm->len, *s;
-	const char	*e = etag;
-	size_t		 el;
-
-	if (etag[0] == '\0')
-		return 0;
-	if (strncmp(e, "W/", 2) == 0)
-		e += 2;
-	el = strlen(e);
-	while (p < end) {
-		while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
-			p++;
-		for (s = p; p < end && *p != ','; p++)
-			;
-		while (p > s && (p[-1] == ' ' || p[-1] == '\t'))
-			p--;
-		if (p - s == 1 && *s == '*')
-			return 1;
-		if (p - s >= 2 && strncmp(s, "W/", 2) == 0)
-			s += 2;
-		if ((size_t)(p - s) == el && memcmp(s, e, el) == 0)
-			return 1;
-		while (p < end && *p != ',')
-			p++;
-	}
-	return 0;
-}
-
-static int
-pc_not_modified(const struct conn *c, const struct cache_hit *hit)
-{
-	const struct http_request	*req = &c->r->req;
-	time_t				 t;
-
-	if (hit->status != 200)
-		return 0;
-	if (req->if_none_match.len > 0)
-		return pc_etag_match(&req->if_none_match, hit->etag);
-	if (req->if_modified_since.len == 0 || hit->last_modified < 0)
-		return 0;
-	t = httpdate_parse(req->if_modified_since.p,
-	    req->if_modified_since.len);
-	/* A date in the future is invalid: ignored (RFC 9110 13.1.3). */
-	return t != -1 && hit->last_modified <= t && t <= time(NULL);
-}
-
 /* Append a formatted piece to out[]; -1 when it does not fit. */
 static int __attribute__((format(printf, 2, 3)))
 pc_out(struct conn *c, const char *fmt, ...)
@@ -240,6 +191,8 @@ struct pc_variant {
 	char		*gzbody;	/* heap, when compressed */
 	size_t		 gzlen;
 };
+
+static const struct pc_variant	 pc_identity;
 
 /*
  * The next field <name> of the stored head <head>/<len> after *<pos>
@@ -547,7 +500,6 @@ static int
 pc_serve_range(struct conn *c, const struct cache_hit *hit, const char *obj,
     int label, int rc, uint64_t start, uint64_t end)
 {
-	static const struct pc_variant	 identity;
 	const char			*nl = memchr(obj, '\n', hit->head_len);
 	size_t				 skip;
 
@@ -558,7 +510,7 @@ pc_serve_range(struct conn *c, const struct cache_hit *hit, const char *obj,
 		return pc_out(c, "HTTP/1.1 416 Range Not Satisfiable\r\n"
 		    "Date: %s\r\nContent-Range: bytes */%zu\r\n",
 		    httpdate_now(ev_wall()), hit->body_len) == -1 ||
-		    pc_hit_fields(c, hit, label, &identity, 0) == -1 ? -1 : 0;
+		    pc_hit_fields(c, hit, label, &pc_identity, 0) == -1 ? -1 : 0;
 	}
 	c->status = 206;
 	skip = (size_t)(nl + 1 - obj);
@@ -566,7 +518,7 @@ pc_serve_range(struct conn *c, const struct cache_hit *hit, const char *obj,
 	    resp_append(c, nl + 1, hit->head_len - skip) == -1 ||
 	    pc_out(c, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%zu\r\n",
 	    start, end, hit->body_len) == -1 ||
-	    pc_hit_fields(c, hit, label, &identity,
+	    pc_hit_fields(c, hit, label, &pc_identity,
 	    (int64_t)(end - start + 1)) == -1 ? -1 : 0;
 }
 
@@ -582,11 +534,21 @@ pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
 	size_t			 blen = hit->body_len, room;
 	uint64_t		 start = 0, end = 0;
 	struct pc_variant	 v;
-	int			 rc;
+	int			 rc, cond;
 
 	c->out_len = c->out_off = 0;
 	pc_variant_pick(c, hit, obj, &v);
-	if (pc_not_modified(c, hit)) {
+	/* The validators are evaluated for a stored 200 only. */
+	cond = hit->status != 200 ? COND_PERFORM : cond_evaluate(&c->r->req,
+	    hit->etag, hit->last_modified, ev_wall());
+	if (cond == COND_FAILED) {
+		c->status = 412;
+		if (pc_out(c, "HTTP/1.1 412 Precondition Failed\r\n"
+		    "Date: %s\r\n", httpdate_now(ev_wall())) == -1 ||
+		    pc_hit_fields(c, hit, label, &pc_identity, 0) == -1)
+			goto toolong;
+		blen = 0;
+	} else if (cond == COND_NOT_MODIFIED) {
 		c->status = 304;
 		if (pc_out(c, "HTTP/1.1 304 Not Modified\r\nDate: %s\r\n",
 		    httpdate_now(ev_wall())) == -1 ||
@@ -778,11 +740,13 @@ pc_lookup(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 	 * A Range request that misses goes on with its Range and fills
 	 * nothing: a fill asks for the whole object, which the client would
 	 * get as 200 (and again at every seek of an object too big to
-	 * store) where the backend can answer 206.
+	 * store) where the backend can answer 206. The same for If-Match
+	 * and If-Unmodified-Since, where it can answer 412.
 	 */
 	if ((rc == CACHE_MISS || rc == CACHE_PENDING) &&
-	    http_header_get(c->r->req.headers, c->r->req.nheaders,
-	    "Range") != NULL) {
+	    (http_header_get(c->r->req.headers, c->r->req.nheaders,
+	    "Range") != NULL || c->r->req.if_match.p != NULL ||
+	    c->r->req.if_unmodified_since.p != NULL)) {
 		c->cache = "MISS";
 		return PCACHE_FORWARD;
 	}

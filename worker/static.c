@@ -25,8 +25,10 @@
 
 #include <bsd/string.h>
 
+#include "cond.h"
 #include "conn.h"
 #include "docindex.h"
+#include "ev.h"
 #include "gzip.h"
 #include "http.h"
 #include "httpdate.h"
@@ -156,48 +158,16 @@ format_etag(char *buf, size_t len, const struct stat *st)
 	    (uint64_t)st->st_mtime, (uint64_t)st->st_size);
 }
 
-/* Does an If-None-Match list contain <etag> (weak comparison)? */
-static int
-etag_matches(const struct http_str *inm, const char *etag)
+/*
+ * The file's Last-Modified: never later than now (RFC 9110 8.8.2.1), or
+ * a client that sends it back in If-Modified-Since would never get 304.
+ */
+static time_t
+last_modified(const struct stat *st)
 {
-	const char	*p = inm->p, *end = inm->p + inm->len, *tok;
-	size_t		 elen = strlen(etag);
+	time_t	 now = ev_wall();
 
-	while (p < end) {
-		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-			p++;
-		if (p < end && *p == '*')
-			return 1;
-		if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
-			p += 2;
-		tok = p;
-		while (p < end && *p != ',')
-			p++;
-		while (p > tok && (p[-1] == ' ' || p[-1] == '\t'))
-			p--;
-		if ((size_t)(p - tok) == elen && memcmp(tok, etag, elen) == 0)
-			return 1;
-		while (p < end && *p != ',')
-			p++;
-	}
-	return 0;
-}
-
-static int
-not_modified(const struct http_request *req, const struct stat *st,
-    const char *etag)
-{
-	time_t	 t;
-
-	if (req->if_none_match.len > 0)
-		return etag_matches(&req->if_none_match, etag);
-	if (req->if_modified_since.len > 0) {
-		t = httpdate_parse(req->if_modified_since.p,
-		    req->if_modified_since.len);
-		/* A date in the future is invalid: ignored (RFC 9110 13.1.3). */
-		return t != -1 && st->st_mtime <= t && t <= time(NULL);
-	}
-	return 0;
+	return st->st_mtime < now ? st->st_mtime : now;
 }
 
 /* If-Range: the range applies only when the validator still matches. */
@@ -212,7 +182,7 @@ if_range_ok(const struct http_request *req, const struct stat *st,
 	if (v->p[0] == '"')
 		return v->len == strlen(etag) &&
 		    memcmp(v->p, etag, v->len) == 0;
-	return httpdate_parse(v->p, v->len) == st->st_mtime;
+	return httpdate_parse(v->p, v->len) == last_modified(st);
 }
 
 static void
@@ -221,7 +191,7 @@ common_headers(struct conn *c, const struct stat *st, const char *etag,
 {
 	char	 date[HTTPDATE_LEN];
 
-	httpdate_format(st->st_mtime, date);
+	httpdate_format(last_modified(st), date);
 	resp_header(c, "Content-Type: %s", mime_type(path));
 	resp_header(c, "Last-Modified: %s", date);
 	resp_header(c, "ETag: %s", etag);
@@ -239,7 +209,7 @@ send_gzip(struct conn *c, int fd, const struct stat *st, const char *etag,
 	int	 head = c->r->req.method == HTTP_M_HEAD;
 	char	 date[HTTPDATE_LEN];
 
-	httpdate_format(st->st_mtime, date);
+	httpdate_format(last_modified(st), date);
 	resp_head(c, 200);
 	resp_header(c, "Content-Type: %s", mime_type(path));
 	resp_header(c, "Last-Modified: %s", date);
@@ -285,11 +255,17 @@ send_file(struct conn *c, int fd, const struct stat *st, const char *path)
 	uint64_t		 size = (uint64_t)st->st_size, start = 0;
 	uint64_t		 end = size ? size - 1 : 0;
 	const char		*type = mime_type(path);
-	int			 rc = RANGE_NONE, gz, vary;
+	int			 rc = RANGE_NONE, gz, vary, cond;
 
 	format_etag(etag, sizeof(etag), st);
 	gz = gz_wanted(c, type, strlen(type), (int64_t)size, &vary);
-	if (not_modified(req, st, etag)) {
+	cond = cond_evaluate(req, etag, last_modified(st), ev_wall());
+	if (cond == COND_FAILED) {
+		close(fd);
+		resp_error(c, 412, NULL);
+		return;
+	}
+	if (cond == COND_NOT_MODIFIED) {
 		resp_head(c, 304);
 		resp_header(c, "ETag: %s%s", gz ? "W/" : "", etag);
 		if (vary)

@@ -196,6 +196,36 @@ teardown() {
 	rm -f "$f" "$BATS_TEST_TMPDIR/got50"
 }
 
+@test "a file that shrinks while it is compressed: the answer is cut, never ended" {
+	local f=$MTD_DIR/htdocs/shrink.txt
+	# base64 compresses to about 3/4: far more than the socket buffers
+	head -c 12M /dev/urandom | base64 -w 76 >"$f"
+	run timeout 30 python3 - "$PORT" "$f" <<'EOF'
+import os, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /shrink.txt HTTP/1.1\r\nHost: x\r\n"
+          b"Accept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+got = b""
+while len(got) < 200000:
+    got += s.recv(65536)
+os.truncate(sys.argv[2], 100000)
+s.settimeout(20)
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    got += d
+print(got.split(b"\r\n", 1)[0].decode())
+print("ended" if got.endswith(b"\r\n0\r\n\r\n") else "cut")
+EOF
+	assert_success
+	assert_line --index 0 --regexp '^HTTP/1\.1 200'
+	assert_line --index 1 cut
+	rm -f "$f"
+}
+
 @test "gzip off: never compressed" {
 	MTD_DIR=$BATS_TEST_TMPDIR/off
 	mkdir -p "$MTD_DIR"

@@ -306,6 +306,7 @@ struct gzf {
 	struct ev_timer	 kick;		/* first run, outside the dispatch */
 	int		 fd;
 	int		 eof, done;
+	uint64_t	 left;		/* file bytes not read yet */
 	uint32_t	 ioff, ilen;
 	struct gz_stream gz;
 	char		 in[GZF_IN_SIZE];
@@ -331,14 +332,19 @@ gzf_fill(struct gzf *g)
 	c->out_off = c->out_len = 0;
 	while (c->out_len == 0 && !g->done) {
 		if (g->ioff == g->ilen && !g->eof) {
-			n = read(g->fd, g->in, sizeof(g->in));
+			n = read(g->fd, g->in, MTD_MIN(sizeof(g->in), g->left));
 			if (n == -1 && errno == EINTR)
 				continue;
-			if (n == -1)
+			/*
+			 * Cut short (the file shrank as it was sent): a
+			 * stream ended here would look complete.
+			 */
+			if (n == -1 || (n == 0 && g->left > 0))
 				return -1;
 			g->ioff = 0;
 			g->ilen = (uint32_t)n;
-			g->eof = n == 0;
+			g->left -= (uint64_t)n;
+			g->eof = g->left == 0;
 		}
 		rc = gz_feed(&g->gz, g->in + g->ioff, g->ilen - g->ioff,
 		    c->r->out, CONN_OUT_SIZE, &cons, &prod, g->eof);
@@ -430,7 +436,7 @@ gzf_kick(struct ev_timer *t)
 }
 
 void
-gzip_send_file(struct conn *c, int fd)
+gzip_send_file(struct conn *c, int fd, uint64_t size)
 {
 	struct gzf	*g;
 
@@ -443,7 +449,9 @@ gzip_send_file(struct conn *c, int fd)
 	}
 	g->c = c;
 	g->fd = fd;
-	g->eof = g->done = 0;
+	g->eof = size == 0;
+	g->done = 0;
+	g->left = size;
 	g->ioff = g->ilen = 0;
 	if (c->r->req.minor == 0)
 		c->keep_alive = 0;	/* the end of the body is the close */

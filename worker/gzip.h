@@ -82,11 +82,11 @@ int	 gz_wanted(const struct conn *c, const char *ctype, size_t len,
 	    int64_t length, int *vary);
 
 /*
- * Send the file <fd> (from offset 0 to its end) gzip-compressed after the
+ * Send the file <fd> (<size> bytes from offset 0) gzip-compressed after the
  * head already built in c->r->out, chunked when the request is HTTP/1.1.
  * Takes the connection over (CS_HANDLER) and owns <fd>. Worker only,
  * from a request dispatch.
  */
-void	 gzip_send_file(struct conn *c, int fd);
+void	 gzip_send_file(struct conn *c, int fd, uint64_t size);
 
 #endif /* GZIP_H */

@@ -225,7 +225,7 @@ send_gzip(struct conn *c, int fd, const struct stat *st, const char *etag,
 		close(fd);
 		conn_respond(c);
 	} else
-		gzip_send_file(c, fd);
+		gzip_send_file(c, fd, (uint64_t)st->st_size);
 }
 
 /* Queue the body bytes [start, start+len) of <fd>. */

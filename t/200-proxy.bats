@@ -477,6 +477,12 @@ EOF
 	assert_line 'hello tunnel'
 }
 
+@test "PURGE without a cache is a request for the backends" {
+	http_get /some/page -X PURGE
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" "$(hdr X-Backend) PURGE /some/page"
+}
+
 # big_sha N: SHA-256 of the first N bytes of the backend's /big pattern.
 big_sha() {
 	python3 -c '

@@ -312,7 +312,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.ws_write_frame(first & 0x8F, data)
 
 
-for _m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+for _m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
+           "PURGE"):
     setattr(Handler, "do_" + _m, Handler.dispatch)
 
 

@@ -1150,7 +1150,7 @@ pcache_end(struct pcache *pc)
 	pc->body_left = 0;
 }
 
-void
+int
 pcache_purge(struct conn *c)
 {
 	void		*region = pc_region();
@@ -1158,12 +1158,14 @@ pcache_purge(struct conn *c)
 	size_t		 klen;
 	int		 removed = 0, https;
 
+	if (region == NULL || wconf->ncache_rules == 0)
+		return 0;	/* no cache: maybe the backends' */
 	if (!cidr_set_match(wconf->status_allow, c->peer16)) {
 		resp_error(c, 403, NULL);
-		return;
+		return 1;
 	}
 	/* Both schemes: a purge is about the resource. */
-	for (https = 0; region != NULL && https <= 1; https++)
+	for (https = 0; https <= 1; https++)
 		if ((key = pc_key_scheme(c, https, &klen)) != NULL)
 			removed |= cache_purge(region, key, klen);
 	resp_head(c, removed ? 200 : 404);
@@ -1173,4 +1175,5 @@ pcache_purge(struct conn *c)
 		resp_append(c, removed ? "purged\n" : "not found\n",
 		    removed ? 7 : 10);
 	conn_respond(c);
+	return 1;
 }

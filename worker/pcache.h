@@ -128,8 +128,10 @@ void	 pcache_end(struct pcache *pc);
 /*
  * Answer a PURGE request on <c>: 403 unless the peer is in
  * status_allow, else 200 when the object for Host + target was
- * removed, 404 when there was none. Worker, in request_dispatch().
+ * removed, 404 when there was none. Returns 1 when answered, 0 when no
+ * cache is configured (the request is someone else's). Worker, in
+ * request_dispatch().
  */
-void	 pcache_purge(struct conn *c);
+int	 pcache_purge(struct conn *c);
 
 #endif /* PCACHE_H */

@@ -142,10 +142,8 @@ request_dispatch(struct conn *c)
 		c->keep_alive = 0;
 	if (status_serve(c) != STATUS_NOT_MINE)
 		return;
-	if (req->method == HTTP_M_PURGE) {
-		pcache_purge(c);
+	if (req->method == HTTP_M_PURGE && pcache_purge(c))
 		return;
-	}
 	if (static_serve(c) == STATIC_DONE)
 		return;
 	c->keep_alive = keep;

@@ -477,6 +477,51 @@ EOF
 	assert_line 'hello tunnel'
 }
 
+# echo_fields NAME...: "name=value" (None when absent) for each request
+# field the last /echo answer says the backend received.
+echo_fields() {
+	python3 -c '
+import json, sys
+h = json.load(open(sys.argv[1]))["headers"]
+for k in sys.argv[2:]:
+    print("%s=%s" % (k, h.get(k)))' "$HTTP_BODY" "$@"
+}
+
+@test "Upgrade: only WebSocket is offered to the backend, and not by HTTP/1.0" {
+	# h2c would become a tunnel past every per-request check
+	http_get /echo -H 'Connection: Upgrade, HTTP2-Settings' \
+	    -H 'Upgrade: h2c' -H 'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA'
+	assert_equal "$HTTP_CODE" 200
+	run echo_fields upgrade connection http2-settings
+	assert_output $'upgrade=None\nconnection=None\nhttp2-settings=None'
+	http_get /echo -H 'Connection: Upgrade' -H 'Upgrade: h2c, WebSocket'
+	run echo_fields upgrade connection
+	assert_output $'upgrade=websocket\nconnection=upgrade'
+	http_get /echo -0 -H 'Connection: Upgrade' -H 'Upgrade: websocket'
+	run echo_fields upgrade connection
+	assert_output $'upgrade=None\nconnection=None'
+}
+
+@test "refused before any backend: CONNECT, a bad or empty Host, a fragment" {
+	local before after
+	before=$(($(count "$B1") + $(count "$B2") + $(count "$B3")))
+	run raw --timeout 5 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.1 501 '
+	for req in 'GET http://ex.com/p HTTP/1.1\r\nHost: a b\r\n\r\n' \
+	    'GET http://ex.com/p HTTP/1.1\r\nHost: a/../b\r\n\r\n' \
+	    'GET http://ex.com#frag HTTP/1.1\r\nHost: ex.com\r\n\r\n' \
+	    'GET /a#frag HTTP/1.1\r\nHost: ex.com\r\n\r\n' \
+	    'GET /admin HTTP/1.1\r\nHost:\r\n\r\n'; do
+		run raw --timeout 5 "$req"
+		assert_line --index 0 --regexp '^HTTP/1\.1 400 '
+	done
+	after=$(($(count "$B1") + $(count "$B2") + $(count "$B3")))
+	assert_equal "$after" "$before"
+	# HTTP/1.0 may leave Host empty: the backend's own goes instead
+	run raw --timeout 5 'GET /echo HTTP/1.0\r\nHost:\r\n\r\n'
+	assert_output --regexp '"host": "127\.0\.0\.1:[0-9]+"'
+}
+
 @test "PURGE without a cache is a request for the backends" {
 	http_get /some/page -X PURGE
 	assert_equal "$HTTP_CODE" 200

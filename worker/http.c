@@ -423,12 +423,12 @@ classify_target(struct http_request *req)
 	const char	*s = req->target.p;
 	size_t		 n = req->target.len;
 
-	if (req->method == HTTP_M_CONNECT) {
-		if (!authority_form_ok(s, n))
-			return 400;
-		req->path = req->target;
-		return 0;
-	}
+	/* Tunnels to anywhere are not ours to open (nor a backend's). */
+	if (req->method == HTTP_M_CONNECT)
+		return authority_form_ok(s, n) ? 501 : 400;
+	/* A fragment is the client's own business (RFC 9112 3.2). */
+	if (memchr(s, '#', n) != NULL)
+		return 400;
 	if (s[0] == '/') {
 		split_path(req, s, n);
 		return 0;
@@ -573,17 +573,43 @@ expect_field(struct http_request *req, struct http_str v)
 		req->expect_other = 1;
 }
 
+/* What request_field() saw beyond the fields it keeps. */
+struct request_seen {
+	int	 nhost, bad_host;
+	int	 websocket;		/* Upgrade names it */
+};
+
+/*
+ * Whether an Upgrade list offers WebSocket, the one protocol tunnelled:
+ * tunnelling whatever a backend agrees to (h2c, ...) would let later
+ * requests on the connection past every per-request check.
+ */
+static int
+upgrade_websocket(struct http_str v)
+{
+	struct http_list	 it;
+	struct http_str		 e;
+
+	http_list_init(&it, v);
+	while (http_list_next(&it, &e))
+		if (STR_IS(e, "websocket"))
+			return 1;
+	return 0;
+}
+
 /* Remember the fields the request handlers read. */
 static void
 request_field(struct http_request *req, const struct http_header *h,
-    int *nhost, int *has_upgrade)
+    struct request_seen *seen)
 {
 	if (STR_IS(h->name, "host")) {
+		/* Each one, also beside an absolute-form target's. */
+		seen->bad_host |= !host_valid(h->value);
 		/* An absolute-form target already set the host. */
-		if ((*nhost)++ == 0 && req->host.p == NULL)
+		if (seen->nhost++ == 0 && req->host.p == NULL)
 			req->host = h->value;
 	} else if (STR_IS(h->name, "upgrade"))
-		*has_upgrade |= h->value.len > 0;
+		seen->websocket |= upgrade_websocket(h->value);
 	else if (STR_IS(h->name, "expect"))
 		expect_field(req, h->value);
 	else if (STR_IS(h->name, "if-none-match")) {
@@ -631,21 +657,26 @@ request_framing(struct http_request *req, const struct framing *f)
 static int
 request_semantics(struct http_request *req)
 {
-	struct framing	 f;
-	int		 i, nhost = 0, has_upgrade = 0, err;
+	struct framing		 f;
+	struct request_seen	 seen = { 0, 0, 0 };
+	int			 i, err;
 
 	memset(&f, 0, sizeof(f));
 	for (i = 0; i < req->nheaders; i++)
 		if (!framing_field(&f, &req->headers[i]))
-			request_field(req, &req->headers[i], &nhost,
-			    &has_upgrade);
-	if (nhost > 1 || (nhost == 0 && req->minor == 1) ||
-	    !host_valid(req->host))
+			request_field(req, &req->headers[i], &seen);
+	/*
+	 * HTTP/1.1 needs one Host, and an http URI an authority that is
+	 * not empty (RFC 9110 4.2.1, RFC 9112 3.2).
+	 */
+	if (seen.nhost > 1 || seen.bad_host || !host_valid(req->host) ||
+	    (req->minor == 1 && req->host.len == 0))
 		return 400;
 	if ((err = request_framing(req, &f)) != 0)
 		return err;
 	req->keep_alive = keep_alive(&f, req->minor);
-	req->upgrade = f.upgrade && has_upgrade;
+	/* RFC 9110 7.8: Upgrade in an HTTP/1.0 request is ignored. */
+	req->upgrade = f.upgrade && seen.websocket && req->minor == 1;
 	/* RFC 9110 10.1.1: a 1.0 client cannot wait for a 100. */
 	if (req->minor == 0)
 		req->expect_continue = 0;

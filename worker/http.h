@@ -107,7 +107,7 @@ struct http_response {
  * line), HTTP_INCOMPLETE when more bytes are needed, or HTTP_ERROR with
  * <*status> set: 400 bad syntax or framing, 414 target longer than
  * MTD_MAX_TARGET, 431 head longer than MTD_MAX_HEAD or too many fields,
- * 501 unknown transfer coding, 505 HTTP major version not 1.
+ * 501 unknown transfer coding or CONNECT, 505 HTTP major version not 1.
  * Too-long heads are detected as soon as <len> shows them, even before
  * the end of the head has arrived: a head of MTD_MAX_HEAD bytes passes,
  * MTD_MAX_HEAD + 1 bytes without the empty line are a 431. A verdict

@@ -492,9 +492,7 @@ px_copy_fields(struct ob *ob, const struct http_request *req, int filling,
 	tokens_collect(&tk, req->headers, req->nheaders);
 	for (i = 0; i < req->nheaders; i++) {
 		h = &req->headers[i];
-		if (NAME_IS(&h->name, "Upgrade") && req->upgrade)
-			ob_header(ob, h);
-		else if (hop_by_hop(&h->name, &tk) ||
+		if (hop_by_hop(&h->name, &tk) ||
 		    NAME_IS(&h->name, "Expect") ||
 		    NAME_IS(&h->name, "X-Forwarded-For") ||
 		    NAME_IS(&h->name, "X-Forwarded-Proto") ||
@@ -599,8 +597,9 @@ px_build_request(struct proxy *px)
 	    req->nheaders, "Content-Length") != NULL)
 		OB_LIT(&ob, "Content-Length: 0\r\n");
 	px_forwarded_fields(&ob, c);
+	/* The one protocol offered, whatever else the client listed. */
 	if (req->upgrade)
-		OB_LIT(&ob, "Connection: upgrade\r\n");
+		OB_LIT(&ob, "Upgrade: websocket\r\nConnection: upgrade\r\n");
 	OB_LIT(&ob, "\r\n");
 	if (ob.err)
 		return -1;

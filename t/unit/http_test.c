@@ -30,8 +30,10 @@ static const struct req_case req_cases[] = {
 	RC("GET http://h/x HTTP/1.1\r\nHost: a\r\n\r\n", 0, "absolute-form"),
 	RC("GET HTTPS://h HTTP/1.1\r\nHost: a\r\n\r\n", 0, "https, no path"),
 	RC("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 0, "asterisk-form"),
-	RC("CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n", 0, "authority-form"),
-	RC("CONNECT [::1]:443 HTTP/1.1\r\nHost: h\r\n\r\n", 0, "IPv6 CONNECT"),
+	/* CONNECT: understood, never done */
+	RC("CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\n", 501, "authority-form"),
+	RC("CONNECT [::1]:443 HTTP/1.1\r\nHost: h\r\n\r\n", 501, "IPv6 CONNECT"),
+	RC("CONNECT h HTTP/1.1\r\nHost: h\r\n\r\n", 400, "CONNECT, no port"),
 	RC("FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 0, "unknown method"),
 	RC("GET / HTTP/1.9\r\nHost: a\r\n\r\n", 0, "1.9 as 1.1"),
 	RC("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 0, "leading CRLFs"),
@@ -94,7 +96,15 @@ static const struct req_case req_cases[] = {
 	RC("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, "slash in Host"),
 	RC("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "SP in Host"),
 	RC("GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n", 400, "backslash in Host"),
-	RC("GET / HTTP/1.1\r\nHost: \r\n\r\n", 0, "empty Host"),
+	RC("GET / HTTP/1.1\r\nHost: \r\n\r\n", 400, "empty Host, 1.1"),
+	RC("GET / HTTP/1.0\r\nHost: \r\n\r\n", 0, "empty Host, 1.0"),
+	RC("GET http://h/ HTTP/1.1\r\nHost: a b\r\n\r\n", 400,
+	    "invalid Host beside an absolute-form target"),
+	RC("GET http://h/ HTTP/1.1\r\nHost: a/b\r\n\r\n", 400,
+	    "Host with a slash beside an absolute-form target"),
+	RC("GET /a#f HTTP/1.1\r\nHost: a\r\n\r\n", 400, "fragment"),
+	RC("GET http://h#f HTTP/1.1\r\nHost: h\r\n\r\n", 400,
+	    "fragment, absolute-form"),
 	RC("GET / HTTP/1.1\r\nHost: [::1]:8085\r\n\r\n", 0, "IPv6 Host"),
 	/* Content-Length */
 	RC("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", 400,
@@ -244,9 +254,15 @@ test_fields(void)
 	s = "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n";
 	ok(parse_ok(s) && str_is(req.path, "*") &&
 	    req.method == HTTP_M_OPTIONS, "asterisk path");
-	s = "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n";
-	ok(parse_ok(s) && str_is(req.path, "h:443") &&
-	    req.method == HTTP_M_CONNECT, "CONNECT path");
+	s = "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+	    "Upgrade: h2c, WebSocket\r\n\r\n";
+	ok(parse_ok(s) && req.upgrade, "WebSocket among other protocols");
+	s = "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+	    "Upgrade: h2c\r\n\r\n";
+	ok(parse_ok(s) && !req.upgrade, "h2c is not tunnelled");
+	s = "GET /ws HTTP/1.0\r\nHost: a\r\nConnection: Upgrade\r\n"
+	    "Upgrade: websocket\r\n\r\n";
+	ok(parse_ok(s) && !req.upgrade, "Upgrade is ignored in HTTP/1.0");
 	s = "get / HTTP/1.1\r\nHost: a\r\n\r\n";
 	ok(parse_ok(s) && req.method == HTTP_M_OTHER, "methods are "
 	    "case-sensitive");

@@ -661,6 +661,21 @@ kv_field() {
 	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
 }
 
+@test "a backend that accepts and closes before answering is marked down" {
+	local b
+	b=$(backend_start dc)
+	printf '127.0.0.1:%s:1:2\n' "$b" >"$BATS_TEST_TMPDIR/one.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" "health_interval 60s"
+	http_get /die
+	assert_equal "$HTTP_CODE" 502
+	http_get /die
+	assert_equal "$HTTP_CODE" 502
+	assert wait_for log_has "backend 127.0.0.1:$b down: closed before responding \\(2/2\\)" \
+	    "$BATS_TEST_TMPDIR/error.log"
+	http_get /x
+	assert_equal "$HTTP_CODE" 503
+}
+
 @test "the retry budget: a failing pool cannot double the load; exhaustion is logged" {
 	local b1 b2 out total
 	b1=$(backend_start rb1)
@@ -668,13 +683,14 @@ kv_field() {
 	printf '127.0.0.1:%s:1:1000\n' "$b1" "$b2" >"$BATS_TEST_TMPDIR/two.cfg"
 	own_maitred "backends $BATS_TEST_TMPDIR/two.cfg" "health_interval 60s"
 	# /die closes before answering: each GET fails on one backend and,
-	# while the budget lasts, is retried on the other
+	# while the budget lasts, is retried on the other. Paced so that
+	# neither backend reaches its 1000 failures (then it would be down).
 	out=$(python3 "$BATS_TEST_DIRNAME/lib/idle_conns.py" load --port "$PORT" \
-	    --path /die --threads 4 --duration 3 --timeout 5 3>&-)
+	    --path /die --threads 4 --duration 3 --pause 0.012 --timeout 5 3>&-)
 	# every request failed (502), and none waited for long
 	[ "$(kv_field ok "$out")" -eq 0 ]
 	total=$(kv_field fail "$out")
-	[ "$total" -ge 300 ] || fail "only $total requests"
+	[ "$total" -ge 200 ] || fail "only $total requests"
 	wait_for log_has 'retry budget exhausted' "$BATS_TEST_TMPDIR/error.log"
 	# attempts: one per request plus at most 100 + 20% retries
 	local attempts=$(( $(count "$b1") + $(count "$b2") ))

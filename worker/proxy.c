@@ -450,6 +450,14 @@ px_early_fail(struct proxy *px, const char *why)
 {
 	int	 stale = px->up != NULL && px->up->nreq > 0;
 
+	/*
+	 * A pooled connection may have been closed by the backend while
+	 * idle: normal keep-alive wear. A fresh one closed before any
+	 * answer is a failure of the backend (nginx counts it too), or a
+	 * backend that accepts and drops everything would never go down.
+	 */
+	if (!stale)
+		backend_report(bt, px->backend, 0, why);
 	if (!idempotent(px->c->r->req.method) || px->body_dropped)
 		return px_error(px, 502, why);
 	if (stale && px->nstale < PX_MAX_STALE) {
@@ -458,7 +466,6 @@ px_early_fail(struct proxy *px, const char *why)
 		px->fresh = 1;
 		return px_open(px, 0);
 	}
-	/* Not a health failure: the request itself may be to blame. */
 	log_warnx("upstream %s: %s", px_name(px), why);
 	return px_retry(px);
 }

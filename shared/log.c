@@ -253,6 +253,36 @@ LOG_FN(log_warnx, LOG_LVL_WARNING, 0)
 LOG_FN(log_error, LOG_LVL_ERROR, 0)
 
 void
+log_warnx_limited(struct log_limit *lim, const char *fmt, ...)
+{
+	char		 msg[1024];
+	struct timespec	 ts;
+	va_list		 ap;
+	uint32_t	 h = 2166136261u;	/* FNV-1a */
+	const char	*p;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (p = msg; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	/* +1: a limiter at zero has written nothing yet. */
+	if (lim->second == (long)ts.tv_sec + 1 && lim->hash == h) {
+		lim->dropped++;
+		return;
+	}
+	lim->hash = h;
+	if (lim->dropped > 0)
+		log_warnx("%s (and %u repeated lines not logged)", msg,
+		    lim->dropped);
+	else
+		log_warnx("%s", msg);
+	lim->second = (long)ts.tv_sec + 1;
+	lim->dropped = 0;
+}
+
+void
 fatal(const char *fmt, ...)
 {
 	va_list	 ap;

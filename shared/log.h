@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LVL_DEBUG,
@@ -45,6 +46,22 @@ void	 fatal(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * For a warning that a fault can repeat at the rate of requests (a
+ * backend failing every one): the same message at most once a second
+ * per limiter (another message goes out at once), and the next line
+ * written says how many were left out. Zeroed to start. One process's
+ * own (not shared).
+ */
+struct log_limit {
+	long		 second;	/* monotonic second of the last line */
+	unsigned	 dropped;	/* lines left out since */
+	uint32_t	 hash;		/* of the last message written */
+};
+
+void	 log_warnx_limited(struct log_limit *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /* Access log: <path> NULL or "off" disables it. */
 int	 access_log_open(const char *path);

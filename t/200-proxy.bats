@@ -692,6 +692,12 @@ kv_field() {
 	total=$(kv_field fail "$out")
 	[ "$total" -ge 200 ] || fail "only $total requests"
 	wait_for log_has 'retry budget exhausted' "$BATS_TEST_TMPDIR/error.log"
+	# one line a second per backend and worker, not one per request
+	local lines
+	lines=$(grep -c 'closed before responding' "$BATS_TEST_TMPDIR/error.log")
+	[ "$lines" -le 40 ] || fail "$lines log lines for $total requests"
+	assert log_has 'closed before responding \(and [0-9]+ repeated lines not logged\)' \
+	    "$BATS_TEST_TMPDIR/error.log"
 	# attempts: one per request plus at most 100 + 20% retries
 	local attempts=$(( $(count "$b1") + $(count "$b2") ))
 	[ "$attempts" -le $(( total + 100 + total / 5 + 20 )) ] ||

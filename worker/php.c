@@ -125,6 +125,8 @@ static char		 docroot[PATH_MAX];
 
 static struct sockaddr_storage	 fcgi_ss;
 static socklen_t		 fcgi_sslen;
+/* A FastCGI server that is down fails every PHP request: a line a second. */
+static struct log_limit		 fcgi_warn;
 
 static void	php_run(struct php *);
 static void	php_abort(struct conn *);
@@ -808,7 +810,8 @@ fcgi_connect(struct php *p)
 	}
 	if (connect(fd, (struct sockaddr *)&fcgi_ss, fcgi_sslen) == -1 &&
 	    errno != EINPROGRESS) {
-		log_warn("php: connect to %s", wconf->php_fastcgi);
+		log_warnx_limited(&fcgi_warn, "php: connect to %s: %s",
+		    wconf->php_fastcgi, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -980,8 +983,8 @@ php_pump_body(struct php *p)
 		/* EPOLLOUT alone means connected: no getsockopt() then. */
 		if (p->b_err && (getsockopt(p->bin.io.fd, SOL_SOCKET,
 		    SO_ERROR, &err, &sl) == -1 || err != 0)) {
-			log_warnx("php: connect to %s: %s", wconf->php_fastcgi,
-			    strerror(err));
+			log_warnx_limited(&fcgi_warn, "php: connect to %s: %s",
+			    wconf->php_fastcgi, strerror(err));
 			p->error = 502;
 			return 1;
 		}
@@ -998,9 +1001,10 @@ php_pump_body(struct php *p)
 			}
 			if (n == -1) {
 				if (p->fcgi) {
-					log_warn("php: %s %s", p->connecting ?
+					log_warnx_limited(&fcgi_warn,
+					    "php: %s %s: %s", p->connecting ?
 					    "connect to" : "write to",
-					    wconf->php_fastcgi);
+					    wconf->php_fastcgi, strerror(errno));
 					p->error = 502;
 					return 1;
 				}
@@ -1425,8 +1429,9 @@ fcgi_take(struct php *p, int *progress)
 	if (p->fcgi_closed) {
 		/* Records left in rbuf may still end it. */
 		if (!rc && !blocked) {
-			log_warnx("php: %s closed the connection before the "
-			    "end of the request", wconf->php_fastcgi);
+			log_warnx_limited(&fcgi_warn, "php: %s closed the "
+			    "connection before the end of the request",
+			    wconf->php_fastcgi);
 			p->error = 502;
 		}
 		return 0;
@@ -1476,7 +1481,8 @@ php_pump_out(struct php *p)
 			break;
 		}
 		if (n == -1) {
-			log_warn("php: read from %s", wconf->php_fastcgi);
+			log_warnx_limited(&fcgi_warn, "php: read from %s: %s",
+			    wconf->php_fastcgi, strerror(errno));
 			p->error = 502;
 		}
 		p->fcgi_closed = 1;

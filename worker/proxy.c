@@ -351,11 +351,31 @@ px_end(struct proxy *px, int ok)
 	return STEP_STOP;
 }
 
+/*
+ * Warn about backend <i> (<name>): at most a line a second for each,
+ * since a failing backend fails every request sent to it.
+ */
+static void
+px_warn_backend(int i, const char *name, const char *why)
+{
+	static struct log_limit	 lim[MTD_MAX_BACKENDS + 1];
+
+	if (i < 0 || i >= MTD_MAX_BACKENDS)
+		i = MTD_MAX_BACKENDS;
+	log_warnx_limited(&lim[i], "upstream %s: %s", name, why);
+}
+
+static void
+px_warn(struct proxy *px, const char *why)
+{
+	px_warn_backend(px->backend, px_name(px), why);
+}
+
 /* A failure after response bytes reached the client: close it. */
 static int
 px_fail_mid(struct proxy *px, const char *why)
 {
-	log_warnx("upstream %s: %s", px_name(px), why);
+	px_warn(px, why);
 	px_drop_upstream(px, 0);
 	return px_end(px, 0);
 }
@@ -369,7 +389,7 @@ px_error(struct proxy *px, int status, const char *why)
 	int		 n;
 
 	if (why != NULL && px->backend >= 0)
-		log_warnx("upstream %s: %s", px_name(px), why);
+		px_warn(px, why);
 	px_drop_upstream(px, 0);
 	if (px->resp_head)
 		return px_end(px, 0);
@@ -434,7 +454,7 @@ px_retry(struct proxy *px)
 static int
 px_connect_fail(struct proxy *px, const char *why)
 {
-	log_warnx("upstream %s: %s", px_name(px), why);
+	px_warn(px, why);
 	backend_report(bt, px->backend, 0, why);
 	return px_retry(px);
 }
@@ -466,7 +486,7 @@ px_early_fail(struct proxy *px, const char *why)
 		px->fresh = 1;
 		return px_open(px, 0);
 	}
-	log_warnx("upstream %s: %s", px_name(px), why);
+	px_warn(px, why);
 	return px_retry(px);
 }
 
@@ -1776,7 +1796,7 @@ px_open(struct proxy *px, int pick)
 		if (up != NULL)
 			break;
 		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
-		log_warnx("upstream %s: %s", s->name, why);
+		px_warn_backend(px->backend, s->name, why);
 		if (local_shortage(errno)) {
 			/* Ours, not the backend's: never mark it down. */
 			c->keep_alive = 0;

@@ -497,6 +497,54 @@ except OSError as e:
 	assert wait_for no_old_workers "$old"
 }
 
+@test "HUP: a keep-alive answer in flight at the reload, then the next request is answered" {
+	head -c $((8 * 1024 * 1024)) /dev/urandom >"$(mtd_dir)/htdocs/ka.bin"
+	maitred_start
+	run timeout 30 python3 - "$PORT" "$MAITRED_PID" "$(mtd_dir)/error.log" <<'EOF'
+import os, re, signal, socket, sys, time
+port, master, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.connect(("127.0.0.1", port))
+s.settimeout(10)
+def ask(path):
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            return "closed", b"", 0
+        buf += d
+    head, _, body = buf.partition(b"\r\n\r\n")
+    n = int(re.search(rb"(?i)content-length: *([0-9]+)", head).group(1))
+    conn = re.search(rb"(?i)\r\nconnection: *([a-z-]+)", head)
+    return "%s %s" % (head.split(b"\r\n")[0].decode(),
+        conn.group(1).decode() if conn else "-"), body, n
+line, body, n = ask(b"/ka.bin")
+print(line)
+# the head went out as keep-alive; reload while the body is on its way
+os.kill(master, signal.SIGHUP)
+for _ in range(250):
+    if "configuration reloaded" in open(log).read():
+        break
+    time.sleep(0.02)
+while len(body) < n:
+    d = s.recv(65536)
+    if not d:
+        break
+    body += d
+print("body", len(body) == n)
+try:
+    print(ask(b"/hello.txt")[0])
+except OSError as e:
+    print("closed", e)
+EOF
+	assert_success
+	assert_line --index 0 "HTTP/1.1 200 OK -"
+	assert_line --index 1 "body True"
+	assert_line --index 2 "HTTP/1.1 200 OK close"
+}
+
 @test "HUP five times in a row: exactly the configured workers remain" {
 	maitred_start
 	old=$(worker_pids)

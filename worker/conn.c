@@ -635,6 +635,18 @@ conn_finish(struct conn *c)
 	return 0;
 }
 
+/*
+ * Draining: a connection whose answer went out as keep-alive, now idle.
+ * Its client may already be sending the next request, which a close
+ * would fail: give it the grace of conn_drain()'s idle ones.
+ */
+static void
+conn_drain_idle(struct conn *c)
+{
+	ev_timer_set(&c->timer, MTD_MIN(DRAIN_GRACE_MS,
+	    (uint64_t)wconf->keepalive_timeout_ms));
+}
+
 void
 conn_handler_done(struct conn *c)
 {
@@ -645,7 +657,7 @@ conn_handler_done(struct conn *c)
 	if (conn_finish(c) == -1)
 		return;
 	if (c->state == CS_READ && c->in_len == 0 && worker_draining) {
-		conn_close(c);
+		conn_drain_idle(c);
 		return;
 	}
 	conn_run(c);
@@ -705,7 +717,7 @@ conn_run(struct conn *c)
 			if (c->state == CS_LINGER)
 				return;
 			if (c->in_len == 0 && worker_draining) {
-				conn_close(c);
+				conn_drain_idle(c);
 				return;
 			}
 			break;
@@ -770,7 +782,9 @@ conn_timeout(struct ev_timer *t)
 
 /*
  * Graceful stop: everything in progress (a head partly read, requests
- * being served) finishes, without keep-alive. An idle connection is not
+ * being served) finishes, without keep-alive where the answer can still
+ * say so, and with the idle grace below where it cannot. An idle
+ * connection is not
  * closed at once: its client may be sending a request right now, which a
  * close would fail (it may not be retried). A keep-alive connection idle
  * between requests stays readable for DRAIN_GRACE_MS (at most its
@@ -790,7 +804,12 @@ conn_drain(void)
 	grace = MTD_MIN(DRAIN_GRACE_MS, (uint64_t)wconf->keepalive_timeout_ms);
 	for (c = conns; c != NULL; c = next) {
 		next = c->next;
-		c->keep_alive = 0;
+		/*
+		 * An answer not begun yet says "Connection: close"; one whose
+		 * head went out as keep-alive gets the grace once done.
+		 */
+		if (c->status == 0)
+			c->keep_alive = 0;
 		/* TLS: one whose client has not begun its handshake too. */
 		if (c->state == CS_READ && c->in_len == 0 && c->nreq == 0 &&
 		    (tls_handshake_done(c) || !c->tls_peeked)) {

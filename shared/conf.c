@@ -1488,6 +1488,8 @@ d_backend_tls_name(struct loader *ld, const struct directive *d, int argc,
 
 static const struct directive directives[] = {
 	{ "access_log", d_path, 1, 1, OFF(access_log), 0, 0 },
+	{ "backend_keepalive_timeout", d_ms, 1, 1,
+	    OFF(backend_keepalive_ms), 0, 0 },
 	{ "backend_rcvbuf", d_sockbuf, 1, 1, OFF(backend_rcvbuf), 0, 0 },
 	{ "backend_tls", d_backend_tls, 1, 1, OFF(backend_tls), 0, 0 },
 	{ "backend_tls_ca", d_backend_tls_ca, 1, 1, 0, 0, 0 },
@@ -1645,6 +1647,7 @@ gzip_defaults(struct conf *c)
 	c->gzip_level = 5;
 	c->proxy_splice = 1;
 	c->backend_rcvbuf = 256 * 1024;
+	c->backend_keepalive_ms = 60000;
 	c->gzip_min_length = 256;
 	for (i = 0; i < MTD_ARRLEN(types); i++)
 		strlcpy(c->gzip_types[i], types[i], sizeof(c->gzip_types[0]));

@@ -149,6 +149,7 @@ struct conf {
 	int			 gzip_level;		/* 1-9, 5 */
 	int			 proxy_splice;		/* default on */
 	int			 backend_rcvbuf;	/* SO_RCVBUF, 0: kernel */
+	int			 backend_keepalive_ms;	/* idle pooled, 0: none */
 	int			 worker_sched_batch;	/* SCHED_BATCH, default on */
 	size_t			 gzip_min_length;	/* 256 bytes */
 	/* Media types to compress; a trailing star matches by prefix. */

@@ -53,6 +53,7 @@ check_conf() {
 	    "status_allow 127.0.0.1 ::1" \
 	    "proxy_splice off" \
 	    "backend_rcvbuf 256k" \
+	    "backend_keepalive_timeout 30s" \
 	    "worker_sched batch" \
 	    "client_max_body_size 10m" \
 	    "cache_stale_while_updating on" \
@@ -155,10 +156,11 @@ check_conf() {
 	assert_output --partial "(maitred lines do not end with ';')"
 }
 
-@test "invalid value for workers, log_level, strategy, proxy_splice, backend_rcvbuf, client_max_body_size" {
+@test "invalid value for workers, log_level, strategy, proxy_splice, backend_rcvbuf, client_max_body_size, backend_keepalive_timeout" {
 	for l in "workers abc" "workers 0" "log_level chatty" "strategy random" \
 	    "proxy_splice yes" "backend_rcvbuf 65m" "backend_rcvbuf -1" \
-	    "client_max_body_size 1t" "client_max_body_size -5"; do
+	    "client_max_body_size 1t" "client_max_body_size -5" \
+	    "backend_keepalive_timeout soon"; do
 		write_conf "$l"
 		n=$(conf_line "$l")
 		check_conf

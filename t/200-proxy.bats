@@ -374,6 +374,31 @@ for k in ("x-foo", "connection", "keep-alive", "te"):
 	[ "$n" -le 6 ]
 }
 
+# pooled PORT: our established connections to the backend on PORT.
+pooled() {
+	ss -Htn state established "( dport = :$1 )" | wc -l
+}
+
+none_pooled() {
+	[ "$(pooled "$1")" -eq 0 ]
+}
+
+@test "backend_keepalive_timeout: an idle pooled connection is closed" {
+	local b
+	b=$(backend_start kt)
+	printf '127.0.0.1:%s:1:3\n' "$b" >"$BATS_TEST_TMPDIR/one.cfg"
+	WORKERS=1 own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" \
+	    "backend_keepalive_timeout 1s"
+	http_get /kt1
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(pooled "$b")" 1
+	assert wait_for -t 5 none_pooled "$b"
+	# and the next request opens a new one
+	http_get /kt2
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(pooled "$b")" 1
+}
+
 @test "no backend up: 502 or 503 at once, then 503" {
 	local p1 p2
 	p1=$(free_port)

@@ -31,8 +31,13 @@
 
 #define UPSTREAM_IDLE_MAX	1024	/* idle connections per backend */
 
-static struct upstream	*idle[MTD_MAX_BACKENDS];	/* LIFO stacks */
+/* LIFO stacks: the newest on top, the oldest at the tail. */
+static struct upstream	*idle[MTD_MAX_BACKENDS];
+static struct upstream	*idle_tail[MTD_MAX_BACKENDS];
 static int		 nidle[MTD_MAX_BACKENDS];
+static int		 nidle_all;
+static struct ev_timer	 expire_timer;
+static int		 expire_init;
 static struct upstream	*dead;
 static struct ev_timer	 reap_timer;
 static int		 reap_init;
@@ -86,9 +91,48 @@ idle_unlink(struct upstream *u)
 		idle[b] = u->next;
 	if (u->next != NULL)
 		u->next->prev = u->prev;
+	else
+		idle_tail[b] = u->prev;
 	u->prev = u->next = NULL;
 	u->idle = 0;
 	nidle[b]--;
+	nidle_all--;
+}
+
+/*
+ * Close the connections idle for backend_keepalive_timeout, oldest
+ * first, and come back while any is left. Once a second at most: a
+ * connection may live up to a second longer than the timeout.
+ */
+static void
+idle_expire(struct ev_timer *t)
+{
+	uint64_t		 now = ev_now_ms();
+	uint64_t		 limit = (uint64_t)wconf->backend_keepalive_ms;
+	struct upstream		*u;
+	int			 b;
+
+	for (b = 0; b < MTD_MAX_BACKENDS && nidle_all > 0; b++)
+		while ((u = idle_tail[b]) != NULL &&
+		    now - u->idle_since >= limit) {
+			idle_unlink(u);
+			upstream_close(u);
+		}
+	if (nidle_all > 0)
+		ev_timer_set(&expire_timer, 1000);
+}
+
+static void
+idle_expire_arm(void)
+{
+	if (wconf->backend_keepalive_ms <= 0)
+		return;
+	if (!expire_init) {
+		ev_timer_init(&expire_timer, idle_expire);
+		expire_init = 1;
+	}
+	if (expire_timer.deadline == 0)
+		ev_timer_set(&expire_timer, 1000);
 }
 
 /*
@@ -334,12 +378,17 @@ upstream_put(struct upstream *u, int reuse)
 	}
 	u->nreq++;
 	u->idle = 1;
+	u->idle_since = ev_now_ms();
 	u->prev = NULL;
 	u->next = idle[b];
 	if (idle[b] != NULL)
 		idle[b]->prev = u;
+	else
+		idle_tail[b] = u;
 	idle[b] = u;
 	nidle[b]++;
+	nidle_all++;
+	idle_expire_arm();
 }
 
 int

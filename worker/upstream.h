@@ -32,6 +32,7 @@ struct upstream {
 	upstream_cb	*cb;		/* the owner's event callback */
 	int		 backend;	/* index in the backend table */
 	uint32_t	 nreq;		/* requests completed on it */
+	uint64_t	 idle_since;	/* ev_now_ms() when it went idle */
 	uint8_t		 readable:1, writable:1, connecting:1, idle:1;
 	/* FIN or error reported: a short read is no longer "drained". */
 	uint8_t		 peer_shut:1;

@@ -399,6 +399,28 @@ none_pooled() {
 	assert_equal "$(pooled "$b")" 1
 }
 
+@test "a client that resets while its request waits for the backend frees it at once (499)" {
+	local b
+	b=$(backend_start cr)
+	printf '127.0.0.1:%s:1:3\n' "$b" >"$BATS_TEST_TMPDIR/one.cfg"
+	WORKERS=1 own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" \
+	    "read_timeout 30s"
+	run python3 - "$PORT" "$b" <<'PY'
+import socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /slow?ms=8000 HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(0.5)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()	# RST
+PY
+	assert_success
+	assert wait_for -t 4 none_pooled "$b"
+	assert wait_for log_has ' 499 ' "$BATS_TEST_TMPDIR/access.log"
+	# the worker goes on serving
+	http_get /after
+	assert_equal "$HTTP_CODE" 200
+}
+
 @test "no backend up: 502 or 503 at once, then 503" {
 	local p1 p2
 	p1=$(free_port)

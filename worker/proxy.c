@@ -82,7 +82,8 @@ struct proxy {
 	uint64_t		 req_left;	/* Content-Length still to read */
 	struct http_chunked	 req_ch;
 	uint8_t			 req_complete:1, req_sent:1, req_abandon:1,
-				 body_dropped:1, sent_100:1, early_tried:1;
+				 body_dropped:1, sent_100:1, early_tried:1,
+				 client_gone:1;
 
 	/* Response: buf[roff, rlen) goes to the client after out[]. */
 	uint32_t		 roff, rlen;
@@ -1714,6 +1715,12 @@ px_run(struct proxy *px, int may_end)
 			px_end(px, px->pending_end == 1);
 		return;
 	}
+	if (px->client_gone) {
+		if (px->c->status == 0)
+			px->c->status = 499;	/* as nginx logs it */
+		px_end(px, 0);
+		return;
+	}
 	if (px->timed_out) {
 		px->timed_out = 0;
 		px->moved = 0;
@@ -1833,8 +1840,19 @@ px_up_event(struct upstream *up, uint32_t events)
 static void
 proxy_event(struct conn *c, uint32_t events)
 {
-	if (c->handler != NULL)
-		px_run(c->handler, 1);
+	struct proxy	*px = c->handler;
+
+	if (px == NULL)
+		return;
+	/*
+	 * A client that reset (or fully closed) is gone for good, unlike
+	 * one that half-closed after its request: stop waiting for an
+	 * answer nobody will read, and free the backend connection now
+	 * rather than at the answer or at read_timeout.
+	 */
+	if ((events & (EPOLLERR | EPOLLHUP)) && !px->resp_head)
+		px->client_gone = 1;
+	px_run(px, 1);
 }
 
 static void

@@ -141,6 +141,9 @@ prom_value() {
 	assert_output "['mean', 'p50', 'p90', 'p99']"
 	run jget "$d/s.json" 'isinstance(j["uptime"], int) and j["uptime"] >= 0'
 	assert_output True
+	# no cache_rules here: nothing can be cached
+	run jget "$d/s.json" 'j["cache"]["enabled"]'
+	assert_output False
 }
 
 @test "status: counters move after requests" {

@@ -178,7 +178,8 @@ json_cache(struct sbuf *b)
 	sb_printf(b, "\"cache\":{\"enabled\":%s,\"entries\":%llu,"
 	    "\"bytes\":%llu,\"capacity\":%llu,\"hits\":%llu,"
 	    "\"misses\":%llu,\"stale\":%llu,\"evictions\":%llu,"
-	    "\"hit_ratio\":%.4f},", cs.stripes ? "true" : "false",
+	    "\"hit_ratio\":%.4f},",
+	    cs.stripes && wconf->ncache_rules > 0 ? "true" : "false",
 	    (unsigned long long)cs.entries, (unsigned long long)cs.bytes,
 	    (unsigned long long)cs.capacity, (unsigned long long)cs.hits,
 	    (unsigned long long)cs.misses, (unsigned long long)cs.stale,

@@ -421,6 +421,66 @@ PY
 	assert_equal "$HTTP_CODE" 200
 }
 
+@test "a chunked request body reaches the backend re-framed: plain sizes, no extensions, no trailers" {
+	local rb cap=$BATS_TEST_TMPDIR/raw.req
+	rb=$(free_port)
+	# a backend that keeps the raw bytes of the request it gets
+	python3 - "$rb" "$cap" 3>&- <<'PY' &
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(16)
+while True:
+    c, _ = srv.accept()
+    c.settimeout(5)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data or not data.endswith(b"\r\n\r\n") \
+                or data.count(b"\r\n\r\n") < 2:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+        if data:
+            open(sys.argv[2], "wb").write(data)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                      b"Connection: close\r\n\r\nok")
+    except OSError:
+        pass
+    c.close()
+PY
+	track_pid $!
+	wait_for port_listening "$rb"
+	printf '127.0.0.1:%s:1:3\n' "$rb" >"$BATS_TEST_TMPDIR/one.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	run raw --timeout 5 'POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n000000005 ;a="b;c"\r\nhello\r\n3;q\r\n wo\r\n0;x=y\r\nX-T: 1\r\nContent-Length: 99\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.1 200 '
+	run python3 - "$cap" <<'PY'
+import re, sys
+raw = open(sys.argv[1], "rb").read()
+head, _, body = raw.partition(b"\r\n\r\n")
+print("chunked" if re.search(rb"(?i)\r\ntransfer-encoding: chunked\r\n",
+                             head + b"\r\n") else "no TE")
+data = b""
+while True:
+    line, _, body = body.partition(b"\r\n")
+    if not re.fullmatch(rb"[1-9a-f][0-9a-f]*|0", line):
+        print("bad size line", line)
+        break
+    n = int(line, 16)
+    if n == 0:
+        print("rest", body)
+        break
+    data, body = data + body[:n], body[n + 2:]
+print("data", data)
+PY
+	assert_line 'chunked'
+	assert_line "rest b'\\r\\n'"
+	assert_line "data b'hello wo'"
+	refute_line --partial 'bad size line'
+}
+
 @test "no backend up: 502 or 503 at once, then 503" {
 	local p1 p2
 	p1=$(free_port)

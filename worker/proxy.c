@@ -76,9 +76,15 @@ struct proxy {
 				 timed_out:1, moved:1, wait_client:1,
 				 fresh:1;
 
-	/* Request: head in buf[hoff, hlen), body in r->in[bsend, bend). */
+	/*
+	 * Request: head in buf[hoff, hlen), body in r->in[bsend, bend). A
+	 * chunked body is decoded as it comes and sent in our own framing:
+	 * fpre[fpre_off, fpre_len) before those bytes, fpost[...] after.
+	 */
 	uint32_t		 hoff, hlen;
 	uint32_t		 bsend, bend;
+	char			 fpre[20], fpost[8];
+	uint8_t			 fpre_off, fpre_len, fpost_off, fpost_len;
 	uint64_t		 req_left;	/* Content-Length still to read */
 	struct http_chunked	 req_ch;
 	uint8_t			 req_complete:1, req_sent:1, req_abandon:1,
@@ -637,14 +643,41 @@ px_build_request(struct proxy *px)
 }
 
 /*
- * Account <n> new body bytes of the request at r->in + <off>. 0, -1 bad
- * chunked framing, -2 a chunked body past client_max_body_size.
+ * The framing around <n> decoded bytes of a chunked request body, the
+ * last chunk after them once the body is complete. Whatever the client
+ * wrote (leading zeros, extensions, trailers, any of which a backend's
+ * parser might read another way), the backend gets plain hex sizes.
+ */
+static void
+px_req_frame(struct proxy *px, size_t n)
+{
+	static const char	 last[] = "0\r\n\r\n";
+	int			 k;
+
+	px->fpre_off = px->fpost_off = 0;
+	px->fpre_len = px->fpost_len = 0;
+	if (n > 0) {
+		k = snprintf(px->fpre, sizeof(px->fpre), "%zx\r\n", n);
+		px->fpre_len = (uint8_t)k;
+		memcpy(px->fpost, "\r\n", 2);
+		px->fpost_len = 2;
+	}
+	if (px->req_complete) {
+		memcpy(px->fpost + px->fpost_len, last, sizeof(last) - 1);
+		px->fpost_len += sizeof(last) - 1;
+	}
+}
+
+/*
+ * Account <n> new body bytes of the request at r->in + <off>, already
+ * counted in c->in_len. 0, -1 bad chunked framing, -2 a chunked body
+ * past client_max_body_size.
  */
 static int
 px_req_scan(struct proxy *px, uint32_t off, size_t n)
 {
 	struct conn	*c = px->c;
-	size_t		 used;
+	size_t		 used, out;
 	int		 rc;
 
 	switch (c->r->req.body) {
@@ -655,14 +688,19 @@ px_req_scan(struct proxy *px, uint32_t off, size_t n)
 		px->req_complete = px->req_left == 0;
 		return 0;
 	case HTTP_BODY_CHUNKED:
-		rc = http_chunked_scan(&px->req_ch, c->r->in + off, n, &used);
+		rc = http_chunked_decode(&px->req_ch, c->r->in + off, n, &used,
+		    &out);
 		if (rc == -1)
 			return -1;
 		if (wconf->client_max_body > 0 &&
 		    px->req_ch.total > wconf->client_max_body)
 			return -2;
-		px->bend = off + (uint32_t)used;
+		/* A pipelined next request follows the decoded bytes. */
+		memmove(c->r->in + off + out, c->r->in + off + used, n - used);
+		c->in_len -= (uint32_t)(used - out);
+		px->bend = off + (uint32_t)out;
 		px->req_complete = rc == 1;
+		px_req_frame(px, out);
 		return 0;
 	default:
 		px->bend = off;
@@ -825,12 +863,44 @@ px_req_read(struct proxy *px)
 		c->readable = 0;
 	STATS_ADD(bytes_in, (uint64_t)n);
 	px->moved = 1;
-	if ((rc = px_req_scan(px, c->in_len, (size_t)n)) == -2)
+	c->in_len += (uint32_t)n;
+	if ((rc = px_req_scan(px, c->in_len - (uint32_t)n, (size_t)n)) == -2)
 		return px_error(px, 413, NULL);
 	if (rc == -1)
 		return px_end(px, 0);
-	c->in_len += (uint32_t)n;
 	return STEP_PHASE;
+}
+
+/* One piece of what goes to the backend, when there is any left. */
+static void
+px_iov_add(struct iovec *iov, int *n, char *base, uint32_t off,
+    uint32_t len, size_t *total)
+{
+	if (off >= len)
+		return;
+	iov[*n].iov_base = base + off;
+	iov[*n].iov_len = len - off;
+	*total += len - off;
+	(*n)++;
+}
+
+/* <n> bytes went out: move the offsets on, in wire order. */
+static void
+px_req_sent(struct proxy *px, size_t n)
+{
+	size_t	 k;
+
+	k = MTD_MIN(n, (size_t)(px->hlen - px->hoff));
+	px->hoff += (uint32_t)k;
+	n -= k;
+	k = MTD_MIN(n, (size_t)(px->fpre_len - px->fpre_off));
+	px->fpre_off += (uint8_t)k;
+	n -= k;
+	k = MTD_MIN(n, (size_t)(px->bend - px->bsend));
+	px->bsend += (uint32_t)k;
+	n -= k;
+	px->fpost_off += (uint8_t)MTD_MIN(n,
+	    (size_t)(px->fpost_len - px->fpost_off));
 }
 
 /* Us to the backend: the head, then the body as the client sends it. */
@@ -839,15 +909,21 @@ px_req_step(struct proxy *px)
 {
 	struct conn	*c = px->c;
 	struct upstream	*up = px->up;
-	struct iovec	 iov[2];
-	size_t		 hl, bl;
+	struct iovec	 iov[4];
+	size_t		 total;
 	ssize_t		 n;
 	int		 rc, niov;
 
 	while (!px->req_sent && !px->req_abandon) {
-		hl = px->hlen - px->hoff;
-		bl = px->bend - px->bsend;
-		if (hl + bl == 0) {
+		niov = 0;
+		total = 0;
+		px_iov_add(iov, &niov, px->buf, px->hoff, px->hlen, &total);
+		px_iov_add(iov, &niov, px->fpre, px->fpre_off, px->fpre_len,
+		    &total);
+		px_iov_add(iov, &niov, c->r->in, px->bsend, px->bend, &total);
+		px_iov_add(iov, &niov, px->fpost, px->fpost_off,
+		    px->fpost_len, &total);
+		if (total == 0) {
 			if (px->req_complete) {
 				px->req_sent = 1;
 				break;
@@ -858,15 +934,6 @@ px_req_step(struct proxy *px)
 		}
 		if (!up->writable)
 			return STEP_WAIT;
-		niov = 0;
-		if (hl > 0) {
-			iov[niov].iov_base = px->buf + px->hoff;
-			iov[niov++].iov_len = hl;
-		}
-		if (bl > 0) {
-			iov[niov].iov_base = c->r->in + px->bsend;
-			iov[niov++].iov_len = bl;
-		}
 		n = upstream_sendv(up, iov, niov, !px->req_complete);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
@@ -878,14 +945,9 @@ px_req_step(struct proxy *px)
 			return px_early_fail(px, strerror(errno));
 		}
 		px->moved = 1;
-		if ((size_t)n < hl + bl)
+		if ((size_t)n < total)
 			up->writable = 0;
-		if ((size_t)n <= hl)
-			px->hoff += (uint32_t)n;
-		else {
-			px->hoff = px->hlen;
-			px->bsend += (uint32_t)((size_t)n - hl);
-		}
+		px_req_sent(px, (size_t)n);
 	}
 	return STEP_WAIT;
 }
@@ -1820,6 +1882,7 @@ px_open(struct proxy *px, int pick)
 	/* From the start: nothing of the request was dropped yet. */
 	px->hoff = 0;
 	px->bsend = c->head_len;
+	px->fpre_off = px->fpost_off = 0;
 	px->req_sent = 0;
 	px->early_tried = 0;
 	px->moved = 1;

@@ -453,6 +453,15 @@ php_exited(struct php *p, pid_t pid, int st)
 		log_warnx("php-cgi for %s: exec failed", p->script);
 }
 
+/* Log what is left of a stderr line that ended without a newline. */
+static void
+php_stderr_flush(struct php *p)
+{
+	if (p->elen > 0)
+		log_warnx("php: %s: %.*s", p->script, (int)p->elen, p->eline);
+	p->elen = 0;
+}
+
 /*
  * Stop the backend: close pipes and socket; kill the child when <kill>
  * (error, timeout, client gone). After a normal end the child is left
@@ -472,6 +481,7 @@ php_backend_stop(struct php *p, int kill_it)
 	php_io_close(&p->bin);
 	php_io_close(&p->bout);
 	php_io_close(&p->berr);
+	php_stderr_flush(p);
 }
 
 static void
@@ -1381,6 +1391,9 @@ fcgi_consume(struct php *p)
 				break;	/* client buffer full */
 			p->roff += (uint32_t)n;
 			p->rec_left -= (uint32_t)n;
+			/* php-fpm sends a message per record, without '\n'. */
+			if (p->rec_type == FCGI_STDERR && p->rec_left == 0)
+				php_stderr_flush(p);
 			progress = 1;
 			continue;
 		}

@@ -267,10 +267,13 @@ env_headers(struct php_env *e, const struct http_request *req)
 	char				 name[128], *val;
 	size_t				 vlen, i;
 	int				 a, b, seen;
+	int				 absolute = http_target_absolute(req);
 
 	for (a = 0; a < req->nheaders; a++) {
 		if (!hdr_name_ok(&h[a].name) || h[a].name.len > 100 ||
 		    hdr_is(&h[a].name, "Proxy") ||
+		    /* Overridden by an absolute-form target (RFC 9112 3.2.2). */
+		    (absolute && hdr_is(&h[a].name, "Host")) ||
 		    hdr_is(&h[a].name, "Content-Type") ||
 		    hdr_is(&h[a].name, "Content-Length"))
 			continue;
@@ -313,6 +316,8 @@ env_headers(struct php_env *e, const struct http_request *req)
 		env_addn(e, name, 5 + h[a].name.len, val, vlen);
 		free(val);
 	}
+	if (absolute)
+		env_str(e, "HTTP_HOST", &req->host);
 }
 
 /* SERVER_NAME (Host without port, else the local address), SERVER_PORT. */
@@ -371,7 +376,14 @@ php_env_build(struct php *p, struct php_env *e)
 	if (c->ssl != NULL)
 		env_add(e, "HTTPS", "on");
 	env_str(e, "REQUEST_METHOD", &req->method_str);
-	env_str(e, "REQUEST_URI", &req->target);
+	/* An absolute-form target is the path with its query, as nginx. */
+	if (http_target_absolute(req))
+		env_addf(e, "REQUEST_URI", "%.*s%s%.*s", (int)req->path.len,
+		    req->path.p, req->query.p != NULL ? "?" : "",
+		    (int)req->query.len, req->query.p != NULL ? req->query.p :
+		    "");
+	else
+		env_str(e, "REQUEST_URI", &req->target);
 	env_str(e, "QUERY_STRING", &req->query);
 	env_add(e, "DOCUMENT_ROOT", docroot);
 	env_addf(e, "SCRIPT_FILENAME", "%s%s", docroot, p->script);

@@ -362,6 +362,19 @@ EOF
 
 	http_get '/sleep.php?s=5'
 	assert_equal "$HTTP_CODE" 504
+	# php_timeout bounds silence, not a stream: 3 s of output, 2 s limit
+	http_get '/drip.php?n=6&ms=500'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(tail -n 1 "$HTTP_BODY")" END
+
+	# php-fpm sends a stderr message without its newline: logged whole
+	http_get /stderr.php
+	assert wait_for log_has 'stderr.php: PHP message: a message to the error log'
+
+	# an absolute-form target: REQUEST_URI is its path, HTTP_HOST its host
+	run raw --timeout 5 'GET http://good.example/echo.php?a=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n'
+	assert_line 'REQUEST_URI /echo.php?a=1'
+	assert_line 'HTTP_HOST good.example'
 
 	# php-fpm down: 502.
 	kill -TERM "$FPM_PID"

@@ -1666,6 +1666,13 @@ php_run(struct php *p)
 		if ((rc = php_flush(p)) == -1)
 			goto gone;
 		progress |= rc;
+		/*
+		 * php_timeout bounds silence, not the whole answer (as
+		 * nginx's fastcgi_read_timeout): a long download to a slow
+		 * client is not cut while its bytes flow.
+		 */
+		if (progress && p->phase == PH_RUN && !p->eof)
+			ev_timer_set(&c->timer, (uint64_t)wconf->php_timeout_ms);
 		if (p->phase != PH_COLLECT && php_finished(p)) {
 			if (p->phase == PH_RUN && (!p->stdin_eof ||
 			    p->body_left > 0 || p->bpos < p->bend))

@@ -148,6 +148,28 @@ no_children() {
 	assert_equal "$(stat -c %s "$HTTP_BODY")" 3000000
 }
 
+@test "the script's Content-Length is kept: no chunks, on HEAD too, HTTP/1.0 keeps alive" {
+	http_get /clen.php
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Content-Length)" 5
+	run hdr Transfer-Encoding
+	assert_failure
+	assert_equal "$(cat "$HTTP_BODY")" hello
+	http_get /clen.php -I
+	assert_equal "$(hdr Content-Length)" 5
+	run raw --timeout 5 'GET /clen.php HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\nGET /clen.php HTTP/1.0\r\nHost: x\r\n\r\n'
+	assert_equal "$(status_lines | tr '\n' ' ')" "200 200 "
+	# longer than it says: cut at its length, and the connection closed
+	http_get '/clen.php?len=3'
+	assert_equal "$(cat "$HTTP_BODY")" hel
+	assert_equal "$(hdr Content-Length)" 3
+	assert wait_for log_has 'clen.php: output longer than its Content-Length'
+	# shorter: only a close can say so, never a complete answer
+	run raw --timeout 5 'GET /clen.php?len=10 HTTP/1.1\r\nHost: x\r\n\r\n'
+	assert_output --partial 'Content-Length: 10'
+	assert wait_for log_has 'clen.php: output shorter than its Content-Length'
+}
+
 @test "HEAD: headers only" {
 	run curl -s -I "$(url /headers.php)"
 	assert_success

@@ -110,7 +110,8 @@ struct php {
 	char		 hbuf[PHP_HDR_MAX];
 	uint32_t	 hblen;
 	uint8_t		 head_built:1, chunked:1, nobody:1, eof:1,
-			 terminated:1;
+			 terminated:1, sized:1, overrun:1;
+	uint64_t	 out_left;	/* sized: body bytes still to come */
 	struct gz_stream *gz;		/* gzip-coding the body, or NULL */
 
 	char		 eline[PHP_ERRLINE];
@@ -1182,6 +1183,27 @@ php_copy_fields(struct php *p, int gz)
 	}
 }
 
+/*
+ * A Content-Length line of the script: its value, or -1 when it is not
+ * a plain number or disagrees with an earlier one (<prev>, -1 none):
+ * then the body goes out chunked as without one.
+ */
+static int64_t
+php_content_length(const char *v, size_t len, int64_t prev)
+{
+	int64_t	 n = 0;
+	size_t	 i;
+
+	if (len == 0 || len > 18 || prev == -2)
+		return -2;
+	for (i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -2;
+		n = n * 10 + (v[i] - '0');
+	}
+	return prev >= 0 && prev != n ? -2 : n;
+}
+
 /* The script's header block is complete: build our response head. */
 static int
 php_head(struct php *p)
@@ -1191,6 +1213,7 @@ php_head(struct php *p)
 	size_t		 off = 0, len, nlen, vlen, ctlen = 0;
 	int		 status = 0, location = 0, ctype = 0, n = 0, gz;
 	int		 encoded = 0;
+	int64_t		 clen = -1, length = -1;
 
 	while (hdr_next(p, &off, &l, &len)) {
 		if (hdr_split(l, len, &nlen, &v, &vlen) == -1) {
@@ -1215,6 +1238,8 @@ php_head(struct php *p)
 			ctlen = vlen;
 		} else if (line_ci(l, nlen, "Content-Encoding"))
 			encoded = 1;
+		else if (line_ci(l, nlen, "Content-Length"))
+			clen = php_content_length(v, vlen, clen);
 	}
 	if (n == 0) {
 		log_warnx("php: %s: empty header block", p->script);
@@ -1230,7 +1255,13 @@ php_head(struct php *p)
 	php_copy_fields(p, gz);
 	if (!ctype && status != 204 && status != 304)
 		resp_header(c, "Content-Type: text/html");
-	if (p->nobody)
+	/* The script's own length, when it gave one and we do not encode. */
+	if (clen >= 0 && !gz && status != 204 && status != 304) {
+		length = clen;
+		p->sized = 1;
+		p->out_left = p->nobody ? 0 : (uint64_t)clen;
+	}
+	if (p->nobody || p->sized)
 		;
 	else if (c->r->req.minor >= 1) {
 		resp_header(c, "Transfer-Encoding: chunked");
@@ -1239,7 +1270,7 @@ php_head(struct php *p)
 		c->keep_alive = 0;	/* the end of the body is the close */
 	if (status == 204 || status == 304)
 		p->chunked = 0;
-	resp_end_head(c, -1);
+	resp_end_head(c, length);
 	p->head_built = 1;
 	return 0;
 }
@@ -1321,6 +1352,17 @@ php_stdout(struct php *p, const char *d, size_t len)
 	}
 	if (p->nobody)
 		return len;
+	if (p->sized && len > p->out_left) {
+		/* More than announced: the rest is dropped, and the close
+		 * tells the client nothing more belongs to this answer. */
+		if (!p->overrun)
+			log_warnx("php: %s: output longer than its "
+			    "Content-Length", p->script);
+		p->overrun = 1;
+		c->keep_alive = 0;
+		if (p->out_left == 0)
+			return len;
+	}
 	out_compact(c);
 	if (p->gz != NULL)
 		return php_gz_out(p, d, len, 0);
@@ -1332,6 +1374,8 @@ php_stdout(struct php *p, const char *d, size_t len)
 	} else if (room == 0)
 		return 0;
 	len = MTD_MIN(len, room);
+	if (p->sized)
+		len = MTD_MIN(len, p->out_left);
 	if (len == 0)
 		return 0;
 	if (p->chunked) {
@@ -1341,6 +1385,8 @@ php_stdout(struct php *p, const char *d, size_t len)
 	resp_append(c, d, len);
 	if (p->chunked)
 		resp_append(c, "\r\n", 2);
+	if (p->sized)
+		p->out_left -= len;
 	return len;
 }
 
@@ -1602,6 +1648,13 @@ php_finished(struct php *p)
 		return 0;
 	if (!p->head_built) {
 		log_warnx("php: %s: no complete header block in the output",
+		    p->script);
+		p->error = 502;
+		return 0;
+	}
+	if (p->sized && p->out_left > 0) {
+		/* Cut short: only a close can say so now. */
+		log_warnx("php: %s: output shorter than its Content-Length",
 		    p->script);
 		p->error = 502;
 		return 0;

@@ -176,6 +176,36 @@ print(len(b), all(x == i % 251 for i, x in enumerate(b)))' "$f")
 	wait_for log_has 'upstream 127\.0\.0\.1:[0-9]+: read timeout'
 }
 
+@test "a response head that trickles in still has read_timeout in all" {
+	local start end
+	start=$(date +%s%3N)
+	# 39 bytes, 200 ms apart: about 8 s, against read_timeout 1s
+	http_get '/slowhead?ms=200' -m 6
+	end=$(date +%s%3N)
+	assert_equal "$HTTP_CODE" 504
+	[ $((end - start)) -lt 3500 ]
+}
+
+@test "a close-delimited body cut by the backend reaches the client as an error, not an end" {
+	run python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /eofrst HTTP/1.1\r\nHost: x\r\n\r\n")
+got = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            print("clean end")
+            break
+        got += d
+except ConnectionResetError:
+    print("reset")
+print("partial" if got.endswith(b"partial-") else got[-40:])
+PY
+	assert_line --index 0 reset
+}
+
 @test "10 MB response is byte-exact" {
 	local want
 	want=$(python3 -c '

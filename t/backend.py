@@ -28,6 +28,8 @@ Paths:
   /die             close the connection without any response
   /eof             HTTP/1.0-style: no Content-Length, the body ends when
                    the connection closes (head, body and FIN at once)
+  /eofrst          the same, but cut by a reset after "partial-"
+  /slowhead?ms=M   a small answer sent a byte at a time, M ms apart
   /ws              WebSocket echo (RFC 6455)
   ?hdr=Name:Value  (any path, repeatable) add this response header field
   anything else    200 "NAME METHOD PATH\\n"
@@ -192,6 +194,29 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if path == "/die":
             self.close_connection = True
+            return None
+        if path == "/eofrst":
+            # A close-delimited body cut by a reset: not a complete one.
+            self.close_connection = True
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain"
+                             b"\r\n\r\npartial-")
+            self.wfile.flush()
+            time.sleep(0.2)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()
+            return None
+        if path == "/slowhead":
+            # The head a byte at a time, <ms> apart.
+            ms = int(q.get("ms", ["200"])[0]) / 1000.0
+            self.close_connection = True
+            try:
+                for b in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi":
+                    self.wfile.write(bytes([b]))
+                    self.wfile.flush()
+                    time.sleep(ms)
+            except OSError:
+                pass
             return None
         if path == "/eof":
             self.close_connection = True

@@ -670,6 +670,16 @@ conn_handler_fail(struct conn *c)
 	conn_close(c);
 }
 
+void
+conn_handler_reset(struct conn *c)
+{
+	static const struct linger	 rst = { 1, 0 };
+
+	(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	tls_no_close_notify(c);
+	conn_handler_fail(c);
+}
+
 static void
 conn_step_linger(struct conn *c)
 {

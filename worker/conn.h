@@ -139,6 +139,12 @@ void	 conn_respond(struct conn *c);
 void	 conn_handler_done(struct conn *c);
 /* The handler gives up mid-response: log and close at once. */
 void	 conn_handler_fail(struct conn *c);
+/*
+ * As conn_handler_fail(), for an answer cut short: the client sees an
+ * error (a reset, and over TLS no close_notify) rather than an end,
+ * which a close-delimited body could not tell from a complete one.
+ */
+void	 conn_handler_reset(struct conn *c);
 struct rl_result;
 /* Remember the limiter's verdict for the RateLimit response fields. */
 void	 conn_set_ratelimit(struct conn *c, const struct rl_result *rl);

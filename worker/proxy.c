@@ -89,10 +89,11 @@ struct proxy {
 	struct http_chunked	 req_ch;
 	uint8_t			 req_complete:1, req_sent:1, req_abandon:1,
 				 body_dropped:1, sent_100:1, early_tried:1,
-				 client_gone:1;
+				 client_gone:1, cut:1;
 
 	/* Response: buf[roff, rlen) goes to the client after out[]. */
 	uint32_t		 roff, rlen;
+	uint64_t		 head_by;	/* ev_now_ms() deadline, 0 unset */
 	uint64_t		 resp_left;
 	struct http_chunked	 resp_ch;
 	uint8_t			 resp_kind;	/* enum http_body */
@@ -353,6 +354,8 @@ px_end(struct proxy *px, int ok)
 	px_drop_upstream(px, 0);
 	if (ok)
 		conn_handler_done(c);
+	else if (px->cut)
+		conn_handler_reset(c);
 	else
 		conn_handler_fail(c);
 	return STEP_STOP;
@@ -378,12 +381,19 @@ px_warn(struct proxy *px, const char *why)
 	px_warn_backend(px->backend, px_name(px), why);
 }
 
-/* A failure after response bytes reached the client: close it. */
+/*
+ * A failure after response bytes reached the client: close it. Where the
+ * client's framing is the close itself (a close-delimited body, one we
+ * decode or compress for HTTP/1.0), a plain close would say "complete":
+ * reset it instead.
+ */
 static int
 px_fail_mid(struct proxy *px, const char *why)
 {
 	px_warn(px, why);
 	px_drop_upstream(px, 0);
+	px->cut = px->resp_kind == HTTP_BODY_CLOSE ||
+	    (px->c->r->req.minor == 0 && (px->dechunk || px->gz != NULL));
 	return px_end(px, 0);
 }
 
@@ -1395,7 +1405,8 @@ px_resp_read(struct proxy *px)
 			    "closed before responding" : why);
 		if (!px->resp_head)
 			return px_error(px, 502, "incomplete response head");
-		if (px->resp_kind == HTTP_BODY_CLOSE) {
+		/* A close ends such a body; a reset cuts it. */
+		if (px->resp_kind == HTTP_BODY_CLOSE && n == 0) {
 			px->resp_done = 1;
 			px->reusable = 0;
 			return STEP_PHASE;
@@ -1747,6 +1758,7 @@ static void
 px_arm(struct proxy *px)
 {
 	struct conn	*c = px->c;
+	uint64_t	 now;
 	int		 out, body;
 
 	if (px->phase == PX_CONNECT || px->phase == PX_WAIT)
@@ -1757,8 +1769,23 @@ px_arm(struct proxy *px)
 	    px->hoff == px->hlen && px->bsend == px->bend;
 	px->wait_client = out || body || px->phase == PX_ERROR ||
 	    px->phase == PX_SEND || px->phase == PX_BODY;
-	ev_timer_set(&c->timer, (uint64_t)(px->wait_client ?
-	    wconf->client_timeout_ms : wconf->read_timeout_ms));
+	if (px->wait_client) {
+		ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
+		return;
+	}
+	/*
+	 * The answer's head must come within read_timeout of the request,
+	 * however it trickles in (a byte each second would hold us for
+	 * ever); its body, within read_timeout of each read, as nginx.
+	 */
+	if (px->resp_head || !px->req_sent) {
+		ev_timer_set(&c->timer, (uint64_t)wconf->read_timeout_ms);
+		return;
+	}
+	now = ev_now_ms();
+	if (px->head_by == 0)
+		px->head_by = now + (uint64_t)wconf->read_timeout_ms;
+	ev_timer_set(&c->timer, px->head_by > now ? px->head_by - now : 0);
 }
 
 /*
@@ -1884,6 +1911,7 @@ px_open(struct proxy *px, int pick)
 	px->bsend = c->head_len;
 	px->fpre_off = px->fpost_off = 0;
 	px->req_sent = 0;
+	px->head_by = 0;
 	px->early_tried = 0;
 	px->moved = 1;
 	if (upstream_pending(up)) {

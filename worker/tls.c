@@ -362,6 +362,13 @@ tls_shutdown(struct conn *c)
 }
 
 void
+tls_no_close_notify(struct conn *c)
+{
+	if (c->ssl != NULL)
+		SSL_set_quiet_shutdown(c->ssl, 1);
+}
+
+void
 tls_conn_free(struct conn *c)
 {
 	if (c->ssl == NULL)

@@ -41,6 +41,8 @@ void	 tls_err(const struct conf *c, int line, const char *fmt, ...)
 int	 tls_conn_new(struct conn *c);
 /* Send close_notify (once, best effort, non-blocking). */
 void	 tls_shutdown(struct conn *c);
+/* The coming close is a failure: send no close_notify, which says "end". */
+void	 tls_no_close_notify(struct conn *c);
 /* Shut down if not done yet and free the SSL object. */
 void	 tls_conn_free(struct conn *c);
 /* 1 once the handshake is complete. */

@@ -451,6 +451,74 @@ PY
 	assert_equal "$HTTP_CODE" 200
 }
 
+# canned_backend PORT: answers each request with the bytes its path names
+# (below), then closes; for answers t/backend.py cannot give.
+canned_backend() {
+	python3 - "$1" 3>&- <<'PY' &
+import socket, sys, threading
+ANSWERS = {
+    b"/twocl": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+               b"Content-Length: 5\r\n\r\nhello",
+    b"/listcl": b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
+    b"/te204": b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked"
+               b"\r\n\r\n0\r\n\r\n",
+    b"/tegzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked"
+                b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"/trailer": b"HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+                 b"X-Sum: abc\r\n\r\n",
+}
+def serve(c):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = c.recv(4096)
+        if not d:
+            return c.close()
+        data += d
+    path = data.split(b" ")[1]
+    c.sendall(ANSWERS.get(path, b"HTTP/1.1 404 Not Found\r\n"
+                          b"Content-Length: 0\r\n\r\n"))
+    c.close()
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(16)
+while True:
+    threading.Thread(target=serve, args=(srv.accept()[0],)).start()
+PY
+	track_pid $!
+	wait_for port_listening "$1"
+}
+
+@test "answer framing is normalised: one Content-Length, no TE where none may be, Trailer kept" {
+	local cb
+	cb=$(free_port)
+	canned_backend "$cb"
+	printf '127.0.0.1:%s:1:1000\n' "$cb" >"$BATS_TEST_TMPDIR/one.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	for p in /twocl /listcl; do
+		run raw --timeout 5 "GET $p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+		assert_line --index 0 --regexp '^HTTP/1\.1 200 '
+		assert_equal "$(printf '%s\n' "$output" | grep -ci '^content-length')" 1
+		assert_line --regexp '^Content-Length: 5'
+	done
+	run raw --timeout 5 'GET /te204 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.1 204 '
+	refute_output --partial 'Transfer-Encoding'
+	# a transfer coding we never offered: not passed on
+	run raw --timeout 5 'GET /tegzip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.1 502 '
+	# the trailer section goes on, and so does the field that lists it
+	run raw --timeout 5 'GET /trailer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_line --regexp '^Trailer: X-Sum'
+	assert_line --regexp '^X-Sum: abc'
+	# an HTTP/1.0 client gets the body decoded, without TE or Trailer
+	run raw --timeout 5 'GET /trailer HTTP/1.0\r\nHost: x\r\n\r\n'
+	refute_output --partial 'Transfer-Encoding'
+	refute_output --partial 'Trailer'
+	assert_output --partial 'hello'
+}
+
 @test "a chunked request body reaches the backend re-framed: plain sizes, no extensions, no trailers" {
 	local rb cap=$BATS_TEST_TMPDIR/raw.req
 	rb=$(free_port)

@@ -763,6 +763,13 @@ response_framing(struct http_response *resp, const struct framing *f,
 		return -1;
 	if (f->nte > 0 && (f->ncl > 0 || resp->minor == 0 || f->chunked > 1))
 		return -1;
+	/*
+	 * A coding other than chunked (gzip, ...) that no client asked for:
+	 * we send no TE, so the backend may not use one (RFC 9112 6.1), and
+	 * we cannot pass it on to clients that never offered it.
+	 */
+	if (f->other > 0)
+		return -1;
 	if (bodiless_response(resp->status, req_method))
 		resp->body = HTTP_BODY_NONE;
 	else if (f->nte > 0)

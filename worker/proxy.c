@@ -962,6 +962,32 @@ px_req_step(struct proxy *px)
 	return STEP_WAIT;
 }
 
+/*
+ * The Content-Length of <resp>, whose first such field is <h>: as it is
+ * when one plain number (the usual case, no formatting), else the parsed
+ * length of a body of that length ("5, 5"), else none.
+ */
+static void
+px_content_length(struct ob *ob, const struct http_response *resp,
+    const struct http_header *h)
+{
+	char	 num[24];
+	size_t	 i;
+
+	for (i = 0; i < h->value.len; i++)
+		if (h->value.p[i] < '0' || h->value.p[i] > '9')
+			break;
+	if (i == h->value.len && i > 0)
+		ob_header(ob, h);
+	else if (resp->body == HTTP_BODY_LENGTH) {
+		snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)resp->content_length);
+		OB_LIT(ob, "Content-Length: ");
+		ob_cstr(ob, num);
+		OB_LIT(ob, "\r\n");
+	}
+}
+
 /* Does a Vary field of <resp> already name Accept-Encoding? */
 static int
 vary_has_ae(const struct http_response *resp)
@@ -1105,9 +1131,15 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 	struct tokens	 tk;
 	const struct http_header *h;
 	char		 st[16];
-	int		 i, has_date = 0;
+	int		 i, has_date = 0, ncl = 0;
 	/* RFC 9110 8.6: a 1xx or 204 has no Content-Length to pass on. */
 	int		 no_length = resp->status < 200 || resp->status == 204;
+	/* Nor, RFC 9112 6.1, a Transfer-Encoding, nor to an HTTP/1.0 client. */
+	int		 no_te = no_length || px->dechunk ||
+	    c->r->req.minor == 0;
+	/* The chunked body's trailers go on with it: so does their list. */
+	int		 trailers = resp->body == HTTP_BODY_CHUNKED &&
+	    !px->dechunk && px->gz == NULL;
 
 	if (c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
@@ -1126,16 +1158,22 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 	OB_LIT(&ob, "\r\n");
 	for (i = 0; i < resp->nheaders; i++) {
 		h = &resp->headers[i];
-		if (NAME_IS(&h->name, "Upgrade") && tunnel)
+		if ((NAME_IS(&h->name, "Upgrade") && tunnel) ||
+		    (NAME_IS(&h->name, "Trailer") && trailers))
 			ob_header(&ob, h);
-		else if (hop_by_hop(&h->name, &tk) || (px->dechunk &&
+		else if (hop_by_hop(&h->name, &tk) || (no_te &&
 		    NAME_IS(&h->name, "Transfer-Encoding")) ||
 		    pcache_own_field(&px->pc, &h->name) || (px->gz != NULL &&
-		    (NAME_IS(&h->name, "Content-Length") ||
-		    NAME_IS(&h->name, "ETag"))) ||
-		    (no_length && NAME_IS(&h->name, "Content-Length")))
+		    NAME_IS(&h->name, "ETag")))
 			continue;
-		else {
+		else if (NAME_IS(&h->name, "Content-Length")) {
+			/*
+			 * One plain value however the backend wrote it
+			 * ("5, 5", twice), none where there is no length.
+			 */
+			if (ncl++ == 0 && !no_length && px->gz == NULL)
+				px_content_length(&ob, resp, h);
+		} else {
 			ob_header(&ob, h);
 			has_date |= NAME_IS(&h->name, "Date");
 		}

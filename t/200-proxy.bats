@@ -464,6 +464,10 @@ ANSWERS = {
                b"\r\n\r\n0\r\n\r\n",
     b"/tegzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked"
                 b"\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"/hints": b"HTTP/1.1 100 Continue\r\n\r\n"
+               b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n"
+               b"Connection: close\r\n\r\n"
+               b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
     b"/trailer": b"HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
                  b"X-Sum: abc\r\n\r\n",
@@ -517,6 +521,24 @@ PY
 	refute_output --partial 'Transfer-Encoding'
 	refute_output --partial 'Trailer'
 	assert_output --partial 'hello'
+}
+
+@test "interim answers: 103 Early Hints reach HTTP/1.1 clients, a backend's 100 does not" {
+	local cb
+	cb=$(free_port)
+	canned_backend "$cb"
+	printf '127.0.0.1:%s:1:1000\n' "$cb" >"$BATS_TEST_TMPDIR/one.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	run raw --timeout 5 'GET /hints HTTP/1.1\r\nHost: x\r\n\r\nGET /hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_equal "$(status_lines | tr '\n' ' ')" "103 200 103 200 "
+	assert_line --regexp '^Link: </s.css>; rel=preload'
+	# the interim head without its hop-by-hop fields
+	run python3 -c 'import sys
+print(sys.argv[1].split("\r\n\r\n")[0].lower())' "$output"
+	assert_output --partial 'link:'
+	refute_output --partial 'connection'
+	run raw --timeout 5 'GET /hints HTTP/1.0\r\nHost: x\r\n\r\n'
+	assert_equal "$(status_lines | tr '\n' ' ')" "200 "
 }
 
 @test "a chunked request body reaches the backend re-framed: plain sizes, no extensions, no trailers" {

@@ -408,7 +408,8 @@ px_error(struct proxy *px, int status, const char *why)
 	if (why != NULL && px->backend >= 0)
 		px_warn(px, why);
 	px_drop_upstream(px, 0);
-	if (px->resp_head)
+	/* Part of an interim answer is out: no clean place for ours. */
+	if (px->resp_head || (c->out_off > 0 && c->out_off < c->out_len))
 		return px_end(px, 0);
 	if (status >= 502 && status <= 504 && pcache_stale(&px->pc, c,
 	    px->buf, PX_BUF_SIZE) == PCACHE_HIT)
@@ -1320,6 +1321,52 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 	return STEP_PHASE;
 }
 
+/*
+ * An interim answer (102, 103 Early Hints, ...) goes on to an HTTP/1.1
+ * client ahead of the final one (RFC 9110 15.2), without hop-by-hop or
+ * framing fields. 100 is ours alone to send (we answer Expect), and one
+ * that does not fit behind what out[] holds is dropped: it is a hint.
+ */
+static void
+px_interim(struct proxy *px, const struct http_response *resp)
+{
+	struct conn			*c = px->c;
+	const struct http_header	*h;
+	struct tokens			 tk;
+	struct ob			 ob;
+	char				 st[16];
+	int				 i;
+
+	if (resp->status == 100 || c->r->req.minor == 0)
+		return;
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	ob.p = c->r->out + c->out_len;
+	ob.len = 0;
+	ob.cap = CONN_OUT_SIZE - c->out_len;
+	ob.err = 0;
+	tokens_collect(&tk, resp->headers, resp->nheaders);
+	/* The parser keeps statuses to three digits. */
+	memcpy(st, "HTTP/1.1 1xx ", 13);
+	st[10] = (char)('0' + resp->status / 10 % 10);
+	st[11] = (char)('0' + resp->status % 10);
+	ob_put(&ob, st, 13);
+	ob_str(&ob, &resp->reason);
+	OB_LIT(&ob, "\r\n");
+	for (i = 0; i < resp->nheaders; i++) {
+		h = &resp->headers[i];
+		if (!hop_by_hop(&h->name, &tk) &&
+		    !NAME_IS(&h->name, "Content-Length") &&
+		    !NAME_IS(&h->name, "Transfer-Encoding"))
+			ob_header(&ob, h);
+	}
+	OB_LIT(&ob, "\r\n");
+	if (ob.err)
+		return;
+	c->out_len += (uint32_t)ob.len;
+	c->head_out += ob.len;
+}
+
 static int
 px_parse_head(struct proxy *px)
 {
@@ -1345,7 +1392,8 @@ px_parse_head(struct proxy *px)
 			return px_resp_head(px, resp, rc);
 		if (resp->status == 101)
 			return px_error(px, 502, "unexpected 101 response");
-		/* Interim 1xx: dropped; the final response follows. */
+		/* Interim 1xx: passed on; the final response follows. */
+		px_interim(px, resp);
 		memmove(px->buf, px->buf + rc, px->rlen - (uint32_t)rc);
 		px->rlen -= (uint32_t)rc;
 		if (px->rlen == 0)
@@ -1508,7 +1556,9 @@ px_step_relay(struct proxy *px)
 			if (rc == 1 && px->resp_done &&
 			    (px->gz == NULL || px->gz_done))
 				return px_finish(px);
-		}
+		} else if (px->c->out_off < px->c->out_len &&
+		    px_flush_client(px) == -1)
+			return px_end(px, 0);	/* interim answers */
 		if (!px->moved)
 			break;
 		any = 1;

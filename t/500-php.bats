@@ -93,6 +93,20 @@ no_children() {
 	assert_output 0
 }
 
+@test "a directory without index.html runs its index.php; with both, index.html wins" {
+	mkdir -p "$MTD_DIR/htdocs/app/both"
+	cp "$MTD_DIR/htdocs/echo.php" "$MTD_DIR/htdocs/app/index.php"
+	cp "$MTD_DIR/htdocs/echo.php" "$MTD_DIR/htdocs/app/both/index.php"
+	printf 'static index\n' >"$MTD_DIR/htdocs/app/both/index.html"
+	http_get '/app/?a=1'
+	assert_equal "$HTTP_CODE" 200
+	run cat "$HTTP_BODY"
+	assert_line 'GET a=1'
+	assert_line 'SCRIPT_NAME /app/index.php'
+	http_get /app/both/
+	assert_equal "$(cat "$HTTP_BODY")" 'static index'
+}
+
 @test "POST form (x-www-form-urlencoded)" {
 	http_get /echo.php --data 'name=Ada&lang=C'
 	assert_equal "$HTTP_CODE" 200

@@ -311,9 +311,14 @@ send_file(struct conn *c, int fd, const struct stat *st, const char *path)
 	conn_respond(c);
 }
 
-/* A directory: redirect to the slash form, or serve its index.html. */
+/*
+ * A directory: redirect to the slash form, or serve its index.html, else
+ * (with PHP on) run its index.php, as nginx's "index index.html
+ * index.php"; *<name> says which.
+ */
 static int
-open_index(struct conn *c, const char *path, size_t len, int *status)
+open_index(struct conn *c, const char *path, size_t len, int *status,
+    const char **name)
 {
 	char	 idx[MTD_MAX_TARGET + 16];
 	int	 fd;
@@ -322,8 +327,15 @@ open_index(struct conn *c, const char *path, size_t len, int *status)
 		*status = 301;
 		return -1;
 	}
-	snprintf(idx, sizeof(idx), "%sindex.html", path + 1);
-	if ((fd = open_beneath(idx)) == -1)
+	*name = "index.html";
+	snprintf(idx, sizeof(idx), "%s%s", path + 1, *name);
+	fd = open_beneath(idx);
+	if (fd == -1 && errno == ENOENT && wconf->php_mode != PHP_OFF) {
+		*name = "index.php";
+		snprintf(idx, sizeof(idx), "%s%s", path + 1, *name);
+		fd = open_beneath(idx);
+	}
+	if (fd == -1)
 		*status = map_open_error(errno);
 	return fd;
 }
@@ -433,6 +445,7 @@ static_serve(struct conn *c)
 {
 	struct http_request	*req = &c->r->req;
 	char			*path = c->r->path;
+	const char		*index;
 	struct stat		 st;
 	int			 n, fd, status = 404;
 
@@ -460,7 +473,7 @@ static_serve(struct conn *c)
 		goto fail;
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
-		fd = open_index(c, path, (size_t)n, &status);
+		fd = open_index(c, path, (size_t)n, &status, &index);
 		if (fd == -1) {
 			if (status == 301) {
 				redirect_slash(c, path);
@@ -468,7 +481,7 @@ static_serve(struct conn *c)
 			}
 			return STATIC_NOT_FOUND;
 		}
-		strlcat(path, "index.html", sizeof(c->r->path));
+		strlcat(path, index, sizeof(c->r->path));
 		if (fstat(fd, &st) == -1)
 			goto fail;
 	}

@@ -184,6 +184,16 @@ no_children() {
 	assert wait_for log_has 'clen.php: output shorter than its Content-Length'
 }
 
+@test "a script that sends no Content-Type gets none, nor an empty one" {
+	for q in '' '?empty=1'; do
+		http_get "/notype.php$q"
+		assert_equal "$HTTP_CODE" 200
+		assert_equal "$(cat "$HTTP_BODY")" typeless
+		run hdr Content-Type
+		assert_failure
+	done
+}
+
 @test "HEAD: headers only" {
 	run curl -s -I "$(url /headers.php)"
 	assert_success

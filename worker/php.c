@@ -1139,12 +1139,9 @@ php_gzip_head(struct php *p, int status, const char *ct, size_t ctlen,
 	struct conn	*c = p->c;
 	int		 vary, gz;
 
-	if (status != 200 || encoded)
+	/* No type: nothing says the body is text worth compressing. */
+	if (status != 200 || encoded || ct == NULL)
 		return 0;
-	if (ct == NULL) {
-		ct = "text/html";
-		ctlen = 9;
-	}
 	gz = gz_wanted(c, ct, ctlen, -1, &vary);
 	if (vary)
 		resp_header(c, "Vary: Accept-Encoding");
@@ -1173,7 +1170,9 @@ php_copy_fields(struct php *p, int gz)
 
 	while (hdr_next(p, &off, &l, &len)) {
 		hdr_split(l, len, &nlen, &v, &vlen);
-		if (hdr_dropped(l, nlen))
+		/* An empty Content-Type is no type at all (RFC 9110 8.3). */
+		if (hdr_dropped(l, nlen) || (vlen == 0 &&
+		    line_ci(l, nlen, "Content-Type")))
 			continue;
 		if (gz && line_ci(l, nlen, "ETag") && vlen > 0 && v[0] == '"')
 			resp_header(c, "ETag: W/%.*s", (int)vlen, v);
@@ -1211,7 +1210,7 @@ php_head(struct php *p)
 	struct conn	*c = p->c;
 	const char	*l, *v, *ct = NULL;
 	size_t		 off = 0, len, nlen, vlen, ctlen = 0;
-	int		 status = 0, location = 0, ctype = 0, n = 0, gz;
+	int		 status = 0, location = 0, n = 0, gz;
 	int		 encoded = 0;
 	int64_t		 clen = -1, length = -1;
 
@@ -1232,8 +1231,7 @@ php_head(struct php *p)
 			}
 		} else if (line_ci(l, nlen, "Location"))
 			location = 1;
-		else if (line_ci(l, nlen, "Content-Type")) {
-			ctype = 1;
+		else if (line_ci(l, nlen, "Content-Type") && vlen > 0) {
 			ct = v;
 			ctlen = vlen;
 		} else if (line_ci(l, nlen, "Content-Encoding"))
@@ -1252,9 +1250,8 @@ php_head(struct php *p)
 	resp_head(c, status);
 	if ((gz = php_gzip_head(p, status, ct, ctlen, encoded)) == -1)
 		return -1;
+	/* None from the script: none from us (RFC 3875 6.3.1), as nginx. */
 	php_copy_fields(p, gz);
-	if (!ctype && status != 204 && status != 304)
-		resp_header(c, "Content-Type: text/html");
 	/* The script's own length, when it gave one and we do not encode. */
 	if (clen >= 0 && !gz && status != 204 && status != 304) {
 		length = clen;

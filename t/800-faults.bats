@@ -210,13 +210,21 @@ master_killed() {
 	maitred_start
 	w=$(worker_pids)
 	run python3 - "$PORT" "$w" <<'PY'
-import os, socket, subprocess, sys
+import os, socket, subprocess, sys, time
 port, w = int(sys.argv[1]), sys.argv[2]
 def get(s):
     s.sendall(b"GET /proxied HTTP/1.1\r\nHost: x\r\n\r\n")
     return s.recv(65536).split(b" ")[1].decode()
+def fds():
+    return {int(f) for f in os.listdir("/proc/%s/fd" % w)}
+before = fds()
 s = socket.create_connection(("127.0.0.1", port), timeout=10)
-used = {int(f) for f in os.listdir("/proc/%s/fd" % w)}
+# the worker must have accepted it before its limit is lowered
+for _ in range(500):
+    used = fds()
+    if len(used) > len(before):
+        break
+    time.sleep(0.01)
 n = min(set(range(len(used) + 1)) - used)  # the next fd it would get
 subprocess.run(["prlimit", "--pid", w, "--nofile=%d:" % n], check=True)
 print(get(s))

@@ -670,7 +670,7 @@ request_semantics(struct http_request *req)
 	 * not empty (RFC 9110 4.2.1, RFC 9112 3.2).
 	 */
 	if (seen.nhost > 1 || seen.bad_host || !host_valid(req->host) ||
-	    (req->minor == 1 && req->host.len == 0))
+	    (req->minor == 1 && (seen.nhost == 0 || req->host.len == 0)))
 		return 400;
 	if ((err = request_framing(req, &f)) != 0)
 		return err;

@@ -100,6 +100,8 @@ static const struct req_case req_cases[] = {
 	RC("GET / HTTP/1.0\r\nHost: \r\n\r\n", 0, "empty Host, 1.0"),
 	RC("GET http://h/ HTTP/1.1\r\nHost: a b\r\n\r\n", 400,
 	    "invalid Host beside an absolute-form target"),
+	RC("GET http://h/ HTTP/1.1\r\n\r\n", 400,
+	    "absolute-form still needs a Host field in 1.1"),
 	RC("GET http://h/ HTTP/1.1\r\nHost: a/b\r\n\r\n", 400,
 	    "Host with a slash beside an absolute-form target"),
 	RC("GET /a#f HTTP/1.1\r\nHost: a\r\n\r\n", 400, "fragment"),

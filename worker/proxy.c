@@ -964,6 +964,31 @@ px_req_step(struct proxy *px)
 }
 
 /*
+ * Begin an answer head for the client behind what out[] holds: <ob>
+ * over its free room, then <resp>'s status line (HTTP/1.1 to ours).
+ */
+static void
+px_head_start(struct conn *c, struct ob *ob, const struct http_response *resp)
+{
+	char	 st[13];
+
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	ob->p = c->r->out + c->out_len;
+	ob->len = 0;
+	ob->cap = CONN_OUT_SIZE - c->out_len;
+	ob->err = 0;
+	/* The parser keeps statuses to three digits; no snprintf per reply. */
+	memcpy(st, "HTTP/1.1 000 ", 13);
+	st[9] = (char)('0' + resp->status / 100 % 10);
+	st[10] = (char)('0' + resp->status / 10 % 10);
+	st[11] = (char)('0' + resp->status % 10);
+	ob_put(ob, st, 13);
+	ob_str(ob, &resp->reason);
+	OB_LIT(ob, "\r\n");
+}
+
+/*
  * The Content-Length of <resp>, whose first such field is <h>: as it is
  * when one plain number (the usual case, no formatting), else the parsed
  * length of a body of that length ("5, 5"), else none.
@@ -1131,7 +1156,6 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 	struct ob	 ob;
 	struct tokens	 tk;
 	const struct http_header *h;
-	char		 st[16];
 	int		 i, has_date = 0, ncl = 0;
 	/* RFC 9110 8.6: a 1xx or 204 has no Content-Length to pass on. */
 	int		 no_length = resp->status < 200 || resp->status == 204;
@@ -1142,21 +1166,8 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 	int		 trailers = resp->body == HTTP_BODY_CHUNKED &&
 	    !px->dechunk && px->gz == NULL;
 
-	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	ob.p = c->r->out + c->out_len;
-	ob.len = 0;
-	ob.cap = CONN_OUT_SIZE - c->out_len;
-	ob.err = 0;
+	px_head_start(c, &ob, resp);
 	tokens_collect(&tk, resp->headers, resp->nheaders);
-	/* The parser keeps statuses to three digits; no snprintf per reply. */
-	memcpy(st, "HTTP/1.1 000 ", 13);
-	st[9] = (char)('0' + resp->status / 100 % 10);
-	st[10] = (char)('0' + resp->status / 10 % 10);
-	st[11] = (char)('0' + resp->status % 10);
-	ob_put(&ob, st, 13);
-	ob_str(&ob, &resp->reason);
-	OB_LIT(&ob, "\r\n");
 	for (i = 0; i < resp->nheaders; i++) {
 		h = &resp->headers[i];
 		if ((NAME_IS(&h->name, "Upgrade") && tunnel) ||
@@ -1334,25 +1345,12 @@ px_interim(struct proxy *px, const struct http_response *resp)
 	const struct http_header	*h;
 	struct tokens			 tk;
 	struct ob			 ob;
-	char				 st[16];
 	int				 i;
 
 	if (resp->status == 100 || c->r->req.minor == 0)
 		return;
-	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	ob.p = c->r->out + c->out_len;
-	ob.len = 0;
-	ob.cap = CONN_OUT_SIZE - c->out_len;
-	ob.err = 0;
+	px_head_start(c, &ob, resp);
 	tokens_collect(&tk, resp->headers, resp->nheaders);
-	/* The parser keeps statuses to three digits. */
-	memcpy(st, "HTTP/1.1 1xx ", 13);
-	st[10] = (char)('0' + resp->status / 10 % 10);
-	st[11] = (char)('0' + resp->status % 10);
-	ob_put(&ob, st, 13);
-	ob_str(&ob, &resp->reason);
-	OB_LIT(&ob, "\r\n");
 	for (i = 0; i < resp->nheaders; i++) {
 		h = &resp->headers[i];
 		if (!hop_by_hop(&h->name, &tk) &&

@@ -303,13 +303,15 @@ case $SCRIPT_FILENAME in
 *crash.php) kill -SEGV $$ ;;
 *empty.php) exit 0 ;;
 *nohead.php) printf 'X-A: b\n' ;;
+*nul.php) printf 'X\000A: b\n\nbody\n' ;;
+*word.php) printf 'X-A: b\nJustAWord\n\nbody\n' ;;
 *) printf 'Status: 201 Created\r\nX-Fake: 1\r\n\r\nfake %s\n' \
     "$REQUEST_METHOD" ;;
 esac
 EOF
 	chmod +x "$fake"
 	own_instance "php cgi $fake"
-	for s in garbage crash empty nohead; do
+	for s in garbage crash empty nohead nul word; do
 		: >"$MTD_DIR/htdocs/$s.php"
 	done
 	: >"$MTD_DIR/htdocs/ok.php"
@@ -317,11 +319,17 @@ EOF
 	assert_equal "$HTTP_CODE" 201
 	assert_equal "$(hdr X-Fake)" 1
 	assert_equal "$(cat "$HTTP_BODY")" "fake GET"
-	for s in garbage crash empty nohead; do
+	for s in garbage crash empty nohead nul; do
 		http_get "/$s.php"
 		assert_equal "$HTTP_CODE" 502
 	done
 	log_has 'invalid header line'
+	# header('JustAWord'): that line is left out, as nginx does
+	http_get /word.php
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-A)" b
+	assert_equal "$(cat "$HTTP_BODY")" body
+	log_has 'word.php: header line without a colon ignored: "JustAWord"'
 	log_has 'killed by signal 11'
 	wait_for -t 5 no_zombies
 }

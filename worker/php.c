@@ -1081,20 +1081,30 @@ hdr_dropped(const char *n, size_t len)
 	return 0;
 }
 
+/* How many of <l>'s first bytes are token characters (RFC 9110 5.6.2). */
+static size_t
+hdr_token_len(const char *l, size_t len)
+{
+	static const char	 tok[] = "!#$%&'*+-.^_`|~";
+	size_t			 i;
+
+	for (i = 0; i < len; i++)
+		if (!((l[i] >= '0' && l[i] <= '9') ||
+		    (l[i] >= 'a' && l[i] <= 'z') ||
+		    (l[i] >= 'A' && l[i] <= 'Z') ||
+		    (l[i] != '\0' && strchr(tok, l[i]) != NULL)))
+			break;
+	return i;
+}
+
 /* Split one header line; -1 when it is not "token: value". */
 static int
 hdr_split(const char *l, size_t len, size_t *nlen, const char **v,
     size_t *vlen)
 {
-	static const char	 tok[] = "!#$%&'*+-.^_`|~";
-	size_t			 i;
+	size_t	 i = hdr_token_len(l, len);
 
-	for (i = 0; i < len && l[i] != ':'; i++)
-		if (!((l[i] >= '0' && l[i] <= '9') ||
-		    (l[i] >= 'a' && l[i] <= 'z') ||
-		    (l[i] >= 'A' && l[i] <= 'Z') || strchr(tok, l[i]) != NULL))
-			return -1;
-	if (i == 0 || i == len)
+	if (i == 0 || i == len || l[i] != ':')
 		return -1;
 	*nlen = i;
 	for (i++; i < len && (l[i] == ' ' || l[i] == '\t'); i++)
@@ -1108,6 +1118,17 @@ hdr_split(const char *l, size_t len, size_t *nlen, const char **v,
 		    (*v)[i] == 0x7f)
 			return -1;
 	return 0;
+}
+
+/*
+ * A line that is only a field name, as header('Word') writes: PHP lets
+ * it through, and nginx passes it over; so do we, rather than fail the
+ * whole answer. Bytes a name may not hold still fail it.
+ */
+static int
+hdr_colonless(const char *l, size_t len)
+{
+	return hdr_token_len(l, len) == len;
 }
 
 /* Next line of the header block: <*l>/<*len> without CR LF. */
@@ -1169,7 +1190,8 @@ php_copy_fields(struct php *p, int gz)
 	size_t		 off = 0, len, nlen, vlen;
 
 	while (hdr_next(p, &off, &l, &len)) {
-		hdr_split(l, len, &nlen, &v, &vlen);
+		if (hdr_split(l, len, &nlen, &v, &vlen) == -1)
+			continue;	/* a colonless line, see php_head() */
 		/* An empty Content-Type is no type at all (RFC 9110 8.3). */
 		if (hdr_dropped(l, nlen) || (vlen == 0 &&
 		    line_ci(l, nlen, "Content-Type")))
@@ -1215,12 +1237,18 @@ php_head(struct php *p)
 	int64_t		 clen = -1, length = -1;
 
 	while (hdr_next(p, &off, &l, &len)) {
+		n++;
 		if (hdr_split(l, len, &nlen, &v, &vlen) == -1) {
+			if (hdr_colonless(l, len)) {
+				log_warnx("php: %s: header line without a "
+				    "colon ignored: \"%.*s\"", p->script,
+				    (int)MTD_MIN(len, 80), l);
+				continue;
+			}
 			log_warnx("php: %s: invalid header line \"%.*s\"",
 			    p->script, (int)MTD_MIN(len, 80), l);
 			return -1;
 		}
-		n++;
 		if (line_ci(l, nlen, "Status")) {
 			if (vlen < 3 || (vlen > 3 && v[3] != ' ') ||
 			    sscanf(v, "%3d", &status) != 1 || status < 200 ||

@@ -1016,9 +1016,9 @@ d_user(struct loader *ld, const struct directive *d, int argc, char **argv)
 		    "running as root", ld->r->path, ld->r->lineno);
 }
 
+/* An existing directory, by its real path (htdocs, temp_dir). */
 static void
-d_htdocs(struct loader *ld, const struct directive *d, int argc,
-    char **argv)
+d_dir(struct loader *ld, const struct directive *d, int argc, char **argv)
 {
 	char		 path[PATH_MAX];
 	struct stat	 st;
@@ -1030,7 +1030,7 @@ d_htdocs(struct loader *ld, const struct directive *d, int argc,
 	else if (!S_ISDIR(st.st_mode))
 		lerr(ld->r, "%s \"%s\": %s", d->name, path,
 		    strerror(ENOTDIR));
-	else if (realpath(path, ld->c->htdocs) == NULL)
+	else if (realpath(path, FIELD(ld, d, char)) == NULL)
 		lerr(ld->r, "%s \"%s\": %s", d->name, path, strerror(errno));
 }
 
@@ -1513,11 +1513,12 @@ static const struct directive directives[] = {
 	{ "hash_secret", d_hash_secret, 1, 1, 0, 0, 0 },
 	{ "health_check", d_health_check, 1, 2, 0, 0, 0 },
 	{ "health_interval", d_ms, 1, 1, OFF(health_interval_ms), 1, 0 },
-	{ "htdocs", d_htdocs, 1, 1, 0, 0, 0 },
+	{ "htdocs", d_dir, 1, 1, OFF(htdocs), 0, 0 },
 	{ "keepalive_timeout", d_ms, 1, 1, OFF(keepalive_timeout_ms), 0, 0 },
 	{ "listen", d_listen, 1, 2, 0, 0, 0 },
 	{ "log_level", d_log_level, 1, 1, 0, 0, 0 },
 	{ "php", d_php, 1, 2, 0, 0, 0 },
+	{ "php_buffer_max", d_size, 1, 1, OFF(php_buffer_max), 0, 0 },
 	{ "php_timeout", d_ms, 1, 1, OFF(php_timeout_ms), 1, 0 },
 	{ "pidfile", d_path, 1, 1, OFF(pidfile), 0, 0 },
 	{ "proxy_splice", d_flag, 1, 1, OFF(proxy_splice), 0, 0 },
@@ -1537,6 +1538,7 @@ static const struct directive directives[] = {
 	{ "status_path", d_status_path, 1, 1, 0, 0, 0 },
 	{ "sticky", d_sticky, 1, 2, 0, 0, 0 },
 	{ "strategy", d_strategy, 1, 1, 0, 0, 0 },
+	{ "temp_dir", d_dir, 1, 1, OFF(temp_dir), 0, 0 },
 	{ "user", d_user, 1, 1, 0, 0, 0 },
 	{ "worker_connections", d_int, 1, 1, OFF(worker_connections), 1,
 	    CONF_MAX_WCONN },
@@ -1689,6 +1691,8 @@ conf_defaults(struct conf *c)
 	c->php_mode = PHP_CGI;
 	strlcpy(c->php_cgi, "/usr/bin/php-cgi", sizeof(c->php_cgi));
 	c->php_timeout_ms = 30000;
+	c->php_buffer_max = (size_t)1 << 30;	/* as fastcgi_max_temp_file_size */
+	strlcpy(c->temp_dir, "/tmp", sizeof(c->temp_dir));
 	c->log_level = LOG_LVL_INFO;
 	c->backend_tls_verify = 1;
 	gzip_defaults(c);

@@ -135,6 +135,8 @@ struct conf {
 	char			 php_cgi[PATH_MAX];	/* /usr/bin/php-cgi */
 	char			 php_fastcgi[PATH_MAX];	/* host:port, unix:/p */
 	int			 php_timeout_ms;	/* 30 s */
+	size_t			 php_buffer_max;	/* spool file, 0: none */
+	char			 temp_dir[PATH_MAX];	/* /tmp */
 
 	char			 error_log[PATH_MAX];	/* "" = stderr */
 	int			 log_level;		/* LOG_LVL_INFO */

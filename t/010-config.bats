@@ -49,6 +49,8 @@ check_conf() {
 	    "cache_size 32m" \
 	    "php off" \
 	    "php_timeout 30s" \
+	    "php_buffer_max 512m" \
+	    "temp_dir /tmp" \
 	    "status_path /maitred/status" \
 	    "status_allow 127.0.0.1 ::1" \
 	    "proxy_splice off" \
@@ -190,6 +192,24 @@ check_conf() {
 	assert_failure 1
 	assert_output --regexp \
 	    "maitred\.conf:$n: backends \"[^\"]*nothere\.cfg\": No such file or directory"
+}
+
+@test "htdocs and temp_dir must be directories: file:line says why" {
+	local d
+	d=$(mtd_dir)
+	touch "$d/plain"
+	for l in "temp_dir $d/nothere" "htdocs $d/nothere" "temp_dir $d/plain"; do
+		write_conf "$l"
+		n=$(conf_line "$l")
+		check_conf
+		assert_failure 1
+		assert_output --partial "maitred.conf:$n: ${l%% *} \"${l#* }\": "
+	done
+	assert_output --partial "Not a directory"
+	write_conf "php_buffer_max lots"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'php_buffer_max: invalid value "lots"'
 }
 
 @test "bad backends lines: backends.cfg:LINE: invalid backend, all shown" {

@@ -356,31 +356,39 @@ EOF
 	assert_output 0
 }
 
-@test "FastCGI to php-fpm" {
-	local fpm d fport
+# start_fpm CHILDREN: a php-fpm on a free port, $FPORT; FPM_DIR its files.
+start_fpm() {
+	local fpm d=$BATS_TEST_TMPDIR/fpm
 	fpm=$(command -v php-fpm8.2 || command -v php-fpm ||
 	    ls /usr/sbin/php-fpm* 2>/dev/null | head -n 1) || true
 	[ -n "$fpm" ] && [ -x "$fpm" ] || skip "php-fpm is not installed"
-	d=$BATS_TEST_TMPDIR/fpm
 	mkdir -p "$d"
-	fport=$(free_port)
+	FPM_DIR=$d
+	FPORT=$(free_port)
 	cat >"$d/php-fpm.conf" <<EOF
 [global]
 pid = $d/fpm.pid
 error_log = $d/fpm.log
 daemonize = no
 [www]
-listen = 127.0.0.1:$fport
+listen = 127.0.0.1:$FPORT
 pm = static
-pm.max_children = 2
+pm.max_children = $1
 catch_workers_output = yes
+access.log = $d/access.log
 EOF
 	local root=()
 	[ "$(id -u)" -ne 0 ] || root=(-R)
 	"$fpm" -F -y "$d/php-fpm.conf" -p "$d" "${root[@]}" </dev/null \
 	    >"$d/stdout" 2>&1 3>&- &
 	FPM_PID=$!
-	wait_for port_listening "$fport" || { cat "$d/stdout" "$d/fpm.log"; false; }
+	wait_for port_listening "$FPORT" || { cat "$d/stdout" "$d/fpm.log"; false; }
+}
+
+@test "FastCGI to php-fpm" {
+	local fport
+	start_fpm 2
+	fport=$FPORT
 	own_instance "php fastcgi 127.0.0.1:$fport" "php_timeout 2s"
 
 	http_get '/echo.php?a=1'
@@ -436,4 +444,75 @@ EOF
 	http_get /echo.php
 	assert_equal "$HTTP_CODE" 502
 	assert log_has "php: connect to 127.0.0.1:$fport: Connection refused"
+}
+
+# slow_readers N TARGET: N clients that ask for TARGET and read nothing
+# until $BATS_TEST_TMPDIR/go exists; then their answers land in slow.I.
+slow_readers() {
+	local i
+	for i in $(seq 1 "$1"); do
+		"$BATS_TEST_DIRNAME"/lib/slowreader.py "$PORT" "$2" \
+		    "$BATS_TEST_TMPDIR/slow.$i" "$BATS_TEST_TMPDIR/go" 60 &
+		OWN_TRACK="${OWN_TRACK:-} $!"
+		SLOW_PIDS="${SLOW_PIDS:-} $!"
+	done
+}
+
+# slow_bodies_ok N LINES: each slow reader got a 200 with LINES numbered
+# lines, whole and in order.
+slow_bodies_ok() {
+	local i want
+	want=$(awk -v n="$2" 'BEGIN { for (i = 0; i < n; i++)
+	    printf "%09d\n", i }' | md5sum)
+	for i in $(seq 1 "$1"); do
+		head -n 1 "$BATS_TEST_TMPDIR/slow.$i.head" |
+		    grep -q '^HTTP/1.1 200'
+		assert_equal "$(md5sum <"$BATS_TEST_TMPDIR/slow.$i")" "$want"
+	done
+}
+
+# fpm_done N: php-fpm's access log has N finished lines.php requests.
+fpm_done() {
+	[ "$(grep -c 'lines.php' "$FPM_DIR/access.log" 2>/dev/null)" -ge "$1" ]
+}
+
+@test "slow clients do not hold php-fpm: answers wait in temp_dir" {
+	local p
+	start_fpm 1
+	OWN_TRACK=$FPM_PID
+	own_instance "php fastcgi 127.0.0.1:$FPORT" "temp_dir $BATS_TEST_TMPDIR"
+	# 2 x 20 MB that nobody reads yet; php-fpm's one child serves both.
+	slow_readers 2 '/lines.php?n=2000000'
+	assert wait_for fpm_done 2
+	# ... and is free for a third client.
+	http_get /echo.php
+	assert_equal "$HTTP_CODE" 200
+	touch "$BATS_TEST_TMPDIR/go"
+	for p in $SLOW_PIDS; do wait "$p" || fail "slow reader: exit $?"; done
+	slow_bodies_ok 2 2000000
+	# The files had no name: nothing is left behind.
+	run find "$BATS_TEST_TMPDIR" -maxdepth 1 -name 'maitred-php.*'
+	assert_output ''
+}
+
+@test "php_buffer_max: past it the script waits for the client, answer whole" {
+	local p
+	own_instance "php cgi $PHP_CGI" "php_buffer_max 1m"
+	slow_readers 1 '/lines.php?n=1000000'
+	wait_for test -e "$BATS_TEST_TMPDIR/slow.1.sent"
+	touch "$BATS_TEST_TMPDIR/go"
+	for p in $SLOW_PIDS; do wait "$p" || fail "slow reader: exit $?"; done
+	slow_bodies_ok 1 1000000
+}
+
+@test "an unusable temp_dir: a warning, and the answer still goes out whole" {
+	local p
+	mkdir "$BATS_TEST_TMPDIR/gone"
+	own_instance "php cgi $PHP_CGI" "temp_dir $BATS_TEST_TMPDIR/gone"
+	rmdir "$BATS_TEST_TMPDIR/gone"
+	slow_readers 1 '/lines.php?n=1000000'
+	assert wait_for log_has "cannot buffer an answer in temp_dir $BATS_TEST_TMPDIR/gone: No such file"
+	touch "$BATS_TEST_TMPDIR/go"
+	for p in $SLOW_PIDS; do wait "$p" || fail "slow reader: exit $?"; done
+	slow_bodies_ok 1 1000000
 }

@@ -114,6 +114,16 @@ struct php {
 	uint64_t	 out_left;	/* sized: body bytes still to come */
 	struct gz_stream *gz;		/* gzip-coding the body, or NULL */
 
+	/*
+	 * Body bytes the client was not ready for, in an unlinked file:
+	 * [spool_r, spool_w) is still to send. php-fpm's worker is then
+	 * free at once, whatever the client's speed (nginx's
+	 * fastcgi_buffering). spool_fd -1: none yet, -2: none possible.
+	 */
+	int		 spool_fd;
+	uint64_t	 spool_r, spool_w;
+	uint8_t		 spool_stuck:1;	/* a write failed: no more */
+
 	char		 eline[PHP_ERRLINE];
 	size_t		 elen;
 };
@@ -128,6 +138,8 @@ static struct sockaddr_storage	 fcgi_ss;
 static socklen_t		 fcgi_sslen;
 /* A FastCGI server that is down fails every PHP request: a line a second. */
 static struct log_limit		 fcgi_warn;
+/* So does a full temp_dir, for every answer that would be buffered. */
+static struct log_limit		 spool_warn;
 
 static void	php_run(struct php *);
 static void	php_abort(struct conn *);
@@ -418,6 +430,8 @@ dead_cb(struct ev_timer *t)
 
 	while ((p = dead) != NULL) {
 		dead = p->next;
+		if (p->spool_fd >= 0)
+			close(p->spool_fd);
 		free(p->wbuf);
 		free(p->cbody);
 		free(p);
@@ -1340,17 +1354,128 @@ php_gz_out(struct php *p, const char *d, size_t len, int finish)
 }
 
 /*
+ * Body bytes <d>/<len> into c->r->out, chunk-framed or gzip-coded as the
+ * head said. Returns the bytes used: fewer when the buffer is full.
+ */
+static size_t
+php_body_out(struct php *p, const char *d, size_t len)
+{
+	struct conn	*c = p->c;
+	size_t		 room;
+	char		 sz[16];
+	int		 n;
+
+	out_compact(c);
+	if (p->gz != NULL)
+		return php_gz_out(p, d, len, 0);
+	room = CONN_OUT_SIZE - c->out_len;
+	if (p->chunked) {
+		if (room < 32)
+			return 0;
+		room -= 32;
+	}
+	len = MTD_MIN(len, room);
+	if (len == 0)
+		return 0;
+	if (p->chunked) {
+		n = snprintf(sz, sizeof(sz), "%zx\r\n", len);
+		resp_append(c, sz, (size_t)n);
+	}
+	resp_append(c, d, len);
+	if (p->chunked)
+		resp_append(c, "\r\n", 2);
+	return len;
+}
+
+/* A file that no name leads to, in temp_dir, or -1. */
+static int
+spool_open(void)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+
+	fd = open(wconf->temp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	/* Not every file system has O_TMPFILE: a name, unlinked at once. */
+	if (fd == -1 && (errno == EOPNOTSUPP || errno == EISDIR ||
+	    errno == EINVAL) && (size_t)snprintf(path, sizeof(path),
+	    "%s/maitred-php.XXXXXX", wconf->temp_dir) < sizeof(path)) {
+		if ((fd = mkostemp(path, O_CLOEXEC)) != -1)
+			(void)unlink(path);
+	}
+	if (fd == -1)
+		log_warnx_limited(&spool_warn, "php: cannot buffer an answer "
+		    "in temp_dir %s: %s", wconf->temp_dir, strerror(errno));
+	return fd;
+}
+
+/*
+ * Keep <d>/<len> in the spool file. Returns the bytes kept: fewer once
+ * php_buffer_max bytes wait there, or when the file cannot be had or
+ * written; the script then waits for the client, as without a spool.
+ */
+static size_t
+php_spool_put(struct php *p, const char *d, size_t len)
+{
+	ssize_t	 n;
+
+	if (p->spool_fd == -2 || p->spool_w >= wconf->php_buffer_max)
+		return 0;
+	if (p->spool_fd == -1 && (p->spool_fd = spool_open()) == -1) {
+		p->spool_fd = -2;
+		return 0;
+	}
+	len = MTD_MIN(len, wconf->php_buffer_max - p->spool_w);
+	n = pwrite(p->spool_fd, d, len, (off_t)p->spool_w);
+	if (n <= 0) {
+		log_warnx_limited(&spool_warn, "php: write to a buffer file "
+		    "in temp_dir %s: %s", wconf->temp_dir,
+		    n == 0 ? "no space" : strerror(errno));
+		p->spool_stuck = 1;	/* what is there still goes out */
+		return 0;
+	}
+	p->spool_w += (uint64_t)n;
+	return (size_t)n;
+}
+
+/* Spooled bytes on to the client's buffer while it has room. */
+static int
+php_spool_drain(struct php *p)
+{
+	char	 buf[PHP_BUF];
+	ssize_t	 n;
+	size_t	 used;
+	int	 progress = 0;
+
+	while (p->spool_r < p->spool_w && p->error == 0) {
+		n = pread(p->spool_fd, buf, (size_t)MTD_MIN(sizeof(buf),
+		    p->spool_w - p->spool_r), (off_t)p->spool_r);
+		if (n <= 0) {
+			log_warnx("php: %s: read back from temp_dir %s: %s",
+			    p->script, wconf->temp_dir,
+			    n == 0 ? "file cut short" : strerror(errno));
+			p->error = 502;
+			return 1;
+		}
+		if ((used = php_body_out(p, buf, (size_t)n)) == 0)
+			break;
+		p->spool_r += used;
+		progress = 1;
+	}
+	if (p->spool_r == p->spool_w)
+		p->spool_r = p->spool_w = 0;	/* the file is reused */
+	return progress;
+}
+
+/*
  * Take the script's output <d>/<len>: the header block first, then the
- * body into c->r->out (chunk-framed). Returns the bytes used; fewer when
- * the client's buffer is full.
+ * body, to the client's buffer or, past what it holds, to the spool.
+ * Returns the bytes used; fewer when neither has room.
  */
 static size_t
 php_stdout(struct php *p, const char *d, size_t len)
 {
 	struct conn	*c = p->c;
-	size_t		 i, room;
-	char		 sz[16];
-	int		 n;
+	size_t		 i, used = 0, want = len;
 
 	if (!p->head_built) {
 		for (i = 0; i < len; i++) {
@@ -1387,32 +1512,16 @@ php_stdout(struct php *p, const char *d, size_t len)
 		c->keep_alive = 0;
 		if (p->out_left == 0)
 			return len;
+		want = (size_t)p->out_left;
 	}
-	out_compact(c);
-	if (p->gz != NULL)
-		return php_gz_out(p, d, len, 0);
-	room = CONN_OUT_SIZE - c->out_len;
-	if (p->chunked) {
-		if (room < 32)
-			return 0;
-		room -= 32;
-	} else if (room == 0)
-		return 0;
-	len = MTD_MIN(len, room);
+	/* Bytes already spooled leave first: no overtaking. */
+	if (p->spool_r == p->spool_w)
+		used = php_body_out(p, d, want);
+	if (used < want && !p->spool_stuck)
+		used += php_spool_put(p, d + used, want - used);
 	if (p->sized)
-		len = MTD_MIN(len, p->out_left);
-	if (len == 0)
-		return 0;
-	if (p->chunked) {
-		n = snprintf(sz, sizeof(sz), "%zx\r\n", len);
-		resp_append(c, sz, (size_t)n);
-	}
-	resp_append(c, d, len);
-	if (p->chunked)
-		resp_append(c, "\r\n", 2);
-	if (p->sized)
-		p->out_left -= len;
-	return len;
+		p->out_left -= used;
+	return used;
 }
 
 static void
@@ -1669,7 +1778,7 @@ php_finished(struct php *p)
 
 	if (p->phase == PH_FINAL)
 		return c->out_off == c->out_len;
-	if (!p->eof || p->roff < p->rlen)
+	if (!p->eof || p->roff < p->rlen || p->spool_r < p->spool_w)
 		return 0;
 	if (!p->head_built) {
 		log_warnx("php: %s: no complete header block in the output",
@@ -1696,6 +1805,21 @@ php_finished(struct php *p)
 		p->terminated = 1;
 	}
 	return c->out_off == c->out_len;
+}
+
+/*
+ * The backend has said all: hang up now, not when the client has read
+ * it. php-fpm's child waits for our close before it takes another
+ * request (a lingering close), and a slow client may read for minutes.
+ * Body bytes not sent yet will never be: the script did not want them.
+ */
+static void
+php_request_over(struct php *p)
+{
+	if (p->bin.io.fd == -1)
+		return;
+	php_io_close(&p->bin);
+	p->stdin_done = 1;
 }
 
 static int
@@ -1735,8 +1859,11 @@ php_run(struct php *p)
 			if ((rc = php_pump_body(p)) == -1)
 				goto gone;
 			progress |= rc;
+			progress |= php_spool_drain(p);
 			progress |= php_pump_out(p);
 			php_pump_err(p);
+			if (p->eof)
+				php_request_over(p);
 		}
 		/* Stage the body's end now: it leaves with the last bytes. */
 		if (p->eof && p->phase == PH_RUN && p->error == 0)
@@ -1842,6 +1969,7 @@ php_start(struct conn *c, const char *path)
 	p->fcgi = wconf->php_mode == PHP_FASTCGI;
 	strlcpy(p->script, path, sizeof(p->script));
 	p->bin.io.fd = p->bout.io.fd = p->berr.io.fd = -1;
+	p->spool_fd = wconf->php_buffer_max > 0 ? -1 : -2;
 	p->hlen = p->bpos = p->bend = c->head_len;
 	avail = c->in_len - c->head_len;
 	switch (req->body) {

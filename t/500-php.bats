@@ -516,3 +516,64 @@ fpm_done() {
 	for p in $SLOW_PIDS; do wait "$p" || fail "slow reader: exit $?"; done
 	slow_bodies_ok 1 1000000
 }
+
+@test "a client trickling its body holds no php-fpm worker: the body is read first" {
+	local f=$BATS_TEST_TMPDIR/body.bin p
+	head -c 300000 /dev/urandom >"$f"
+	start_fpm 1
+	OWN_TRACK=$FPM_PID
+	own_instance "php fastcgi 127.0.0.1:$FPORT" "temp_dir $BATS_TEST_TMPDIR"
+	# Half a body each, sized and chunked, then silence.
+	"$BATS_TEST_DIRNAME"/lib/slowreader.py --post "$f" "$PORT" /input.php \
+	    "$BATS_TEST_TMPDIR/slow.1" "$BATS_TEST_TMPDIR/go" 60 &
+	OWN_TRACK="$OWN_TRACK $!" SLOW_PIDS=$!
+	"$BATS_TEST_DIRNAME"/lib/slowreader.py --post "$f" --chunked "$PORT" \
+	    /input.php "$BATS_TEST_TMPDIR/slow.2" "$BATS_TEST_TMPDIR/go" 60 &
+	OWN_TRACK="$OWN_TRACK $!" SLOW_PIDS="$SLOW_PIDS $!"
+	wait_for test -e "$BATS_TEST_TMPDIR/slow.2.sent"
+	wait_for test -e "$BATS_TEST_TMPDIR/slow.1.sent"
+	# php-fpm's one child is free for others meanwhile.
+	http_get /echo.php -m 5
+	assert_equal "$HTTP_CODE" 200
+	run grep -c . "$FPM_DIR/access.log"
+	assert_output 1
+	touch "$BATS_TEST_TMPDIR/go"
+	for p in $SLOW_PIDS; do wait "$p" || fail "slow client: exit $?"; done
+	for p in 1 2; do
+		grep -q '^HTTP/1.1 200' "$BATS_TEST_TMPDIR/slow.$p.head"
+		assert_equal "$(cat "$BATS_TEST_TMPDIR/slow.$p")" \
+		    "$(stat -c %s "$f") $(md5sum <"$f" | cut -d' ' -f1)"
+	done
+}
+
+@test "a chunked body past 16m reaches the script; php_buffer_max bounds it" {
+	local f=$BATS_TEST_TMPDIR/big.bin
+	head -c $((20 * 1024 * 1024)) /dev/urandom >"$f"
+	# PHP's own post_max_size (8M) would refuse it first.
+	mkdir "$BATS_TEST_TMPDIR/ini"
+	echo 'post_max_size = 64M' >"$BATS_TEST_TMPDIR/ini/big.ini"
+	printf '#!/bin/sh\nPHP_INI_SCAN_DIR=%s exec %s "$@"\n' \
+	    "$BATS_TEST_TMPDIR/ini" "$PHP_CGI" >"$BATS_TEST_TMPDIR/php-big"
+	chmod +x "$BATS_TEST_TMPDIR/php-big"
+	own_instance "php cgi $BATS_TEST_TMPDIR/php-big" \
+	    "temp_dir $BATS_TEST_TMPDIR" "php_buffer_max 30m"
+	http_get /input.php -H 'Transfer-Encoding: chunked' --data-binary "@$f"
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" \
+	    "$(stat -c %s "$f") $(md5sum <"$f" | cut -d' ' -f1)"
+	head -c $((31 * 1024 * 1024)) /dev/zero >"$f"
+	http_get /input.php -H 'Transfer-Encoding: chunked' --data-binary "@$f"
+	assert_equal "$HTTP_CODE" 413
+}
+
+@test "php_buffer_max 0: a chunked body gets 411, a sized one streams" {
+	local f=$BATS_TEST_TMPDIR/b.bin
+	head -c 100000 /dev/urandom >"$f"
+	own_instance "php cgi $PHP_CGI" "php_buffer_max 0"
+	http_get /input.php -H 'Transfer-Encoding: chunked' --data-binary "@$f"
+	assert_equal "$HTTP_CODE" 411
+	http_get /input.php --data-binary "@$f"
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" \
+	    "100000 $(md5sum <"$f" | cut -d' ' -f1)"
+}

@@ -40,7 +40,6 @@
 
 #define PHP_HDR_MAX	8192		/* script's header block */
 #define PHP_BUF		16384		/* staging buffers */
-#define PHP_CHUNKED_MAX	(16u << 20)	/* chunked request body, decoded */
 #define PHP_ERRLINE	1024		/* one stderr line in the error log */
 #define PHP_PATH	"/usr/local/bin:/usr/bin:/bin"
 
@@ -57,7 +56,7 @@
 #define FCGI_MAX_CONTENT	65535
 
 enum php_phase {
-	PH_COLLECT,	/* reading a chunked request body into memory */
+	PH_COLLECT,	/* reading the request body into body_fd */
 	PH_START,	/* spawn the child / connect to php-fpm */
 	PH_RUN,		/* talking to the backend */
 	PH_FINAL,	/* sending an error page, then done */
@@ -92,8 +91,14 @@ struct php {
 	uint32_t	 bpos, bend;
 	uint64_t	 body_left;	/* Content-Length bytes not received */
 	struct http_chunked ch;
-	char		*cbody;		/* decoded chunked body */
-	size_t		 cbody_len, cbody_off;
+	/*
+	 * The body read whole before the script starts, in an unnamed file
+	 * in temp_dir: a client trickling it holds no php-fpm worker, and a
+	 * chunked one gets its CONTENT_LENGTH (nginx's
+	 * fastcgi_request_buffering). [body_off, body_len) is still to go.
+	 */
+	int		 body_fd;	/* -1: streamed as it comes */
+	uint64_t	 body_len, body_off;
 	uint8_t		 chunked_req:1, stdin_done:1, stdin_eof:1;
 
 	/* Towards the backend. */
@@ -412,7 +417,8 @@ php_env_build(struct php *p, struct php_env *e)
 		env_addf(e, "CONTENT_LENGTH", "%llu",
 		    (unsigned long long)req->content_length);
 	else if (req->body == HTTP_BODY_CHUNKED)
-		env_addf(e, "CONTENT_LENGTH", "%zu", p->cbody_len);
+		env_addf(e, "CONTENT_LENGTH", "%llu",
+		    (unsigned long long)p->body_len);
 	env_add(e, "REDIRECT_STATUS", "200");
 	env_add(e, "PATH", PHP_PATH);
 	env_headers(e, req);
@@ -432,8 +438,9 @@ dead_cb(struct ev_timer *t)
 		dead = p->next;
 		if (p->spool_fd >= 0)
 			close(p->spool_fd);
+		if (p->body_fd >= 0)
+			close(p->body_fd);
 		free(p->wbuf);
-		free(p->cbody);
 		free(p);
 	}
 }
@@ -817,7 +824,7 @@ fcgi_preamble(struct php *p)
 	fcgi_header(p->wbuf + off, FCGI_PARAMS, 0);
 	off += FCGI_HDR;
 	/* No body at all: the empty FCGI_STDIN goes in the same write. */
-	if (p->cbody_len == 0 && p->bpos == p->bend && p->body_left == 0) {
+	if (p->body_len == 0 && p->bpos == p->bend && p->body_left == 0) {
 		fcgi_header(p->wbuf + off, FCGI_STDIN, 0);
 		off += FCGI_HDR;
 		p->stdin_eof = 1;
@@ -888,7 +895,9 @@ php_client_recv(struct php *p, size_t max)
 		c->in_len += (uint32_t)n;
 		if (conn_drained(c, (size_t)n, max))
 			c->readable = 0;
-		ev_timer_set(&c->timer, (uint64_t)wconf->php_timeout_ms);
+		/* Until the script runs, the client is the one waited for. */
+		ev_timer_set(&c->timer, (uint64_t)(p->phase == PH_COLLECT ?
+		    wconf->client_timeout_ms : wconf->php_timeout_ms));
 		return 1;
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
@@ -898,38 +907,74 @@ php_client_recv(struct php *p, size_t max)
 	return -1;	/* client gone mid-body */
 }
 
-/* Decode a chunked body into p->cbody. 1 progress, 0 wait, -1 gone. */
+/* Append <d>/<len> to the body file. 0, or -1 with p->error set. */
+static int
+body_put(struct php *p, const char *d, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		n = pwrite(p->body_fd, d, len, (off_t)p->body_len);
+		if (n <= 0) {
+			log_warnx_limited(&spool_warn, "php: write to a body "
+			    "file in temp_dir %s: %s", wconf->temp_dir,
+			    n == 0 ? "no space" : strerror(errno));
+			p->error = 500;
+			return -1;
+		}
+		p->body_len += (uint64_t)n;
+		d += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The body bytes at c->r->in + p->bpos: <*used> of them are taken, of
+ * which <*out> (decoded, at the same place) are body. 1 at the body's
+ * end, 0 for more, -1 with p->error set.
+ */
+static int
+body_take(struct php *p, size_t *used, size_t *out)
+{
+	struct conn	*c = p->c;
+	uint64_t	 limit = wconf->php_buffer_max;
+	int		 rc;
+
+	if (!p->chunked_req) {
+		*used = *out = (size_t)MTD_MIN(c->in_len - p->bpos,
+		    p->body_left);
+		p->body_left -= *used;
+		return p->body_left == 0;
+	}
+	rc = http_chunked_decode(&p->ch, c->r->in + p->bpos,
+	    c->in_len - p->bpos, used, out);
+	if (rc == -1) {
+		p->error = 400;
+		return -1;
+	}
+	if (wconf->client_max_body > 0)
+		limit = MTD_MIN(limit, wconf->client_max_body);
+	if (p->body_len + *out > limit) {
+		p->error = 413;
+		return -1;
+	}
+	return rc;
+}
+
+/* Read the whole body into p->body_fd. 1 progress, 0 wait, -1 gone. */
 static int
 php_collect(struct php *p)
 {
 	struct conn	*c = p->c;
 	size_t		 used, out, rest;
-	char		*nb;
 	int		 rc;
 
 	for (;;) {
 		if (p->bpos < c->in_len) {
-			rc = http_chunked_decode(&p->ch, c->r->in + p->bpos,
-			    c->in_len - p->bpos, &used, &out);
-			if (rc == -1) {
-				p->error = 400;
+			if ((rc = body_take(p, &used, &out)) == -1 ||
+			    body_put(p, c->r->in + p->bpos, out) == -1)
 				return 1;
-			}
-			if (p->cbody_len + out > PHP_CHUNKED_MAX ||
-			    (wconf->client_max_body > 0 && p->cbody_len + out >
-			    wconf->client_max_body)) {
-				p->error = 413;
-				return 1;
-			}
-			nb = realloc(p->cbody, p->cbody_len + out + 1);
-			if (nb == NULL) {
-				p->error = 500;
-				return 1;
-			}
-			p->cbody = nb;
-			memcpy(p->cbody + p->cbody_len, c->r->in + p->bpos,
-			    out);
-			p->cbody_len += out;
 			if (rc == 1) {
 				p->bpos = p->bend = p->bpos + (uint32_t)used;
 				p->phase = PH_START;
@@ -945,7 +990,10 @@ php_collect(struct php *p)
 			p->error = 400;
 			return 1;
 		}
-		rc = php_client_recv(p, CONN_IN_SIZE - c->in_len);
+		/* A sized body: not a byte of what may follow it. */
+		rc = php_client_recv(p, p->chunked_req ? CONN_IN_SIZE -
+		    c->in_len : (size_t)MTD_MIN(CONN_IN_SIZE - c->in_len,
+		    p->body_left));
 		if (rc <= 0)
 			return rc;
 	}
@@ -969,10 +1017,17 @@ php_fill(struct php *p)
 	}
 	p->wlen = p->woff = 0;
 	room = MTD_MIN(p->wcap - hdr, FCGI_MAX_CONTENT);
-	if (p->cbody != NULL && p->cbody_off < p->cbody_len) {
-		n = MTD_MIN(room, p->cbody_len - p->cbody_off);
-		src = p->cbody + p->cbody_off;
-		p->cbody_off += n;
+	if (p->body_fd >= 0 && p->body_off < p->body_len) {
+		n = (size_t)MTD_MIN(room, p->body_len - p->body_off);
+		if (pread(p->body_fd, p->wbuf + hdr, n, (off_t)p->body_off) !=
+		    (ssize_t)n) {
+			log_warn("php: %s: read back the body from temp_dir %s",
+			    p->script, wconf->temp_dir);
+			p->error = 500;
+			return 1;
+		}
+		p->body_off += n;
+		src = NULL;
 	} else if (p->bpos < p->bend) {
 		n = MTD_MIN(room, p->bend - p->bpos);
 		src = c->r->in + p->bpos;
@@ -999,7 +1054,7 @@ php_fill(struct php *p)
 	}
 	if (hdr)
 		fcgi_header(p->wbuf, FCGI_STDIN, n);
-	if (n > 0)
+	if (src != NULL)	/* else read in place, or nothing */
 		memcpy(p->wbuf + hdr, src, n);
 	p->wlen = hdr + n;
 	return 1;
@@ -1879,8 +1934,9 @@ php_run(struct php *p)
 		if (progress && p->phase == PH_RUN && !p->eof)
 			ev_timer_set(&c->timer, (uint64_t)wconf->php_timeout_ms);
 		if (p->phase != PH_COLLECT && php_finished(p)) {
-			if (p->phase == PH_RUN && (!p->stdin_eof ||
-			    p->body_left > 0 || p->bpos < p->bend))
+			if (p->phase == PH_RUN && ((!p->stdin_eof &&
+			    p->body_fd == -1) || p->body_left > 0 ||
+			    p->bpos < p->bend))
 				c->keep_alive = 0;	/* body not all read */
 			else if (p->phase == PH_RUN)
 				c->head_len = p->bend;
@@ -1972,19 +2028,32 @@ php_start(struct conn *c, const char *path)
 	p->spool_fd = wconf->php_buffer_max > 0 ? -1 : -2;
 	p->hlen = p->bpos = p->bend = c->head_len;
 	avail = c->in_len - c->head_len;
+	p->body_fd = -1;
+	p->phase = PH_START;
 	switch (req->body) {
 	case HTTP_BODY_LENGTH:
 		p->bend += (uint32_t)MTD_MIN(avail, req->content_length);
 		p->body_left = req->content_length - (p->bend - p->bpos);
-		p->phase = PH_START;
+		/* Past php_buffer_max, or without a file: streamed. */
+		if (p->body_left > 0 &&
+		    req->content_length <= wconf->php_buffer_max &&
+		    (p->body_fd = spool_open()) != -1) {
+			p->bend = p->bpos;
+			p->body_left = req->content_length;
+			p->phase = PH_COLLECT;
+		}
 		break;
 	case HTTP_BODY_CHUNKED:
 		p->chunked_req = 1;
 		http_chunked_init_relayed(&p->ch);
 		p->phase = PH_COLLECT;
+		/* The script needs its length first: no file, no body. */
+		if (wconf->php_buffer_max == 0)
+			p->error = 411;
+		else if ((p->body_fd = spool_open()) == -1)
+			p->error = 500;
 		break;
 	default:
-		p->phase = PH_START;
 		break;
 	}
 	/* We read the body exactly: keep-alive is possible again. */

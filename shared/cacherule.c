@@ -77,16 +77,29 @@ cacherule_covers(const char *earlier, const char *later)
 	return prev[nl];
 }
 
+/*
+ * The first rule that matches decides, except that a "never cache" rule
+ * (max_age 0) that matches wins wherever it stands: the seed lists its
+ * never-cache API rule after its catch-all and means the API to stay
+ * out.
+ */
 const struct conf_cache_rule *
 cacherule_find(const struct conf *c, const char *path, size_t len)
 {
-	const char	*q;
-	int		 i;
+	const struct conf_cache_rule	*first = NULL, *r;
+	const char			*q;
+	int				 i;
 
 	if ((q = memchr(path, '?', len)) != NULL)
 		len = q - path;
-	for (i = 0; i < c->ncache_rules; i++)
-		if (cacherule_match(c->cache_rules[i].pattern, path, len))
-			return &c->cache_rules[i];
-	return NULL;
+	for (i = 0; i < c->ncache_rules; i++) {
+		r = &c->cache_rules[i];
+		if ((first != NULL && r->max_age > 0) ||
+		    !cacherule_match(r->pattern, path, len))
+			continue;
+		if (r->max_age == 0)
+			return r;
+		first = r;
+	}
+	return first;
 }

@@ -751,9 +751,9 @@ cache_rule_parse(char *s, struct conf_cache_rule *rule)
 }
 
 /*
- * First match wins, so a rule listed after a broader one never applies
- * (the seed's example has a catch-all first). Not an error, as the file
- * still means something; but say so, -t included.
+ * First match wins, so a caching rule listed after a broader one never
+ * applies ("never cache" rules apply wherever they are). Not an error,
+ * as the file still means something; but say so, -t included.
  */
 static void
 warn_shadowed_rules(const struct conf *c, const char *path)
@@ -764,6 +764,8 @@ warn_shadowed_rules(const struct conf *c, const char *path)
 	/* Quadratic: long generated files are not checked past this. */
 	for (i = 1; i < MTD_MIN(c->ncache_rules, 512); i++) {
 		b = &c->cache_rules[i];
+		if (b->max_age == 0)
+			continue;
 		for (j = 0; j < i; j++) {
 			a = &c->cache_rules[j];
 			if (!cacherule_covers(a->pattern, b->pattern))

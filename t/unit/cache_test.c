@@ -182,11 +182,14 @@ test_rules(void)
 	    "/s/site.css?v=3: rule 2, query ignored");
 	p = "/api/data";
 	r = cacherule_find(c, p, strlen(p));
-	ok(r == &rules[2] && r->max_age == 5,
-	    "/api/data: /* comes first and wins");
+	ok(r == &rules[3] && r->max_age == 0,
+	    "/api/data: a never-cache rule wins after /*");
 	p = "/api/x.html";
-	ok(cacherule_find(c, p, strlen(p)) == &rules[0],
-	    "/api/x.html: *.html comes first");
+	ok(cacherule_find(c, p, strlen(p)) == &rules[3],
+	    "/api/x.html: a never-cache rule wins after *.html");
+	p = "/apix";
+	ok(cacherule_find(c, p, strlen(p)) == &rules[2],
+	    "/apix: /* (the never-cache rule does not match)");
 	p = "/x.html.bak?a.html";
 	ok(cacherule_find(c, p, strlen(p)) == &rules[2],
 	    "query bytes are not matched");

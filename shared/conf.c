@@ -1264,6 +1264,11 @@ d_php(struct loader *ld, const struct directive *d, int argc, char **argv)
 		c->php_mode = PHP_CGI;
 		if (resolve(ld, argv[2], c->php_cgi, sizeof(c->php_cgi)) == -1)
 			bad_value(ld, d->name, argv[2], "path too long");
+		/* Not fatal: a proxy needs no PHP, and .php files get 500. */
+		else if (access(c->php_cgi, X_OK) == -1)
+			log_warnx("%s:%d: php: cannot run \"%s\": %s; .php "
+			    "files will get 500", ld->r->path, ld->r->lineno,
+			    c->php_cgi, strerror(errno));
 	} else {
 		c->php_mode = PHP_FASTCGI;
 		set_fastcgi(ld, d->name, argv[2]);

@@ -331,7 +331,27 @@ EOF
 	assert_equal "$(cat "$HTTP_BODY")" body
 	log_has 'word.php: header line without a colon ignored: "JustAWord"'
 	log_has 'killed by signal 11'
+	# said once per answer, naming the program
+	run grep -c "nohead.php: no complete header block in the output (is $fake a CGI program?)" \
+	    "$MTD_DIR/error.log"
+	assert_output 1
 	wait_for -t 5 no_zombies
+}
+
+@test "a CGI program that cannot run: -t warns, .php gets 500" {
+	local i
+	own_instance "php cgi $BATS_TEST_TMPDIR/no-php-cgi"
+	run "$MAITRED" -t -c "$MTD_DIR/maitred.conf"
+	assert_success
+	assert_output --partial "php: cannot run \"$BATS_TEST_TMPDIR/no-php-cgi\": No such file or directory; .php files will get 500"
+	http_get /echo.php
+	assert_equal "$HTTP_CODE" 500
+	http_get /echo.php
+	assert_equal "$HTTP_CODE" 500
+	assert log_has "php: cannot run $BATS_TEST_TMPDIR/no-php-cgi: No such file"
+	# at most once a second per worker, not once per request
+	for i in 1 2 3 4 5 6 7 8; do http_get /echo.php; done
+	[ "$(grep -c 'cannot run' "$MTD_DIR/error.log")" -le 4 ]
 }
 
 @test "client_max_body_size: 413 for a PHP body past it, declared or chunked" {

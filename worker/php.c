@@ -141,7 +141,8 @@ static char		 docroot[PATH_MAX];
 
 static struct sockaddr_storage	 fcgi_ss;
 static socklen_t		 fcgi_sslen;
-/* A FastCGI server that is down fails every PHP request: a line a second. */
+/* A FastCGI server that is down (or a CGI program missing) fails every
+ * PHP request: a line a second. */
 static struct log_limit		 fcgi_warn;
 /* So does a full temp_dir, for every answer that would be buffered. */
 static struct log_limit		 spool_warn;
@@ -691,6 +692,14 @@ php_spawn(struct php *p)
 	int		 fds[3][2];
 	pid_t		 pid;
 
+	/* A CGI program that cannot run is our error (500), not a bad
+	 * answer from it (502); said once, not in a child per request. */
+	if (access(wconf->php_cgi, X_OK) == -1) {
+		log_warnx_limited(&fcgi_warn, "php: cannot run %s: %s",
+		    wconf->php_cgi, strerror(errno));
+		p->error = 500;
+		return -1;
+	}
 	memset(&e, 0, sizeof(e));
 	if (php_pipes_open(fds) == -1)
 		goto fail;
@@ -1833,11 +1842,14 @@ php_finished(struct php *p)
 
 	if (p->phase == PH_FINAL)
 		return c->out_off == c->out_len;
-	if (!p->eof || p->roff < p->rlen || p->spool_r < p->spool_w)
-		return 0;
+	if (!p->eof || p->roff < p->rlen || p->spool_r < p->spool_w ||
+	    p->error != 0)
+		return 0;	/* an error is said once, by php_fail() */
 	if (!p->head_built) {
-		log_warnx("php: %s: no complete header block in the output",
-		    p->script);
+		/* php (the CLI) where php-cgi belongs sends no header. */
+		log_warnx("php: %s: no complete header block in the output%s%s%s",
+		    p->script, p->fcgi ? "" : " (is ", p->fcgi ? "" :
+		    wconf->php_cgi, p->fcgi ? "" : " a CGI program?)");
 		p->error = 502;
 		return 0;
 	}
@@ -1885,7 +1897,7 @@ php_begin(struct php *p)
 	ev_timer_set(&p->c->timer, (uint64_t)wconf->php_timeout_ms);
 	rc = p->fcgi ? fcgi_connect(p) : php_spawn(p);
 	p->phase = PH_RUN;
-	if (rc == -1)
+	if (rc == -1 && p->error == 0)
 		p->error = 502;
 	return 1;
 }

@@ -112,7 +112,8 @@ parse_cli(int argc, char **argv, struct cli *o)
 
 	memset(o, 0, sizeof(*o));
 	o->strategy = -1;
-	while ((ch = getopt(argc, argv, "c:p:s:w:dtvh")) != -1) {
+	opterr = 0;	/* our messages start "maitred:", not with argv[0] */
+	while ((ch = getopt(argc, argv, ":c:p:s:w:dtvh")) != -1) {
 		switch (ch) {
 		case 'c':
 			o->conf = optarg;
@@ -143,12 +144,21 @@ parse_cli(int argc, char **argv, struct cli *o)
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case ':':
+			fprintf(stderr, "maitred: option -%c needs a value\n",
+			    optopt);
+			usage(stderr);
+			exit(1);
 		default:
+			fprintf(stderr, "maitred: unknown option -%c\n",
+			    optopt);
 			usage(stderr);
 			exit(1);
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, "maitred: unexpected argument \"%s\"\n",
+		    argv[optind]);
 		usage(stderr);
 		exit(1);
 	}

@@ -30,13 +30,24 @@ teardown() {
 	assert_failure 1
 	assert_output ""
 	[[ "$stderr" == *-c* && "$stderr" == *-w* ]]
+	# named as maitred, not by the path it was run from
+	[[ "${stderr_lines[0]}" == "maitred: unknown option -x" ]]
 }
 
 @test "a flag without its argument exits 1" {
 	run "$MAITRED" -c
 	assert_failure 1
+	assert_line --index 0 "maitred: option -c needs a value"
 	run "$MAITRED" -t -c "$MTD_CONF" -w
 	assert_failure 1
+	assert_line --index 0 "maitred: option -w needs a value"
+}
+
+@test "a stray argument is named, then the usage" {
+	run "$MAITRED" -t extra
+	assert_failure 1
+	assert_line --index 0 'maitred: unexpected argument "extra"'
+	assert_line --index 1 --partial "usage: maitred"
 }
 
 @test "-t on a good configuration prints configuration ok and exits 0" {

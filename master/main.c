@@ -23,6 +23,7 @@
 #include "master.h"
 #include "mtd.h"
 #include "shm.h"
+#include "title.h"
 
 extern char	**environ;
 
@@ -220,7 +221,7 @@ main(int argc, char **argv)
 	struct pidfh		*pfh;
 	struct cli		 o;
 
-	setproctitle_init(argc, argv, environ);
+	title_init(argc, argv, environ);
 	parse_cli(argc, argv, &o);
 	if (conf_load(&conf, o.conf) == -1)
 		exit(1);
@@ -263,7 +264,7 @@ main(int argc, char **argv)
 	}
 	log_set_tee(!o.daemonize && conf.error_log[0] != '\0' &&
 	    isatty(2));
-	setproctitle("-maitred: master process %s", conf.path);
+	title_set("maitred: master process %s", conf.path);
 	master_run(&conf, conf.path, &mo);
 	if (pfh != NULL)
 		pidfile_remove(pfh);

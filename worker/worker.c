@@ -30,6 +30,7 @@
 #include "signals.h"
 #include "static.h"
 #include "stats.h"
+#include "title.h"
 #include "worker.h"
 
 #ifdef MTD_TEST_HOOKS
@@ -303,7 +304,7 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)
 		_exit(0);
-	setproctitle("-maitred: worker process");
+	title_set("maitred: worker process");
 	set_sched_policy(c->worker_sched_batch);
 	stats_self = shm_stats_slot(slot);
 	proxy_init();

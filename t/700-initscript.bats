@@ -157,9 +157,13 @@ master_pid() {
 	assert_success
 }
 
-@test "init script: reload of a stopped daemon fails" {
+@test "init script: reload of a stopped daemon fails, on a line of its own" {
 	run initscript reload
-	assert_failure
+	assert_equal "$status" 7
+	assert_line --regexp "^maitred is not running"
+	run initscript force-reload
+	assert_equal "$status" 7
+	refute_output --partial "configuration:"
 }
 
 @test "init script: restart gives a new master; a broken config keeps the old" {

@@ -154,6 +154,20 @@ ms_since(const struct timespec *t0)
 	    (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/* Which strategy spreads requests over how many backends: -s included. */
+static void
+log_balancing(const struct conf *c)
+{
+	if (c->nbackends == 0) {
+		log_info("no backends: only local files are served");
+		return;
+	}
+	log_info("balancing %d backend%s with %s%s%s", c->nbackends,
+	    c->nbackends == 1 ? "" : "s", conf_strategy_str(c->strategy),
+	    c->sticky_cookie[0] != '\0' ? ", sticky cookie " : "",
+	    c->sticky_cookie);
+}
+
 static void
 begin_stop(enum stop_mode mode)
 {
@@ -310,6 +324,7 @@ reload(void)
 	}
 	current = current_heap = next;
 	log_info("configuration reloaded");
+	log_balancing(current);
 	return;
 failed_free:
 	conf_free(next);
@@ -470,6 +485,7 @@ master_run(struct conf *c, const char *path, const struct master_opts *o)
 	log_info("maitred %s started: %d worker%s, listening on %s",
 	    MTD_VERSION, c->workers, c->workers == 1 ? "" : "s",
 	    master_listen_text(c));
+	log_balancing(c);
 	health_init(current, shm_backends());
 	master_loop();
 	health_stop();

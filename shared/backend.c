@@ -469,6 +469,8 @@ backend_report(struct backend_table *t, int i, int ok, const char *why)
 	s = &t->slot[i];
 	atomic_fetch_add_explicit(&s->checks_total, 1, memory_order_relaxed);
 	if (ok) {
+		if (LOG_DEBUGGING())
+			log_debug("backend %s: check ok", s->name);
 		atomic_store(&s->fails, 0);
 		expect = 0;
 		if (atomic_compare_exchange_strong(&s->up, &expect, 1))
@@ -477,6 +479,9 @@ backend_report(struct backend_table *t, int i, int ok, const char *why)
 	}
 	atomic_fetch_add_explicit(&s->failures_total, 1, memory_order_relaxed);
 	f = atomic_fetch_add(&s->fails, 1) + 1;
+	if (LOG_DEBUGGING())
+		log_debug("backend %s: check failed: %s (%d/%d)", s->name,
+		    why != NULL ? why : "failed", f, s->max_failures);
 	expect = 1;
 	if (f >= s->max_failures &&
 	    atomic_compare_exchange_strong(&s->up, &expect, 0))

@@ -21,7 +21,7 @@
 #include "mtd.h"
 
 static int	 log_fd = 2;
-static int	 log_level = LOG_LVL_INFO;
+int		 log_threshold = LOG_LVL_INFO;
 static int	 log_tee;
 static int	 log_startup = 1;	/* plain "maitred: msg" lines */
 static char	 log_path[4096];
@@ -59,7 +59,7 @@ log_level_str(int level)
 void
 log_set_level(int level)
 {
-	log_level = level;
+	log_threshold = level;
 }
 
 void
@@ -204,7 +204,7 @@ vlog(int level, int with_errno, const char *fmt, va_list ap)
 	size_t		 n;
 	int		 r, saved = errno;
 
-	if (level < log_level)
+	if (level < log_threshold)
 		return;
 	if (log_startup) {
 		vlog_plain(with_errno, saved, fmt, ap);

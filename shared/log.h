@@ -37,6 +37,13 @@ void	 log_set_tee(int);
 void	 log_reopen(void);
 void	 log_close(void);
 
+/*
+ * The lowest level written. Test LOG_DEBUGGING() before building the
+ * arguments of a log_debug() on a hot path: it costs one load.
+ */
+extern int	 log_threshold;
+#define LOG_DEBUGGING()	(log_threshold <= LOG_LVL_DEBUG)
+
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -51,6 +51,30 @@ PY
 	assert_output 0
 }
 
+@test "log_level debug: the strategy, each route, cache decisions and checks" {
+	local d bp
+	d=$(mtd_dir)
+	bp=$(backend_start b1)
+	echo "127.0.0.1:$bp:1:3" >"$d/backends.cfg"
+	printf '/api/*:0:0\n/*:5:51200\n' >"$d/rules.cfg"
+	write_conf "log_level debug" "backends $d/backends.cfg" \
+	    "cache_rules $d/rules.cfg" "strategy least-conn" "health_interval 1s"
+	maitred_start
+	assert log_has "\\[INFO\\] .* balancing 1 backend with least-conn$"
+	http_get /a
+	http_get /a
+	http_get /api/x
+	assert log_has "\\[DEBUG\\] .* cache: /a MISS \\(rule \"/\\*\"\\)"
+	assert log_has "\\[DEBUG\\] .* proxy: 127.0.0.1 GET /a to backend 127.0.0.1:$bp \\(least-conn\\)"
+	assert log_has "cache: stored a 200 answer for 5 s"
+	assert log_has "cache: /a HIT"
+	assert log_has "cache: /api/x BYPASS \\(rule \"/api/\\*\"\\)"
+	assert wait_for log_has "\\[DEBUG\\] .* backend 127.0.0.1:$bp: check ok"
+	# a failed check says why, and how many in a row
+	kill -TERM "$(backend_pid b1)"
+	assert wait_for log_has "check failed: connect refused \\(1/3\\)"
+}
+
 @test "access log lines from 4 workers under load never interleave" {
 	WORKERS=4 write_conf
 	maitred_start

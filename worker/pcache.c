@@ -786,9 +786,29 @@ pc_test_hooks(struct conn *c)
 }
 #endif
 
+/* log_level debug: what the cache made of a request, and by which rule. */
+static void
+pc_debug(const struct pcache *pc, const struct conn *c)
+{
+	const struct http_request	*req = &c->r->req;
+	const char			*why = "no rule matches";
+
+	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD)
+		why = "not GET or HEAD";
+	else if (pc->rule != NULL)
+		why = pc->rule->pattern;
+	log_debug("cache: %.*s %s (%s%s%s)", (int)MTD_MIN(req->target.len,
+	    200), req->target.p, c->cache != NULL ? c->cache : "-",
+	    pc->rule != NULL ? "rule \"" : "", why,
+	    pc->rule != NULL ? "\"" : "");
+}
+
 int
 pcache_start(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 {
+	int	 rc;
+
+	pc->rule = NULL;
 	if (pc_region() == NULL || wconf->ncache_rules == 0 ||
 	    c->r->req.upgrade) {
 		pc->mode = PCACHE_OFF;
@@ -797,13 +817,18 @@ pcache_start(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 	if (!pc_eligible(pc, c)) {
 		pc->mode = PCACHE_BYPASS;
 		c->cache = "BYPASS";
+		if (LOG_DEBUGGING())
+			pc_debug(pc, c);
 		return PCACHE_FORWARD;
 	}
 	pc->mode = PCACHE_MISS;
 #ifdef MTD_TEST_HOOKS
 	pc_test_hooks(c);
 #endif
-	return pc_lookup(pc, c, buf, buflen);
+	rc = pc_lookup(pc, c, buf, buflen);
+	if (LOG_DEBUGGING() && rc != PCACHE_WAIT)
+		pc_debug(pc, c);
+	return rc;
 }
 
 int
@@ -1136,6 +1161,9 @@ pcache_body(struct pcache *pc, const char *p, size_t n, int done)
 		    pc->ttl + pc->age, ev_wall() - pc->age,
 		    pc->etag[0] != '\0' ? pc->etag : NULL, pc->last_modified);
 		pc->storing = 0;
+		if (LOG_DEBUGGING())
+			log_debug("cache: stored a %d answer for %ld s",
+			    pc->status, pc->ttl);
 	}
 }
 

@@ -1951,6 +1951,22 @@ local_shortage(int err)
  * Connect to px->backend (or first pick one when <pick>), retrying
  * other backends while connects fail at once.
  */
+/* log_level debug: who goes where, and why, request by request. */
+static void
+px_debug_route(struct proxy *px, const char *backend)
+{
+	const struct http_request	*req = &px->c->r->req;
+	char				 peer[64];
+
+	log_debug("proxy: %s %.*s %.*s to backend %s (%s%s)",
+	    conn_peer_str(px->c, peer, sizeof(peer)),
+	    (int)req->method_str.len, req->method_str.p,
+	    (int)MTD_MIN(req->target.len, 200), req->target.p, backend,
+	    px->sticky >= 0 && px->ntries == 0 ? "sticky cookie" :
+	    conf_strategy_str(wconf->strategy),
+	    px->ntries > 0 ? ", retry" : "");
+}
+
 static int
 px_open(struct proxy *px, int pick)
 {
@@ -1973,6 +1989,8 @@ px_open(struct proxy *px, int pick)
 		pick = 1;
 		s = backend_get(bt, px->backend);
 		c->upstream = s->name;
+		if (LOG_DEBUGGING())
+			px_debug_route(px, s->name);
 		up = upstream_get(px->backend, (const struct sockaddr *)&s->ss,
 		    s->sslen, px->fresh, px, px_up_event);
 		if (up != NULL)

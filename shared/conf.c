@@ -688,6 +688,10 @@ read_backends(struct loader *ld, struct lreader *r)
 		else
 			c->backends[c->nbackends++] = b;
 	}
+	/* Legal (backends may come later, with a reload), but say so. */
+	if (c->nbackends == 0 && *r->errors == 0)
+		log_warnx("%s: no backends: a request for no local file "
+		    "gets 503", r->path);
 }
 
 /*

@@ -619,6 +619,18 @@ PY
 	log_has "127\.0\.0\.1:$p1.*(connect|down)"
 }
 
+@test "a backends file with none in it: -t warns, non-local paths get 503" {
+	printf '# none yet\n' >"$BATS_TEST_TMPDIR/b.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/b.cfg"
+	run "$MAITRED" -t -c "$MTD_DIR/maitred.conf"
+	assert_success
+	assert_output --partial "$BATS_TEST_TMPDIR/b.cfg: no backends: a request for no local file gets 503"
+	http_get /nobody
+	assert_equal "$HTTP_CODE" 503
+	http_get /hello.txt
+	assert_equal "$HTTP_CODE" 200
+}
+
 @test "a backend that never finishes the handshake: connect timeout, then another backend" {
 	local d=$BATS_TEST_TMPDIR full i
 	# A listener whose accept queue is full: the kernel drops further

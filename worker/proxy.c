@@ -147,14 +147,17 @@ static const struct handler_ops proxy_ops = {
 void
 proxy_init(void)
 {
-	if (wconf->nbackends > 0 && shm != NULL)
+	if ((wconf->nbackends > 0 || wconf->backends_path[0] != '\0') &&
+	    shm != NULL)
 		bt = shm_backends();
 }
 
 int
 proxy_enabled(void)
 {
-	return bt != NULL && backend_count(bt) > 0;
+	/* A backends file with none in it still means "proxy": 503. */
+	return bt != NULL && (backend_count(bt) > 0 ||
+	    wconf->backends_path[0] != '\0');
 }
 
 /* Small helpers. */

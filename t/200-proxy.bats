@@ -455,7 +455,9 @@ PY
 # (below), then closes; for answers t/backend.py cannot give.
 canned_backend() {
 	python3 - "$1" 3>&- <<'PY' &
-import socket, sys, threading
+import socket, sys, threading, time
+CHUNKED = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"5\r\nhello\r\n0\r\n")
 ANSWERS = {
     b"/twocl": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
                b"Content-Length: 5\r\n\r\nhello",
@@ -471,7 +473,23 @@ ANSWERS = {
     b"/trailer": b"HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
                  b"X-Sum: abc\r\n\r\n",
+    b"/trailer-banned": CHUNKED + b"X-Sum: abc\r\nContent-Length: 99\r\n"
+        b"Transfer-Encoding: chunked\r\nHost: evil\r\nSet-Cookie: a=b\r\n"
+        b"cache-control: no-store\r\nProxy-Authenticate: Basic\r\n"
+        b"Content-Type: text/evil\r\nLocation: /x\r\nTrailer: X-Two\r\n"
+        b"Connection: close\r\nETag: \"t\"\r\nX-Two: 2\r\n\r\n",
+    # a tuple: pieces sent 0.3 s apart, so many reads for the proxy
+    b"/trailer-split": (CHUNKED + b"X-Su", b"m: abc\r\nSet-Coo",
+                        b"kie: a=b\r\nX-Two: 2\r", b"\n\r", b"\n"),
 }
+# After a first piece with the body and a good field: a bad trailer line.
+BAD = {b"ctl": b"X-Bad: a\x01b\r\n", b"lf": b"X-Bad: v\n",
+       b"colon": b"X-Bad\r\n", b"name": b"X Bad: v\r\n",
+       b"fold": b"X-Bad: v\r\n folded\r\n",
+       b"big": b"X-Big: " + b"a" * 17000 + b"\r\n"}
+for k, v in BAD.items():
+    ANSWERS[b"/tbad-" + k] = (CHUNKED + b"X-Sum: abc\r\n", v + b"\r\n")
+    ANSWERS[b"/tbad1-" + k] = CHUNKED + b"X-Sum: abc\r\n" + v + b"\r\n"
 def serve(c):
     data = b""
     while b"\r\n\r\n" not in data:
@@ -480,8 +498,15 @@ def serve(c):
             return c.close()
         data += d
     path = data.split(b" ")[1]
-    c.sendall(ANSWERS.get(path, b"HTTP/1.1 404 Not Found\r\n"
-                          b"Content-Length: 0\r\n\r\n"))
+    a = ANSWERS.get(path, b"HTTP/1.1 404 Not Found\r\n"
+                    b"Content-Length: 0\r\n\r\n")
+    for i, piece in enumerate(a if isinstance(a, tuple) else (a,)):
+        if i > 0:
+            time.sleep(0.3)
+        try:
+            c.sendall(piece)
+        except OSError:
+            break
     c.close()
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -521,6 +546,85 @@ PY
 	refute_output --partial 'Transfer-Encoding'
 	refute_output --partial 'Trailer'
 	assert_output --partial 'hello'
+}
+
+# chunked_end: read a raw answer with a chunked body on stdin; print
+# "data BYTES", then "complete" and a "trailer LINE" for each trailer
+# field, or "cut" when the body does not end as chunked framing says.
+chunked_end() {
+	python3 -c '
+import sys
+raw = sys.stdin.buffer.read()
+head, sep, body = raw.partition(b"\r\n\r\n")
+data = b""
+while sep:
+    line, sep, body = body.partition(b"\r\n")
+    if not sep or not line:
+        break
+    n = int(line.split(b";")[0], 16)
+    if n == 0:
+        fields = []
+        while True:
+            line, sep, body = body.partition(b"\r\n")
+            if not sep or not line:
+                break
+            fields.append(line)
+        break
+    if len(body) < n + 2:
+        sep = b""
+        break
+    data, body = data + body[:n], body[n + 2:]
+print("data", data.decode("latin-1"))
+if not sep:
+    print("cut")
+    sys.exit()
+print("complete")
+for f in fields:
+    print("trailer", f.decode("latin-1"))
+if body:
+    print("then", body)
+'
+}
+
+@test "trailer fields that frame, route or control the answer are dropped, whole or split" {
+	local cb f=$BATS_TEST_TMPDIR/answer
+	cb=$(free_port)
+	canned_backend "$cb"
+	printf '127.0.0.1:%s:1:1000\n' "$cb" >"$BATS_TEST_TMPDIR/one.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	for p in /trailer-banned /trailer-split; do
+		raw --timeout 5 "GET $p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" >"$f"
+		run chunked_end <"$f"
+		assert_output "$(printf '%s\n' 'data hello' complete \
+		    'trailer X-Sum: abc' 'trailer X-Two: 2')"
+	done
+	# a keep-alive client gets the next answer right after the trailers
+	raw --timeout 5 'GET /trailer-split HTTP/1.1\r\nHost: x\r\n\r\n' \
+	    'GET /trailer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >"$f"
+	run chunked_end <"$f"
+	assert_line 'trailer X-Two: 2'
+	assert_line --regexp "^then b'HTTP/1\\.1 200 OK"
+}
+
+@test "a malformed trailer section cuts the answer, and none of it is relayed" {
+	local cb p f=$BATS_TEST_TMPDIR/answer
+	cb=$(free_port)
+	canned_backend "$cb"
+	printf '127.0.0.1:%s:1:1000\n' "$cb" >"$BATS_TEST_TMPDIR/one.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	for p in ctl lf colon name fold big; do
+		# the body went out before the trailers came: cut
+		raw --timeout 5 "GET /tbad-$p HTTP/1.1\r\nHost: x\r\n\r\n" >"$f"
+		run chunked_end <"$f"
+		assert_output "$(printf '%s\n' 'data hello' cut)"
+		run grep -c X-Sum "$f"
+		assert_output 0
+		# all of it with the head: a clean 502
+		run raw --timeout 5 "GET /tbad1-$p HTTP/1.1\r\nHost: x\r\n\r\n"
+		assert_line --index 0 --regexp '^HTTP/1\.1 502 '
+		refute_output --partial hello
+	done
+	assert log_has "upstream 127.0.0.1:$cb: bad chunked framing"
 }
 
 @test "interim answers: 103 Early Hints reach HTTP/1.1 clients, a backend's 100 does not" {

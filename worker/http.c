@@ -1075,6 +1075,73 @@ http_chunked_decode(struct http_chunked *ch, char *buf, size_t len,
 }
 
 /*
+ * Bytes of the trailer section (the lines after the last chunk, its final
+ * empty line included) that <ch> has scanned, 0 before it starts. Within
+ * one scan they are the last of the <*used> bytes. Pure, any process.
+ */
+size_t
+http_chunked_trailer_len(const struct http_chunked *ch)
+{
+	return ch->state >= CH_TRAILER && ch->state <= CH_DONE ?
+	    ch->line_len : 0;
+}
+
+/*
+ * RFC 9110 6.5.1: no trailer may frame, route or control the message, nor
+ * say how to process its content; the caller drops these. Prefixes end
+ * in '-'.
+ */
+static const char *const trailer_banned[] = {
+	"Age", "Authorization", "Cache-Control", "Connection",
+	"Content-Encoding", "Content-Length", "Content-Range", "Content-Type",
+	"Cookie", "Date", "ETag", "Expect", "Expires", "Host", "If-",
+	"Keep-Alive", "Last-Modified", "Location", "Max-Forwards", "Pragma",
+	"Proxy-", "Range", "Retry-After", "Set-Cookie", "TE", "Trailer",
+	"Transfer-Encoding", "Upgrade", "Vary", "Warning", "WWW-Authenticate",
+};
+
+static int
+trailer_is_banned(const char *name, size_t len)
+{
+	size_t	 i, n;
+
+	for (i = 0; i < sizeof(trailer_banned) / sizeof(trailer_banned[0]);
+	    i++) {
+		n = strlen(trailer_banned[i]);
+		if (trailer_banned[i][n - 1] == '-' ? len > n &&
+		    str_ieq(name, n, trailer_banned[i], n) :
+		    str_ieq(name, len, trailer_banned[i], n))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Drop, in place, the fields a trailer may not carry from the trailer
+ * section at <p> (<len> bytes that a relaying scanner accepted: field
+ * lines, then the empty line). Returns the new length. Pure, any process.
+ */
+size_t
+http_trailers_filter(char *p, size_t len)
+{
+	const char	*lf, *colon;
+	size_t		 r = 0, w = 0, n;
+
+	while (r < len) {
+		lf = memchr(p + r, '\n', len - r);
+		n = lf != NULL ? (size_t)(lf - (p + r)) + 1 : len - r;
+		colon = memchr(p + r, ':', n);
+		if (colon == NULL ||
+		    !trailer_is_banned(p + r, (size_t)(colon - (p + r)))) {
+			memmove(p + w, p + r, n);
+			w += n;
+		}
+		r += n;
+	}
+	return w;
+}
+
+/*
  * Find the field named <name> (any case) among the <n> headers at <h>.
  * Returns its value, or NULL. Pure, any process.
  */

@@ -152,7 +152,7 @@ struct http_chunked {
 	int		 state;
 	uint64_t	 remaining;	/* data bytes left in this chunk */
 	uint64_t	 total;		/* data bytes so far */
-	size_t		 line_len;	/* bytes of this size line/trailer */
+	size_t		 line_len;	/* this size line, or trailer section */
 	int		 digits;
 	int		 crlf_only;	/* a bare LF is an error */
 };
@@ -187,6 +187,17 @@ int	 http_chunked_scan(struct http_chunked *, const char *buf,
  */
 int	 http_chunked_decode(struct http_chunked *, char *buf, size_t len,
 	    size_t *used, size_t *out);
+/*
+ * Bytes of the trailer section scanned so far (0 before the last chunk):
+ * the tail of a scan's <*used> bytes, for a caller that holds them back.
+ */
+size_t	 http_chunked_trailer_len(const struct http_chunked *);
+/*
+ * Drop the fields that may not be trailers (RFC 9110 6.5.1: framing,
+ * routing, controls, Set-Cookie ...) from a whole trailer section that a
+ * relaying scanner accepted, in place; returns its new length.
+ */
+size_t	 http_trailers_filter(char *p, size_t len);
 
 /* Case-insensitive lookup; NULL when absent. */
 const struct http_str *http_header_get(const struct http_header *h, int n,

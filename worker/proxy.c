@@ -91,8 +91,12 @@ struct proxy {
 				 body_dropped:1, sent_100:1, early_tried:1,
 				 client_gone:1, cut:1;
 
-	/* Response: buf[roff, rlen) goes to the client after out[]. */
-	uint32_t		 roff, rlen;
+	/*
+	 * Response: buf[roff, rlen) goes to the client after out[]. A
+	 * relayed chunked body's trailer section waits whole in buf[rlen,
+	 * rlen + thold) to be filtered before it goes on.
+	 */
+	uint32_t		 roff, rlen, thold;
 	uint64_t		 head_by;	/* ev_now_ms() deadline, 0 unset */
 	uint64_t		 resp_left;
 	struct http_chunked	 resp_ch;
@@ -1209,6 +1213,35 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 	return 0;
 }
 
+/*
+ * A chunked body relayed as it came, but for its trailer section: that
+ * is held until whole, then sent without the fields no trailer may carry
+ * (a malformed one fails the scan, and none of it goes out). The <n> new
+ * bytes are at buf + <off>, right after any held ones.
+ */
+static int
+px_resp_relay_chunked(struct proxy *px, uint32_t off, size_t n)
+{
+	size_t	 used, t;
+	int	 rc;
+
+	t = http_chunked_trailer_len(&px->resp_ch);
+	rc = http_chunked_scan(&px->resp_ch, px->buf + off, n, &used);
+	if (rc == -1)
+		return -1;
+	px->thold += (uint32_t)(http_chunked_trailer_len(&px->resp_ch) - t);
+	px->rlen = off + (uint32_t)used - px->thold;
+	if (rc == 1) {
+		px->rlen += (uint32_t)http_trailers_filter(px->buf + px->rlen,
+		    px->thold);
+		px->thold = 0;
+		px->resp_done = 1;
+	}
+	if (used < n)
+		px->reusable = 0;	/* bytes after the response */
+	return 0;
+}
+
 /* Account <n> new response body bytes at buf + <off>. */
 static int
 px_resp_scan(struct proxy *px, uint32_t off, size_t n)
@@ -1223,22 +1256,17 @@ px_resp_scan(struct proxy *px, uint32_t off, size_t n)
 		px->resp_done = px->resp_left == 0;
 		break;
 	case HTTP_BODY_CHUNKED:
-		if (px->dechunk) {
-			rc = http_chunked_decode(&px->resp_ch, px->buf + off,
-			    n, &used, &out);
-			px->rlen = off + (uint32_t)out;
-		} else
-			rc = http_chunked_scan(&px->resp_ch, px->buf + off, n,
-			    &used);
+		if (!px->dechunk)
+			return px_resp_relay_chunked(px, off, n);
+		rc = http_chunked_decode(&px->resp_ch, px->buf + off, n,
+		    &used, &out);
 		if (rc == -1)
 			return -1;
+		px->rlen = off + (uint32_t)out;
 		px->resp_done = rc == 1;
-		if (px->dechunk) {
-			if (used < n)
-				px->reusable = 0;
-			return 0;
-		}
-		break;
+		if (used < n)
+			px->reusable = 0;
+		return 0;
 	case HTTP_BODY_CLOSE:
 		return 0;
 	default:
@@ -1468,19 +1496,22 @@ px_resp_read(struct proxy *px)
 	struct upstream	*up = px->up;
 	size_t		 room;
 	ssize_t		 n;
-	uint32_t	 off;
+	uint32_t	 from, off;
 
 	if (px->hoff < px->hlen || px->resp_done || !up->readable)
 		return STEP_WAIT;	/* buf holds the request head */
 	if (px->resp_head) {
 		if (px->roff < px->rlen)
 			return STEP_WAIT;	/* client first */
+		/* A held trailer section moves up, leaving room. */
+		if (px->thold > 0)
+			memmove(px->buf, px->buf + px->rlen, px->thold);
 		px->roff = px->rlen = 0;
 		if (px->sp != NULL)
 			return px_splice_in(px);
 	}
-	room = PX_BUF_SIZE - px->rlen;
-	n = upstream_recv(up, px->buf + px->rlen, room);
+	room = PX_BUF_SIZE - px->rlen - px->thold;
+	n = upstream_recv(up, px->buf + px->rlen + px->thold, room);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return STEP_WAIT;
 	if (n <= 0) {
@@ -1503,13 +1534,15 @@ px_resp_read(struct proxy *px)
 	}
 	px->moved = 1;
 	px->resp_byte = 1;
-	off = px->rlen;
-	px->rlen += (uint32_t)n;
+	from = px->rlen;
+	off = px->rlen + px->thold;
+	px->rlen = off + (uint32_t)n;
 	if (!px->resp_head)
 		return px_parse_head(px);
 	if (px_resp_scan(px, off, (size_t)n) == -1)
 		return px_fail_mid(px, "bad chunked framing");
-	pcache_body(&px->pc, px->buf + off, px->rlen - off, px->resp_done);
+	/* What goes to the client now: new body bytes or whole trailers. */
+	pcache_body(&px->pc, px->buf + from, px->rlen - from, px->resp_done);
 	return STEP_PHASE;
 }
 

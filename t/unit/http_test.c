@@ -907,6 +907,50 @@ test_chunked_crlf_only(void)
 	}
 }
 
+/* Trailer sections: the length a scan reports, the fields kept. */
+static void
+test_trailers(void)
+{
+	static const struct {
+		const char	*in, *out, *what;
+	} t[] = {
+		{ "\r\n", "\r\n", "empty section" },
+		{ "X-Sum: abc\r\n\r\n", "X-Sum: abc\r\n\r\n", "kept" },
+		{ "Content-Length: 5\r\nX-Sum: a\r\nhost: e\r\n\r\n",
+		    "X-Sum: a\r\n\r\n", "framing and routing dropped" },
+		{ "Proxy-Authenticate: B\r\nIf-Match: *\r\nSet-Cookie: a\r\n"
+		    "TE: trailers\r\n\r\n", "\r\n", "prefixes, any case" },
+		{ "Proxy-: x\r\nIf-: y\r\nTEx: z\r\nETags: 1\r\n\r\n",
+		    "Proxy-: x\r\nIf-: y\r\nTEx: z\r\nETags: 1\r\n\r\n",
+		    "names that only start like banned ones" },
+		{ "Date: x\r\nX-A: 1\r\nVary: *\r\nX-B: 2\r\n\r\n",
+		    "X-A: 1\r\nX-B: 2\r\n\r\n", "dropped between kept" },
+	};
+	struct http_chunked	 ch;
+	char			 body[256], buf[256];
+	size_t			 i, u, n;
+	int			 rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		n = strlen(t[i].in);
+		memcpy(buf, t[i].in, n);
+		n = http_trailers_filter(buf, n);
+		ok(n == strlen(t[i].out) && memcmp(buf, t[i].out, n) == 0,
+		    "trailers: %s", t[i].what);
+	}
+	snprintf(body, sizeof(body), "5\r\nhello\r\n0;e=1\r\n%s", t[2].in);
+	http_chunked_init_relayed(&ch);
+	rc = http_chunked_scan(&ch, body, 12, &u);
+	ok(rc == 0 && http_chunked_trailer_len(&ch) == 0,
+	    "no trailer bytes before the last chunk");
+	rc = http_chunked_scan(&ch, body + 12, 10, &u);
+	is_int(http_chunked_trailer_len(&ch), 22 - 17, "trailer bytes so far");
+	rc = http_chunked_scan(&ch, body + 22, strlen(body) - 22, &u);
+	ok(rc == 1 && u == strlen(body) - 22 &&
+	    http_chunked_trailer_len(&ch) == strlen(t[2].in),
+	    "the whole trailer section counted");
+}
+
 int
 main(void)
 {
@@ -928,5 +972,6 @@ main(void)
 	test_decode_bytewise();
 	test_chunked_limits();
 	test_chunked_crlf_only();
+	test_trailers();
 	return done_testing();
 }

@@ -238,6 +238,29 @@ fetch() {
 	assert_equal "$HTTP_CODE" 200
 }
 
+# status_of LINE...: the status of GET /hello.txt sent with these field
+# lines (raw: curl might merge or reorder them).
+status_of() {
+	local l h=
+	for l in "$@"; do
+		h="$h$l\r\n"
+	done
+	raw --timeout 3 "GET /hello.txt HTTP/1.1\r\nHost: x\r\n${h}Connection: close\r\n\r\n" |
+	    head -n 1 | cut -d' ' -f2
+}
+
+@test "If-None-Match and If-Match on several lines are one list (RFC 9110 5.3)" {
+	http_get /hello.txt
+	etag=$(hdr ETag)
+	assert_equal "$(status_of 'If-None-Match: "a"' "If-None-Match: $etag")" 304
+	assert_equal "$(status_of "If-None-Match: $etag" 'If-None-Match: "a"')" 304
+	assert_equal "$(status_of 'If-None-Match: "a"' 'If-None-Match: "b"')" 200
+	assert_equal "$(status_of 'If-Match: "a"' "If-Match: $etag")" 200
+	assert_equal "$(status_of 'If-Match: "a"' 'If-Match: "b"')" 412
+	assert_equal "$(status_of 'If-Match: "a"' "if-match: $etag" \
+	    'If-None-Match: "b"' "If-None-Match: W/$etag")" 304
+}
+
 @test "a file dated in the future: Last-Modified is now, never later (RFC 9110 8.8.2.1)" {
 	local before lm etag
 	before=$(date +%s)

@@ -3,8 +3,10 @@
  * it) If-Unmodified-Since, may fail with 412; then If-None-Match, or
  * (without it) If-Modified-Since, may give 304. Dates that do not parse,
  * and an If-Modified-Since in the future, are ignored as the RFC says.
+ * If-Match and If-None-Match are lists: on several lines, they are one.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "cond.h"
 #include "httpdate.h"
@@ -55,6 +57,35 @@ cond_etag_listed(const char *list, size_t len, const char *etag, int strong)
 	return 0;
 }
 
+/*
+ * Whether the field <name> of <req> names <etag> (as cond_etag_listed),
+ * taking every line of it: RFC 9110 5.3 makes several lines of a list
+ * field one list. -1 when no line has a value. <first> is the first
+ * line's value as the parser kept it (p NULL: no such line at all, and
+ * nothing to walk).
+ */
+static int
+cond_etag_field(const struct http_request *req, struct http_str first,
+    const char *name, const char *etag, int strong)
+{
+	const struct http_header	*h;
+	size_t				 n = strlen(name);
+	int				 i, seen = 0;
+
+	if (first.p == NULL)
+		return -1;
+	for (i = 0; i < req->nheaders; i++) {
+		h = &req->headers[i];
+		if (h->name.len != n || strncasecmp(h->name.p, name, n) != 0 ||
+		    h->value.len == 0)
+			continue;
+		if (cond_etag_listed(h->value.p, h->value.len, etag, strong))
+			return 1;
+		seen = 1;
+	}
+	return seen ? 0 : -1;
+}
+
 static time_t
 cond_date(const struct http_str *v)
 {
@@ -66,18 +97,17 @@ cond_evaluate(const struct http_request *req, const char *etag, time_t mtime,
     time_t now)
 {
 	time_t	 t;
+	int	 m;
 
-	if (req->if_match.len > 0) {
-		if (!cond_etag_listed(req->if_match.p, req->if_match.len,
-		    etag, 1))
-			return COND_FAILED;
-	} else if (mtime != -1 && (t = cond_date(&req->if_unmodified_since))
-	    != -1 && mtime > t)
+	m = cond_etag_field(req, req->if_match, "If-Match", etag, 1);
+	if (m == 0)
 		return COND_FAILED;
-	if (req->if_none_match.len > 0)
-		return cond_etag_listed(req->if_none_match.p,
-		    req->if_none_match.len, etag, 0) ? COND_NOT_MODIFIED :
-		    COND_PERFORM;
+	if (m == -1 && mtime != -1 &&
+	    (t = cond_date(&req->if_unmodified_since)) != -1 && mtime > t)
+		return COND_FAILED;
+	m = cond_etag_field(req, req->if_none_match, "If-None-Match", etag, 0);
+	if (m != -1)
+		return m ? COND_NOT_MODIFIED : COND_PERFORM;
 	if (mtime != -1 && (t = cond_date(&req->if_modified_since)) != -1 &&
 	    t <= now && mtime <= t)
 		return COND_NOT_MODIFIED;

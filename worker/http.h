@@ -79,7 +79,10 @@ struct http_request {
 	 * of the target, which RFC 9112 3.2.2 says overrides Host.
 	 */
 	struct http_str		 host;
-	/* Commonly read fields, empty when absent. */
+	/*
+	 * Commonly read fields, empty when absent; the first line of
+	 * each (cond.c reads every If-Match and If-None-Match line).
+	 */
 	struct http_str		 if_match;
 	struct http_str		 if_none_match;
 	struct http_str		 if_modified_since;

@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cond.h"
@@ -47,29 +48,38 @@ test_lists(void)
 	is_int(listed("W/", "\"a\"", 0), 0, "W/ alone");
 }
 
-/* cond() with the fields given as (name, value) pairs, NULL-ended. */
+/*
+ * cond() with the fields given as (name, value) pairs, NULL-ended: each
+ * a header line, and the first of a name in its field, as http.c does.
+ */
 static int
 cond(const char *etag, time_t mtime, ...)
 {
-	struct http_request	 req;
-	struct http_str		*f;
-	const char		*name, *value;
-	va_list			 ap;
+	static struct http_request	 req;
+	struct http_header		*h;
+	struct http_str			*f;
+	const char			*name, *value;
+	va_list				 ap;
 
 	memset(&req, 0, sizeof(req));
 	va_start(ap, mtime);
 	while ((name = va_arg(ap, const char *)) != NULL) {
 		value = va_arg(ap, const char *);
-		if (strcmp(name, "If-Match") == 0)
+		h = &req.headers[req.nheaders++];
+		h->name.p = name;
+		h->name.len = strlen(name);
+		h->value.p = value;
+		h->value.len = strlen(value);
+		if (strcasecmp(name, "If-Match") == 0)
 			f = &req.if_match;
-		else if (strcmp(name, "If-None-Match") == 0)
+		else if (strcasecmp(name, "If-None-Match") == 0)
 			f = &req.if_none_match;
-		else if (strcmp(name, "If-Modified-Since") == 0)
+		else if (strcasecmp(name, "If-Modified-Since") == 0)
 			f = &req.if_modified_since;
 		else
 			f = &req.if_unmodified_since;
-		f->p = value;
-		f->len = strlen(value);
+		if (f->p == NULL)
+			*f = h->value;
 	}
 	va_end(ap);
 	return cond_evaluate(&req, etag, mtime, NOW);
@@ -116,10 +126,40 @@ test_order(void)
 	    "no date of ours: 200");
 }
 
+/* RFC 9110 5.3: the lines of a list field make one list. */
+static void
+test_lines(void)
+{
+	const char	*e = "\"a\"";
+
+	is_int(cond(e, T0, "If-None-Match", "\"b\"", "If-None-Match",
+	    "\"a\"", NULL), COND_NOT_MODIFIED,
+	    "If-None-Match: our tag on the second line: 304");
+	is_int(cond(e, T0, "If-None-Match", "\"b\"", "if-none-match",
+	    "W/\"a\"", NULL), COND_NOT_MODIFIED,
+	    "If-None-Match: second line in lower case, weak: 304");
+	is_int(cond(e, T0, "If-None-Match", "\"b\"", "If-None-Match",
+	    "\"c\"", NULL), COND_PERFORM, "If-None-Match: on no line: 200");
+	is_int(cond(e, T0, "If-None-Match", "", "If-None-Match", "\"a\"",
+	    NULL), COND_NOT_MODIFIED, "If-None-Match: empty first line");
+	is_int(cond(e, T0, "If-None-Match", "", "If-Modified-Since", d_same,
+	    NULL), COND_NOT_MODIFIED,
+	    "If-None-Match with no value is absent: If-Modified-Since counts");
+	is_int(cond(e, T0, "If-Match", "\"b\"", "If-Match", "\"a\"", NULL),
+	    COND_PERFORM, "If-Match: our tag on the second line");
+	is_int(cond(e, T0, "If-Match", "\"b\"", "If-Match", "\"c\"", NULL),
+	    COND_FAILED, "If-Match: on no line: 412");
+	is_int(cond(e, T0, "If-Match", "\"b\"", "If-Match", "W/\"a\"", NULL),
+	    COND_FAILED, "If-Match: weak on the second line: 412");
+	is_int(cond(e, T0, "If-Match", "\"b\"", "If-Match", "*", NULL),
+	    COND_PERFORM, "If-Match: * alone on the second line");
+}
+
 int
 main(void)
 {
 	test_lists();
 	test_order();
+	test_lines();
 	return done_testing();
 }

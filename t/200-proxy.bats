@@ -705,6 +705,27 @@ PY
 	refute_line --partial 'bad size line'
 }
 
+@test "OPTIONS http://host:port goes to the backend as OPTIONS * (RFC 9112 3.2.4)" {
+	local a
+	mkdir "$BATS_TEST_TMPDIR/htdocs"	# no index.html: / names no file
+	printf '127.0.0.1:%s:1:3\n' "$B1" >"$BATS_TEST_TMPDIR/one.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	a=127.0.0.1:$PORT
+	# line TARGET [METHOD]: what the backend got as method and target
+	line() {
+		raw --timeout 3 "${2:-OPTIONS} $1 HTTP/1.1\r\nHost: $a\r\nConnection: close\r\n\r\n" |
+		    tail -n 1
+	}
+	assert_equal "$(line "http://$a")" 'b1 OPTIONS *'
+	assert_equal "$(line "HTTP://$a")" 'b1 OPTIONS *'
+	# a path or a query is not the server as a whole
+	assert_equal "$(line "http://$a/")" 'b1 OPTIONS /'
+	assert_equal "$(line "http://$a?x=1")" 'b1 OPTIONS /?x=1'
+	assert_equal "$(line "http://$a/p")" 'b1 OPTIONS /p'
+	# other methods keep "/"
+	assert_equal "$(line "http://$a" GET)" 'b1 GET /'
+}
+
 @test "no backend up: 502 or 503 at once, then 503" {
 	local p1 p2
 	p1=$(free_port)

@@ -131,6 +131,19 @@ http_target_absolute(const struct http_request *req)
 }
 
 /*
+ * Whether <req> is an OPTIONS whose absolute-form target has an empty
+ * path and no query ("OPTIONS http://a:81"): it asks about the server,
+ * and RFC 9112 3.2.4 has the last proxy send it on as "OPTIONS *". The
+ * authority, req->host, then ends the target.
+ */
+static inline int
+http_target_options_star(const struct http_request *req)
+{
+	return req->method == HTTP_M_OPTIONS && http_target_absolute(req) &&
+	    req->host.p + req->host.len == req->target.p + req->target.len;
+}
+
+/*
  * Parse a response head. <req_method> decides bodiless responses (HEAD,
  * and 2xx to CONNECT). Returns as http_parse_request(); on HTTP_ERROR the
  * caller answers 502.

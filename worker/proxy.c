@@ -596,7 +596,7 @@ px_forwarded_fields(struct ob *ob, const struct conn *c)
 /*
  * "GET http://a/x" goes on as "GET /x" with "Host: a": the target's
  * authority wins over Host (RFC 9112 3.2.2), and a backend must not see
- * the two disagree.
+ * the two disagree. "OPTIONS http://a" goes on as "OPTIONS *".
  */
 static void
 px_request_line(struct ob *ob, const struct http_request *req,
@@ -604,7 +604,9 @@ px_request_line(struct ob *ob, const struct http_request *req,
 {
 	ob_str(ob, &req->method_str);
 	OB_LIT(ob, " ");
-	if (absolute) {
+	if (http_target_options_star(req))
+		OB_LIT(ob, "*");
+	else if (absolute) {
 		if (req->path.len == 0)
 			OB_LIT(ob, "/");
 		ob_str(ob, &req->path);

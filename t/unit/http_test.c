@@ -907,6 +907,33 @@ test_chunked_crlf_only(void)
 	}
 }
 
+/* RFC 9112 3.2.4: which absolute-form OPTIONS go on as "OPTIONS *". */
+static void
+test_options_star(void)
+{
+	static const struct {
+		const char	*line;
+		int		 star;
+	} t[] = {
+		{ "OPTIONS http://a:81 HTTP/1.1", 1 },
+		{ "OPTIONS HTTPS://a HTTP/1.1", 1 },
+		{ "OPTIONS http://a:81/ HTTP/1.1", 0 },
+		{ "OPTIONS http://a:81?q HTTP/1.1", 0 },
+		{ "OPTIONS http://a/p HTTP/1.1", 0 },
+		{ "OPTIONS * HTTP/1.1", 0 },	/* already "*" */
+		{ "OPTIONS / HTTP/1.1", 0 },
+		{ "GET http://a:81 HTTP/1.1", 0 },
+	};
+	char	 buf[128];
+	size_t	 i;
+
+	for (i = 0; i < MTD_ARRLEN(t); i++) {
+		snprintf(buf, sizeof(buf), "%s\r\nHost: a\r\n\r\n", t[i].line);
+		ok(parse_ok(buf) && http_target_options_star(&req) ==
+		    t[i].star, "options star %d: %s", t[i].star, t[i].line);
+	}
+}
+
 /* Trailer sections: the length a scan reports, the fields kept. */
 static void
 test_trailers(void)
@@ -973,5 +1000,6 @@ main(void)
 	test_chunked_limits();
 	test_chunked_crlf_only();
 	test_trailers();
+	test_options_star();
 	return done_testing();
 }

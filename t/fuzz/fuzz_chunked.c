@@ -11,7 +11,11 @@
  *    particular the decoded length is the sum of the chunk sizes;
  *  - feeding the input in one call, one byte per call, or in pieces
  *    whose sizes come from the input gives identical results;
- *  - a verdict (complete or bad) is sticky: more bytes change nothing.
+ *  - a verdict (complete or bad) is sticky: more bytes change nothing;
+ *  - relayed (CRLF only) and complete, the trailer section is the tail
+ *    of <used> that http_chunked_trailer_len() gives; filtered, it is
+ *    still a section the scanner takes whole, and a second filtering
+ *    changes nothing.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -243,6 +247,32 @@ feed(const char *buf, size_t size, const uint8_t *sizes, size_t nsizes,
 	return rc;
 }
 
+/* The trailer section of a relayed body, before and after filtering. */
+static void
+check_trailers(const char *buf, size_t size)
+{
+	struct http_chunked	 ch;
+	char			*t;
+	size_t			 used, tl, n, u;
+
+	http_chunked_init_relayed(&ch);
+	if (http_chunked_scan(&ch, buf, size, &used) != 1)
+		return;
+	tl = http_chunked_trailer_len(&ch);
+	CHECK(tl >= 2 && tl <= used);
+	CHECK(memcmp(buf + used - 2, "\r\n", 2) == 0);
+	t = malloc(tl + 3);
+	memcpy(t, "0\r\n", 3);
+	memcpy(t + 3, buf + used - tl, tl);
+	n = http_trailers_filter(t + 3, tl);
+	CHECK(n >= 2 && n <= tl);
+	http_chunked_init_relayed(&ch);
+	CHECK(http_chunked_scan(&ch, t, n + 3, &u) == 1 && u == n + 3);
+	CHECK(http_chunked_trailer_len(&ch) == n);
+	CHECK(http_trailers_filter(t + 3, n) == n);
+	free(t);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -281,6 +311,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc_p = feed(buf, size, data, size, &p_used, pieces, &p_out);
 	CHECK(rc_p == rc && p_used == used && p_out == out &&
 	    memcmp(pieces, copy, out) == 0);
+	check_trailers(buf, size);
 
 	free(copy);
 	free(ref);

@@ -79,8 +79,10 @@ expect_error() {
 	expect_error 400 'POST /a.txt HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'
 }
 
-@test "400: HTTP/1.1 without Host" {
-	expect_error 400 'GET /a.txt HTTP/1.1\r\nUser-Agent: t\r\n\r\n'
+@test "400: HTTP/1.1 without Host, logged with its request line" {
+	expect_error 400 'GET /a.txt?nohost HTTP/1.1\r\nUser-Agent: t\r\n\r\n'
+	assert wait_for log_has '"GET /a\.txt\?nohost HTTP/1\.1" 400 ' \
+	    "$MTD_DIR/access.log"
 }
 
 @test "400: two Host fields" {
@@ -96,8 +98,9 @@ expect_error() {
 	expect_error 400 'GET /a.txt http/1.1\r\nHost: x\r\n\r\n'
 }
 
-@test "400: garbage request line" {
+@test "400: garbage request line, logged as \"-\"" {
 	expect_error 400 'GARBAGE\r\n\r\n'
+	assert wait_for log_has '"-" 400 ' "$MTD_DIR/access.log"
 	expect_error 400 'GET  /a.txt HTTP/1.1\r\nHost: x\r\n\r\n'
 }
 

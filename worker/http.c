@@ -454,6 +454,7 @@ parse_request_line(const char *p, const char *end, struct http_request *req,
 	    (p = parse_version(p, end, &req->minor, st)) == NULL ||
 	    (p = parse_eol(p, end, st)) == NULL)
 		return NULL;
+	req->line_read = 1;
 	if ((err = classify_target(req)) != 0)
 		return fail(st, err);
 	return p;
@@ -557,6 +558,7 @@ request_reset(struct http_request *req)
 	req->if_match = req->if_unmodified_since = empty;
 	req->range = req->if_range = empty;
 	req->minor = 0;
+	req->line_read = 0;
 	req->nheaders = 0;
 	req->body = HTTP_BODY_NONE;
 	req->content_length = 0;

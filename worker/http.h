@@ -63,6 +63,9 @@ struct http_request {
 	struct http_str		 path;
 	struct http_str		 query;		/* after '?', no '?' */
 	int			 minor;		/* HTTP/1.<minor>: 0 or 1 */
+	/* The request line was read whole, even if the request failed
+	 * later (bad target, no Host): the access log can show it. */
+	int			 line_read;
 
 	struct http_header	 headers[MTD_MAX_HEADERS];
 	int			 nheaders;

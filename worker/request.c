@@ -215,19 +215,22 @@ request_log(struct conn *c, uint64_t us)
 	struct http_request	*req = &c->r->req;
 	int			 n;
 
-	if (c->head_done) {
+	/* A 400 for a bad target or no Host still shows its line, as nginx. */
+	if (c->head_done || req->line_read) {
 		n = snprintf(rl, sizeof(rl), "%.*s ", (int)req->method_str.len,
 		    req->method_str.p);
 		log_escape(rl + n, sizeof(rl) - (size_t)n, req->target.p,
 		    req->target.len);
 		strlcat(rl, req->minor ? " HTTP/1.1" : " HTTP/1.0",
 		    sizeof(rl));
+	} else
+		strlcpy(rl, "-", sizeof(rl));
+	if (c->head_done) {
 		log_field(ref, sizeof(ref), http_header_get(req->headers,
 		    req->nheaders, "Referer"));
 		log_field(ua, sizeof(ua), http_header_get(req->headers,
 		    req->nheaders, "User-Agent"));
 	} else {
-		strlcpy(rl, "-", sizeof(rl));
 		strlcpy(ref, "-", sizeof(ref));
 		strlcpy(ua, "-", sizeof(ua));
 	}

@@ -900,10 +900,10 @@ test_chunked_crlf_only(void)
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		http_chunked_init(&ch);
 		is_int(http_chunked_scan(&ch, t[i].body, strlen(t[i].body),
-		    &u), t[i].lenient, t[i].what);
+		    &u), t[i].lenient, "%s", t[i].what);
 		http_chunked_init_relayed(&ch);
 		is_int(http_chunked_scan(&ch, t[i].body, strlen(t[i].body),
-		    &u), t[i].strict, t[i].what);
+		    &u), t[i].strict, "%s", t[i].what);
 	}
 }
 

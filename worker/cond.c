@@ -30,7 +30,7 @@ cond_trim(const char **p, const char **end)
 int
 cond_etag_listed(const char *list, size_t len, const char *etag, int strong)
 {
-	const char	*p = list, *end = list + len, *s, *e, *tag;
+	const char	*p = list, *end = list + len, *s, *e, *q, *tag;
 	size_t		 tlen;
 
 	cond_trim(&p, &end);
@@ -42,7 +42,16 @@ cond_etag_listed(const char *list, size_t len, const char *etag, int strong)
 	tag = etag[0] == 'W' ? etag + 2 : etag;
 	tlen = strlen(tag);
 	while (p < end) {
-		for (s = p; p < end && *p != ','; p++)
+		s = p;
+		/* A quoted tag may hold commas: it ends at its closing quote. */
+		while (p < end && cond_ows(*p))
+			p++;
+		if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+			p += 2;
+		if (p < end && *p == '"' &&
+		    (q = memchr(p + 1, '"', (size_t)(end - p - 1))) != NULL)
+			p = q + 1;
+		for (; p < end && *p != ','; p++)
 			;
 		e = p++;	/* and past the comma */
 		cond_trim(&s, &e);

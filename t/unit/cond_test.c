@@ -46,6 +46,12 @@ test_lists(void)
 	is_int(listed("\"a", "\"a\"", 0), 0, "unterminated tag");
 	is_int(listed("\"a\"x", "\"a\"", 0), 0, "tag with a tail");
 	is_int(listed("W/", "\"a\"", 0), 0, "W/ alone");
+	/* etagc includes ',' (RFC 9110 8.8.3): a quoted tag is one item. */
+	is_int(listed("\"x\", \"a,b\"", "\"a,b\"", 1), 1, "a comma in a tag");
+	is_int(listed("W/\"a,b\" , \"c\"", "\"a,b\"", 0), 1,
+	    "a comma in a weak tag");
+	is_int(listed("\"a,b\"", "\"a\"", 0), 0, "\"a,b\" is not \"a\"");
+	is_int(listed("\"a,b\"", "\"b\"", 0), 0, "\"a,b\" is not \"b\"");
 }
 
 /*

@@ -515,7 +515,7 @@ srv.listen(16)
 while True:
     threading.Thread(target=serve, args=(srv.accept()[0],)).start()
 PY
-	track_pid $!
+	OWN_TRACK="${OWN_TRACK:-} $!"	# own_teardown stops it
 	wait_for port_listening "$1"
 }
 
@@ -674,7 +674,7 @@ while True:
         pass
     c.close()
 PY
-	track_pid $!
+	OWN_TRACK="${OWN_TRACK:-} $!"	# own_teardown stops it
 	wait_for port_listening "$rb"
 	printf '127.0.0.1:%s:1:3\n' "$rb" >"$BATS_TEST_TMPDIR/one.cfg"
 	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"

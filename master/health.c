@@ -47,6 +47,7 @@ struct probe {
 	struct ssl_st		*ssl;		/* NULL: plain */
 	char			 tls_name[256];	/* checked, sent as SNI */
 	int64_t			 deadline;	/* monotonic ms */
+	int64_t			 started;	/* monotonic ms */
 	char			 req[640];
 	size_t			 reqlen, sent;
 	char			 buf[128];	/* status line */
@@ -60,7 +61,8 @@ static struct {
 	struct ssl_ctx_st	*tls;		/* http over TLS; NULL: plain */
 	char			 path[256];
 	int			 interval_ms;
-	int			 timeout_ms;
+	int			 timeout_ms;	/* connect (and TLS handshake) */
+	int			 answer_ms;	/* the whole check */
 	int64_t			 next_round;	/* monotonic ms */
 	unsigned		 gen;		/* bumped by init and stop */
 	unsigned		 polled_gen;	/* gen at health_pollfds() */
@@ -127,10 +129,12 @@ probe_status(int i)
 	int		 status;
 
 	p->buf[p->len] = '\0';
-	if (p->len < 12 || strncmp(b, "HTTP/1.", 7) != 0 ||
+	/* Three digits and then a space or the line's end: not "2000". */
+	if (p->len < 13 || strncmp(b, "HTTP/1.", 7) != 0 ||
 	    b[7] < '0' || b[7] > '9' || b[8] != ' ' ||
 	    b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' ||
-	    b[11] < '0' || b[11] > '9') {
+	    b[11] < '0' || b[11] > '9' ||
+	    (b[12] != ' ' && b[12] != '\r' && b[12] != '\n')) {
 		probe_done(i, 0, "bad http response");
 		return;
 	}
@@ -216,6 +220,22 @@ probe_send(int i)
 	}
 }
 
+/*
+ * Connected (TLS included): send the request. A slow page is not a dead
+ * backend: the answer may take the whole interval, as HAProxy's checks
+ * do, not just connect_timeout.
+ */
+static void
+probe_request(int i)
+{
+	struct probe	*p = &hc.p[i];
+
+	p->deadline = p->started + hc.answer_ms;
+	p->state = PROBE_SENDING;
+	p->events = POLLOUT;
+	probe_send(i);
+}
+
 static void
 probe_handshake(int i)
 {
@@ -225,9 +245,7 @@ probe_handshake(int i)
 
 	switch (tls_client_handshake(p->ssl, &want, why, sizeof(why))) {
 	case 1:
-		p->state = PROBE_SENDING;
-		p->events = POLLOUT;
-		probe_send(i);
+		probe_request(i);
 		break;
 	case 0:
 		p->events = want == TLS_CLIENT_WANT_READ ? POLLIN : POLLOUT;
@@ -260,9 +278,7 @@ probe_connected(int i)
 		probe_handshake(i);
 		return;
 	}
-	p->state = PROBE_SENDING;
-	p->events = POLLOUT;
-	probe_send(i);
+	probe_request(i);
 }
 
 static void
@@ -280,6 +296,7 @@ probe_start(int i, int64_t now)
 		log_warn("health check %s: socket", s->name);
 		return;
 	}
+	p->started = now;
 	p->deadline = now + hc.timeout_ms;
 	p->sent = p->len = 0;
 	p->reqlen = 0;
@@ -349,7 +366,7 @@ probe_timeout_why(const struct probe *p)
 	case PROBE_HANDSHAKE:
 		return "connect timeout (TLS handshake)";
 	default:
-		return "timeout";
+		return "no answer in time";
 	}
 }
 
@@ -400,6 +417,7 @@ health_init(const struct conf *c, struct backend_table *t)
 	    HEALTH_MIN_INTERVAL_MS);
 	hc.timeout_ms = c->connect_timeout_ms > 0 ? c->connect_timeout_ms :
 	    HEALTH_DEFAULT_TIMEOUT;
+	hc.answer_ms = MTD_MAX(hc.timeout_ms, hc.interval_ms);
 	if (hc.n > 0)
 		round_start(now_ms());
 }

@@ -56,6 +56,7 @@ slot_init(struct backend_slot *s, const struct conf_backend *cb)
 	s->max_failures = MTD_MAX(cb->max_failures, 1);
 	atomic_init(&s->up, 1);
 	atomic_init(&s->fails, 0);
+	atomic_init(&s->pfails, 0);
 	atomic_init(&s->failures_total, 0);
 	atomic_init(&s->checks_total, 0);
 	atomic_init(&s->active, 0);
@@ -160,7 +161,7 @@ backend_info(const struct backend_table *t, int i, struct backend_info *bi)
 	bi->up = atomic_load(&s->up);
 	bi->weight = s->weight;
 	bi->max_failures = s->max_failures;
-	bi->fails = atomic_load(&s->fails);
+	bi->fails = MTD_MAX(atomic_load(&s->fails), atomic_load(&s->pfails));
 	bi->active = atomic_load(&s->active);
 	bi->requests = atomic_load(&s->requests);
 	bi->failures = atomic_load(&s->failures_total);
@@ -452,41 +453,70 @@ backend_forget_process(struct backend_table *t, pid_t pid)
 	}
 }
 
+/* A failure, the <f>th in a row of its kind: down at max_failures. */
+static void
+backend_failed(struct backend_slot *s, int f, const char *kind,
+    const char *why)
+{
+	int	 expect = 1;
+
+	atomic_fetch_add_explicit(&s->failures_total, 1, memory_order_relaxed);
+	if (LOG_DEBUGGING())
+		log_debug("backend %s: %s failed: %s (%d/%d)", s->name, kind,
+		    why != NULL ? why : "failed", f, s->max_failures);
+	if (f >= s->max_failures &&
+	    atomic_compare_exchange_strong(&s->up, &expect, 0))
+		log_warnx("backend %s down: %s (%d/%d)", s->name,
+		    why != NULL ? why : "failed", f, s->max_failures);
+}
+
 /*
  * The compare-and-swap on <up> elects the one process that logs a
- * transition. A success racing a failure may leave the two fields
- * briefly out of step (down with fails 0); the next report of either
- * kind settles it, which is all health needs.
+ * transition. A success racing a failure may leave the fields briefly
+ * out of step (down with fails 0); the next report settles it, which is
+ * all health needs.
  */
 void
 backend_report(struct backend_table *t, int i, int ok, const char *why)
 {
 	struct backend_slot	*s;
-	int			 f, expect;
+	int			 expect = 0;
 
 	if (backend_get(t, i) == NULL)
 		return;
 	s = &t->slot[i];
 	atomic_fetch_add_explicit(&s->checks_total, 1, memory_order_relaxed);
-	if (ok) {
-		if (LOG_DEBUGGING())
-			log_debug("backend %s: check ok", s->name);
-		atomic_store(&s->fails, 0);
-		expect = 0;
-		if (atomic_compare_exchange_strong(&s->up, &expect, 1))
-			log_info("backend %s up", s->name);
+	if (!ok) {
+		backend_failed(s, atomic_fetch_add(&s->fails, 1) + 1, "check",
+		    why);
 		return;
 	}
-	atomic_fetch_add_explicit(&s->failures_total, 1, memory_order_relaxed);
-	f = atomic_fetch_add(&s->fails, 1) + 1;
 	if (LOG_DEBUGGING())
-		log_debug("backend %s: check failed: %s (%d/%d)", s->name,
-		    why != NULL ? why : "failed", f, s->max_failures);
-	expect = 1;
-	if (f >= s->max_failures &&
-	    atomic_compare_exchange_strong(&s->up, &expect, 0))
-		log_warnx("backend %s down: %s (%d/%d)", s->name,
-		    why != NULL ? why : "failed", f, s->max_failures);
+		log_debug("backend %s: check ok", s->name);
+	atomic_store(&s->fails, 0);
+	atomic_store(&s->pfails, 0);
+	if (atomic_compare_exchange_strong(&s->up, &expect, 1))
+		log_info("backend %s up", s->name);
+}
+
+void
+backend_report_passive(struct backend_table *t, int i, int ok,
+    const char *why)
+{
+	struct backend_slot	*s;
+
+	if (backend_get(t, i) == NULL)
+		return;
+	s = &t->slot[i];
+	if (ok) {
+		/* Only a write to shared memory when there is news. */
+		if (atomic_load_explicit(&s->pfails, memory_order_relaxed) != 0)
+			atomic_store(&s->pfails, 0);
+		return;
+	}
+	atomic_fetch_add_explicit(&s->checks_total, 1, memory_order_relaxed);
+	backend_failed(s, atomic_fetch_add(&s->pfails, 1) + 1, "request",
+	    why);
 }
 
 void

@@ -33,7 +33,8 @@ struct backend_slot {
 
 	/* Written by backend_report() in any process; read by anyone. */
 	_Atomic int		 up;		/* 1 healthy, 0 down */
-	_Atomic int		 fails;		/* consecutive failures */
+	_Atomic int		 fails;		/* failed checks in a row */
+	_Atomic int		 pfails;	/* failed requests in a row */
 	_Atomic uint64_t	 failures_total;
 	_Atomic uint64_t	 checks_total;	/* reports, ok or not */
 
@@ -171,9 +172,10 @@ void		 backend_conn_end(struct backend_table *t, int i);
 void		 backend_forget_process(struct backend_table *t, pid_t pid);
 
 /*
- * Count one result for backend <i>: <ok> non-zero resets the failure
- * count and marks the backend up; a failure increments it and marks
- * the backend down once it reaches max_failures. <why> ("connect
+ * Count one health check result for backend <i>: <ok> non-zero resets
+ * both failure counts and marks the backend up; a failure increments
+ * the checks' count and marks the backend down once it reaches
+ * max_failures. <why> ("connect
  * refused", "timeout", "http status 500") goes into the log line. Each
  * change of state logs exactly one line, "backend NAME down: WHY
  * (F/MAX)" or "backend NAME up", from the process that made it.
@@ -181,5 +183,15 @@ void		 backend_forget_process(struct backend_table *t, pid_t pid);
  */
 void		 backend_report(struct backend_table *t, int i, int ok,
 		    const char *why);
+/*
+ * The same for what a worker met while proxying (passive checks), with
+ * a count of its own: failures in a row mark the backend down as checks
+ * do, but an answer only resets that count. It never marks a backend up
+ * nor cancels failing checks: a backend that answers its traffic while
+ * its health check fails still goes down, and an answer that was in
+ * flight does not bring a down backend back. Workers.
+ */
+void		 backend_report_passive(struct backend_table *t, int i,
+		    int ok, const char *why);
 
 #endif /* BACKEND_H */

@@ -144,6 +144,69 @@ print(sum(b["active"] for b in json.load(sys.stdin)["backends"]))')" = "$1" ]
 	assert_equal "$(tally 4)" "a:2 b:2"
 }
 
+@test "health_check http: a failing check wins over answered traffic" {
+	local end
+	backends a:1 b:1
+	WORKERS=1 write_conf "backends $MTD_DIR/backends.cfg" \
+	    "health_interval 300ms" "health_check http /sick?name=a"
+	maitred_start
+	# a serves its requests well, but its check fails: down all the same,
+	# under steady traffic (each answer used to reset the count)
+	end=$(( $(date +%s%3N) + 4000 ))
+	while [ "$(date +%s%3N)" -lt "$end" ] &&
+	    ! log_has "backend 127.0.0.1:$PORT_a down"; do
+		curl -s -o /dev/null "$(url /x)"
+	done
+	assert log_has \
+	    "backend 127.0.0.1:$PORT_a down: http status 503 \\(2/2\\)"
+	assert_equal "$(tally 4)" "b:4"
+	# an answer in flight when it went down does not bring it back
+	refute log_has "backend 127.0.0.1:$PORT_a up"
+}
+
+# checks_ok NAME N: the debug log has N "check ok" lines for backend NAME.
+checks_ok() {
+	[ "$(grep -c "backend 127.0.0.1:$1: check ok" "$MTD_DIR/error.log")" \
+	    -ge "$2" ]
+}
+
+@test "health_check http: a slow check page is not a dead backend" {
+	backends a:1 b:1
+	WORKERS=1 write_conf "backends $MTD_DIR/backends.cfg" \
+	    "health_interval 500ms" "connect_timeout 200ms" \
+	    "health_check http /slow?ms=350" "log_level debug"
+	maitred_start
+	# answers come after connect_timeout but within the interval
+	assert wait_for checks_ok "$PORT_a" 3
+	refute log_has "check failed"
+	refute log_has "down"
+}
+
+@test "health_check http: a status line such as \"2000\" is not a 2xx" {
+	local p
+	p=$(free_port)
+	python3 - "$p" 3>&- <<'PY' &
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(16)
+while True:
+    c = srv.accept()[0]
+    c.recv(4096)
+    c.sendall(b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n")
+    c.close()
+PY
+	track_pid $!
+	wait_for port_listening "$p"
+	printf '127.0.0.1:%s:1:2\n' "$p" >"$MTD_DIR/backends.cfg"
+	WORKERS=1 write_conf "backends $MTD_DIR/backends.cfg" \
+	    "health_interval 300ms" "health_check http /"
+	maitred_start
+	WAIT_TIMEOUT=3 assert wait_for log_has \
+	    "backend 127.0.0.1:$p down: bad http response \\(2/2\\)"
+}
+
 @test "health_check http: a backend answering 500 on the path goes down" {
 	backends a:1 b:1
 	WORKERS=1 write_conf "backends $MTD_DIR/backends.cfg" \

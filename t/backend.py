@@ -13,6 +13,8 @@ Paths:
                    "CONNS RESUMED"
   /slow?ms=N       sleep N ms, then answer
   /status/NNN      answer with status NNN
+  /sick?name=N     503 when this backend is named N (repeatable), else 200
+                   "ok" (not counted): a health check that fails for some
   /big?bytes=N     N deterministic bytes, byte i = i % 251, Content-Length
                    (&ctype=T: Content-Type T, application/octet-stream
                    by default)
@@ -141,13 +143,17 @@ class Handler(BaseHTTPRequestHandler):
         path, q = url.path, parse_qs(url.query)
         self.extra_hdrs = [tuple(h.split(":", 1)) for h in q.get("hdr", [])
                            if ":" in h]
-        if path not in ("/count", "/health"):
+        if path not in ("/count", "/health", "/sick"):
             self.server.count_one()
         if path == "/echo":
             return self.do_echo(url)
         body = self.read_body()  # keep the connection in step
         del body
         if path == "/health":
+            return self.reply(200, "ok\n")
+        if path == "/sick":
+            if self.server.name in q.get("name", []):
+                return self.reply(503, "sick\n")
             return self.reply(200, "ok\n")
         if path == "/count":
             return self.reply(200, "%d\n" % self.server.served)

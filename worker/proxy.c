@@ -432,16 +432,12 @@ px_error(struct proxy *px, int status, const char *why)
 	return STEP_PHASE;
 }
 
+/* An answer other than a 5xx: the backend's requests went well. */
 static void
-px_health_ok(struct proxy *px)
+px_health_ok(struct proxy *px, int status)
 {
-	struct backend_slot	*s;
-
-	/* Only a write to shared memory when there is news. */
-	s = (struct backend_slot *)backend_get(bt, px->backend);
-	if (s != NULL && (!atomic_load_explicit(&s->up, memory_order_relaxed) ||
-	    atomic_load_explicit(&s->fails, memory_order_relaxed) != 0))
-		backend_report(bt, px->backend, 1, NULL);
+	if (status < 500)
+		backend_report_passive(bt, px->backend, 1, NULL);
 }
 
 /* The retry budget ran out: say so, at most every 10 s per worker. */
@@ -480,7 +476,7 @@ static int
 px_connect_fail(struct proxy *px, const char *why)
 {
 	px_warn(px, why);
-	backend_report(bt, px->backend, 0, why);
+	backend_report_passive(bt, px->backend, 0, why);
 	return px_retry(px);
 }
 
@@ -502,7 +498,7 @@ px_early_fail(struct proxy *px, const char *why)
 	 * backend that accepts and drops everything would never go down.
 	 */
 	if (!stale)
-		backend_report(bt, px->backend, 0, why);
+		backend_report_passive(bt, px->backend, 0, why);
 	if (!idempotent(px->c->r->req.method) || px->body_dropped)
 		return px_error(px, 502, why);
 	if (stale && px->nstale < PX_MAX_STALE) {
@@ -1303,7 +1299,7 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 	struct conn	*c = px->c;
 	int		 tunnel = resp->status == 101;
 
-	px_health_ok(px);
+	px_health_ok(px, resp->status);
 	c->status = resp->status;
 	if (!px->req_sent) {
 		/* Answered before the body was in: no next request. */
@@ -1866,7 +1862,8 @@ px_on_timeout(struct proxy *px)
 		if (px->wait_client)
 			return px_end(px, 0);
 		if (!px->resp_byte) {
-			backend_report(bt, px->backend, 0, "read timeout");
+			backend_report_passive(bt, px->backend, 0,
+			    "read timeout");
 			return px_error(px, 504, "read timeout");
 		}
 		if (!px->resp_head)
@@ -2040,7 +2037,7 @@ px_open(struct proxy *px, int pick)
 			c->keep_alive = 0;
 			return px_error(px, 503, NULL);
 		}
-		backend_report(bt, px->backend, 0, why);
+		backend_report_passive(bt, px->backend, 0, why);
 		px->tried |= 1ULL << px->backend;
 		px->fresh = 0;
 		if (++px->ntries >= max)

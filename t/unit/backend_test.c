@@ -479,6 +479,58 @@ test_report(void)
 }
 
 static void
+passive(struct backend_table *t)
+{
+	int	 k;
+
+	/* Traffic answered while checks fail: the checks still win. */
+	backend_report(t, 0, 0, "http status 503");
+	backend_report_passive(t, 0, 1, NULL);
+	backend_report(t, 0, 0, "http status 503");
+	backend_report_passive(t, 0, 1, NULL);
+	backend_report(t, 0, 0, "http status 503");
+	is_int(backend_is_up(t, 0), 0, "passive: answers do not cancel "
+	    "failing checks");
+	backend_report_passive(t, 0, 1, NULL);
+	is_int(backend_is_up(t, 0), 0, "passive: an answer in flight does "
+	    "not bring a down backend up");
+	backend_report(t, 0, 1, NULL);
+	is_int(backend_is_up(t, 0), 1, "passive: a check does");
+	/* Request failures in a row mark down; an answer restarts them. */
+	backend_report_passive(t, 0, 0, "connect refused");
+	backend_report_passive(t, 0, 0, "connect refused");
+	backend_report_passive(t, 0, 1, NULL);
+	backend_report_passive(t, 0, 0, "connect refused");
+	backend_report_passive(t, 0, 0, "connect refused");
+	is_int(backend_is_up(t, 0), 1, "passive: an answer restarts the "
+	    "count");
+	backend_report_passive(t, 0, 0, "connect refused");
+	is_int(backend_is_up(t, 0), 0, "passive: max_failures in a row "
+	    "mark down");
+	for (k = 0; k < 2; k++)
+		backend_report_passive(t, 0, 1, NULL);
+	is_int(backend_is_up(t, 0), 0, "passive: still down until a check");
+	backend_report(t, 0, 1, NULL);
+	ok(backend_is_up(t, 0) && atomic_load(&t->slot[0].pfails) == 0,
+	    "passive: a good check resets the request count too");
+}
+
+static void
+test_passive(void)
+{
+	struct backend_table	*t = table_new(2, NULL, 3);
+	const char		*log;
+
+	log = capture_stderr(passive, t);
+	is_int(count_str(log, "down: http status 503 (3/3)"), 1,
+	    "passive: the checks' down line");
+	is_int(count_str(log, "down: connect refused (3/3)"), 1,
+	    "passive: the requests' down line");
+	is_int(count_str(log, " up"), 2, "passive: up lines from checks only");
+	table_free(t);
+}
+
+static void
 test_lock_recovery(void)
 {
 	static const int	 w[3] = { 3, 2, 1 };
@@ -519,6 +571,7 @@ main(void)
 	test_ip_hash_weighted();
 	test_weighted();
 	test_report();
+	test_passive();
 	test_lock_recovery();
 	return done_testing();
 }

@@ -92,19 +92,28 @@ same_listens(const struct conf *a, const struct conf *b)
 	return 1;
 }
 
+/*
+ * Whether <b> can keep <a>'s backend table: the same backends, resolved
+ * to the same addresses (a name may resolve elsewhere now), and the same
+ * hash_secret (the table holds the key it gives).
+ */
 static int
 same_backends(const struct conf *a, const struct conf *b)
 {
-	int	 i;
+	const struct conf_backend	*x, *y;
+	int				 i;
 
-	if (a->nbackends != b->nbackends)
+	if (a->nbackends != b->nbackends ||
+	    strcmp(a->hash_secret, b->hash_secret) != 0)
 		return 0;
-	for (i = 0; i < a->nbackends; i++)
-		if (strcmp(a->backends[i].name, b->backends[i].name) != 0 ||
-		    a->backends[i].weight != b->backends[i].weight ||
-		    a->backends[i].max_failures !=
-		    b->backends[i].max_failures)
+	for (i = 0; i < a->nbackends; i++) {
+		x = &a->backends[i];
+		y = &b->backends[i];
+		if (strcmp(x->name, y->name) != 0 || x->weight != y->weight ||
+		    x->max_failures != y->max_failures ||
+		    x->sslen != y->sslen || memcmp(&x->ss, &y->ss, x->sslen))
 			return 0;
+	}
 	return 1;
 }
 

@@ -65,6 +65,37 @@ slot_init(struct backend_slot *s, const struct conf_backend *cb)
 	return 0;
 }
 
+void
+backend_carry_health(struct backend_table *to,
+    const struct backend_table *from)
+{
+	const struct backend_slot	*o;
+	struct backend_slot		*s;
+	int				 i, j;
+
+	if (to == NULL || from == NULL)
+		return;
+	for (i = 0; i < to->n; i++) {
+		s = &to->slot[i];
+		for (j = 0; j < from->n; j++) {
+			o = &from->slot[j];
+			if (strcmp(o->name, s->name) == 0 &&
+			    o->sslen == s->sslen &&
+			    memcmp(&o->ss, &s->ss, s->sslen) == 0)
+				break;
+		}
+		if (j == from->n)
+			continue;	/* new, or moved: starts up */
+		atomic_store(&s->up, atomic_load(&o->up));
+		atomic_store(&s->fails, atomic_load(&o->fails));
+		atomic_store(&s->pfails, atomic_load(&o->pfails));
+		atomic_store(&s->failures_total,
+		    atomic_load(&o->failures_total));
+		atomic_store(&s->checks_total, atomic_load(&o->checks_total));
+		atomic_store(&s->requests, atomic_load(&o->requests));
+	}
+}
+
 /*
  * The key of ip-hash placements and sticky-cookie tokens. It must not
  * change with a restart (that would move every client and void every

@@ -130,6 +130,14 @@ int		 backend_region_init(void *mem, const struct conf *c);
  * when <mem> is not one. Any process.
  */
 struct backend_table *backend_table_attach(void *mem);
+/*
+ * A reload's new table <to> takes over, from the current one <from>,
+ * the health and counters of every backend both have (same name, same
+ * address): a dead backend stays down, and its failures go on counting.
+ * Master, before workers use <to>.
+ */
+void		 backend_carry_health(struct backend_table *to,
+		    const struct backend_table *from);
 
 /* Number of backends in <t>. Any process, no lock. */
 int		 backend_count(const struct backend_table *t);

@@ -132,6 +132,7 @@ shm_backends_switch(const struct conf *c)
 
 	if (backend_region_init(mem, c) == -1)
 		return -1;
+	backend_carry_health(backend_table_attach(mem), shm_backends());
 	/* hash_secret keeps ip-hash placements (and cookies) stable. */
 	atomic_store(&shm->backends_cur, next);
 	return 0;

@@ -369,6 +369,51 @@ print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'
 	assert_equal "$(echo $seen | tr ' ' '\n' | sort -u | tr '\n' ' ')" "two "
 }
 
+# backends_up: "address:healthy" for every backend in the status JSON.
+backends_up() {
+	curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+print(" ".join("%s:%d" % (b["address"], b["healthy"]) for b in json.load(sys.stdin)["backends"]))'
+}
+
+@test "HUP adding a backend: a dead one stays down, a changed hash_secret moves clients" {
+	local d p1 pdead p2 before
+	d=$(mtd_dir)
+	p1=$(free_port)
+	pdead=$(free_port)
+	p2=$(free_port)
+	for p in "$p1" "$p2"; do
+		python3 "$BATS_TEST_DIRNAME/backend.py" --port "$p" --name "b$p" \
+		    --pidfile "$d/b$p.pid" </dev/null >/dev/null 2>&1 3>&- &
+		track_pid $!
+		wait_for port_listening "$p"
+	done
+	printf '127.0.0.1:%s:1:1\n127.0.0.1:%s:1:1\n' "$p1" "$pdead" \
+	    >"$d/backends.cfg"
+	write_conf "backends $d/backends.cfg" "health_interval 300ms" \
+	    "sticky cookie srv" "hash_secret one"
+	maitred_start
+	assert wait_for log_has "backend 127.0.0.1:$pdead down"
+	before=$(curl -s -D - -o /dev/null "$(url /x)" | grep -i '^set-cookie')
+	[ -n "$before" ]
+	printf '127.0.0.1:%s:1:1\n' "$p2" >>"$d/backends.cfg"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	# health survives the new table: no new down line, and down at once
+	run backends_up
+	assert_output --partial "127.0.0.1:$pdead:0"
+	run grep -c "backend 127.0.0.1:$pdead down" "$d/error.log"
+	assert_output 1
+	# the same list with another hash_secret: new cookie tokens
+	sed -i 's/^hash_secret one$/hash_secret two/' "$MTD_CONF"
+	: >"$d/error.log"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	refute [ "$(curl -s -D - -o /dev/null "$(url /x)" |
+	    grep -i '^set-cookie' | sed 's/b[0-9]*//')" = \
+	    "$(printf '%s' "$before" | sed 's/b[0-9]*//')" ]
+}
+
 # backends_active: the "active" count of every backend in the status JSON.
 backends_active() {
 	curl -s "$(url /maitred/status)" | python3 -c '

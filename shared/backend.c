@@ -138,9 +138,12 @@ backend_region_init(void *mem, const struct conf *c)
 		log_warnx("backend lock: cannot initialise");
 		return -1;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (slot_init(&t->slot[i], &c->backends[i]) == -1)
 			return -1;
+		t->slot[i].place = siphash24(t->slot[i].name,
+		    strlen(t->slot[i].name), t->hash_key);
+	}
 	t->magic = BACKEND_MAGIC;
 	return 0;
 }
@@ -313,8 +316,7 @@ pick_ip_hash(struct backend_table *t, const uint8_t client16[16],
 	h = siphash24(client16 != NULL ? client16 : zero, 16, t->hash_key);
 	for (j = 0; j < m; j++) {
 		i = idx[j];
-		score = neg_ln_unit(mix64(h ^
-		    ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ULL))) /
+		score = neg_ln_unit(mix64(h ^ t->slot[i].place)) /
 		    t->slot[i].weight;
 		if (best == -1 || score < best_score) {
 			best = i;

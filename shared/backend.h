@@ -30,6 +30,7 @@ struct backend_slot {
 	socklen_t		 sslen;
 	int			 weight;	/* >= 1 */
 	int			 max_failures;	/* >= 1 */
+	uint64_t		 place;		/* ip-hash: keyed hash of name */
 
 	/* Written by backend_report() in any process; read by anyone. */
 	_Atomic int		 up;		/* 1 healthy, 0 down */

@@ -350,6 +350,46 @@ test_ip_hash(void)
 	table_free(t);
 }
 
+/* A reload without the first line: only that backend's clients move. */
+static void
+test_ip_hash_reload(void)
+{
+	static uint8_t		 cl[NCLIENTS][16];
+	static int		 first[NCLIENTS];
+	struct backend_table	*t = table_new(4, NULL, 1), *u;
+	size_t			 size;
+	void			*mem;
+	int			 k, i, stayed = 1, moved = 0;
+
+	for (k = 0; k < NCLIENTS; k++) {
+		random_client(cl[k], k);
+		first[k] = backend_pick(t, LB_IP_HASH, cl[k], 0);
+	}
+	conf.backends = cbs + 1;
+	conf.nbackends = 3;
+	size = backend_region_size(&conf);
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED || backend_region_init(mem, &conf) == -1) {
+		printf("Bail out! cannot set up a backend region\n");
+		exit(1);
+	}
+	u = backend_table_attach(mem);
+	for (k = 0; k < NCLIENTS; k++) {
+		i = backend_pick(u, LB_IP_HASH, cl[k], 0);
+		if (first[k] == 0)
+			moved++;
+		else if (i != first[k] - 1)	/* one line up, same name */
+			stayed = 0;
+	}
+	ok(stayed && moved > 0, "ip-hash: a reload without the first "
+	    "backend moves only its %d clients", moved);
+	munmap(mem, size);
+	conf.backends = cbs;
+	conf.nbackends = 4;
+	table_free(t);
+}
+
 static void
 test_ip_hash_weighted(void)
 {
@@ -568,6 +608,7 @@ main(void)
 	test_round_robin_fork();
 	test_least_conn();
 	test_ip_hash();
+	test_ip_hash_reload();
 	test_ip_hash_weighted();
 	test_weighted();
 	test_report();

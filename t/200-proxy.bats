@@ -851,6 +851,20 @@ for k in sys.argv[2:]:
     print("%s=%s" % (k, h.get(k)))' "$HTTP_BODY" "$@"
 }
 
+@test "HTTP/1.0 without Host, retried: the backend that answers is named in Host" {
+	local dead
+	dead=$(free_port)
+	# round-robin starts with the dead one; health checks are far off
+	printf '127.0.0.1:%s:1:100\n127.0.0.1:%s:1:100\n' "$dead" "$B1" \
+	    >"$BATS_TEST_TMPDIR/two.cfg"
+	WORKERS=1 own_maitred "backends $BATS_TEST_TMPDIR/two.cfg" \
+	    "health_interval 60s"
+	run raw --timeout 5 'GET /echo HTTP/1.0\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.[01] 200 '
+	assert_output --partial "\"host\": \"127.0.0.1:$B1\""
+	refute_output --partial "127.0.0.1:$dead"
+}
+
 @test "Upgrade: only WebSocket is offered to the backend, and not by HTTP/1.0" {
 	# h2c would become a tunnel past every per-request check
 	http_get /echo -H 'Connection: Upgrade, HTTP2-Settings' \

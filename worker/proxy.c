@@ -1982,10 +1982,6 @@ local_shortage(int err)
 	    err == ENOMEM || err == EADDRNOTAVAIL;
 }
 
-/*
- * Connect to px->backend (or first pick one when <pick>), retrying
- * other backends while connects fail at once.
- */
 /* log_level debug: who goes where, and why, request by request. */
 static void
 px_debug_route(struct proxy *px, const char *backend)
@@ -2002,6 +1998,10 @@ px_debug_route(struct proxy *px, const char *backend)
 	    px->ntries > 0 ? ", retry" : "");
 }
 
+/*
+ * Connect to px->backend (or first pick one when <pick>), retrying
+ * other backends while connects fail at once.
+ */
 static int
 px_open(struct proxy *px, int pick)
 {
@@ -2020,6 +2020,10 @@ px_open(struct proxy *px, int pick)
 				return px_error(px, px->ntries ? 502 : 503,
 				    NULL);
 			px->backend = i;
+			/* A request without Host names its backend: anew. */
+			if (c->r->req.host.len == 0 &&
+			    px_build_request(px) == -1)
+				return px_error(px, 431, NULL);
 		}
 		pick = 1;
 		s = backend_get(bt, px->backend);

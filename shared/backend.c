@@ -301,8 +301,10 @@ neg_ln_unit(uint64_t x)
  * pseudo-random u in (0, 1) and the backend with the smallest
  * -ln(u) / weight wins. The winner among the eligible depends only on
  * the pair scores, so removing a backend moves exactly its clients and
- * its return brings them back. The client hash is keyed (SipHash with
- * the region's secret), so clients cannot aim at one backend.
+ * its return brings them back. A backend is known by its name, not its
+ * line: a reload that adds or removes lines moves only the clients of
+ * the backends added or removed. The hashes are keyed (SipHash with the
+ * region's secret), so clients cannot aim at one backend.
  */
 static int
 pick_ip_hash(struct backend_table *t, const uint8_t client16[16],

@@ -315,9 +315,10 @@ test_http(void)
 	    (unsigned long long)bi.checks);
 	ok(!backend_is_up(tbl, 1) && strstr(log, "down: http status 500 "
 	    "(1/1)") != NULL, "http: status 500 is a failure");
-	ok(!backend_is_up(tbl, 2) && strstr(log, "down: timeout (1/1)") !=
-	    NULL, "http: no answer within connect_timeout is a failure");
-	ok(count_str(log, "down: timeout") == 1 &&
+	ok(!backend_is_up(tbl, 2) &&
+	    strstr(log, "down: no answer in time (1/1)") != NULL,
+	    "http: no answer within the interval is a failure");
+	ok(count_str(log, "down: no answer in time") == 1 &&
 	    count_str(log, "down: http status 500") == 1 &&
 	    count_str(log, "down:") == 2, "http: each transition logged once");
 	if (!ok(strstr(log, " up") == NULL, "http: no flapping"))

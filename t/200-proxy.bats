@@ -841,6 +841,72 @@ EOF
 	assert_line 'hello tunnel'
 }
 
+@test "a tunnel half-closed by the client still carries the backend's last words" {
+	local wb
+	wb=$(free_port)
+	# answers 101, reads to EOF, then speaks and closes: only a passed-on
+	# half-close lets it speak at all
+	python3 - "$wb" 3>&- <<'PY' &
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(4)
+while True:
+    c = srv.accept()[0]
+    c.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = c.recv(4096)
+        if not d:
+            break	# a health check's bare connect
+        data += d
+    if b"\r\n\r\n" not in data:
+        c.close()
+        continue
+    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\n\r\n")
+    got = data.split(b"\r\n\r\n", 1)[1]
+    try:
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            got += d
+        c.sendall(b"bye after " + str(len(got)).encode())
+    except OSError:
+        pass
+    c.close()
+PY
+	OWN_TRACK="${OWN_TRACK:-} $!"
+	wait_for port_listening "$wb"
+	printf '127.0.0.1:%s:1:3\n' "$wb" >"$BATS_TEST_TMPDIR/ws.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/ws.cfg"
+	run python3 - "$PORT" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          b"Sec-WebSocket-Version: 13\r\n\r\n")
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(4096)
+print(data.split(b"\r\n")[0].decode())
+rest = data.split(b"\r\n\r\n", 1)[1]
+s.sendall(b"12345")
+s.shutdown(socket.SHUT_WR)
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    rest += d
+print(rest.decode())
+EOF
+	assert_success
+	assert_line 'HTTP/1.1 101 Switching Protocols'
+	assert_line 'bye after 5'
+}
+
 # echo_fields NAME...: "name=value" (None when absent) for each request
 # field the last /echo answer says the backend received.
 echo_fields() {

@@ -89,7 +89,8 @@ struct proxy {
 	struct http_chunked	 req_ch;
 	uint8_t			 req_complete:1, req_sent:1, req_abandon:1,
 				 body_dropped:1, sent_100:1, early_tried:1,
-				 client_gone:1, cut:1;
+				 client_gone:1, cut:1,
+				 tun_ceof:1, tun_beof:1; /* half-closed */
 
 	/*
 	 * Response: buf[roff, rlen) goes to the client after out[]. A
@@ -1655,7 +1656,33 @@ px_step_connect(struct proxy *px)
 	return STEP_PHASE;
 }
 
-/* After 101: copy both ways until either side closes. */
+/*
+ * One side of a tunnel said EOF: pass the half-close on (shutdown for
+ * writing) and go on the other way, as HAProxy does, so that a reply
+ * sent after the client's FIN still arrives. Over TLS, or once both
+ * sides are done, the tunnel ends. 1: ended (px_end() called).
+ */
+static int
+px_tunnel_eof(struct proxy *px, int client)
+{
+	struct conn	*c = px->c;
+	struct upstream	*up = px->up;
+
+	if (client) {
+		px->tun_ceof = 1;
+		c->readable = 0;
+	} else {
+		px->tun_beof = 1;
+		up->readable = 0;
+	}
+	if ((px->tun_ceof && px->tun_beof) || c->ssl != NULL ||
+	    up->ssl != NULL)
+		return 1;
+	(void)shutdown(client ? up->io.fd : c->io.fd, SHUT_WR);
+	return 0;
+}
+
+/* After 101: copy both ways until both sides have closed. */
 static int
 px_step_tunnel(struct proxy *px)
 {
@@ -1669,13 +1696,15 @@ px_step_tunnel(struct proxy *px)
 		moved = 0;
 		if (px_flush_client(px) == -1)
 			return px_end(px, 1);
-		if (px->roff == px->rlen && up->readable) {
+		if (px->roff == px->rlen && up->readable && !px->tun_beof) {
 			px->roff = px->rlen = 0;
 			n = upstream_recv(up, px->buf, PX_BUF_SIZE);
 			if (n > 0) {
 				px->rlen = (uint32_t)n;
 				moved = 1;
-			} else if (n == 0 || (errno != EAGAIN &&
+			} else if (n == 0 && !px_tunnel_eof(px, 0))
+				moved = 1;
+			else if (n == 0 || (errno != EAGAIN &&
 			    errno != EINTR))
 				return px_end(px, 1);
 		}
@@ -1691,7 +1720,7 @@ px_step_tunnel(struct proxy *px)
 			else
 				return px_end(px, 1);
 		}
-		if (px->bsend == c->in_len && c->readable) {
+		if (px->bsend == c->in_len && c->readable && !px->tun_ceof) {
 			c->in_len = px->bsend = c->head_len;
 			n = conn_io_recv(c, c->r->in + c->in_len,
 			    CONN_IN_SIZE - c->in_len);
@@ -1701,6 +1730,8 @@ px_step_tunnel(struct proxy *px)
 			} else if (n == -1 && (errno == EAGAIN ||
 			    errno == EINTR))
 				c->readable = 0;
+			else if (n == 0 && !px_tunnel_eof(px, 1))
+				moved = 1;
 			else
 				return px_end(px, 1);
 		}

@@ -168,7 +168,10 @@ static void
 log_balancing(const struct conf *c)
 {
 	if (c->nbackends == 0) {
-		log_info("no backends: only local files are served");
+		/* An empty backends file still proxies: to nowhere, 503. */
+		log_info(c->backends_path[0] != '\0' ? "no backends: a "
+		    "request for no local file gets 503" : "no backends: "
+		    "only local files are served");
 		return;
 	}
 	log_info("balancing %d backend%s with %s%s%s", c->nbackends,

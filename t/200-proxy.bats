@@ -42,6 +42,15 @@ teardown() {
 	own_teardown
 }
 
+# one_backend PORT MAX_FAILURES [LINE...]: own_maitred in front of the
+# backend on PORT alone, with these extra directives.
+one_backend() {
+	local port=$1 max=$2
+	shift 2
+	printf '127.0.0.1:%s:1:%s\n' "$port" "$max" >"$BATS_TEST_TMPDIR/one.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" "$@"
+}
+
 # close_answer PATH: raw GET PATH with Connection: close; $output, $META.
 close_answer() {
 	META=$BATS_TEST_TMPDIR/meta
@@ -416,8 +425,7 @@ none_pooled() {
 @test "backend_keepalive_timeout: an idle pooled connection is closed" {
 	local b
 	b=$(backend_start kt)
-	printf '127.0.0.1:%s:1:3\n' "$b" >"$BATS_TEST_TMPDIR/one.cfg"
-	WORKERS=1 own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" \
+	WORKERS=1 one_backend "$b" 3 \
 	    "backend_keepalive_timeout 1s"
 	http_get /kt1
 	assert_equal "$HTTP_CODE" 200
@@ -432,8 +440,7 @@ none_pooled() {
 @test "a client that resets while its request waits for the backend frees it at once (499)" {
 	local b
 	b=$(backend_start cr)
-	printf '127.0.0.1:%s:1:3\n' "$b" >"$BATS_TEST_TMPDIR/one.cfg"
-	WORKERS=1 own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" \
+	WORKERS=1 one_backend "$b" 3 \
 	    "read_timeout 30s"
 	run python3 - "$PORT" "$b" <<'PY'
 import socket, struct, sys, time
@@ -523,8 +530,7 @@ PY
 	local cb
 	cb=$(free_port)
 	canned_backend "$cb"
-	printf '127.0.0.1:%s:1:1000\n' "$cb" >"$BATS_TEST_TMPDIR/one.cfg"
-	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	one_backend "$cb" 1000
 	for p in /twocl /listcl; do
 		run raw --timeout 5 "GET $p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 		assert_line --index 0 --regexp '^HTTP/1\.1 200 '
@@ -590,8 +596,7 @@ if body:
 	local cb f=$BATS_TEST_TMPDIR/answer
 	cb=$(free_port)
 	canned_backend "$cb"
-	printf '127.0.0.1:%s:1:1000\n' "$cb" >"$BATS_TEST_TMPDIR/one.cfg"
-	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	one_backend "$cb" 1000
 	for p in /trailer-banned /trailer-split; do
 		raw --timeout 5 "GET $p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" >"$f"
 		run chunked_end <"$f"
@@ -610,8 +615,7 @@ if body:
 	local cb p f=$BATS_TEST_TMPDIR/answer
 	cb=$(free_port)
 	canned_backend "$cb"
-	printf '127.0.0.1:%s:1:1000\n' "$cb" >"$BATS_TEST_TMPDIR/one.cfg"
-	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	one_backend "$cb" 1000
 	for p in ctl lf colon name fold big; do
 		# the body went out before the trailers came: cut
 		raw --timeout 5 "GET /tbad-$p HTTP/1.1\r\nHost: x\r\n\r\n" >"$f"
@@ -631,8 +635,7 @@ if body:
 	local cb
 	cb=$(free_port)
 	canned_backend "$cb"
-	printf '127.0.0.1:%s:1:1000\n' "$cb" >"$BATS_TEST_TMPDIR/one.cfg"
-	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	one_backend "$cb" 1000
 	run raw --timeout 5 'GET /hints HTTP/1.1\r\nHost: x\r\n\r\nGET /hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 	assert_equal "$(status_lines | tr '\n' ' ')" "103 200 103 200 "
 	assert_line --regexp '^Link: </s.css>; rel=preload'
@@ -676,8 +679,7 @@ while True:
 PY
 	OWN_TRACK="${OWN_TRACK:-} $!"	# own_teardown stops it
 	wait_for port_listening "$rb"
-	printf '127.0.0.1:%s:1:3\n' "$rb" >"$BATS_TEST_TMPDIR/one.cfg"
-	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	one_backend "$rb" 3
 	run raw --timeout 5 'POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n000000005 ;a="b;c"\r\nhello\r\n3;q\r\n wo\r\n0;x=y\r\nX-T: 1\r\nContent-Length: 99\r\n\r\n'
 	assert_line --index 0 --regexp '^HTTP/1\.1 200 '
 	run python3 - "$cap" <<'PY'
@@ -708,8 +710,7 @@ PY
 @test "OPTIONS http://host:port goes to the backend as OPTIONS * (RFC 9112 3.2.4)" {
 	local a
 	mkdir "$BATS_TEST_TMPDIR/htdocs"	# no index.html: / names no file
-	printf '127.0.0.1:%s:1:3\n' "$B1" >"$BATS_TEST_TMPDIR/one.cfg"
-	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg"
+	one_backend "$B1" 3
 	a=127.0.0.1:$PORT
 	# line TARGET [METHOD]: what the backend got as method and target
 	line() {
@@ -754,6 +755,7 @@ PY
 	assert_equal "$HTTP_CODE" 503
 	http_get /hello.txt
 	assert_equal "$HTTP_CODE" 200
+	assert log_has '\[INFO\] .* no backends: a request for no local file gets 503'
 }
 
 @test "a backend that never finishes the handshake: connect timeout, then another backend" {
@@ -880,8 +882,7 @@ while True:
 PY
 	OWN_TRACK="${OWN_TRACK:-} $!"
 	wait_for port_listening "$wb"
-	printf '127.0.0.1:%s:1:3\n' "$wb" >"$BATS_TEST_TMPDIR/ws.cfg"
-	own_maitred "backends $BATS_TEST_TMPDIR/ws.cfg"
+	one_backend "$wb" 3
 	run python3 - "$PORT" <<'EOF'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
@@ -1050,8 +1051,7 @@ spliced() {
 @test "a small request body is read whole before a backend is chosen (slow POST)" {
 	local b
 	b=$(backend_start bb)
-	printf '127.0.0.1:%s:1:3\n' "$b" >"$BATS_TEST_TMPDIR/one.cfg"
-	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" "client_timeout 5s"
+	one_backend "$b" 3 "client_timeout 5s"
 	run python3 - "$PORT" "$b" <<'PY'
 import hashlib, json, socket, sys, time, urllib.request
 port, bport = int(sys.argv[1]), int(sys.argv[2])
@@ -1088,8 +1088,7 @@ PY
 @test "a client that stops sending its small body gets 408, and no backend saw it" {
 	local b
 	b=$(backend_start bc)
-	printf '127.0.0.1:%s:1:3\n' "$b" >"$BATS_TEST_TMPDIR/one.cfg"
-	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" "client_timeout 1s"
+	one_backend "$b" 3 "client_timeout 1s"
 	run python3 - "$PORT" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
@@ -1108,8 +1107,7 @@ kv_field() {
 @test "a backend that accepts and closes before answering is marked down" {
 	local b
 	b=$(backend_start dc)
-	printf '127.0.0.1:%s:1:2\n' "$b" >"$BATS_TEST_TMPDIR/one.cfg"
-	own_maitred "backends $BATS_TEST_TMPDIR/one.cfg" "health_interval 60s"
+	one_backend "$b" 2 "health_interval 60s"
 	http_get /die
 	assert_equal "$HTTP_CODE" 502
 	http_get /die

@@ -1283,9 +1283,9 @@ php_copy_fields(struct php *p, int gz)
 }
 
 /*
- * A Content-Length line of the script: its value, or -1 when it is not
- * a plain number or disagrees with an earlier one (<prev>, -1 none):
- * then the body goes out chunked as without one.
+ * A Content-Length line of the script: its value, or -2 when it is not
+ * a plain number or disagrees with an earlier one (<prev>: -1 none, -2
+ * already bad): then the body goes out chunked as without one.
  */
 static int64_t
 php_content_length(const char *v, size_t len, int64_t prev)
@@ -1451,9 +1451,9 @@ php_body_out(struct php *p, const char *d, size_t len)
 	return len;
 }
 
-/* A file that no name leads to, in temp_dir, or -1. */
+/* A file that no name leads to, in temp_dir, for <what>; or -1. */
 static int
-spool_open(void)
+spool_open(const char *what)
 {
 	char	 path[PATH_MAX];
 	int	 fd;
@@ -1467,8 +1467,8 @@ spool_open(void)
 			(void)unlink(path);
 	}
 	if (fd == -1)
-		log_warnx_limited(&spool_warn, "php: cannot buffer an answer "
-		    "in temp_dir %s: %s", wconf->temp_dir, strerror(errno));
+		log_warnx_limited(&spool_warn, "php: cannot buffer %s in "
+		    "temp_dir %s: %s", what, wconf->temp_dir, strerror(errno));
 	return fd;
 }
 
@@ -1484,7 +1484,8 @@ php_spool_put(struct php *p, const char *d, size_t len)
 
 	if (p->spool_fd == -2 || p->spool_w >= wconf->php_buffer_max)
 		return 0;
-	if (p->spool_fd == -1 && (p->spool_fd = spool_open()) == -1) {
+	if (p->spool_fd == -1 &&
+	    (p->spool_fd = spool_open("an answer")) == -1) {
 		p->spool_fd = -2;
 		return 0;
 	}
@@ -2049,7 +2050,7 @@ php_start(struct conn *c, const char *path)
 		/* Past php_buffer_max, or without a file: streamed. */
 		if (p->body_left > 0 &&
 		    req->content_length <= wconf->php_buffer_max &&
-		    (p->body_fd = spool_open()) != -1) {
+		    (p->body_fd = spool_open("a request body")) != -1) {
 			p->bend = p->bpos;
 			p->body_left = req->content_length;
 			p->phase = PH_COLLECT;
@@ -2062,7 +2063,7 @@ php_start(struct conn *c, const char *path)
 		/* The script needs its length first: no file, no body. */
 		if (wconf->php_buffer_max == 0)
 			p->error = 411;
-		else if ((p->body_fd = spool_open()) == -1)
+		else if ((p->body_fd = spool_open("a request body")) == -1)
 			p->error = 500;
 		break;
 	default:

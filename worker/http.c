@@ -1107,8 +1107,7 @@ trailer_is_banned(const char *name, size_t len)
 {
 	size_t	 i, n;
 
-	for (i = 0; i < sizeof(trailer_banned) / sizeof(trailer_banned[0]);
-	    i++) {
+	for (i = 0; i < MTD_ARRLEN(trailer_banned); i++) {
 		n = strlen(trailer_banned[i]);
 		if (trailer_banned[i][n - 1] == '-' ? len > n &&
 		    str_ieq(name, n, trailer_banned[i], n) :

@@ -1532,6 +1532,7 @@ static const struct directive directives[] = {
 	{ "php_buffer_max", d_size, 1, 1, OFF(php_buffer_max), 0, 0 },
 	{ "php_timeout", d_ms, 1, 1, OFF(php_timeout_ms), 1, 0 },
 	{ "pidfile", d_path, 1, 1, OFF(pidfile), 0, 0 },
+	{ "proxy_buffer_max", d_size, 1, 1, OFF(proxy_buffer_max), 0, 0 },
 	{ "proxy_splice", d_flag, 1, 1, OFF(proxy_splice), 0, 0 },
 	{ "rate_limit", d_rate_limit, 1, 2, 0, 0, 0 },
 	{ "rate_limit_exempt", d_exempt, 1, -1, 0, 0, 0 },
@@ -1703,6 +1704,7 @@ conf_defaults(struct conf *c)
 	strlcpy(c->php_cgi, "/usr/bin/php-cgi", sizeof(c->php_cgi));
 	c->php_timeout_ms = 30000;
 	c->php_buffer_max = (size_t)1 << 30;	/* as fastcgi_max_temp_file_size */
+	c->proxy_buffer_max = (size_t)1 << 30;	/* as proxy_max_temp_file_size */
 	strlcpy(c->temp_dir, "/tmp", sizeof(c->temp_dir));
 	c->log_level = LOG_LVL_INFO;
 	c->backend_tls_verify = 1;

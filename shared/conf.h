@@ -136,6 +136,7 @@ struct conf {
 	char			 php_fastcgi[PATH_MAX];	/* host:port, unix:/p */
 	int			 php_timeout_ms;	/* 30 s */
 	size_t			 php_buffer_max;	/* spool file, 0: none */
+	size_t			 proxy_buffer_max;	/* spool file, 0: none */
 	char			 temp_dir[PATH_MAX];	/* /tmp */
 
 	char			 error_log[PATH_MAX];	/* "" = stderr */

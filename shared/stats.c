@@ -61,6 +61,7 @@ stats_sum(struct stats_total *t)
 		t->bytes_in += LOAD(s->bytes_in);
 		t->bytes_out += LOAD(s->bytes_out);
 		t->bytes_spliced += LOAD(s->bytes_spliced);
+		t->bytes_buffered += LOAD(s->bytes_buffered);
 		t->conns_total += LOAD(s->conns_total);
 		t->conns_active += LOAD(s->conns_active);
 		t->blocked += LOAD(s->blocked);

@@ -35,6 +35,7 @@ struct stats_slot {
 	_Atomic uint64_t	 bytes_in;
 	_Atomic uint64_t	 bytes_out;
 	_Atomic uint64_t	 bytes_spliced;	/* part of bytes_out */
+	_Atomic uint64_t	 bytes_buffered;	/* to temp_dir files */
 	_Atomic uint64_t	 conns_total;
 	_Atomic int64_t		 conns_active;
 	_Atomic uint64_t	 blocked;	/* blacklist */
@@ -47,6 +48,7 @@ struct stats_slot {
 
 struct stats_total {
 	uint64_t	 requests, status[6], bytes_in, bytes_out, bytes_spliced;
+	uint64_t	 bytes_buffered;
 	uint64_t	 conns_total, blocked, limited, cache_hits, cache_misses;
 	uint64_t	 lat_us_sum, lat[STATS_LAT_BUCKETS];
 	int64_t		 conns_active;

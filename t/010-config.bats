@@ -54,6 +54,7 @@ check_conf() {
 	    "status_path /maitred/status" \
 	    "status_allow 127.0.0.1 ::1" \
 	    "proxy_splice off" \
+	    "proxy_buffer_max 0" \
 	    "backend_rcvbuf 256k" \
 	    "backend_keepalive_timeout 30s" \
 	    "worker_sched batch" \
@@ -210,6 +211,10 @@ check_conf() {
 	check_conf
 	assert_failure 1
 	assert_output --partial 'php_buffer_max: invalid value "lots"'
+	write_conf "proxy_buffer_max -1"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'proxy_buffer_max: invalid value "-1"'
 }
 
 @test "bad backends lines: backends.cfg:LINE: invalid backend, all shown" {

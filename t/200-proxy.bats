@@ -1048,6 +1048,101 @@ spliced() {
 	run ! log_has 'invalid response head|closed before responding'
 }
 
+# metric NAME: maitred_NAME from the metrics page.
+metric() {
+	curl -s "$(url /maitred/metrics)" |
+	    awk -v m="maitred_$1" '$1 == m { print $2 }'
+}
+
+# active_is N: the backends have N connections in use, all workers
+# together (idle pooled ones are not counted).
+active_is() {
+	[ "$(curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+print(sum(b["active"] for b in json.load(sys.stdin)["backends"]))')" = "$1" ]
+}
+
+# buffered_past N: more than N answer bytes went to temp_dir files.
+buffered_past() {
+	[ "$(metric bytes_buffered_total)" -gt "$1" ]
+}
+
+# slow_big BYTES: a client that asks for /big?bytes=BYTES, then reads
+# nothing until $BATS_TEST_TMPDIR/go exists (t/lib/slowreader.py).
+slow_big() {
+	"$BATS_TEST_DIRNAME"/lib/slowreader.py "$PORT" "/big?bytes=$1" \
+	    "$BATS_TEST_TMPDIR/slow" "$BATS_TEST_TMPDIR/go" 60 &
+	SLOW_PID=$!
+	OWN_TRACK="${OWN_TRACK:-} $SLOW_PID"
+	wait_for test -e "$BATS_TEST_TMPDIR/slow.sent"
+}
+
+# slow_big_ok BYTES: let the slow client read; it got all the bytes.
+slow_big_ok() {
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$SLOW_PID" || fail "slow reader: exit $?"
+	head -n 1 "$BATS_TEST_TMPDIR/slow.head" | grep -q '^HTTP/1.1 200'
+	assert_equal "$(sha256sum <"$BATS_TEST_TMPDIR/slow" | cut -d' ' -f1)" \
+	    "$(big_sha "$1")"
+}
+
+# proxy_buffered LINE...: one_backend on b1 with the status pages and
+# temp_dir in the test's directory; then a slow client of 20 MB.
+proxy_buffered() {
+	one_backend "$B1" 3 "status_path /maitred/status" \
+	    "status_allow 127.0.0.1" "temp_dir $BATS_TEST_TMPDIR" "$@"
+	slow_big 20000000
+}
+
+@test "a slow client holds no backend connection: the answer waits in temp_dir" {
+	proxy_buffered
+	# The whole answer is read from the backend, whose connection goes
+	# back to the pool while the client reads nothing.
+	assert wait_for buffered_past 15000000
+	assert wait_for active_is 0
+	http_get /meanwhile
+	assert_equal "$(cat "$HTTP_BODY")" "b1 GET /meanwhile"
+	slow_big_ok 20000000
+	# The file had no name: nothing is left behind.
+	run find "$BATS_TEST_TMPDIR" -maxdepth 1 -name 'maitred-*'
+	assert_output ''
+}
+
+@test "proxy_splice off: a slow client's answer is buffered all the same" {
+	proxy_buffered "proxy_splice off"
+	assert wait_for buffered_past 15000000
+	assert wait_for active_is 0
+	slow_big_ok 20000000
+	assert_equal "$(metric bytes_spliced_total)" 0
+}
+
+@test "proxy_buffer_max: past it the backend waits for the client, answer whole" {
+	proxy_buffered "proxy_buffer_max 1m"
+	assert wait_for buffered_past 1000000
+	# The file is full: the backend waits for the client.
+	assert active_is 1
+	[ "$(metric bytes_buffered_total)" -le 1048576 ]
+	slow_big_ok 20000000
+}
+
+@test "proxy_buffer_max 0: nothing buffered, the backend waits, answer whole" {
+	proxy_buffered "proxy_buffer_max 0"
+	sleep 0.5	# nothing to poll for: time for a wrong build to buffer
+	assert_equal "$(metric bytes_buffered_total)" 0
+	assert active_is 1
+	slow_big_ok 20000000
+}
+
+@test "an unusable temp_dir: a warning, and the answer still goes out whole" {
+	mkdir "$BATS_TEST_TMPDIR/gone"
+	one_backend "$B1" 3 "status_path /maitred/status" \
+	    "status_allow 127.0.0.1" "temp_dir $BATS_TEST_TMPDIR/gone"
+	rmdir "$BATS_TEST_TMPDIR/gone"
+	slow_big 20000000
+	assert wait_for log_has "proxy: cannot buffer an answer in temp_dir $BATS_TEST_TMPDIR/gone: No such file"
+	slow_big_ok 20000000
+}
+
 @test "a small request body is read whole before a backend is chosen (slow POST)" {
 	local b
 	b=$(backend_start bb)

@@ -60,6 +60,10 @@ teardown_file() {
 }
 
 teardown() {
+	if [ -n "${SLOW_PID:-}" ]; then
+		kill "$SLOW_PID" 2>/dev/null || true
+		wait "$SLOW_PID" 2>/dev/null || true
+	fi
 	if [ -n "${OWN_PID:-}" ]; then
 		MAITRED_PID=$OWN_PID
 		maitred_stop
@@ -226,6 +230,50 @@ sys.stdout.write(out.decode("latin1"))
 @test "a 5 MB file over TLS is byte-exact" {
 	tcurl -o "$BATS_TEST_TMPDIR/big" "$(turl /big.bin)"
 	cmp "$BATS_TEST_TMPDIR/big" "$MTD_DIR/htdocs/big.bin"
+}
+
+# buffered_past N: the own instance put more than N answer bytes in
+# temp_dir files.
+buffered_past() {
+	[ "$(curl -s "http://127.0.0.1:$PORT/maitred/metrics" | awk '
+	    $1 == "maitred_bytes_buffered_total" { print $2 }')" -gt "$1" ]
+}
+
+# idle_backends: the own instance's backends have no connection in use.
+idle_backends() {
+	curl -s "http://127.0.0.1:$PORT/maitred/status" | python3 -c '
+import json, sys
+sys.exit(any(b["active"] for b in json.load(sys.stdin)["backends"]))'
+}
+
+@test "a slow TLS client: the proxied answer waits in temp_dir, arrives whole" {
+	local tp d=$MTD_DIR/pki want
+	MTD_DIR=$BATS_TEST_TMPDIR
+	PORT=$(free_port)
+	tp=$(free_port)
+	write_conf "listen 127.0.0.1:$tp ssl" \
+	    "ssl_certificate $d/srv.crt" "ssl_certificate_key $d/srv.key" \
+	    "backends $BATS_FILE_TMPDIR/backends.cfg" \
+	    "status_path /maitred/status" "status_allow 127.0.0.1" \
+	    "temp_dir $BATS_TEST_TMPDIR"
+	maitred_start
+	OWN_PID=$MAITRED_PID
+	"$BATS_TEST_DIRNAME"/lib/slowreader.py --tls "$d/ca.crt" "$tp" \
+	    '/big?bytes=12000000' "$BATS_TEST_TMPDIR/slow" \
+	    "$BATS_TEST_TMPDIR/go" 60 &
+	SLOW_PID=$!
+	# All read from the backend, which is free while the client waits.
+	assert wait_for buffered_past 1000000
+	assert wait_for idle_backends
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$SLOW_PID" || fail "slow TLS reader: exit $?"
+	want=$(python3 -c '
+import hashlib
+p = bytes(i % 251 for i in range(251)); n = 12000000
+print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
+	head -n 1 "$BATS_TEST_TMPDIR/slow.head" | grep -q '^HTTP/1.1 200 '
+	assert_equal "$(sha256sum <"$BATS_TEST_TMPDIR/slow" | cut -d' ' -f1)" \
+	    "$want"
 }
 
 @test "a TLS 1.2 session resumes (tickets shared by the workers)" {

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "mtd.h"
 #include "php.h"
+#include "spool.h"
 #include "worker.h"
 
 #define PHP_HDR_MAX	8192		/* script's header block */
@@ -120,14 +121,11 @@ struct php {
 	struct gz_stream *gz;		/* gzip-coding the body, or NULL */
 
 	/*
-	 * Body bytes the client was not ready for, in an unlinked file:
-	 * [spool_r, spool_w) is still to send. php-fpm's worker is then
-	 * free at once, whatever the client's speed (nginx's
-	 * fastcgi_buffering). spool_fd -1: none yet, -2: none possible.
+	 * Body bytes the client was not ready for. php-fpm's worker is
+	 * then free at once, whatever the client's speed (nginx's
+	 * fastcgi_buffering).
 	 */
-	int		 spool_fd;
-	uint64_t	 spool_r, spool_w;
-	uint8_t		 spool_stuck:1;	/* a write failed: no more */
+	struct spool	 spool;
 
 	char		 eline[PHP_ERRLINE];
 	size_t		 elen;
@@ -437,8 +435,7 @@ dead_cb(struct ev_timer *t)
 
 	while ((p = dead) != NULL) {
 		dead = p->next;
-		if (p->spool_fd >= 0)
-			close(p->spool_fd);
+		spool_free(&p->spool);
 		if (p->body_fd >= 0)
 			close(p->body_fd);
 		free(p->wbuf);
@@ -1451,57 +1448,6 @@ php_body_out(struct php *p, const char *d, size_t len)
 	return len;
 }
 
-/* A file that no name leads to, in temp_dir, for <what>; or -1. */
-static int
-spool_open(const char *what)
-{
-	char	 path[PATH_MAX];
-	int	 fd;
-
-	fd = open(wconf->temp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	/* Not every file system has O_TMPFILE: a name, unlinked at once. */
-	if (fd == -1 && (errno == EOPNOTSUPP || errno == EISDIR ||
-	    errno == EINVAL) && (size_t)snprintf(path, sizeof(path),
-	    "%s/maitred-php.XXXXXX", wconf->temp_dir) < sizeof(path)) {
-		if ((fd = mkostemp(path, O_CLOEXEC)) != -1)
-			(void)unlink(path);
-	}
-	if (fd == -1)
-		log_warnx_limited(&spool_warn, "php: cannot buffer %s in "
-		    "temp_dir %s: %s", what, wconf->temp_dir, strerror(errno));
-	return fd;
-}
-
-/*
- * Keep <d>/<len> in the spool file. Returns the bytes kept: fewer once
- * php_buffer_max bytes wait there, or when the file cannot be had or
- * written; the script then waits for the client, as without a spool.
- */
-static size_t
-php_spool_put(struct php *p, const char *d, size_t len)
-{
-	ssize_t	 n;
-
-	if (p->spool_fd == -2 || p->spool_w >= wconf->php_buffer_max)
-		return 0;
-	if (p->spool_fd == -1 &&
-	    (p->spool_fd = spool_open("an answer")) == -1) {
-		p->spool_fd = -2;
-		return 0;
-	}
-	len = MTD_MIN(len, wconf->php_buffer_max - p->spool_w);
-	n = pwrite(p->spool_fd, d, len, (off_t)p->spool_w);
-	if (n <= 0) {
-		log_warnx_limited(&spool_warn, "php: write to a buffer file "
-		    "in temp_dir %s: %s", wconf->temp_dir,
-		    n == 0 ? "no space" : strerror(errno));
-		p->spool_stuck = 1;	/* what is there still goes out */
-		return 0;
-	}
-	p->spool_w += (uint64_t)n;
-	return (size_t)n;
-}
-
 /* Spooled bytes on to the client's buffer while it has room. */
 static int
 php_spool_drain(struct php *p)
@@ -1511,9 +1457,8 @@ php_spool_drain(struct php *p)
 	size_t	 used;
 	int	 progress = 0;
 
-	while (p->spool_r < p->spool_w && p->error == 0) {
-		n = pread(p->spool_fd, buf, (size_t)MTD_MIN(sizeof(buf),
-		    p->spool_w - p->spool_r), (off_t)p->spool_r);
+	while (spool_pending(&p->spool) && p->error == 0) {
+		n = spool_peek(&p->spool, buf, sizeof(buf));
 		if (n <= 0) {
 			log_warnx("php: %s: read back from temp_dir %s: %s",
 			    p->script, wconf->temp_dir,
@@ -1523,11 +1468,9 @@ php_spool_drain(struct php *p)
 		}
 		if ((used = php_body_out(p, buf, (size_t)n)) == 0)
 			break;
-		p->spool_r += used;
+		spool_done(&p->spool, used);
 		progress = 1;
 	}
-	if (p->spool_r == p->spool_w)
-		p->spool_r = p->spool_w = 0;	/* the file is reused */
 	return progress;
 }
 
@@ -1580,10 +1523,10 @@ php_stdout(struct php *p, const char *d, size_t len)
 		want = (size_t)p->out_left;
 	}
 	/* Bytes already spooled leave first: no overtaking. */
-	if (p->spool_r == p->spool_w)
+	if (!spool_pending(&p->spool))
 		used = php_body_out(p, d, want);
-	if (used < want && !p->spool_stuck)
-		used += php_spool_put(p, d + used, want - used);
+	if (used < want)
+		used += spool_put(&p->spool, d + used, want - used);
 	if (p->sized)
 		p->out_left -= used;
 	return used;
@@ -1843,7 +1786,7 @@ php_finished(struct php *p)
 
 	if (p->phase == PH_FINAL)
 		return c->out_off == c->out_len;
-	if (!p->eof || p->roff < p->rlen || p->spool_r < p->spool_w ||
+	if (!p->eof || p->roff < p->rlen || spool_pending(&p->spool) ||
 	    p->error != 0)
 		return 0;	/* an error is said once, by php_fail() */
 	if (!p->head_built) {
@@ -2038,7 +1981,7 @@ php_start(struct conn *c, const char *path)
 	p->fcgi = wconf->php_mode == PHP_FASTCGI;
 	strlcpy(p->script, path, sizeof(p->script));
 	p->bin.io.fd = p->bout.io.fd = p->berr.io.fd = -1;
-	p->spool_fd = wconf->php_buffer_max > 0 ? -1 : -2;
+	spool_init(&p->spool, wconf->php_buffer_max, "php");
 	p->hlen = p->bpos = p->bend = c->head_len;
 	avail = c->in_len - c->head_len;
 	p->body_fd = -1;
@@ -2050,7 +1993,7 @@ php_start(struct conn *c, const char *path)
 		/* Past php_buffer_max, or without a file: streamed. */
 		if (p->body_left > 0 &&
 		    req->content_length <= wconf->php_buffer_max &&
-		    (p->body_fd = spool_open("a request body")) != -1) {
+		    (p->body_fd = spool_open("php", "a request body")) != -1) {
 			p->bend = p->bpos;
 			p->body_left = req->content_length;
 			p->phase = PH_COLLECT;
@@ -2063,7 +2006,8 @@ php_start(struct conn *c, const char *path)
 		/* The script needs its length first: no file, no body. */
 		if (wconf->php_buffer_max == 0)
 			p->error = 411;
-		else if ((p->body_fd = spool_open("a request body")) == -1)
+		else if ((p->body_fd = spool_open("php",
+		    "a request body")) == -1)
 			p->error = 500;
 		break;
 	default:

@@ -31,6 +31,7 @@
 #include "shm.h"
 #include "stats.h"
 #include "splice.h"
+#include "spool.h"
 #include "sticky.h"
 #include "upstream.h"
 #include "worker.h"
@@ -108,6 +109,13 @@ struct proxy {
 	struct gz_stream	*gz;
 	/* Splicing: the rest of the body goes through this pipe. */
 	struct splice_pipe	*sp;
+	/*
+	 * Body bytes a slow client was not ready for while the backend
+	 * had more: they go out after out[] and before buf[roff, rlen) or
+	 * the pipe, and the backend is freed at its own pace (nginx's
+	 * proxy_buffering).
+	 */
+	struct spool		 spool;
 
 	struct pcache		 pc;		/* response cache state */
 	char			 buf[PX_BUF_SIZE];
@@ -305,6 +313,7 @@ px_alloc(void)
 	memset(px, 0, offsetof(struct proxy, buf));
 	px->backend = -1;
 	px->sticky = -1;
+	spool_init(&px->spool, wconf->proxy_buffer_max, "proxy");
 	return px;
 }
 
@@ -312,6 +321,7 @@ static void
 px_free(struct proxy *px)
 {
 	pcache_end(&px->pc);
+	spool_free(&px->spool);
 	if (px->sp != NULL) {
 		splice_pipe_put(px->sp);
 		px->sp = NULL;
@@ -769,10 +779,50 @@ px_gather_body(struct proxy *px, size_t bl)
 }
 
 /*
+ * Spooled bytes to the client, after out[]: 1 when some went (through
+ * out[] under TLS, which has no sendfile), 0 when the socket is full,
+ * -1 on error.
+ */
+static int
+px_spool_out(struct proxy *px)
+{
+	struct conn	*c = px->c;
+	ssize_t		 n;
+
+	if (!c->writable)
+		return 0;
+	if (c->ssl != NULL)
+		n = spool_peek(&px->spool, c->r->out, CONN_OUT_SIZE);
+	else
+		n = spool_send(&px->spool, c->io.fd, 1 << 20);
+	if (n == -1 && c->ssl == NULL && (errno == EAGAIN || errno == EINTR)) {
+		conn_write_blocked(c);
+		return 0;
+	}
+	if (n <= 0) {
+		if (n == 0 || c->ssl != NULL)
+			log_warnx("proxy: read back from temp_dir %s: %s",
+			    wconf->temp_dir, n == 0 ? "file cut short" :
+			    strerror(errno));
+		px->cut = 1;	/* the answer is not whole */
+		return -1;
+	}
+	px->moved = 1;
+	if (c->ssl != NULL) {
+		spool_done(&px->spool, (size_t)n);
+		c->out_off = 0;
+		c->out_len = (uint32_t)n;
+	} else
+		c->bytes_out += (uint64_t)n;
+	return 1;
+}
+
+/*
  * Client to us: send everything in out[] (interim or final head, error
- * page), then the response bytes in buf[roff, rlen) once the response
- * head went out (when gzip-coding, these go through deflate into out[]
- * first). 1 when all sent, 0 when the socket is full, -1 error.
+ * page), then any spooled bytes, then the response bytes in buf[roff,
+ * rlen) once the response head went out (when gzip-coding, these go
+ * through deflate into out[] first). 1 when all sent, 0 when the socket
+ * is full, -1 error.
  */
 static int
 px_flush_client(struct proxy *px)
@@ -785,7 +835,13 @@ px_flush_client(struct proxy *px)
 
 	for (;;) {
 		ol = c->out_len - c->out_off;
-		bl = px->resp_head && px->gz == NULL ? px->rlen - px->roff : 0;
+		if (ol == 0 && spool_pending(&px->spool)) {
+			if ((rc = px_spool_out(px)) != 1)
+				return rc;
+			continue;
+		}
+		bl = px->resp_head && px->gz == NULL &&
+		    !spool_pending(&px->spool) ? px->rlen - px->roff : 0;
 		if (ol + bl == 0) {
 			if (px->gz == NULL || !px->resp_head ||
 			    px->phase != PX_RELAY)
@@ -1545,16 +1601,13 @@ px_resp_read(struct proxy *px)
 	return STEP_PHASE;
 }
 
-/* The whole response reached the client: recycle and finish. */
-static int
-px_finish(struct proxy *px)
+/*
+ * The backend sent its whole response: its connection goes back to the
+ * pool (or is closed) whatever the client has still to read.
+ */
+static void
+px_upstream_done(struct proxy *px)
 {
-	struct conn	*c = px->c;
-
-	if (px->req_sent)
-		c->head_len = px->bend;
-	else
-		c->keep_alive = 0;
 	/*
 	 * Whether the backend sent more than its response: a pooled
 	 * connection must be drained, since its next edge is all that
@@ -1566,7 +1619,72 @@ px_finish(struct proxy *px)
 	    upstream_has_more(px->up))
 		px->reusable = 0;
 	px_drop_upstream(px, px->reusable && px->req_sent);
+}
+
+/* The whole response reached the client: recycle and finish. */
+static int
+px_finish(struct proxy *px)
+{
+	struct conn	*c = px->c;
+
+	if (px->req_sent)
+		c->head_len = px->bend;
+	else
+		c->keep_alive = 0;
+	px_upstream_done(px);
 	return px_end(px, 1);
+}
+
+/*
+ * Whether the rest of the answer fits in the backend socket's receive
+ * buffer: the backend has then written it, or can, and waits for
+ * nothing. When the client first falls behind with so little left, a
+ * file and its syscalls would buy nothing; once one is in use, it takes
+ * the rest too, so that the backend connection goes back to the pool.
+ */
+static int
+px_rest_fits(const struct proxy *px)
+{
+	uint64_t	 room = wconf->backend_rcvbuf > 0 ?
+			    (uint64_t)wconf->backend_rcvbuf : 64 * 1024;
+
+	return px->resp_kind == HTTP_BODY_LENGTH && px->resp_left <= room;
+}
+
+/*
+ * The client is not ready and the backend has more: what waits for the
+ * client moves to the spool, so that the backend's answer keeps coming.
+ * Not for a body being compressed (out[] holds its bytes). Not while
+ * out[] is being sent: a TLS write that must be retried has to be
+ * retried with the same bytes, and out[] went out gathered with the
+ * body. 0, or -1 when a pipe's bytes were lost.
+ */
+static int
+px_spool_take(struct proxy *px)
+{
+	ssize_t	 n;
+
+	if (px->resp_done || px->gz != NULL || px->up == NULL ||
+	    px->c->out_off < px->c->out_len || !spool_room(&px->spool) ||
+	    (px->spool.fd < 0 && px_rest_fits(px)))
+		return 0;
+	if (px->sp != NULL) {
+		if (px->sp->len == 0)
+			return 0;
+		if ((n = spool_put_pipe(&px->spool, px->sp->rfd,
+		    px->sp->len)) == -1)
+			return -1;
+		px->sp->len -= (size_t)n;
+	} else {
+		if (px->roff == px->rlen || !px->up->readable)
+			return 0;	/* nothing waits, or nothing comes */
+		n = (ssize_t)spool_put(&px->spool, px->buf + px->roff,
+		    px->rlen - px->roff);
+		px->roff += (uint32_t)n;
+	}
+	if (n > 0)
+		px->moved = 1;
+	return 0;
 }
 
 static int
@@ -1589,6 +1707,10 @@ px_step_relay(struct proxy *px)
 			if (rc == 1 && px->resp_done &&
 			    (px->gz == NULL || px->gz_done))
 				return px_finish(px);
+			if (rc == 0 && px_spool_take(px) == -1)
+				return px_fail_mid(px, "buffer file lost bytes");
+			if (px->resp_done && px->req_sent && px->up != NULL)
+				px_upstream_done(px);
 		} else if (px->c->out_off < px->c->out_len &&
 		    px_flush_client(px) == -1)
 			return px_end(px, 0);	/* interim answers */
@@ -1915,7 +2037,8 @@ px_arm(struct proxy *px)
 
 	if (px->phase == PX_CONNECT || px->phase == PX_WAIT)
 		return;
-	out = c->out_off < c->out_len ||
+	out = c->out_off < c->out_len || spool_pending(&px->spool) ||
+	    (px->sp != NULL && px->sp->len > 0) ||
 	    (px->resp_head && px->roff < px->rlen);
 	body = px->phase == PX_RELAY && !px->req_sent && !px->req_abandon &&
 	    px->hoff == px->hlen && px->bsend == px->bend;

@@ -203,9 +203,11 @@ render_json(struct sbuf *b, const struct stats_total *t)
 	    (unsigned long long)t->status[1], (unsigned long long)t->status[2],
 	    (unsigned long long)t->status[3], (unsigned long long)t->status[4],
 	    (unsigned long long)t->status[5]);
-	sb_printf(b, "\"bytes\":{\"in\":%llu,\"out\":%llu,\"spliced\":%llu},",
+	sb_printf(b, "\"bytes\":{\"in\":%llu,\"out\":%llu,\"spliced\":%llu,"
+	    "\"buffered\":%llu},",
 	    (unsigned long long)t->bytes_in, (unsigned long long)t->bytes_out,
-	    (unsigned long long)t->bytes_spliced);
+	    (unsigned long long)t->bytes_spliced,
+	    (unsigned long long)t->bytes_buffered);
 	sb_printf(b, "\"request_time_us\":{\"mean\":%llu,\"p50\":%llu,"
 	    "\"p90\":%llu,\"p99\":%llu},",
 	    (unsigned long long)(t->lat_us_sum / n),
@@ -278,6 +280,9 @@ prom_traffic(struct sbuf *b, const struct stats_total *t)
 	prom_value(b, "bytes_spliced_total", "counter",
 	    "Bytes of proxied bodies sent with splice(2), no copy.",
 	    t->bytes_spliced);
+	prom_value(b, "bytes_buffered_total", "counter",
+	    "Bytes of answers a slow client kept waiting, put in temp_dir.",
+	    t->bytes_buffered);
 }
 
 /*

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A slow client, as a phone on a bad network would be.
 
-usage: slowreader.py [--post FILE [--chunked]] PORT TARGET OUT GO [DEADLINE]
+usage: slowreader.py [--post FILE [--chunked]] [--tls CA]
+                     PORT TARGET OUT GO [DEADLINE]
 
 Sends "GET TARGET" (Connection: close) to 127.0.0.1:PORT with a small
 receive buffer and writes "sent" to OUT.sent. With --post, a POST of
@@ -10,12 +11,14 @@ the first half is sent before OUT.sent. Then nothing happens until the
 file GO exists; then the rest of the body is sent and the whole answer
 read. Gives up after DEADLINE seconds (default 60) in all; exit 3 then.
 The answer's head goes to OUT.head, its body (chunks decoded) to OUT;
-exit 4 on bad chunks.
+exit 4 on bad chunks. With --tls, over TLS, checking the server's
+certificate against the file CA for the name "localhost".
 """
 
 import argparse
 import os
 import socket
+import ssl
 import sys
 import time
 
@@ -50,6 +53,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--post")
     ap.add_argument("--chunked", action="store_true")
+    ap.add_argument("--tls", metavar="CA")
     ap.add_argument("port", type=int)
     ap.add_argument("target")
     ap.add_argument("out")
@@ -62,6 +66,9 @@ def main():
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.settimeout(a.deadline)
     s.connect(("127.0.0.1", a.port))
+    if a.tls is not None:
+        ctx = ssl.create_default_context(cafile=a.tls)
+        s = ctx.wrap_socket(s, server_hostname="localhost")
     s.sendall(first)
     with open(a.out + ".sent", "w") as f:
         f.write("sent\n")

@@ -335,6 +335,7 @@ reload(void)
 		free(current_heap);
 	}
 	current = current_heap = next;
+	blacklist_watch(current);
 	log_info("configuration reloaded");
 	log_balancing(current);
 	return;
@@ -426,6 +427,9 @@ next_timeout(void)
 		h = health_timeout_ms();
 		if (h >= 0 && (t < 0 || h < t))
 			t = h;
+		h = blacklist_timeout_ms();
+		if (h >= 0 && (t < 0 || h < t))
+			t = h;
 	} else if (stop_mode == STOP_FAST)
 		t = 200;
 	return t;
@@ -480,6 +484,8 @@ master_loop(void)
 			read_signals();
 		if (stop_mode == RUNNING)
 			health_process(pfd + 1, n - 1);
+		if (stop_mode == RUNNING && !reload_pending)
+			blacklist_tick(current);
 	}
 }
 
@@ -499,6 +505,7 @@ master_run(struct conf *c, const char *path, const struct master_opts *o)
 	    master_listen_text(c));
 	log_balancing(c);
 	health_init(current, shm_backends());
+	blacklist_watch(current);
 	master_loop();
 	health_stop();
 	spawn_reap(1);

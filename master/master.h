@@ -57,6 +57,14 @@ void	 spawn_generation(const struct conf *c);
 /* Fds the master owns that a worker must close after fork. */
 void	 spawn_set_master_fd(int fd);
 
+/* blacklist.c: the blacklist file, watched for edits. */
+/* Remember the blacklist file of <c> as read (start, reload). */
+void	 blacklist_watch(const struct conf *c);
+/* ms until blacklist_tick() wants to look again; -1: no blacklist. */
+int	 blacklist_timeout_ms(void);
+/* When due, look at the file; a settled change is read into <c>. */
+void	 blacklist_tick(struct conf *c);
+
 /* master.c */
 /* Apply the command-line overrides of <o> (-p, -s, -w) to <c>. */
 void	 master_apply_overrides(struct conf *c, const struct master_opts *o);

@@ -698,9 +698,11 @@ read_backends(struct loader *ld, struct lreader *r)
  * blacklist.txt
  */
 
-static void
-read_blacklist(struct loader *ld, struct lreader *r)
+/* The set <r> lists; its errors are counted in <r>. */
+static struct cidr_set *
+read_blacklist(struct lreader *r)
 {
+	struct cidr_set	*set;
 	struct cidr_vec	 vec = { NULL, 0, 0 };
 	const char	*err;
 	char		*line, *s;
@@ -717,9 +719,37 @@ read_blacklist(struct loader *ld, struct lreader *r)
 		else
 			vec.n++;
 	}
-	if ((ld->c->blacklist = cidr_set_build(vec.v, vec.n)) == NULL)
+	if ((set = cidr_set_build(vec.v, vec.n)) == NULL)
 		lerr(r, "%s", strerror(ENOMEM));
 	free(vec.v);
+	return set;
+}
+
+int
+conf_reload_blacklist(struct conf *c)
+{
+	struct cidr_set	*set;
+	struct lreader	 r;
+	const char	*why;
+	int		 errors = 0;
+
+	memset(&r, 0, sizeof(r));
+	if ((r.fp = conf_fopen(c->blacklist_path, &why)) == NULL) {
+		log_warnx("blacklist \"%s\": %s", c->blacklist_path,
+		    why != NULL ? why : strerror(errno));
+		return -1;
+	}
+	r.path = c->blacklist_path;
+	r.errors = &errors;
+	set = read_blacklist(&r);
+	seed_close(&r);
+	if (errors > 0) {
+		cidr_set_free(set);
+		return -1;
+	}
+	cidr_set_free(c->blacklist);
+	c->blacklist = set;
+	return 0;
 }
 
 /*
@@ -831,8 +861,7 @@ d_seed(struct loader *ld, const struct directive *d, int argc, char **argv)
 		read_backends(ld, &r);
 	} else if (strcmp(d->name, "blacklist") == 0) {
 		cidr_set_free(c->blacklist);
-		c->blacklist = NULL;
-		read_blacklist(ld, &r);
+		c->blacklist = read_blacklist(&r);
 	} else {
 		free(c->cache_rules);
 		c->cache_rules = NULL;

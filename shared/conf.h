@@ -192,6 +192,12 @@ void	 conf_defaults(struct conf *c);
  */
 int	 conf_load(struct conf *c, const char *path);
 void	 conf_free(struct conf *c);
+/*
+ * Read c->blacklist_path again into c->blacklist. -1, the running list
+ * kept, when the file cannot be read or has an error (each one logged
+ * with its file and line).
+ */
+int	 conf_reload_blacklist(struct conf *c);
 
 /* "round-robin", "least-conn", "ip-hash", "weighted" or "0".."3". */
 int	 conf_parse_strategy(const char *s, enum lb_strategy *out);

@@ -224,6 +224,40 @@ blacklist() {
 	assert_equal "$(code_from 127.0.0.7)" 200
 }
 
+@test "blacklist: an edited file takes effect without a reload; a bad one is not used" {
+	local d
+	d=$(mtd_dir)
+	blacklist 127.0.0.5
+	WORKERS=2 write_conf "blacklist blacklist.txt"
+	maitred_start
+	assert_equal "$(code_from 127.0.0.6)" 200
+	# Written over in place.
+	blacklist 127.0.0.6
+	assert wait_for code_is 403 127.0.0.6
+	assert_equal "$(code_from 127.0.0.5)" 200
+	assert log_has "blacklist $d/blacklist.txt changed: 1 entry, workers renewed"
+	# Replaced by a rename, as editors and deployment tools do; a
+	# half-edited maitred.conf meanwhile is left alone.
+	echo 'half_written_directive' >>"$MTD_CONF"
+	printf '127.0.0.5\n127.0.0.7\n' >"$d/blacklist.new"
+	mv "$d/blacklist.new" "$d/blacklist.txt"
+	assert wait_for code_is 403 127.0.0.7
+	assert_equal "$(code_from 127.0.0.5)" 403
+	assert_equal "$(code_from 127.0.0.6)" 200
+	run ! log_has half_written_directive
+	# An invalid line is named; the running list stays.
+	blacklist 127.0.0.8 'bogus line'
+	assert wait_for log_has "blacklist.txt:2: invalid address \"bogus line\""
+	assert wait_for log_has 'changed but cannot be used, keeping the running list'
+	assert_equal "$(code_from 127.0.0.7)" 403
+	assert_equal "$(code_from 127.0.0.8)" 200
+	# So does a removed file.
+	rm "$d/blacklist.txt"
+	assert wait_for log_has "blacklist \"$d/blacklist.txt\": No such file"
+	pid_alive "$MAITRED_PID"
+	assert_equal "$(code_from 127.0.0.7)" 403
+}
+
 @test "blacklist: 100,000 lines load, check and serve" {
 	python3 - "$(mtd_dir)/blacklist.txt" <<'EOF'
 import sys

@@ -1,0 +1,137 @@
+/*
+ * The blacklist file is watched. The seed's program opened it on every
+ * request, so an edit took effect at once; so it does here, without a
+ * reload. Once a second the master looks at the file with stat(2); a
+ * change is taken once the file has stayed the same for a whole second,
+ * so that a file still being written is not read half done. The master
+ * reads it and starts a new generation of workers with it, as a reload
+ * does, but leaving maitred.conf and the other files alone: a half-edited
+ * maitred.conf is not applied behind the operator's back. A file with an
+ * error, or gone, is named in the error log and the running list kept.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "cidr.h"
+#include "log.h"
+#include "master.h"
+
+#define BLACKLIST_CHECK_MS	1000
+
+/* What stat(2) says of the file; all zero when it is not there. */
+struct file_sig {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime, ctime;
+};
+
+static struct file_sig	 taken;		/* the file the running list is */
+static struct file_sig	 last;		/* at the previous look */
+static struct timespec	 next_look;
+static const char	*path;		/* NULL: no blacklist */
+
+static void
+file_sig_of(const char *p, struct file_sig *sig)
+{
+	struct stat	 st;
+
+	memset(sig, 0, sizeof(*sig));
+	if (stat(p, &st) == -1)
+		return;
+	sig->dev = st.st_dev;
+	sig->ino = st.st_ino;
+	sig->size = st.st_size;
+	sig->mtime = st.st_mtim;
+	sig->ctime = st.st_ctim;
+}
+
+static int
+file_sig_same(const struct file_sig *a, const struct file_sig *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime.tv_sec == b->mtime.tv_sec &&
+	    a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec &&
+	    a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static long
+ms_until(const struct timespec *t)
+{
+	struct timespec	 now;
+	long		 ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (t->tv_sec - now.tv_sec) * 1000 +
+	    (t->tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? ms : 0;
+}
+
+static void
+look_later(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &next_look);
+	next_look.tv_sec += BLACKLIST_CHECK_MS / 1000;
+}
+
+void
+blacklist_watch(const struct conf *c)
+{
+	path = c->blacklist_path[0] != '\0' ? c->blacklist_path : NULL;
+	if (path == NULL)
+		return;
+	file_sig_of(path, &taken);
+	last = taken;
+	look_later();
+}
+
+int
+blacklist_timeout_ms(void)
+{
+	return path == NULL ? -1 : (int)ms_until(&next_look);
+}
+
+/* Read the changed file into <c> and serve with it. */
+static void
+blacklist_apply(struct conf *c)
+{
+	size_t	 n;
+
+	if (!spawn_can_retire()) {
+		log_warnx("blacklist %s changed: too many retired workers "
+		    "still draining, trying again in a second", path);
+		return;
+	}
+	taken = last;
+	if (conf_reload_blacklist(c) == -1) {
+		log_warnx("blacklist %s changed but cannot be used, keeping "
+		    "the running list", path);
+		return;
+	}
+	n = cidr_set_count(c->blacklist);
+	log_info("blacklist %s changed: %zu entr%s, workers renewed", path,
+	    n, n == 1 ? "y" : "ies");
+	spawn_generation(c);
+}
+
+void
+blacklist_tick(struct conf *c)
+{
+	struct file_sig	 now;
+
+	if (path == NULL || ms_until(&next_look) > 0)
+		return;
+	look_later();
+	file_sig_of(path, &now);
+	/* Changed since the last look: still being written, perhaps. */
+	if (!file_sig_same(&now, &last)) {
+		last = now;
+		return;
+	}
+	if (!file_sig_same(&now, &taken))
+		blacklist_apply(c);
+}

@@ -592,6 +592,10 @@ fpm_done() {
 	own_instance "php cgi $PHP_CGI" "php_buffer_max 0"
 	http_get /input.php -H 'Transfer-Encoding: chunked' --data-binary "@$f"
 	assert_equal "$HTTP_CODE" 411
+	# A client that waits to be invited is told no at once, not invited.
+	run raw --timeout 3 'POST /input.php HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n'
+	assert_line --index 0 --partial 'HTTP/1.1 411 '
+	refute_output --partial '100 Continue'
 	http_get /input.php --data-binary "@$f"
 	assert_equal "$HTTP_CODE" 200
 	assert_equal "$(cat "$HTTP_BODY")" \

@@ -2016,7 +2016,9 @@ php_start(struct conn *c, const char *path)
 	/* We read the body exactly: keep-alive is possible again. */
 	c->keep_alive = req->keep_alive && !worker_draining &&
 	    wconf->keepalive_timeout_ms > 0;
-	if (req->expect_continue && (p->body_left > 0 || p->chunked_req))
+	/* A body refused already (411, 500) is not invited. */
+	if (req->expect_continue && p->error == 0 &&
+	    (p->body_left > 0 || p->chunked_req))
 		(void)conn_io_send(c, cont, sizeof(cont) - 1, 0);
 	p->next = live;
 	if (live != NULL)

@@ -1,15 +1,16 @@
 /*
  * Shared segment creation. The master sizes every region from the
- * configuration, maps one MAP_SHARED object and lets each region's module
- * initialise its part. The name is unlinked right after mmap(): forked
- * workers inherit the mapping, and a kill -9 of the master can never leave
- * an object behind that blocks the next start.
+ * configuration, maps one shared anonymous mapping and lets each region's
+ * module initialise its part. Forked workers inherit the mapping; it has
+ * no name, so a kill -9 of the master can never leave an object behind.
+ * Not a POSIX shm object: those live in the /dev/shm mount, which is
+ * often small (64 MB in a stock container), and a page past its end is
+ * a SIGBUS in whichever process touches it first, the master included.
+ * An anonymous mapping is bounded only by memory, as nginx's zones.
  */
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -32,26 +33,10 @@ align_up(size_t n)
 static int
 shm_map(size_t size)
 {
-	char	 name[64];
 	void	*p;
-	int	 fd;
 
-	snprintf(name, sizeof(name), "/maitred.%ld.%ld", (long)getpid(),
-	    (long)time(NULL));
-	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-	if (fd == -1) {
-		log_warn("shm_open %s", name);
-		return -1;
-	}
-	/* From here on nothing refers to the name: unlink it at once. */
-	shm_unlink(name);
-	if (ftruncate(fd, (off_t)size) == -1) {
-		log_warn("shared segment of %zu bytes", size);
-		close(fd);
-		return -1;
-	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
 	if (p == MAP_FAILED) {
 		log_warn("mmap shared segment of %zu bytes", size);
 		return -1;
@@ -88,7 +73,7 @@ shm_create(const struct conf *c)
 	h.size = layout(c, &h);
 	if (shm_map(h.size) == -1)
 		return -1;
-	/* ftruncate() gave us zeroed pages: only the header to fill. */
+	/* The mapping's pages start zeroed: only the header to fill. */
 	h.magic = SHM_MAGIC;
 	h.version = SHM_VERSION;
 	h.nslots = MTD_MAX_WORKERS;

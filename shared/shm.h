@@ -1,9 +1,9 @@
 /*
- * The shared segment: one POSIX shared-memory object created and mapped by
- * the master before it forks, inherited by every worker. Its name is
- * unlinked as soon as it is mapped, so no /dev/shm object outlives the
- * processes, whatever kills them. Regions are addressed by offsets from
- * the header, never by pointers.
+ * The shared segment: one shared anonymous mapping made by the master
+ * before it forks, inherited by every worker. It has no name, so nothing
+ * outlives the processes, whatever kills them, and it is not bounded by
+ * the size of /dev/shm. Regions are addressed by offsets from the header,
+ * never by pointers.
  *
  * Lock order (when two are ever held together): backend lock, then cache
  * stripe, then rate-limit stripe. Today no code path holds two.

@@ -103,6 +103,25 @@ shm_leftovers() {
 	assert_equal "$(shm_leftovers)" "$before"
 }
 
+# shared_mapping_kb PID: the size of PID's shared anonymous mappings
+# (shown as /dev/zero in maps), in KB.
+shared_mapping_kb() {
+	local range perms path kb=0
+	while read -r range perms _ _ _ path; do
+		[[ $perms == rw?s && $path == /dev/zero* ]] || continue
+		kb=$(( kb + (16#${range#*-} - 16#${range%-*}) / 1024 ))
+	done <"/proc/$1/maps"
+	echo "$kb"
+}
+
+@test "the shared segment is an anonymous mapping, not bounded by /dev/shm" {
+	write_conf "cache_size 32m"
+	maitred_start
+	[ "$(shared_mapping_kb "$MAITRED_PID")" -ge $((32 * 1024)) ]
+	run grep -c '/dev/shm/' "/proc/$MAITRED_PID/maps"
+	assert_output 0
+}
+
 @test "kill -9 of the master: workers exit within 2 s, next start works" {
 	daemon_start
 	assert_equal "$DAEMON_STATUS" 0

@@ -877,8 +877,11 @@ d_path(struct loader *ld, const struct directive *d, int argc, char **argv)
 {
 	char	*dst = FIELD(ld, d, char);
 
-	if (strcmp(d->name, "access_log") == 0 && strcmp(argv[1], "off") == 0)
-		dst[0] = '\0';
+	if ((strcmp(d->name, "access_log") == 0 &&
+	    strcmp(argv[1], "off") == 0) ||
+	    (strcmp(d->name, "error_log") == 0 &&
+	    strcmp(argv[1], "stderr") == 0))
+		dst[0] = '\0';		/* the default: none, stderr */
 	else if (resolve(ld, argv[1], dst, PATH_MAX) == -1)
 		bad_value(ld, d->name, argv[1], "path too long");
 }

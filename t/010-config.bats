@@ -66,6 +66,15 @@ check_conf() {
 	assert_output "maitred: configuration ok"
 }
 
+@test "error_log stderr is the standard error, not a file named stderr" {
+	d=$(mtd_dir)
+	write_conf "error_log stderr"
+	maitred_start
+	assert wait_for grep -q "started" "$d/stderr.log"
+	[ ! -e "$d/stderr" ]
+	maitred_stop
+}
+
 @test "a UTF-8 byte-order mark at the start of a file is skipped" {
 	d=$(mtd_dir)
 	printf '\xef\xbb\xbf127.0.0.1:8081:1:3\n' >"$d/bom.cfg"

@@ -221,16 +221,19 @@ master_check_logs(const struct conf *old, const struct conf *next)
 	return rc;
 }
 
-/* New log paths or level: new workers inherit the master's descriptors. */
+/*
+ * The logs are opened again by path, changed or not, as nginx does: a
+ * rotation followed by a reload (systemctl reload, logrotate's
+ * postrotate) must not leave the new workers writing to the rotated
+ * file. They inherit the master's descriptors.
+ */
 static void
-reload_logs(const struct conf *old, const struct conf *next)
+reload_logs(const struct conf *next)
 {
 	log_set_level(next->log_level);
-	if (strcmp(old->error_log, next->error_log) != 0 &&
-	    log_open(next->error_log) == -1)
+	if (log_open(next->error_log) == -1)
 		log_warn("error_log %s", next->error_log);
-	if (strcmp(old->access_log, next->access_log) != 0 &&
-	    access_log_open(next->access_log) == -1)
+	if (access_log_open(next->access_log) == -1)
 		log_warn("access_log %s", next->access_log);
 	master_chown_logs(next);
 }
@@ -322,7 +325,7 @@ reload(void)
 			goto failed_free;
 		log_info("backends changed: %d backend(s)", next->nbackends);
 	}
-	reload_logs(current, next);
+	reload_logs(next);
 	spawn_generation(next);
 	health_stop();
 	health_init(next, shm_backends());
@@ -404,6 +407,11 @@ handle_signal(const struct signalfd_siginfo *si)
 		/* Logged after: the line proves the new file works. */
 		log_info("reopening log files");
 		spawn_signal_all(SIGUSR1);
+		break;
+	default:
+		log_warnx("signal %s ignored: HUP reloads, USR1 reopens the "
+		    "logs, QUIT stops gracefully, TERM at once",
+		    sigabbrev_np((int)si->ssi_signo));
 		break;
 	}
 }

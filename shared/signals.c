@@ -10,8 +10,14 @@
 int
 signals_open(void)
 {
+	/*
+	 * USR2 (HAProxy's reload, nginx's binary upgrade) and ALRM would
+	 * kill by default, the master and every listener with it: they
+	 * are read too, and only said to be ignored.
+	 */
 	static const int	 sigs[] = {
-		SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD
+		SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGCHLD, SIGUSR2,
+		SIGALRM
 	};
 	sigset_t		 set;
 	unsigned		 i;

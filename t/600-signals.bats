@@ -120,6 +120,39 @@ print("silent:", a.recv(4096)[:12].decode() or "closed")
 	assert_output 0
 }
 
+@test "HUP after a rotation: the new workers write to new log files" {
+	d=$(mtd_dir)
+	maitred_start
+	assert_equal "$(code_of /hello.txt)" 200
+	mv "$d/error.log" "$d/error.log.1"
+	mv "$d/access.log" "$d/access.log.1"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded" "$d/error.log"
+	_req_logged() {
+		code_of /hello.txt?after-hup >/dev/null
+		grep -q 'after-hup' "$d/access.log" 2>/dev/null
+	}
+	assert wait_for -t 5 _req_logged
+	run grep -c after-hup "$d/access.log.1"
+	assert_output 0
+}
+
+@test "USR2 and ALRM to the master are logged and ignored" {
+	maitred_start
+	w=$(worker_pids)
+	kill -USR2 "$MAITRED_PID"
+	kill -ALRM "$MAITRED_PID"
+	assert wait_for log_has "signal USR2 ignored: HUP reloads"
+	assert wait_for log_has "signal ALRM ignored"
+	for p in $w; do
+		kill -USR2 "$p"
+	done
+	assert_equal "$(code_of /hello.txt)" 200
+	assert pid_alive "$MAITRED_PID"
+	assert_equal "$(worker_pids)" "$w"
+	refute log_has "exited on signal"
+}
+
 @test "HUP does not kill the server" {
 	maitred_start
 	kill -HUP "$MAITRED_PID"

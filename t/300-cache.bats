@@ -322,9 +322,15 @@ http_date() {
 }
 
 @test "no-store, private, Set-Cookie and Vary: * are never stored" {
-	local h n
+	local h n long
+	long=$(printf 'e%.0s' $(seq 100))
+	# Invalid freshness counts as stale (RFC 9111 4.2.1), as in nginx;
+	# an ETag too long to keep is not stored either.
 	for h in 'Cache-Control:no-store' 'Cache-Control:private' \
-	    'Set-Cookie:a=b' 'Vary:*' 'Cache-Control:public,%20no-cache'; do
+	    'Set-Cookie:a=b' 'Vary:*' 'Cache-Control:public,%20no-cache' \
+	    'Cache-Control:no-store%3D%22x%22' 'Cache-Control:max-age%3D-1' \
+	    'Cache-Control:max-age%3Dabc' 'Cache-Control:max-age%3D30%3Bno-store' \
+	    'Cache-Control:s-maxage%3D' "ETag:%22$long%22"; do
 		n=$(count)
 		http_get "/ns.html?hdr=$h"
 		assert_equal "$(hdr X-Cache)" MISS
@@ -627,18 +633,23 @@ body_is() {
 	assert_equal "$(cat "$d"/h* | grep -c 'X-Cache: HIT')" 9
 }
 
-@test "stale-if-error: never a must-revalidate or proxy-revalidate copy (RFC 9111 4.2.4)" {
+@test "stale-if-error: never a must-revalidate, proxy-revalidate or s-maxage copy (RFC 9111 4.2.4)" {
 	stale_setup
 	local p1='/mr.html?hdr=Cache-Control:max-age%3D1,must-revalidate'
 	local p2='/pr.html?hdr=Cache-Control:public,%20PROXY-REVALIDATE'
+	local p3='/sm.html?hdr=Cache-Control:s-maxage%3D1'
 	assert_equal "$(xcache "$p1")" MISS
 	assert_equal "$(xcache "$p2")" MISS
+	assert_equal "$(xcache "$p3")" MISS
 	assert_equal "$(xcache /plain.html)" MISS
 	stale_backend_down
 	sleep 1.2
 	http_get "$p1"
 	[ "$HTTP_CODE" -ge 502 ]
 	http_get "$p2"
+	[ "$HTTP_CODE" -ge 502 ]
+	# s-maxage implies proxy-revalidate for a shared cache (5.2.2.10)
+	http_get "$p3"
 	[ "$HTTP_CODE" -ge 502 ]
 	# the same age without the directive: stale
 	http_get /plain.html

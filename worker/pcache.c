@@ -419,7 +419,8 @@ pc_has_word(const char *s, size_t n, const char *word)
 
 /*
  * RFC 9111 4.2.4: a stored response with must-revalidate (or, for a
- * shared cache, proxy-revalidate) MUST NOT be served stale.
+ * shared cache, proxy-revalidate, which s-maxage implies: 5.2.2.10)
+ * MUST NOT be served stale.
  */
 static int
 pc_must_revalidate(const char *head, size_t len)
@@ -433,7 +434,8 @@ pc_must_revalidate(const char *head, size_t len)
 		n = (size_t)(nl + 1 - p);
 		if (field_is_one_of(p, n, cc, 1) &&
 		    (pc_has_word(p, n, "must-revalidate") ||
-		    pc_has_word(p, n, "proxy-revalidate")))
+		    pc_has_word(p, n, "proxy-revalidate") ||
+		    pc_has_word(p, n, "s-maxage")))
 			return 1;
 	}
 	return 0;
@@ -882,21 +884,36 @@ pc_cc_num(const char *p, size_t len, const char *name)
 	size_t	 n = strlen(name);
 	long	 v = 0;
 
-	if (len <= n + 1 || strncasecmp(p, name, n) != 0 || p[n] != '=')
+	if (len < n + 1 || strncasecmp(p, name, n) != 0 || p[n] != '=')
 		return -1;
+	if (len == n + 1)
+		return -2;
 	for (p += n + 1, len -= n + 1; len > 0; p++, len--) {
 		if (*p == '"')
 			continue;
-		if (!isdigit((unsigned char)*p) || v > 100000000)
-			return -1;
-		v = v * 10 + (*p - '0');
+		if (!isdigit((unsigned char)*p))
+			return -2;
+		if (v <= 100000000)
+			v = v * 10 + (*p - '0');
 	}
 	return v;
 }
 
+/* Whether the directive at <s>/<n> is <name>, with or without "=...". */
+static int
+pc_cc_is(const char *s, size_t n, const char *name)
+{
+	size_t	 len = strlen(name);
+
+	return n >= len && strncasecmp(s, name, len) == 0 &&
+	    (n == len || s[len] == '=');
+}
+
 /*
  * Cache-Control of a response: 0 when it forbids storing, else 1 with
- * s-maxage in *<smax> and max-age in *<max> when present.
+ * s-maxage in *<smax> and max-age in *<max> when present. An invalid
+ * value (max-age=-1, max-age=abc) counts as 0, already stale, as RFC
+ * 9111 4.2.1 advises and nginx does, not as an absent directive.
  */
 static int
 pc_cache_control(const struct http_str *v, long *smax, long *max)
@@ -912,14 +929,13 @@ pc_cache_control(const struct http_str *v, long *smax, long *max)
 		    p++)
 			;
 		n = (size_t)(p - s);
-		if ((n == 8 && strncasecmp(s, "no-store", 8) == 0) ||
-		    (n >= 7 && strncasecmp(s, "private", 7) == 0) ||
-		    (n >= 8 && strncasecmp(s, "no-cache", 8) == 0))
+		if (pc_cc_is(s, n, "no-store") || pc_cc_is(s, n, "private") ||
+		    pc_cc_is(s, n, "no-cache"))
 			return 0;
-		if ((x = pc_cc_num(s, n, "s-maxage")) >= 0)
-			*smax = x;
-		else if ((x = pc_cc_num(s, n, "max-age")) >= 0)
-			*max = x;
+		if ((x = pc_cc_num(s, n, "s-maxage")) != -1)
+			*smax = MTD_MAX(x, 0);
+		else if ((x = pc_cc_num(s, n, "max-age")) != -1)
+			*max = MTD_MAX(x, 0);
 	}
 	return 1;
 }
@@ -1000,8 +1016,10 @@ pc_storable(struct pcache *pc, const struct http_response *resp,
 			vary_add(&vary, req, h->value.p, h->value.len);
 		if (lit_is(&h->name, "Content-Encoding"))
 			encoded = 1;
-		if (lit_is(&h->name, "ETag") &&
-		    h->value.len < sizeof(pc->etag)) {
+		if (lit_is(&h->name, "ETag")) {
+			/* Too long to keep: hits would make up another. */
+			if (h->value.len >= sizeof(pc->etag))
+				return 0;
 			memcpy(pc->etag, h->value.p, h->value.len);
 			pc->etag[h->value.len] = '\0';
 		}

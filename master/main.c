@@ -45,15 +45,15 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: maitred [-dhtv] [-c file] [-p port] [-s strategy] "
 	    "[-w workers]\n"
-	    "  -c file      configuration file (default %s, else %s)\n"
-	    "  -p port      listen port, overrides every listen port\n"
-	    "  -s strategy  round-robin, least-conn, ip-hash, weighted "
+	    "  -c file        configuration file (default %s, else %s)\n"
+	    "  -p port        listen port, overrides every listen port\n"
+	    "  -s strategy    round-robin, least-conn, ip-hash, weighted "
 	    "(or 0-3)\n"
-	    "  -w workers   number of worker processes (1-%d)\n"
-	    "  -d           daemonize: detach and write the pidfile\n"
-	    "  -t           test the configuration and exit\n"
-	    "  -v           print the version and exit\n"
-	    "  -h           print this help and exit\n",
+	    "  -w workers     number of worker processes (1-%d)\n"
+	    "  -d             daemonize: detach and write the pidfile\n"
+	    "  -t             test the configuration and exit\n"
+	    "  -v, --version  print the version and exit\n"
+	    "  -h, --help     print this help and exit\n",
 	    DEFAULT_CONF_LOCAL, DEFAULT_CONF_SYSTEM, MTD_MAX_WORKERS);
 }
 
@@ -108,13 +108,19 @@ bad_flag(const char *flag, const char *what, const char *value)
 static void
 parse_cli(int argc, char **argv, struct cli *o)
 {
-	enum lb_strategy	 s;
-	int			 ch;
+	static const struct option	 longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	enum lb_strategy		 s;
+	int				 ch;
 
 	memset(o, 0, sizeof(*o));
 	o->strategy = -1;
 	opterr = 0;	/* our messages start "maitred:", not with argv[0] */
-	while ((ch = getopt(argc, argv, ":c:p:s:w:dtvh")) != -1) {
+	while ((ch = getopt_long(argc, argv, ":c:p:s:w:dtvh", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->conf = optarg;
@@ -151,8 +157,13 @@ parse_cli(int argc, char **argv, struct cli *o)
 			usage(stderr);
 			exit(1);
 		default:
-			fprintf(stderr, "maitred: unknown option -%c\n",
-			    optopt);
+			/* optopt is 0 for a long option: name it whole. */
+			if (optopt != 0)
+				fprintf(stderr, "maitred: unknown option -%c\n",
+				    optopt);
+			else
+				fprintf(stderr, "maitred: unknown option %s\n",
+				    argv[optind - 1]);
 			usage(stderr);
 			exit(1);
 		}

@@ -32,6 +32,18 @@ teardown() {
 	[[ "$stderr" == *-c* && "$stderr" == *-w* ]]
 	# named as maitred, not by the path it was run from
 	[[ "${stderr_lines[0]}" == "maitred: unknown option -x" ]]
+	run --separate-stderr "$MAITRED" --frobnicate
+	assert_failure 1
+	[[ "${stderr_lines[0]}" == "maitred: unknown option --frobnicate" ]]
+}
+
+@test "--help and --version are -h and -v" {
+	run "$MAITRED" --help
+	assert_success
+	assert_line --index 0 --partial "usage: maitred"
+	run "$MAITRED" --version
+	assert_success
+	assert_output --regexp '^maitred [0-9]+\.[0-9]+\.[0-9]+$'
 }
 
 @test "a flag without its argument exits 1" {

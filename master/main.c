@@ -78,8 +78,9 @@ parse_int(const char *s, int min, int max, int *out)
 static int
 pidfile_dir_usable(const char *path)
 {
-	char	 dir[PATH_MAX];
-	char	*slash;
+	struct stat	 st;
+	char		 dir[PATH_MAX];
+	char		*slash;
 
 	if (path[0] == '\0')
 		return 0;
@@ -92,6 +93,12 @@ pidfile_dir_usable(const char *path)
 		*slash = '\0';
 	if (access(dir, W_OK | X_OK) == -1) {
 		log_warnx("pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* What the start would trip on: not a file we can write over. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		log_warnx("pidfile %s: %s", path, S_ISDIR(st.st_mode) ?
+		    strerror(EISDIR) : "not a regular file");
 		return -1;
 	}
 	return 0;

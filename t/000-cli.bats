@@ -62,6 +62,16 @@ teardown() {
 	assert_line --index 1 --partial "usage: maitred"
 }
 
+@test "-t: a pidfile path that is a directory fails, as the start would" {
+	local d
+	d=$(mtd_dir)
+	mkdir -p "$d/piddir"
+	write_conf "pidfile $d/piddir"
+	run "$MAITRED" -t -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --partial "pidfile $d/piddir: Is a directory"
+}
+
 @test "-t on a good configuration prints configuration ok and exits 0" {
 	run --separate-stderr "$MAITRED" -t -c "$MTD_CONF"
 	assert_success

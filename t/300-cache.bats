@@ -656,6 +656,23 @@ body_is() {
 	assert_equal "$(hdr X-Cache)" STALE
 }
 
+@test "stale-if-error: a backend's 502, 503 or 504 gets the stale copy; its 500 goes through" {
+	local code
+	stale_setup
+	assert_equal "$(xcache /f.html)" MISS
+	sleep 1.2
+	for code in 502 503 504; do
+		curl -s -o /dev/null "http://127.0.0.1:$BP/fail?code=$code"
+		http_get /f.html
+		assert_equal "$HTTP_CODE" 200
+		assert_equal "$(hdr X-Cache)" STALE
+	done
+	# An application error is an answer, as nginx passes it by default.
+	curl -s -o /dev/null "http://127.0.0.1:$BP/fail?code=500"
+	http_get /f.html
+	assert_equal "$HTTP_CODE" 500
+}
+
 @test "stale-if-error: an expired copy is served when the backend is down" {
 	stale_setup
 	assert_equal "$(xcache /st.html)" MISS

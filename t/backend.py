@@ -13,6 +13,8 @@ Paths:
                    "CONNS RESUMED"
   /slow?ms=N       sleep N ms, then answer
   /status/NNN      answer with status NNN
+  /fail?code=NNN   from now on every other path answers NNN (0: as
+                   usual again); not counted
   /sick?name=N     503 when this backend is named N (repeatable), else 200
                    "ok" (not counted): a health check that fails for some
   /big?bytes=N     N deterministic bytes, byte i = i % 251, Content-Length
@@ -143,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
         path, q = url.path, parse_qs(url.query)
         self.extra_hdrs = [tuple(h.split(":", 1)) for h in q.get("hdr", [])
                            if ":" in h]
-        if path not in ("/count", "/health", "/sick"):
+        if path not in ("/count", "/health", "/sick", "/fail"):
             self.server.count_one()
         if path == "/echo":
             return self.do_echo(url)
@@ -157,6 +159,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, "ok\n")
         if path == "/count":
             return self.reply(200, "%d\n" % self.server.served)
+        if path == "/fail":
+            self.server.fail_code = int(q.get("code", ["0"])[0])
+            return self.reply(200, "ok\n")
+        if self.server.fail_code:
+            return self.reply(self.server.fail_code, "failing\n")
         if path == "/conns":
             return self.reply(200, "%d %d\n" % (self.server.conns,
                                                self.server.resumed))
@@ -359,6 +366,7 @@ class Server(ThreadingHTTPServer):
         self.served = 0
         self.conns = 0
         self.resumed = 0
+        self.fail_code = 0
         self.tls = tls
         self.lock = threading.Lock()
         super().__init__(addr, Handler)

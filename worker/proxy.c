@@ -1371,8 +1371,9 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 		px->dechunk = 1;
 		c->keep_alive = 0;
 	}
-	if (resp->status >= 500 && !tunnel && pcache_stale(&px->pc, c,
-	    px->buf, PX_BUF_SIZE) == PCACHE_HIT) {
+	/* Unavailable, as nginx's http_502..504; a 500 is an answer. */
+	if (resp->status >= 502 && resp->status <= 504 && !tunnel &&
+	    pcache_stale(&px->pc, c, px->buf, PX_BUF_SIZE) == PCACHE_HIT) {
 		px_drop_upstream(px, 0);
 		return px_send_begin(px);
 	}

@@ -270,6 +270,7 @@ main(int argc, char **argv)
 	}
 	open_logs(&conf);
 	master_chown_logs(&conf);
+	master_raise_nofile(&conf);
 	if (o.daemonize && daemon(0, 0) == -1)
 		fatal("daemon");
 	if (pfh != NULL) {

@@ -4,6 +4,7 @@
  * TERM/INT fast stop, QUIT graceful stop, HUP reload, USR1 reopen logs,
  * CHLD reap and respawn.
  */
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
@@ -326,6 +327,7 @@ reload(void)
 		log_info("backends changed: %d backend(s)", next->nbackends);
 	}
 	reload_logs(next);
+	master_raise_nofile(next);
 	spawn_generation(next);
 	health_stop();
 	health_init(next, shm_backends());
@@ -351,6 +353,36 @@ failed:
 refused:
 	conf_free(next);
 	free(next);
+}
+
+/*
+ * A proxied connection needs a second descriptor (its backend socket),
+ * a static one the file it sends, and pipes and buffer files come on
+ * top: raise the soft limit of open files toward twice
+ * worker_connections, as far as the hard limit allows (workers inherit
+ * it). The usual 1024 of a shell or an init script would otherwise cap
+ * a worker at some 400 proxied clients, the rest refused with 503.
+ * Warn, as nginx does, when even the hard limit is below
+ * worker_connections.
+ */
+void
+master_raise_nofile(const struct conf *c)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = (rlim_t)c->worker_connections * 2 + 512;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY &&
+		    rl.rlim_max < want ? rl.rlim_max : want;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < (rlim_t)c->worker_connections + 256)
+		log_warnx("worker_connections %d exceed the open file limit "
+		    "%llu (ulimit -n): each worker serves fewer at once",
+		    c->worker_connections, (unsigned long long)rl.rlim_cur);
 }
 
 /*

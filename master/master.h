@@ -69,6 +69,8 @@ void	 blacklist_tick(struct conf *c);
 /* Apply the command-line overrides of <o> (-p, -s, -w) to <c>. */
 void	 master_apply_overrides(struct conf *c, const struct master_opts *o);
 void	 master_chown_logs(const struct conf *c);
+/* Raise RLIMIT_NOFILE for <c>'s worker_connections; warn if short. */
+void	 master_raise_nofile(const struct conf *c);
 /*
  * Whether the log files of <next> that differ from <old>'s (all of them
  * when <old> is NULL: -t) can be opened; each failure is logged. 0 or -1.

@@ -122,6 +122,25 @@ shared_mapping_kb() {
 	assert_output 0
 }
 
+# nofile_soft PID: the soft limit of open files of PID.
+nofile_soft() {
+	awk '/^Max open files/ { print $4 }' "/proc/$1/limits"
+}
+
+@test "a low ulimit -n is raised for worker_connections; past the hard limit, a warning" {
+	local w
+	ulimit -S -n 1024
+	write_conf "worker_connections 4000"
+	maitred_start
+	w=$(worker_pids | head -n 1)
+	[ "$(nofile_soft "$w")" -ge 8000 ] ||
+	    [ "$(nofile_soft "$w")" = "$(ulimit -H -n)" ]
+	maitred_stop
+	ulimit -n 1024
+	maitred_start
+	assert log_has 'worker_connections 4000 exceed the open file limit 1024'
+}
+
 @test "kill -9 of the master: workers exit within 2 s, next start works" {
 	daemon_start
 	assert_equal "$DAEMON_STATUS" 0

@@ -198,6 +198,54 @@ for f in fails[:5]:
 	assert_equal "$(code_of /hello.txt)" 200
 }
 
+@test "HUP to fewer workers: connections queued for a removed slot are served, not reset" {
+	local old client
+	sed -i 's/^workers .*/workers 2/' "$MTD_CONF"
+	maitred_start
+	assert wait_for workers_are 2
+	old=$(worker_pids)
+	# Stopped workers accept nothing: 40 connections wait in the two
+	# slots' queues, requests sent.
+	kill -STOP $old
+	python3 - "$PORT" "$BATS_TEST_TMPDIR/sent" >"$BATS_TEST_TMPDIR/out" <<-'EOF' &
+	import socket, sys
+	port, sent = int(sys.argv[1]), sys.argv[2]
+	socks = []
+	for _ in range(40):
+	    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+	    s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+	              b"Connection: close\r\n\r\n")
+	    socks.append(s)
+	open(sent, "w").close()
+	ok = failed = 0
+	for s in socks:
+	    try:
+	        data = b""
+	        while True:
+	            b = s.recv(65536)
+	            if not b:
+	                break
+	            data += b
+	        if data.startswith(b"HTTP/1.1 200 "):
+	            ok += 1
+	        else:
+	            failed += 1
+	    except OSError:
+	        failed += 1
+	print("ok", ok, "failed", failed)
+	EOF
+	client=$!
+	track_pid "$client"
+	assert wait_for test -e "$BATS_TEST_TMPDIR/sent"
+	sed -i 's/^workers .*/workers 1/' "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	kill -CONT $old
+	wait "$client"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" "ok 40 failed 0"
+	assert wait_for no_old_workers "$old"
+}
+
 @test "HUP from 3 workers to 1: the status page lists only the live worker" {
 	sed -i 's/^workers .*/workers 3/' "$MTD_CONF"
 	maitred_start

@@ -312,6 +312,15 @@ conn_accept(struct ev_io *listener, uint32_t events)
 	}
 }
 
+void
+conn_accept_queued(struct ev_io *listener)
+{
+	int	 ssl = worker_listener_ssl(listener);
+
+	while (nconns < worker_conn_limit && accept_one(listener->fd, ssl) == 0)
+		;
+}
+
 static void
 conn_unlink(struct conn *c)
 {

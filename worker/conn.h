@@ -114,6 +114,12 @@ struct handler_ops {
 /* Accept loop callback for a listening socket. */
 void	 conn_accept(struct ev_io *listener, uint32_t events);
 /*
+ * Accept what waits in <listener>'s queue, as far as worker_connections
+ * allows: before its last close, which would reset every connection in
+ * it (a slot that a reload removed is closed by its draining worker).
+ */
+void	 conn_accept_queued(struct ev_io *listener);
+/*
  * Stop keeping connections alive; idle ones close after a short grace
  * (a request arriving meanwhile is answered, with Connection: close).
  * Worker, on QUIT.

@@ -125,6 +125,7 @@ worker_stop_accepting(void)
 
 	listeners_enable(0);
 	for (i = 0; i < nlios; i++) {
+		conn_accept_queued(&lios[i].io);
 		close(lios[i].io.fd);
 		lios[i].io.fd = -1;
 	}

@@ -1765,14 +1765,32 @@ build_sets(struct loader *ld)
 	}
 }
 
-/* realpath() of <path> into c->path and its directory into ld->dir. */
+/* <path>, absolute with links kept, in c->path; its directory in ld->dir. */
 static int
 main_path(struct loader *ld, const char *path)
 {
+	char	 cwd[PATH_MAX];
 	char	*slash;
+	int	 n;
 
-	if (realpath(path, ld->c->path) == NULL) {
+	/*
+	 * Absolute, but with its symbolic links kept: a reload opens the
+	 * path again, so that a deployment that switches a link (current
+	 * -> v2) is read on HUP, as nginx does.
+	 */
+	if (path[0] == '/')
+		n = snprintf(ld->c->path, sizeof(ld->c->path), "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL) {
 		log_warnx("%s: %s", path, strerror(errno));
+		return -1;
+	} else {
+		while (path[0] == '.' && path[1] == '/')
+			path += 2;
+		n = snprintf(ld->c->path, sizeof(ld->c->path), "%s/%s",
+		    strcmp(cwd, "/") == 0 ? "" : cwd, path);
+	}
+	if (n < 0 || (size_t)n >= sizeof(ld->c->path)) {
+		log_warnx("%s: %s", path, strerror(ENAMETOOLONG));
 		return -1;
 	}
 	strlcpy(ld->dir, ld->c->path, sizeof(ld->dir));

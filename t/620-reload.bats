@@ -246,6 +246,26 @@ for f in fails[:5]:
 	assert wait_for no_old_workers "$old"
 }
 
+@test "HUP after a deployment that switches a symbolic link reads the new release" {
+	local d
+	d=$(mtd_dir)
+	mkdir -p "$d/v1" "$d/v2" "$d/h2"
+	cp -r "$d/htdocs/." "$d/h2/"
+	echo v1 >"$d/htdocs/release.txt"
+	echo v2 >"$d/h2/release.txt"
+	cp "$MTD_CONF" "$d/v1/maitred.conf"
+	sed "s#^htdocs .*#htdocs $d/h2#" "$MTD_CONF" >"$d/v2/maitred.conf"
+	ln -s v1 "$d/current"
+	MTD_CONF=$d/current/maitred.conf maitred_start
+	assert_equal "$(body_of /release.txt)" v1
+	ln -sfn v2 "$d/current"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "reloading configuration $d/current/maitred.conf"
+	assert wait_for log_has "configuration reloaded"
+	_release_v2() { [ "$(body_of /release.txt)" = v2 ]; }
+	assert wait_for _release_v2
+}
+
 @test "HUP from 3 workers to 1: the status page lists only the live worker" {
 	sed -i 's/^workers .*/workers 3/' "$MTD_CONF"
 	maitred_start

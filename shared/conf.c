@@ -1254,6 +1254,32 @@ d_size(struct loader *ld, const struct directive *d, int argc, char **argv)
 		*FIELD(ld, d, size_t) = v;
 }
 
+/*
+ * cache_size: a size, no larger than this machine's memory. The cache is
+ * shared memory that fills as objects come; a typo such as 99g would
+ * otherwise take tens of seconds to set up and end with the OOM killer.
+ */
+static void
+d_cache_size(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	long	 pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	size_t	 mem;
+	char	 text[32], why[80];
+
+	d_size(ld, d, argc, argv);
+	if (pages <= 0 || psize <= 0)
+		return;
+	mem = (size_t)pages * (size_t)psize;
+	if (ld->c->cache_size > mem) {
+		snprintf(why, sizeof(why), "more than this machine's memory "
+		    "(%s)", size_text((long)(mem >> 20) << 20, text,
+		    sizeof(text)));
+		bad_value(ld, d->name, argv[1], why);
+		ld->c->cache_size = 0;
+	}
+}
+
 /* "HOST:PORT", "[v6]:PORT" or "unix:PATH" (resolved) for PHP-FPM. */
 static void
 set_fastcgi(struct loader *ld, const char *name, const char *v)
@@ -1541,7 +1567,7 @@ static const struct directive directives[] = {
 	{ "backends", d_seed, 1, 1, OFF(backends_path), 0, 0 },
 	{ "blacklist", d_seed, 1, 1, OFF(blacklist_path), 0, 0 },
 	{ "cache_rules", d_seed, 1, 1, OFF(cache_rules_path), 0, 0 },
-	{ "cache_size", d_size, 1, 1, OFF(cache_size), 0, 0 },
+	{ "cache_size", d_cache_size, 1, 1, OFF(cache_size), 0, 0 },
 	{ "cache_stale_if_error", d_ms, 1, 1, OFF(cache_stale_ms), 0, 0 },
 	{ "cache_stale_while_updating", d_flag, 1, 1,
 	    OFF(cache_stale_updating), 0, 0 },
@@ -1657,7 +1683,11 @@ conf_line(struct loader *ld, char *line)
 	if (directive_once(ld, i) == -1)
 		return;
 	d = &directives[i];
-	if (n == -1 || n - 1 < d->min || (d->max != -1 && n - 1 > d->max))
+	if (n == -1)
+		lerr(ld->r, "%s: more than %d values on one line%s", d->name,
+		    CONF_MAX_ARGS - 1, ld->seen_line[i] == 0 ?
+		    "; split them over several lines" : "");
+	else if (n - 1 < d->min || (d->max != -1 && n - 1 > d->max))
 		bad_argc(ld, d->name);
 	else
 		d->fn(ld, d, n - 1, argv);

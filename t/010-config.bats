@@ -75,6 +75,20 @@ check_conf() {
 	maitred_stop
 }
 
+@test "cache_size larger than the machine's memory fails -t" {
+	write_conf "cache_size 100000g"
+	check_conf
+	assert_failure 1
+	assert_output --regexp 'cache_size: invalid value "100000g": more than this machine.s memory \([0-9]+[gm]\)'
+}
+
+@test "more than 63 values on one line: said plainly, with the way out" {
+	write_conf "status_allow $(seq -f '10.0.0.%g' 1 70 | tr '\n' ' ')"
+	check_conf
+	assert_failure 1
+	assert_output --partial "status_allow: more than 63 values on one line; split them over several lines"
+}
+
 @test "a UTF-8 byte-order mark at the start of a file is skipped" {
 	d=$(mtd_dir)
 	printf '\xef\xbb\xbf127.0.0.1:8081:1:3\n' >"$d/bom.cfg"

@@ -271,6 +271,9 @@ main(int argc, char **argv)
 	open_logs(&conf);
 	master_chown_logs(&conf);
 	master_raise_nofile(&conf);
+	if (o.daemonize && conf.error_log[0] == '\0')
+		log_warnx("-d without error_log: once detached, nothing is "
+		    "logged; set error_log");
 	if (o.daemonize && daemon(0, 0) == -1)
 		fatal("daemon");
 	if (pfh != NULL) {

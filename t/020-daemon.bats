@@ -58,6 +58,14 @@ shm_leftovers() {
 	[ "$sid" != "$(ps -o sid= -p "$BASHPID" | tr -d ' ')" ]
 }
 
+@test "-d without error_log warns before it detaches" {
+	write_conf "error_log stderr"
+	daemon_start
+	assert_equal "$DAEMON_STATUS" 0
+	run cat "$(mtd_dir)/d.stderr"
+	assert_output --partial "-d without error_log: once detached, nothing is logged"
+}
+
 @test "a second instance on the same pidfile refuses: already running (pid N)" {
 	daemon_start
 	assert_equal "$DAEMON_STATUS" 0

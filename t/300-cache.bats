@@ -821,3 +821,13 @@ upstream_of() {
 	kill -HUP "$MAITRED_PID"
 	assert wait_for log_has 'cache_rules.cfg: rule "/\*": max_size 2097152 is more than the largest object a 16777216-byte cache holds'
 }
+
+@test "an answer larger than a stripe holds is not announced as stored" {
+	own_maitred '/*:60:4m' "cache_size 16m"
+	http_get '/big?bytes=2000000'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss"
+	# one that fits is
+	http_get '/big?bytes=500000'
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss; stored"
+}

@@ -995,10 +995,12 @@ pc_storable(struct pcache *pc, const struct http_response *resp,
 	struct vary			 vary;
 	int				 i, encoded = 0;
 
+	/* Nor a sized body no stripe can hold: the head would say "stored". */
 	if (!pc_status_storable(resp->status) ||
 	    resp->body == HTTP_BODY_CLOSE ||
 	    (resp->body == HTTP_BODY_LENGTH &&
-	    resp->content_length > (uint64_t)pc->rule->max_size))
+	    (resp->content_length > (uint64_t)pc->rule->max_size ||
+	    resp->content_length >= (uint64_t)cache_max_object(wconf))))
 		return 0;
 	pc->ttl = pc->rule->max_age;
 	pc->age = 0;

@@ -349,17 +349,38 @@ conf_parse_listen(const char *s, struct conf_listen *out, const char **err)
  * Errors.
  */
 
+/*
+ * <s> with its control characters as \xNN: a stray CR or vertical tab in
+ * a value would otherwise garble the message on a terminal.
+ */
+static const char *
+visible(const char *s, char *buf, size_t len)
+{
+	size_t	 o = 0;
+
+	for (; *s != '\0' && o + 5 < len; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x",
+			    (unsigned char)*s);
+		else
+			buf[o++] = *s;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 /* Log "file:line: message" for the current line of <r> and count it. */
 static void __attribute__((format(printf, 2, 3)))
 lerr(struct lreader *r, const char *fmt, ...)
 {
-	char	 msg[1024];
+	char	 msg[1024], shown[1024];
 	va_list	 ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warnx("%s:%d: %s", r->path, r->lineno, msg);
+	log_warnx("%s:%d: %s", r->path, r->lineno, visible(msg, shown,
+	    sizeof(shown)));
 	(*r->errors)++;
 }
 

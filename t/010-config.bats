@@ -75,6 +75,13 @@ check_conf() {
 	maitred_stop
 }
 
+@test "a control character in a value is shown escaped in the message" {
+	write_conf "$(printf 'workers 2\v')"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'workers: invalid value "2\x0b"'
+}
+
 @test "cache_size larger than the machine's memory fails -t" {
 	write_conf "cache_size 100000g"
 	check_conf

@@ -362,8 +362,8 @@ refused:
  * worker_connections, as far as the hard limit allows (workers inherit
  * it). The usual 1024 of a shell or an init script would otherwise cap
  * a worker at some 400 proxied clients, the rest refused with 503.
- * Warn, as nginx does, when even the hard limit is below
- * worker_connections.
+ * Warn, as nginx does, when even the limit reached is below
+ * worker_connections (and a small reserve).
  */
 void
 master_raise_nofile(const struct conf *c)

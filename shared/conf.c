@@ -1292,13 +1292,11 @@ d_cache_size(struct loader *ld, const struct directive *d, int argc,
 	if (pages <= 0 || psize <= 0)
 		return;
 	mem = (size_t)pages * (size_t)psize;
-	if (ld->c->cache_size > mem) {
-		snprintf(why, sizeof(why), "more than this machine's memory "
-		    "(%s)", size_text((long)(mem >> 20) << 20, text,
-		    sizeof(text)));
-		bad_value(ld, d->name, argv[1], why);
-		ld->c->cache_size = 0;
-	}
+	if (ld->c->cache_size <= mem)
+		return;
+	snprintf(why, sizeof(why), "more than this machine's memory (%s)",
+	    size_text((long)(mem >> 20) << 20, text, sizeof(text)));
+	bad_value(ld, d->name, argv[1], why);
 }
 
 /* "HOST:PORT", "[v6]:PORT" or "unix:PATH" (resolved) for PHP-FPM. */

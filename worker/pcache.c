@@ -69,6 +69,17 @@ pc_region(void)
 	return pc_enabled ? shm_cache() : NULL;
 }
 
+/* The largest object a stripe holds: fixed for a worker's lifetime. */
+static size_t
+pc_max_object(void)
+{
+	static size_t	 max;
+
+	if (max == 0)
+		max = cache_max_object(wconf);
+	return max;
+}
+
 /*
  * "scheme host path?query", the host lower-cased: what the backend is
  * asked for. The spaces cannot occur in a host or a target, so no two
@@ -1000,7 +1011,7 @@ pc_storable(struct pcache *pc, const struct http_response *resp,
 	    resp->body == HTTP_BODY_CLOSE ||
 	    (resp->body == HTTP_BODY_LENGTH &&
 	    (resp->content_length > (uint64_t)pc->rule->max_size ||
-	    resp->content_length >= (uint64_t)cache_max_object(wconf))))
+	    resp->content_length >= (uint64_t)pc_max_object())))
 		return 0;
 	pc->ttl = pc->rule->max_age;
 	pc->age = 0;

@@ -3,8 +3,9 @@
  * unnamed file in temp_dir, so that the program or backend producing it
  * goes free at its own pace rather than the client's (nginx's
  * fastcgi_buffering and proxy_buffering temp files). A spool is a queue
- * of bytes [r, w) in that file. Once empty it is truncated and reused,
- * so an answer a client reads steadily never grows the file.
+ * of bytes [r, w) in that file. Once empty it is reused from its start
+ * (truncated first after sendfile, see spool_done), so an answer a
+ * client reads steadily never grows the file.
  */
 #ifndef SPOOL_H
 #define SPOOL_H

@@ -1116,6 +1116,26 @@ proxy_buffered() {
 	assert_equal "$(metric bytes_spliced_total)" 0
 }
 
+@test "gzip on: a slow client's compressed answer is buffered before deflate" {
+	one_backend "$B1" 3 "status_path /maitred/status" \
+	    "status_allow 127.0.0.1" "temp_dir $BATS_TEST_TMPDIR" "gzip on"
+	# Bytes deflate cannot shrink, so that the client falls behind.
+	"$BATS_TEST_DIRNAME"/lib/slowreader.py --header 'Accept-Encoding: gzip' \
+	    "$PORT" "/big?bytes=20000000&rand=1&ctype=text/plain" \
+	    "$BATS_TEST_TMPDIR/slow" "$BATS_TEST_TMPDIR/go" 60 &
+	SLOW_PID=$!
+	OWN_TRACK="${OWN_TRACK:-} $SLOW_PID"
+	assert wait_for buffered_past 15000000
+	assert wait_for active_is 0
+	touch "$BATS_TEST_TMPDIR/go"
+	wait "$SLOW_PID" || fail "slow reader: exit $?"
+	grep -qi '^Content-Encoding: gzip' "$BATS_TEST_TMPDIR/slow.head"
+	assert_equal "$(gzip -dc <"$BATS_TEST_TMPDIR/slow" | sha256sum |
+	    cut -d' ' -f1)" "$(python3 -c '
+import hashlib, random
+print(hashlib.sha256(random.Random(251).randbytes(20000000)).hexdigest())')"
+}
+
 @test "proxy_buffer_max: past it the backend waits for the client, answer whole" {
 	proxy_buffered "proxy_buffer_max 1m"
 	assert wait_for buffered_past 1000000

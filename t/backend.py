@@ -18,6 +18,7 @@ Paths:
   /sick?name=N     503 when this backend is named N (repeatable), else 200
                    "ok" (not counted): a health check that fails for some
   /big?bytes=N     N deterministic bytes, byte i = i % 251, Content-Length
+                   (&rand=1: N bytes that do not compress, rand_bytes(N))
                    (&ctype=T: Content-Type T, application/octet-stream
                    by default)
   /chunked?n=K     chunked response of K chunks "chunk I\\n" (&lf=1: lines
@@ -53,6 +54,7 @@ import base64
 import hashlib
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -72,6 +74,11 @@ def big_bytes(n):
     pattern = bytes(i % 251 for i in range(251))
     reps = n // 251 + 1
     return (pattern * reps)[:n]
+
+
+def rand_bytes(n):
+    """N deterministic bytes that deflate cannot shrink (seed 251)."""
+    return random.Random(251).randbytes(n)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -177,7 +184,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(int(code), "status %s\n" % code)
         if path == "/big":
             return self.do_big(int(q.get("bytes", ["1048576"])[0]),
-                               q.get("ctype", ["application/octet-stream"])[0])
+                               q.get("ctype", ["application/octet-stream"])[0],
+                               q.get("rand", ["0"])[0] == "1")
         if path == "/bigextra":
             # The body, then bytes that belong to no response.
             n = int(q.get("bytes", ["262144"])[0])
@@ -259,9 +267,12 @@ class Handler(BaseHTTPRequestHandler):
         }
         self.reply(200, json.dumps(doc) + "\n", "application/json")
 
-    def do_big(self, n, ctype="application/octet-stream"):
+    def do_big(self, n, ctype="application/octet-stream", rand=False):
         self.head(200, n, ctype)
         if self.command == "HEAD":
+            return
+        if rand:
+            self.wfile.write(rand_bytes(n))
             return
         pattern = big_bytes(251 * (BIG_CHUNK // 251))
         sent = 0

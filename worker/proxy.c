@@ -737,28 +737,47 @@ px_req_scan(struct proxy *px, uint32_t off, size_t n)
 }
 
 /*
- * gzip: out[] is empty; deflate what is in buf[roff, rlen) into it,
- * ending the stream once the body is complete. 1 when there is nothing
- * more to send for now (or ever), 0 when out[] was refilled, -1 error.
+ * gzip: out[] is empty; deflate the next identity bytes into it, ending
+ * the stream once the body is complete. The spool holds identity bytes
+ * older than buf[roff, rlen) (see px_spool_take): they go first. 1 when
+ * there is nothing more to send for now (or ever), 0 when out[] was
+ * refilled or input taken, -1 error.
  */
 static int
 px_gz_pump(struct proxy *px)
 {
 	struct conn	*c = px->c;
-	size_t		 cons, prod;
-	int		 rc;
+	char		 in[16 * 1024];
+	const char	*src = px->buf + px->roff;
+	size_t		 len = px->rlen - px->roff, cons, prod;
+	ssize_t		 n;
+	int		 rc, spooled = spool_pending(&px->spool);
 
-	if (px->gz_done || (px->roff == px->rlen && !px->resp_done))
+	if (px->gz_done || (!spooled && len == 0 && !px->resp_done))
 		return 1;
+	if (spooled) {
+		if ((n = spool_peek(&px->spool, in, sizeof(in))) <= 0) {
+			log_warnx("proxy: read back from temp_dir %s: %s",
+			    wconf->temp_dir, n == 0 ? "file cut short" :
+			    strerror(errno));
+			px->cut = 1;
+			return -1;
+		}
+		src = in;
+		len = (size_t)n;
+	}
 	c->out_off = c->out_len = 0;
-	rc = gz_feed(px->gz, px->buf + px->roff, px->rlen - px->roff,
-	    c->r->out, CONN_OUT_SIZE, &cons, &prod, px->resp_done);
+	rc = gz_feed(px->gz, src, len, c->r->out, CONN_OUT_SIZE, &cons,
+	    &prod, !spooled && px->resp_done);
 	if (rc == -1)
 		return -1;
-	px->roff += (uint32_t)cons;
+	if (spooled)
+		spool_done(&px->spool, cons);
+	else
+		px->roff += (uint32_t)cons;
 	c->out_len = (uint32_t)prod;
 	px->gz_done = rc == 1;
-	return prod == 0 && !px->gz_done;
+	return prod == 0 && cons == 0 && !px->gz_done;
 }
 
 /*
@@ -835,7 +854,7 @@ px_flush_client(struct proxy *px)
 
 	for (;;) {
 		ol = c->out_len - c->out_off;
-		if (ol == 0 && spool_pending(&px->spool)) {
+		if (ol == 0 && spool_pending(&px->spool) && px->gz == NULL) {
 			if ((rc = px_spool_out(px)) != 1)
 				return rc;
 			continue;
@@ -1655,18 +1674,20 @@ px_rest_fits(const struct proxy *px)
 /*
  * The client is not ready and the backend has more: what waits for the
  * client moves to the spool, so that the backend's answer keeps coming.
- * Not for a body being compressed (out[] holds its bytes). Not while
- * out[] is being sent: a TLS write that must be retried has to be
- * retried with the same bytes, and out[] went out gathered with the
- * body. 0, or -1 when a pipe's bytes were lost.
+ * A body being compressed is spooled before deflate (as PHP's is):
+ * out[] holds only deflate's output, which precedes the spool, and
+ * px_gz_pump() reads the spool back first. Otherwise not while out[] is
+ * being sent: a TLS write that must be retried has to be retried with
+ * the same bytes, and out[] went out gathered with the body. 0, or -1
+ * when a pipe's bytes were lost.
  */
 static int
 px_spool_take(struct proxy *px)
 {
 	ssize_t	 n;
 
-	if (px->resp_done || px->gz != NULL || px->up == NULL ||
-	    px->c->out_off < px->c->out_len || !spool_room(&px->spool) ||
+	if (px->resp_done || px->up == NULL || (px->gz == NULL &&
+	    px->c->out_off < px->c->out_len) || !spool_room(&px->spool) ||
 	    (px->spool.fd < 0 && px_rest_fits(px)))
 		return 0;
 	if (px->sp != NULL) {

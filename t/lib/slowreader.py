@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A slow client, as a phone on a bad network would be.
 
-usage: slowreader.py [--post FILE [--chunked]] [--tls CA]
+usage: slowreader.py [--post FILE [--chunked]] [--tls CA] [--header H]...
                      PORT TARGET OUT GO [DEADLINE]
 
 Sends "GET TARGET" (Connection: close) to 127.0.0.1:PORT with a small
@@ -12,7 +12,8 @@ file GO exists; then the rest of the body is sent and the whole answer
 read. Gives up after DEADLINE seconds (default 60) in all; exit 3 then.
 The answer's head goes to OUT.head, its body (chunks decoded) to OUT;
 exit 4 on bad chunks. With --tls, over TLS, checking the server's
-certificate against the file CA for the name "localhost".
+certificate against the file CA for the name "localhost". Each
+--header adds the header field H ("Name: value") to the request.
 """
 
 import argparse
@@ -34,17 +35,18 @@ def chunked(data):
 
 def request(a):
     """The request's bytes: (before GO, after GO)."""
+    extra = "".join(h + "\r\n" for h in a.header)
     if a.post is None:
-        return (("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-                 % a.target).encode(), b"")
+        return (("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n"
+                 % (a.target, extra)).encode(), b"")
     with open(a.post, "rb") as f:
         data = f.read()
     if a.chunked:
         body, field = chunked(data), "Transfer-Encoding: chunked"
     else:
         body, field = data, "Content-Length: %d" % len(data)
-    head = ("POST %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n\r\n"
-            % (a.target, field)).encode()
+    head = ("POST %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n%s\r\n"
+            % (a.target, field, extra)).encode()
     half = len(body) // 2
     return head + body[:half], body[half:]
 
@@ -54,6 +56,7 @@ def main():
     ap.add_argument("--post")
     ap.add_argument("--chunked", action="store_true")
     ap.add_argument("--tls", metavar="CA")
+    ap.add_argument("--header", action="append", default=[])
     ap.add_argument("port", type=int)
     ap.add_argument("target")
     ap.add_argument("out")

@@ -184,6 +184,22 @@ no_children() {
 	assert wait_for log_has 'clen.php: output shorter than its Content-Length'
 }
 
+@test "gzip on: the script's Content-Length still bounds its output" {
+	local out=$BATS_TEST_TMPDIR/short.out
+	own_instance "php cgi $PHP_CGI" "gzip on"
+	# longer than it says: cut at its length, as without gzip
+	http_get '/clen.php?len=3' --compressed
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Content-Encoding)" gzip
+	assert_equal "$(cat "$HTTP_BODY")" hel
+	assert wait_for log_has 'clen.php: output longer than its Content-Length'
+	# shorter: the gzip stream is never ended as if it were whole
+	raw --timeout 5 'GET /clen.php?len=10 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n' >"$out"
+	grep -aq '^Content-Encoding: gzip' "$out"
+	refute [ "$(tail -c 5 "$out" | od -An -tx1 | tr -d ' \n')" = 300d0a0d0a ]
+	assert wait_for log_has 'clen.php: output shorter than its Content-Length'
+}
+
 @test "a script that sends no Content-Type gets none, nor an empty one" {
 	for q in '' '?empty=1'; do
 		http_get "/notype.php$q"

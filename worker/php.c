@@ -116,8 +116,13 @@ struct php {
 	char		 hbuf[PHP_HDR_MAX];
 	uint32_t	 hblen;
 	uint8_t		 head_built:1, chunked:1, nobody:1, eof:1,
-			 terminated:1, sized:1, overrun:1;
-	uint64_t	 out_left;	/* sized: body bytes still to come */
+			 terminated:1, sized:1, limited:1, overrun:1;
+	/*
+	 * limited: the script gave a Content-Length, which bounds its body
+	 * (out_left: bytes still to come); sized: our answer carries it,
+	 * which it does not when we gzip-code the body.
+	 */
+	uint64_t	 out_left;
 	struct gz_stream *gz;		/* gzip-coding the body, or NULL */
 
 	/*
@@ -1355,11 +1360,18 @@ php_head(struct php *p)
 		return -1;
 	/* None from the script: none from us (RFC 3875 6.3.1), as nginx. */
 	php_copy_fields(p, gz);
-	/* The script's own length, when it gave one and we do not encode. */
-	if (clen >= 0 && !gz && status != 204 && status != 304) {
-		length = clen;
-		p->sized = 1;
+	/*
+	 * The script's own length bounds its body even when we encode it: a
+	 * longer output is cut there, and a shorter one must not end as if
+	 * whole. Our answer carries it only when we do not encode.
+	 */
+	if (clen >= 0 && status != 204 && status != 304) {
+		p->limited = 1;
 		p->out_left = p->nobody ? 0 : (uint64_t)clen;
+		if (!gz) {
+			length = clen;
+			p->sized = 1;
+		}
 	}
 	if (p->nobody || p->sized)
 		;
@@ -1510,7 +1522,7 @@ php_stdout(struct php *p, const char *d, size_t len)
 	}
 	if (p->nobody)
 		return len;
-	if (p->sized && len > p->out_left) {
+	if (p->limited && len > p->out_left) {
 		/* More than announced: the rest is dropped, and the close
 		 * tells the client nothing more belongs to this answer. */
 		if (!p->overrun)
@@ -1527,7 +1539,7 @@ php_stdout(struct php *p, const char *d, size_t len)
 		used = php_body_out(p, d, want);
 	if (used < want)
 		used += spool_put(&p->spool, d + used, want - used);
-	if (p->sized)
+	if (p->limited)
 		p->out_left -= used;
 	return used;
 }
@@ -1797,7 +1809,7 @@ php_finished(struct php *p)
 		p->error = 502;
 		return 0;
 	}
-	if (p->sized && p->out_left > 0) {
+	if (p->limited && p->out_left > 0) {
 		/* Cut short: only a close can say so now. */
 		log_warnx("php: %s: output shorter than its Content-Length",
 		    p->script);

@@ -482,6 +482,37 @@ EOF
 	assert log_has "php: connect to 127.0.0.1:$fport: Connection refused"
 }
 
+# canned_fcgi RECORD...: t/lib/fcgi_canned.py on a free port, $FPORT,
+# answering every request with these records (see there).
+canned_fcgi() {
+	FPORT=$(free_port)
+	"$BATS_TEST_DIRNAME"/lib/fcgi_canned.py --port "$FPORT" \
+	    --pidfile "$BATS_TEST_TMPDIR/fcgi.pid" "$@" </dev/null \
+	    >/dev/null 2>&1 3>&- &
+	FPM_PID=$!
+	wait_for port_listening "$FPORT"
+}
+
+@test "FastCGI: a record for another request id is not part of the answer" {
+	canned_fcgi '6:2:Status: 200\r\n\r\nEVIL' \
+	    '6:1:Status: 201\r\n\r\ngood' '3:1:'
+	own_instance "php fastcgi 127.0.0.1:$FPORT" "php_timeout 2s"
+	http_get /echo.php
+	assert_equal "$HTTP_CODE" 502
+	run grep -c EVIL "$HTTP_BODY"
+	assert_output 0
+	assert log_has "php: FastCGI record for request 2 from 127.0.0.1:$FPORT"
+}
+
+@test "FastCGI: an END_REQUEST for another request id does not end ours" {
+	canned_fcgi '6:1:Status: 200\r\n\r\npart1' '3:0:' '6:1:part2' '3:1:'
+	own_instance "php fastcgi 127.0.0.1:$FPORT" "php_timeout 2s"
+	run raw --timeout 5 'GET /echo.php HTTP/1.1\r\nHost: x\r\n\r\n'
+	# (run strips the final newline)
+	refute_output --partial $'\r\n0\r\n\r'
+	assert log_has "php: FastCGI record for request 0 from 127.0.0.1:$FPORT"
+}
+
 # slow_readers N TARGET: N clients that ask for TARGET and read nothing
 # until $BATS_TEST_TMPDIR/go exists; then their answers land in slow.I.
 slow_readers() {

@@ -53,6 +53,7 @@
 #define FCGI_STDOUT		6
 #define FCGI_STDERR		7
 #define FCGI_RESPONDER		1
+#define FCGI_REQUEST_ID		1	/* our only request per connection */
 #define FCGI_HDR		8
 #define FCGI_MAX_CONTENT	65535
 
@@ -799,8 +800,8 @@ fcgi_header(char *d, int type, size_t len)
 {
 	d[0] = FCGI_VERSION;
 	d[1] = (char)type;
-	d[2] = 0;
-	d[3] = 1;		/* request id 1 */
+	d[2] = FCGI_REQUEST_ID >> 8;
+	d[3] = FCGI_REQUEST_ID & 0xff;
 	d[4] = (char)(len >> 8);
 	d[5] = (char)len;
 	d[6] = 0;
@@ -1581,6 +1582,19 @@ fcgi_consume(struct php *p)
 			if (h[0] != FCGI_VERSION) {
 				log_warnx("php: bad FastCGI record version %d "
 				    "from %s", h[0], wconf->php_fastcgi);
+				p->error = 502;
+				return 1;
+			}
+			/*
+			 * Another request's output, or its end, is not ours:
+			 * taken as ours it would corrupt the answer or end it
+			 * early as if whole. A server that mixes them up is
+			 * broken (as nginx sees it).
+			 */
+			if ((h[2] << 8 | h[3]) != FCGI_REQUEST_ID) {
+				log_warnx("php: FastCGI record for request %d "
+				    "from %s", h[2] << 8 | h[3],
+				    wconf->php_fastcgi);
 				p->error = 502;
 				return 1;
 			}

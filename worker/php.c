@@ -1307,6 +1307,24 @@ php_content_length(const char *v, size_t len, int64_t prev)
 }
 
 /* The script's header block is complete: build our response head. */
+/*
+ * The three digits a Status value starts with, or -1. Not sscanf(3):
+ * glibc's measures the whole string first, and hbuf is not
+ * NUL-terminated.
+ */
+static int
+status_digits(const char *v)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < 3; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		n = n * 10 + (v[i] - '0');
+	}
+	return n;
+}
+
 static int
 php_head(struct php *p)
 {
@@ -1332,7 +1350,7 @@ php_head(struct php *p)
 		}
 		if (line_ci(l, nlen, "Status")) {
 			if (vlen < 3 || (vlen > 3 && v[3] != ' ') ||
-			    sscanf(v, "%3d", &status) != 1 || status < 200 ||
+			    (status = status_digits(v)) < 200 ||
 			    status > 599) {
 				log_warnx("php: %s: bad Status \"%.*s\"",
 				    p->script, (int)MTD_MIN(vlen, 80), v);

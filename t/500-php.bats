@@ -504,6 +504,14 @@ canned_fcgi() {
 	assert log_has "php: FastCGI record for request 2 from 127.0.0.1:$FPORT"
 }
 
+@test "FastCGI: a Status that is not three digits gets 502" {
+	canned_fcgi '6:1:Status: 2x0 OK\r\n\r\nbody' '3:1:'
+	own_instance "php fastcgi 127.0.0.1:$FPORT" "php_timeout 2s"
+	http_get /echo.php
+	assert_equal "$HTTP_CODE" 502
+	assert log_has 'bad Status "2x0 OK"'
+}
+
 @test "FastCGI: an END_REQUEST for another request id does not end ours" {
 	canned_fcgi '6:1:Status: 200\r\n\r\npart1' '3:0:' '6:1:part2' '3:1:'
 	own_instance "php fastcgi 127.0.0.1:$FPORT" "php_timeout 2s"

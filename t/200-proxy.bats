@@ -469,6 +469,7 @@ ANSWERS = {
     b"/twocl": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
                b"Content-Length: 5\r\n\r\nhello",
     b"/listcl": b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
+    b"/listcl0": b"HTTP/1.1 200 OK\r\nContent-Length: 0, 0\r\n\r\n",
     b"/te204": b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked"
                b"\r\n\r\n0\r\n\r\n",
     b"/tegzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked"
@@ -552,6 +553,22 @@ PY
 	refute_output --partial 'Transfer-Encoding'
 	refute_output --partial 'Trailer'
 	assert_output --partial 'hello'
+}
+
+@test "a Content-Length list frames the answer too: 0 for \"0, 0\", its length to HEAD" {
+	local cb
+	cb=$(free_port)
+	canned_backend "$cb"
+	one_backend "$cb" 1000
+	# With no length at all, the empty body of the first answer would
+	# take in the second one, on a connection kept alive.
+	run raw --timeout 5 'GET /listcl0 HTTP/1.1\r\nHost: x\r\n\r\nGET /listcl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_equal "$(status_lines | tr '\n' ' ')" "200 200 "
+	assert_equal "$(printf '%s\n' "$output" | grep -ci '^content-length: 0')" 1
+	assert_equal "$(printf '%s\n' "$output" | grep -ci '^content-length: 5')" 1
+	run raw --timeout 5 'HEAD /listcl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.1 200 '
+	assert_line --regexp '^Content-Length: 5'
 }
 
 # chunked_end: read a raw answer with a chunked body on stdin; print

@@ -1070,29 +1070,26 @@ px_head_start(struct conn *c, struct ob *ob, const struct http_response *resp)
 }
 
 /*
- * The Content-Length of <resp>, whose first such field is <h>: as it is
- * when one plain number (the usual case, no formatting), else the parsed
- * length of a body of that length ("5, 5"), else none.
+ * The Content-Length field <h>, the first of the answer, as one plain
+ * number however the backend wrote it ("5, 5"). The parser took it only
+ * as a list of one same number, so its first element is that number.
+ * Not resp->content_length: that is 0 for a length of 0, and for answers
+ * without a body (HEAD, 304), and a 200 that lost its "0, 0" would go to
+ * a keep-alive client with no framing at all, its body then running into
+ * the next answer.
  */
 static void
-px_content_length(struct ob *ob, const struct http_response *resp,
-    const struct http_header *h)
+px_content_length(struct ob *ob, const struct http_header *h)
 {
-	char	 num[24];
-	size_t	 i;
+	struct http_list	 it;
+	struct http_str		 n;
 
-	for (i = 0; i < h->value.len; i++)
-		if (h->value.p[i] < '0' || h->value.p[i] > '9')
-			break;
-	if (i == h->value.len && i > 0)
-		ob_header(ob, h);
-	else if (resp->body == HTTP_BODY_LENGTH) {
-		snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)resp->content_length);
-		OB_LIT(ob, "Content-Length: ");
-		ob_cstr(ob, num);
-		OB_LIT(ob, "\r\n");
-	}
+	http_list_init(&it, h->value);
+	if (!http_list_next(&it, &n))
+		return;
+	OB_LIT(ob, "Content-Length: ");
+	ob_str(ob, &n);
+	OB_LIT(ob, "\r\n");
 }
 
 /* Does a Vary field of <resp> already name Accept-Encoding? */
@@ -1265,7 +1262,7 @@ px_build_response(struct proxy *px, const struct http_response *resp,
 			 * ("5, 5", twice), none where there is no length.
 			 */
 			if (ncl++ == 0 && !no_length && px->gz == NULL)
-				px_content_length(&ob, resp, h);
+				px_content_length(&ob, h);
 		} else {
 			ob_header(&ob, h);
 			has_date |= NAME_IS(&h->name, "Date");

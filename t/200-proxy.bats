@@ -215,6 +215,32 @@ PY
 	assert_line --index 0 reset
 }
 
+@test "a close-delimited body cut for a client too slow to take it ends in a reset, not an end" {
+	one_backend "$B1" 3 "client_timeout 1s" "proxy_buffer_max 0"
+	# The client reads nothing past client_timeout, then all there is.
+	run python3 - "$PORT" <<'PY'
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.settimeout(10)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /eof?bytes=20000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(2.5)
+got = 0
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            print("clean end")
+            break
+        got += len(d)
+except ConnectionResetError:
+    print("reset")
+print(got)
+PY
+	assert_line --index 0 reset
+}
+
 @test "10 MB response is byte-exact" {
 	local want
 	want=$(python3 -c '

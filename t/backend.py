@@ -33,6 +33,7 @@ Paths:
   /die             close the connection without any response
   /eof             HTTP/1.0-style: no Content-Length, the body ends when
                    the connection closes (head, body and FIN at once)
+                   (?bytes=N: N bytes of the /big pattern as the body)
   /eofrst          the same, but cut by a reset after "partial-"
   /slowhead?ms=M   a small answer sent a byte at a time, M ms apart
   /ws              WebSocket echo (RFC 6455)
@@ -241,9 +242,10 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if path == "/eof":
             self.close_connection = True
+            n = int(q.get("bytes", ["0"])[0])
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain"
-                             b"\r\nConnection: close\r\n\r\n"
-                             b"until the close\n")
+                             b"\r\nConnection: close\r\n\r\n" +
+                             (big_bytes(n) if n else b"until the close\n"))
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_WR)
             return None

@@ -359,6 +359,21 @@ px_kick(struct proxy *px)
 	ev_timer_set(&px->c->timer, 0);
 }
 
+/*
+ * Whether the client learns where the answer it is getting ends from the
+ * close alone: a close-delimited body, or one we decode or compress for
+ * HTTP/1.0. Cut short for any reason (the backend failed, the client
+ * was too slow), such an answer must end with a reset, or a plain close
+ * would say "complete".
+ */
+static int
+px_close_frames(const struct proxy *px)
+{
+	return px->phase == PX_RELAY && px->resp_head &&
+	    (px->resp_kind == HTTP_BODY_CLOSE || (px->c->r->req.minor == 0 &&
+	    (px->dechunk || px->gz != NULL)));
+}
+
 static int
 px_end(struct proxy *px, int ok)
 {
@@ -372,7 +387,7 @@ px_end(struct proxy *px, int ok)
 	px_drop_upstream(px, 0);
 	if (ok)
 		conn_handler_done(c);
-	else if (px->cut)
+	else if (px->cut || px_close_frames(px))
 		conn_handler_reset(c);
 	else
 		conn_handler_fail(c);
@@ -400,18 +415,14 @@ px_warn(struct proxy *px, const char *why)
 }
 
 /*
- * A failure after response bytes reached the client: close it. Where the
- * client's framing is the close itself (a close-delimited body, one we
- * decode or compress for HTTP/1.0), a plain close would say "complete":
- * reset it instead.
+ * A failure after response bytes reached the client: close it (reset
+ * it where the close frames the answer, see px_close_frames()).
  */
 static int
 px_fail_mid(struct proxy *px, const char *why)
 {
 	px_warn(px, why);
 	px_drop_upstream(px, 0);
-	px->cut = px->resp_kind == HTTP_BODY_CLOSE ||
-	    (px->c->r->req.minor == 0 && (px->dechunk || px->gz != NULL));
 	return px_end(px, 0);
 }
 

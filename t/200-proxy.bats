@@ -195,37 +195,18 @@ print(len(b), all(x == i % 251 for i, x in enumerate(b)))' "$f")
 	[ $((end - start)) -lt 3500 ]
 }
 
-@test "a close-delimited body cut by the backend reaches the client as an error, not an end" {
-	run python3 - "$PORT" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"GET /eofrst HTTP/1.1\r\nHost: x\r\n\r\n")
-got = b""
-try:
-    while True:
-        d = s.recv(65536)
-        if not d:
-            print("clean end")
-            break
-        got += d
-except ConnectionResetError:
-    print("reset")
-print("partial" if got.endswith(b"partial-") else got[-40:])
-PY
-	assert_line --index 0 reset
-}
-
-@test "a close-delimited body cut for a client too slow to take it ends in a reset, not an end" {
-	one_backend "$B1" 3 "client_timeout 1s" "proxy_buffer_max 0"
-	# The client reads nothing past client_timeout, then all there is.
-	run python3 - "$PORT" <<'PY'
+# how_it_ends PATH [PAUSE]: GET PATH with a small receive buffer, read
+# nothing for PAUSE seconds (0), then read to the end. Prints "reset" or
+# "clean end", then the bytes received.
+how_it_ends() {
+	python3 - "$PORT" "$1" "${2:-0}" <<'PY'
 import socket, sys, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 s.settimeout(10)
 s.connect(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"GET /eof?bytes=20000000 HTTP/1.1\r\nHost: x\r\n\r\n")
-time.sleep(2.5)
+s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % sys.argv[2].encode())
+time.sleep(float(sys.argv[3]))
 got = 0
 try:
     while True:
@@ -238,6 +219,17 @@ except ConnectionResetError:
     print("reset")
 print(got)
 PY
+}
+
+@test "a close-delimited body cut by the backend reaches the client as an error, not an end" {
+	run how_it_ends /eofrst
+	assert_line --index 0 reset
+}
+
+@test "a close-delimited body cut for a client too slow to take it ends in a reset, not an end" {
+	one_backend "$B1" 3 "client_timeout 1s" "proxy_buffer_max 0"
+	# The client reads nothing past client_timeout, then all there is.
+	run how_it_ends '/eof?bytes=20000000' 2.5
 	assert_line --index 0 reset
 }
 

@@ -1306,7 +1306,6 @@ php_content_length(const char *v, size_t len, int64_t prev)
 	return prev >= 0 && prev != n ? -2 : n;
 }
 
-/* The script's header block is complete: build our response head. */
 /*
  * The three digits a Status value starts with, or -1. Not sscanf(3):
  * glibc's measures the whole string first, and hbuf is not
@@ -1325,6 +1324,7 @@ status_digits(const char *v)
 	return n;
 }
 
+/* The script's header block is complete: build our response head. */
 static int
 php_head(struct php *p)
 {

@@ -748,6 +748,19 @@ px_req_scan(struct proxy *px, uint32_t off, size_t n)
 }
 
 /*
+ * Reading the spool back gave <n> (0: the file is shorter than what was
+ * written to it): the answer cannot be whole. -1.
+ */
+static int
+px_spool_lost(struct proxy *px, ssize_t n)
+{
+	log_warnx("proxy: read back from temp_dir %s: %s", wconf->temp_dir,
+	    n == 0 ? "file cut short" : strerror(errno));
+	px->cut = 1;	/* the answer is not whole */
+	return -1;
+}
+
+/*
  * gzip: out[] is empty; deflate the next identity bytes into it, ending
  * the stream once the body is complete. The spool holds identity bytes
  * older than buf[roff, rlen) (see px_spool_take): they go first. 1 when
@@ -767,13 +780,8 @@ px_gz_pump(struct proxy *px)
 	if (px->gz_done || (!spooled && len == 0 && !px->resp_done))
 		return 1;
 	if (spooled) {
-		if ((n = spool_peek(&px->spool, in, sizeof(in))) <= 0) {
-			log_warnx("proxy: read back from temp_dir %s: %s",
-			    wconf->temp_dir, n == 0 ? "file cut short" :
-			    strerror(errno));
-			px->cut = 1;
-			return -1;
-		}
+		if ((n = spool_peek(&px->spool, in, sizeof(in))) <= 0)
+			return px_spool_lost(px, n);
 		src = in;
 		len = (size_t)n;
 	}
@@ -831,10 +839,8 @@ px_spool_out(struct proxy *px)
 	}
 	if (n <= 0) {
 		if (n == 0 || c->ssl != NULL)
-			log_warnx("proxy: read back from temp_dir %s: %s",
-			    wconf->temp_dir, n == 0 ? "file cut short" :
-			    strerror(errno));
-		px->cut = 1;	/* the answer is not whole */
+			return px_spool_lost(px, n);
+		px->cut = 1;	/* sendfile failed: the answer is not whole */
 		return -1;
 	}
 	px->moved = 1;

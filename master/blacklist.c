@@ -4,10 +4,13 @@
  * reload. Once a second the master looks at the file with stat(2); a
  * change is taken once the file has stayed the same for a whole second,
  * so that a file still being written is not read half done. The master
- * reads it and starts a new generation of workers with it, as a reload
- * does, but leaving maitred.conf and the other files alone: a half-edited
- * maitred.conf is not applied behind the operator's back. A file with an
- * error, or gone, is named in the error log and the running list kept.
+ * reads it and publishes it in the shared segment (shared/blacklist.c),
+ * where the running workers see it at their next connection or request;
+ * maitred.conf and the other files are left alone, so that a half-edited
+ * maitred.conf is not applied behind the operator's back. A list too big
+ * for the shared slots is given to a new generation of workers instead,
+ * as a reload does. A file with an error, or gone, is named in the error
+ * log and the running list kept.
  */
 #include <sys/stat.h>
 
@@ -15,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blacklist.h"
 #include "cidr.h"
 #include "log.h"
 #include "master.h"
@@ -101,20 +105,29 @@ blacklist_apply(struct conf *c)
 {
 	size_t	 n;
 
+	if (conf_reload_blacklist(c) == -1) {
+		taken = last;	/* said once, not every second */
+		log_warnx("blacklist %s changed but cannot be used, keeping "
+		    "the running list", path);
+		return;
+	}
+	n = cidr_set_count(c->blacklist);
+	if (blacklist_publish(c->blacklist) == 0) {
+		taken = last;
+		log_info("blacklist %s changed: %zu entr%s", path, n,
+		    n == 1 ? "y" : "ies");
+		return;
+	}
+	/* Workers now match their own copy: the new list needs new ones. */
 	if (!spawn_can_retire()) {
 		log_warnx("blacklist %s changed: too many retired workers "
 		    "still draining, trying again in a second", path);
 		return;
 	}
 	taken = last;
-	if (conf_reload_blacklist(c) == -1) {
-		log_warnx("blacklist %s changed but cannot be used, keeping "
-		    "the running list", path);
-		return;
-	}
-	n = cidr_set_count(c->blacklist);
-	log_info("blacklist %s changed: %zu entr%s, workers renewed", path,
-	    n, n == 1 ? "y" : "ies");
+	log_info("blacklist %s changed: %zu entr%s, more ranges than the "
+	    "shared segment holds (%zu, sized at start): workers renewed",
+	    path, n, n == 1 ? "y" : "ies", blacklist_capacity());
 	spawn_generation(c);
 }
 

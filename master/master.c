@@ -19,6 +19,7 @@
 
 #include <bsd/string.h>
 
+#include "blacklist.h"
 #include "cache.h"
 #include "health.h"
 #include "log.h"
@@ -328,6 +329,8 @@ reload(void)
 	}
 	reload_logs(next);
 	master_raise_nofile(next);
+	/* Too big for the shared slots: the new workers' copy serves. */
+	(void)blacklist_publish(next->blacklist);
 	spawn_generation(next);
 	health_stop();
 	health_init(next, shm_backends());

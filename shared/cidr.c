@@ -260,9 +260,39 @@ cidr_set_count(const struct cidr_set *set)
 	return set != NULL ? set->nblocks : 0;
 }
 
+size_t
+cidr_set_bytes(size_t nranges)
+{
+	return sizeof(struct cidr_set) + nranges * sizeof(struct cidr_range);
+}
+
+size_t
+cidr_set_nranges(const struct cidr_set *set)
+{
+	return set != NULL ? set->nranges : 0;
+}
+
+/*
+ * The count is written last: a reader of <dst> that races with the copy
+ * (shared/blacklist.c retries such a read) never searches past what
+ * either the old or the new count allows, both within <dst>'s room.
+ */
+void
+cidr_set_copy(struct cidr_set *dst, const struct cidr_set *src)
+{
+	size_t	 n = cidr_set_nranges(src);
+
+	if (n > 0)
+		memcpy(dst->r, src->r, n * sizeof(src->r[0]));
+	dst->nblocks = cidr_set_count(src);
+	dst->nranges = n;
+}
+
 /*
  * 1 when <addr16> lies in a block of <set>, else 0 (also for NULL).
- * Read-only binary search: any process, no lock.
+ * Read-only binary search: any process, no lock. It stays within the
+ * set's room even if the set is rewritten under it (the answer is then
+ * meaningless, and the caller's seqlock has it retried).
  */
 int
 cidr_set_match(const struct cidr_set *set, const uint8_t addr16[16])
@@ -270,12 +300,12 @@ cidr_set_match(const struct cidr_set *set, const uint8_t addr16[16])
 	struct u128	 a;
 	size_t		 lo, hi, mid;
 
-	if (set == NULL || set->nranges == 0)
+	/* Read once: a set in shared memory may be rewritten meanwhile. */
+	if (set == NULL || (hi = *(const volatile size_t *)&set->nranges) == 0)
 		return 0;
 	a = u128_load(addr16);
 	/* Find the last range whose first address is <= a. */
 	lo = 0;
-	hi = set->nranges;
 	while (hi - lo > 1) {
 		mid = lo + (hi - lo) / 2;
 		if (u128_cmp(set->r[mid].first, a) <= 0)

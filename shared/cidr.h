@@ -32,6 +32,17 @@ struct cidr_set	*cidr_set_build(const struct cidr *blocks, size_t n);
 void		 cidr_set_free(struct cidr_set *);
 size_t		 cidr_set_count(const struct cidr_set *);
 
+/*
+ * A set is one flat block with no pointer in it, so it can be copied
+ * into shared memory and searched there. Bytes a set of <nranges> merged
+ * ranges takes; ranges in <set> (0 for NULL); copy <src> (NULL: empty)
+ * into <dst>, which has room for cidr_set_nranges(src) ranges.
+ */
+size_t		 cidr_set_bytes(size_t nranges);
+size_t		 cidr_set_nranges(const struct cidr_set *);
+void		 cidr_set_copy(struct cidr_set *dst,
+		    const struct cidr_set *src);
+
 /* 1 when <addr16> (mapped IPv6 form) is inside any block of <set>. */
 int		 cidr_set_match(const struct cidr_set *set,
 		    const uint8_t addr16[16]);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "blacklist.h"
 #include "cache.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -61,6 +62,8 @@ layout(const struct conf *c, struct shm_header *h)
 	off += align_up(ratelimit_region_size(c));
 	h->cache_off = off;
 	off += align_up(cache_region_size(c));
+	h->blacklist_off = off;
+	off += align_up(blacklist_region_size(c));
 	return off;
 }
 
@@ -81,7 +84,8 @@ shm_create(const struct conf *c)
 	memcpy(shm, &h, sizeof(h));
 	if (backend_region_init(shm_region(shm->backends_off[0]), c) == -1 ||
 	    ratelimit_region_init(shm_region(shm->ratelimit_off), c) == -1 ||
-	    cache_region_init(shm_region(shm->cache_off), c) == -1) {
+	    cache_region_init(shm_region(shm->cache_off), c) == -1 ||
+	    blacklist_region_init(shm_region(shm->blacklist_off), c) == -1) {
 		log_warnx("cannot initialise the shared segment");
 		shm_destroy();
 		return -1;

@@ -33,6 +33,7 @@ struct shm_header {
 	size_t		 backends_off[2];	/* two tables, see below */
 	size_t		 ratelimit_off;
 	size_t		 cache_off;
+	size_t		 blacklist_off;
 	/* Written by the master at each reload; read by anyone. */
 	_Atomic uint64_t generation;
 	/*

@@ -225,17 +225,21 @@ blacklist() {
 }
 
 @test "blacklist: an edited file takes effect without a reload; a bad one is not used" {
-	local d
+	local d pids
 	d=$(mtd_dir)
 	blacklist 127.0.0.5
 	WORKERS=2 write_conf "blacklist blacklist.txt"
 	maitred_start
+	wait_for workers_are 2
+	pids=$(worker_pids)
 	assert_equal "$(code_from 127.0.0.6)" 200
 	# Written over in place.
 	blacklist 127.0.0.6
 	assert wait_for code_is 403 127.0.0.6
 	assert_equal "$(code_from 127.0.0.5)" 200
-	assert log_has "blacklist $d/blacklist.txt changed: 1 entry, workers renewed"
+	assert log_has "blacklist $d/blacklist.txt changed: 1 entry\$"
+	# The running workers took it from the shared segment.
+	assert_equal "$(worker_pids)" "$pids"
 	# Replaced by a rename, as editors and deployment tools do; a
 	# half-edited maitred.conf meanwhile is left alone.
 	echo 'half_written_directive' >>"$MTD_CONF"
@@ -256,6 +260,98 @@ blacklist() {
 	assert wait_for log_has "blacklist \"$d/blacklist.txt\": No such file"
 	pid_alive "$MAITRED_PID"
 	assert_equal "$(code_from 127.0.0.7)" 403
+	run ! log_has 'workers renewed'
+	assert_equal "$(worker_pids)" "$pids"
+}
+
+@test "blacklist: a kept-alive client listed meanwhile gets 403 at its next request" {
+	local d
+	d=$(mtd_dir)
+	blacklist 127.0.0.5
+	write_conf "blacklist blacklist.txt"
+	maitred_start
+	run python3 - "$PORT" "$d/blacklist.txt" <<'EOF'
+import socket, sys, time
+port, path = int(sys.argv[1]), sys.argv[2]
+def conn():
+    s = socket.socket()
+    s.bind(("127.0.0.9", 0))
+    s.connect(("127.0.0.1", port))
+    s.settimeout(10)
+    return s
+def ask(s):
+    s.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        got = s.recv(65536)
+        if not got:
+            break
+        data += got
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    while len(body) < n:
+        got = s.recv(65536)
+        if not got:
+            break
+        body += got
+    return head.split(b" ")[1].decode(), head
+kept = conn()
+print("first", ask(kept)[0])
+with open(path, "w") as f:
+    f.write("127.0.0.9\n")
+deadline = time.time() + 20
+while time.time() < deadline:
+    probe = conn()
+    code = ask(probe)[0]
+    probe.close()
+    if code == "403":
+        break
+    time.sleep(0.2)
+code, head = ask(kept)
+print("second", code, b"connection: close" in head.lower())
+print("closed", kept.recv(1) == b"")
+EOF
+	assert_success
+	assert_line "first 200"
+	assert_line "second 403 True"
+	assert_line "closed True"
+}
+
+@test "blacklist: a list too big for the shared segment renews the workers, a smaller one does not" {
+	local d pids
+	d=$(mtd_dir)
+	blacklist 127.0.0.5
+	WORKERS=2 write_conf "blacklist blacklist.txt"
+	maitred_start
+	wait_for workers_are 2
+	pids=$(worker_pids)
+	# 270,000 addresses that cannot merge: more than the 262,144 ranges
+	# a slot holds when the list at start is small.
+	python3 - "$d/blacklist.new" <<'EOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(270000):
+        a = (10 << 24) + 2 * i
+        f.write("%d.%d.%d.%d\n" % (a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255))
+    f.write("127.0.0.6\n")
+EOF
+	mv "$d/blacklist.new" "$d/blacklist.txt"
+	assert wait_for log_has 'changed: 270001 entries, more ranges than the shared segment holds .262144, sized at start.: workers renewed'
+	assert wait_for code_is 403 127.0.0.6
+	assert_equal "$(code_from 127.0.0.5)" 200
+	wait_for workers_are 2
+	[ "$(worker_pids)" != "$pids" ]
+	# Back under the size: the shared list serves again, no renewal.
+	pids=$(worker_pids)
+	blacklist 127.0.0.7
+	assert wait_for code_is 403 127.0.0.7
+	assert_equal "$(code_from 127.0.0.6)" 200
+	assert wait_for log_has "blacklist $d/blacklist.txt changed: 1 entry\$"
+	assert_equal "$(worker_pids)" "$pids"
 }
 
 @test "blacklist: 100,000 lines load, check and serve" {

@@ -62,6 +62,7 @@ struct conn {
 	uint8_t			 out_watched:1;	/* EPOLLOUT registered */
 	uint16_t		 peer_port;
 	uint8_t			 peer16[16];	/* IPv4 mapped */
+	uint32_t		 bl_version;	/* blacklist it was checked at */
 
 	uint32_t		 in_len;	/* bytes in r->in */
 	uint32_t		 head_len;	/* parsed head of this request */

@@ -12,6 +12,7 @@
 #include "cidr.h"
 #include "conn.h"
 #include "ev.h"
+#include "blacklist.h"
 #include "http.h"
 #include "log.h"
 #include "pcache.h"
@@ -24,11 +25,24 @@
 #include "stats.h"
 #include "worker.h"
 
+/* 403 and close: the client is blacklisted. */
+static int
+blacklist_refuse(struct conn *c)
+{
+	c->bl_version = blacklist_version();
+	if (!blacklist_match(wconf->blacklist, c->peer16))
+		return 0;
+	STATS_ADD(blocked, 1);
+	c->keep_alive = 0;
+	resp_error(c, 403, NULL);
+	return 1;
+}
+
 int
 request_accept_check(struct conn *c)
 {
-	if (wconf->blacklist == NULL ||
-	    !cidr_set_match(wconf->blacklist, c->peer16))
+	c->bl_version = blacklist_version();
+	if (!blacklist_match(wconf->blacklist, c->peer16))
 		return 0;
 	STATS_ADD(blocked, 1);
 	if (conn_ensure_req(c) == -1)
@@ -133,6 +147,9 @@ request_dispatch(struct conn *c)
 		resp_error(c, 417, NULL);
 		return;
 	}
+	/* The list changed since this connection was let in. */
+	if (c->bl_version != blacklist_version() && blacklist_refuse(c))
+		return;
 	if (body_too_large(c))
 		return;
 	if (ratelimit_refuse(c))

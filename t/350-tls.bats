@@ -93,6 +93,19 @@ subject_of() {
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/b")" "hello from maitred"
 }
 
+@test "several ranges over TLS: a multipart/byteranges 206, parts exact" {
+	local b=$BATS_TEST_TMPDIR/b h=$BATS_TEST_TMPDIR/h ct
+	run tcurl -D "$h" -o "$b" -w '%{http_code}' \
+	    -H 'Range: bytes=0-99,1000000-2999999,-70000' "$(turl /big.bin)"
+	assert_output 206
+	ct=$(sed -n 's/^[Cc]ontent-[Tt]ype: \(.*\)\r$/\1/p' "$h")
+	run python3 "$BATS_TEST_DIRNAME/lib/multipart_check.py" "$ct" "$b" \
+	    "$MTD_DIR/htdocs/big.bin" application/octet-stream 0-99 \
+	    1000000-2999999 5172880-5242879
+	assert_success
+	assert_output "ok 3 parts"
+}
+
 @test "GET over TLS through the proxy: X-Forwarded-Proto https" {
 	run tcurl "$(turl /echo)"
 	assert_success

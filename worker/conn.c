@@ -24,6 +24,7 @@
 #include <bsd/string.h>
 
 #include "cidr.h"
+#include "byteranges.h"
 #include "conn.h"
 #include "ev.h"
 #include "http.h"
@@ -340,6 +341,8 @@ conn_file_close(struct conn *c)
 		close(c->file_fd);
 	c->file_fd = -1;
 	c->file_left = 0;
+	byteranges_free(c->br);
+	c->br = NULL;
 }
 
 static void
@@ -522,8 +525,11 @@ conn_send_tls_file(struct conn *c)
 	for (;;) {
 		if ((rc = conn_send_out(c)) != 1)
 			return rc;
-		if (c->file_left == 0)
-			return 1;
+		if (c->file_left == 0) {
+			if ((rc = byteranges_next(c)) != 1)
+				return rc == 0 ? 1 : -1;
+			continue;	/* the part's head goes first */
+		}
 		len = MTD_MIN(c->file_left, (uint64_t)CONN_OUT_SIZE);
 		n = pread(c->file_fd, c->r->out, len, c->file_off);
 		if (n <= 0)
@@ -545,6 +551,7 @@ conn_send(struct conn *c)
 
 	if (c->ssl != NULL)
 		return conn_send_tls_file(c);
+next_part:
 	if ((rc = conn_send_out(c)) != 1)
 		return rc;
 	while (c->file_left > 0) {
@@ -561,7 +568,9 @@ conn_send(struct conn *c)
 			return 0;
 		}
 	}
-	return 1;
+	if ((rc = byteranges_next(c)) == 1)
+		goto next_part;
+	return rc == 0 ? 1 : -1;
 error:
 	if (errno == EAGAIN || errno == EINTR) {
 		conn_write_blocked(c);

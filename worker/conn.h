@@ -71,6 +71,7 @@ struct conn {
 	int			 file_fd;	/* -1: none */
 	off_t			 file_off;
 	uint64_t		 file_left;
+	struct byteranges	*br;		/* multipart parts, or NULL */
 
 	/* Per-request accounting for the access log and stats. */
 	uint32_t		 nreq;

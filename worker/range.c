@@ -1,6 +1,6 @@
 /*
- * Single byte-range parsing: "bytes=first-last", "bytes=first-" and
- * "bytes=-suffix". Pure: no I/O, no allocation. Numbers saturate at
+ * Byte-range parsing: "bytes=first-last", "bytes=first-" and
+ * "bytes=-suffix", and lists of them. Pure: no I/O, no allocation. Numbers saturate at
  * UINT64_MAX instead of overflowing, which gives the right answer for
  * every position larger than any file (unsatisfiable first-pos, clipped
  * last-pos, whole-file suffix).
@@ -41,8 +41,8 @@ range_num(struct range_cur *c, uint64_t *v)
 }
 
 /*
- * Parses one range-spec ("a-b", "a-", "-n") that must run to the end of
- * the value, OWS aside. For "-n" sets *<suffix> and *<last> = n; else
+ * Parses one range-spec ("a-b", "a-", "-n") ending at a comma or the end
+ * of the value, OWS aside. For "-n" sets *<suffix> and *<last> = n; else
  * sets *<first> and *<last> (UINT64_MAX when open). Returns 0, or -1 on
  * bad syntax, including last < first.
  */
@@ -61,48 +61,135 @@ range_spec(struct range_cur *c, uint64_t *first, uint64_t *last,
 			return -1;
 	}
 	range_ows(c);
-	if (c->p != c->e)
-		return -1;	/* a list, or trailing junk */
+	if (c->p != c->e && *c->p != ',')
+		return -1;	/* trailing junk */
 	if (!*suffix && *first > *last)
 		return -1;
 	return 0;
 }
 
 /*
+ * Skips list separators: commas and OWS. RFC 9110 5.6.1 has recipients
+ * accept empty list elements ("0-1,,5-6"). Returns how many commas.
+ */
+static int
+range_commas(struct range_cur *c)
+{
+	int	 n = 0;
+
+	for (;;) {
+		range_ows(c);
+		if (c->p == c->e || *c->p != ',')
+			return n;
+		c->p++;
+		n++;
+	}
+}
+
+/*
+ * Adds the spec just parsed to <rs> when <size> satisfies it (RFC 9110
+ * 14.1.2): a first position inside the representation, or a non-empty
+ * suffix. Returns 0, or -1 when <rs> is full.
+ */
+static int
+range_add(struct range_set *rs, uint64_t size, uint64_t first,
+    uint64_t last, int suffix)
+{
+	if (suffix) {
+		if (last == 0 || size == 0)
+			return 0;
+		first = last >= size ? 0 : size - last;
+		last = size - 1;
+	} else {
+		if (first >= size)
+			return 0;
+		if (last >= size)
+			last = size - 1;
+	}
+	if (rs->n == RANGE_MAX)
+		return -1;
+	rs->first[rs->n] = first;
+	rs->last[rs->n] = last;
+	rs->n++;
+	return 0;
+}
+
+/* Whether the ranges of <rs> add up to more than <size> bytes. */
+static int
+range_set_oversized(const struct range_set *rs, uint64_t size)
+{
+	uint64_t	 sum = 0, n;
+	int		 i;
+
+	for (i = 0; i < rs->n; i++) {
+		n = rs->last[i] - rs->first[i] + 1;
+		if (n > size - sum)
+			return 1;
+		sum += n;
+	}
+	return 0;
+}
+
+/*
  * Parses the Range header value <v> of <len> bytes against a
- * representation of <size> bytes. Returns RANGE_OK with the inclusive
- * range in *<start>, *<end> (clipped to <size> - 1); RANGE_NONE when the
- * header must be ignored (bad syntax, another unit, several ranges);
- * RANGE_UNSATISFIABLE when the first position is at or past <size>, the
- * suffix is empty, or <size> is 0. Any process may call it.
+ * representation of <size> bytes into <rs>: the satisfiable ranges, in
+ * the order asked, inclusive, clipped to <size> - 1. Returns RANGE_OK
+ * (rs->n >= 1); RANGE_NONE when the header must be ignored: bad syntax,
+ * another unit, more than RANGE_MAX satisfiable ranges, or ranges that
+ * add up to more than the representation (overlaps asking for the same
+ * bytes again and again, as nginx refuses too); RANGE_UNSATISFIABLE
+ * when no range is satisfiable. Any process may call it.
+ */
+int
+range_parse_set(const char *v, size_t len, uint64_t size,
+    struct range_set *rs)
+{
+	struct range_cur	 c = { v, v + len };
+	uint64_t		 first = 0, last;
+	int			 suffix, specs = 0;
+
+	rs->n = 0;
+	range_ows(&c);
+	if (c.e - c.p < 6 || strncasecmp(c.p, "bytes=", 6) != 0)
+		return RANGE_NONE;
+	c.p += 6;
+	range_commas(&c);
+	while (c.p < c.e) {
+		if (specs > 0 && range_commas(&c) == 0)
+			return RANGE_NONE;	/* "0-1 2-3" */
+		if (c.p == c.e)
+			break;
+		if (range_spec(&c, &first, &last, &suffix) == -1 ||
+		    range_add(rs, size, first, last, suffix) == -1)
+			return RANGE_NONE;
+		specs++;
+	}
+	if (specs == 0)
+		return RANGE_NONE;
+	if (rs->n == 0)
+		return RANGE_UNSATISFIABLE;
+	if (range_set_oversized(rs, size))
+		return RANGE_NONE;
+	return RANGE_OK;
+}
+
+/*
+ * One range only: range_parse_set() with one satisfiable range in
+ * *<start>, *<end>; several are RANGE_NONE (the whole representation).
  */
 int
 range_parse(const char *v, size_t len, uint64_t size, uint64_t *start,
     uint64_t *end)
 {
-	struct range_cur	 c = { v, v + len };
-	uint64_t		 first = 0, last;
-	int			 suffix;
+	struct range_set	 rs;
+	int			 rc;
 
-	range_ows(&c);
-	if (c.e - c.p < 6 || strncasecmp(c.p, "bytes=", 6) != 0)
+	rc = range_parse_set(v, len, size, &rs);
+	if (rc != RANGE_OK)
+		return rc;
+	if (rs.n > 1)
 		return RANGE_NONE;
-	c.p += 6;
-	range_ows(&c);
-	if (range_spec(&c, &first, &last, &suffix) == -1)
-		return RANGE_NONE;
-	if (size == 0)
-		return RANGE_UNSATISFIABLE;
-	if (suffix) {
-		if (last == 0)
-			return RANGE_UNSATISFIABLE;
-		*start = last >= size ? 0 : size - last;
-		*end = size - 1;
-		return RANGE_OK;
-	}
-	if (first >= size)
-		return RANGE_UNSATISFIABLE;
-	*start = first;
-	*end = last >= size ? size - 1 : last;
+	*start = rs.first[0];
+	*end = rs.last[0];
 	return RANGE_OK;
 }

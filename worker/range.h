@@ -1,7 +1,7 @@
 /*
  * Range request header parsing (RFC 9110 14.1.2) for the static-file
- * server. Only a single byte range is honoured; anything else makes the
- * server ignore the header and send the whole representation.
+ * server and the cache. Files answer several ranges with
+ * multipart/byteranges (worker/byteranges.c); the cache honours one.
  */
 #ifndef RANGE_H
 #define RANGE_H
@@ -13,6 +13,16 @@
 #define RANGE_NONE		0	/* ignore the header: 200 */
 #define RANGE_UNSATISFIABLE	(-1)	/* 416 */
 
+/* Satisfiable ranges one response serves; more: the whole file. */
+#define RANGE_MAX		16
+
+struct range_set {
+	int		 n;
+	uint64_t	 first[RANGE_MAX], last[RANGE_MAX];	/* inclusive */
+};
+
+int	range_parse_set(const char *v, size_t len, uint64_t size,
+	    struct range_set *rs);
 int	range_parse(const char *v, size_t len, uint64_t size, uint64_t *start,
 	    uint64_t *end);
 

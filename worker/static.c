@@ -6,6 +6,7 @@
  * into the response buffer (one send); larger ones go out with sendfile.
  * Compressible types go out gzip-coded through gzip.c when the client
  * accepts it (never for ranges: those are served from the file's bytes).
+ * Several ranges are answered with multipart/byteranges (byteranges.c).
  * A path whose first segment is not a name in htdocs (the docroot index
  * knows) is not found without a syscall: on a proxy, that is most paths.
  */
@@ -25,6 +26,7 @@
 
 #include <bsd/string.h>
 
+#include "byteranges.h"
 #include "cond.h"
 #include "conn.h"
 #include "docindex.h"
@@ -186,16 +188,49 @@ if_range_ok(const struct http_request *req, const struct stat *st,
 }
 
 static void
-common_headers(struct conn *c, const struct stat *st, const char *etag,
-    const char *path)
+validator_headers(struct conn *c, const struct stat *st, const char *etag)
 {
 	char	 date[HTTPDATE_LEN];
 
 	httpdate_format(last_modified(st), date);
-	resp_header(c, "Content-Type: %s", mime_type(path));
 	resp_header(c, "Last-Modified: %s", date);
 	resp_header(c, "ETag: %s", etag);
 	resp_header(c, "Accept-Ranges: bytes");
+}
+
+/*
+ * 206 with several parts (RFC 9110 14.6), each with its own
+ * Content-Type and Content-Range; conn.c sends them one after the other.
+ */
+static void
+send_byteranges(struct conn *c, int fd, const struct stat *st,
+    const char *etag, const char *type, const struct range_set *rs,
+    int vary)
+{
+	if ((c->br = byteranges_new(rs, type, (uint64_t)st->st_size)) ==
+	    NULL) {
+		close(fd);
+		resp_error(c, 500, NULL);
+		return;
+	}
+	resp_head(c, 206);
+	resp_header(c, "Content-Type: multipart/byteranges; boundary=%s",
+	    byteranges_boundary(c->br));
+	validator_headers(c, st, etag);
+	if (vary)
+		resp_header(c, "Vary: Accept-Encoding");
+	resp_end_head(c, (int64_t)byteranges_length(c->br));
+	c->file_fd = fd;
+	if (byteranges_next(c) != 1) {
+		/* A part head longer than the buffer: a media type of 15 KB. */
+		byteranges_free(c->br);
+		c->br = NULL;
+		c->file_fd = -1;
+		close(fd);
+		resp_error(c, 500, NULL);
+		return;
+	}
+	conn_respond(c);
 }
 
 /*
@@ -255,6 +290,7 @@ send_file(struct conn *c, int fd, const struct stat *st, const char *path)
 	uint64_t		 size = (uint64_t)st->st_size, start = 0;
 	uint64_t		 end = size ? size - 1 : 0;
 	const char		*type = mime_type(path);
+	struct range_set	 rs;
 	int			 rc = RANGE_NONE, gz, vary, cond;
 
 	format_etag(etag, sizeof(etag), st);
@@ -282,8 +318,15 @@ send_file(struct conn *c, int fd, const struct stat *st, const char *path)
 	}
 	if (req->range.len > 0 && req->method == HTTP_M_GET &&
 	    if_range_ok(req, st, etag))
-		rc = range_parse(req->range.p, req->range.len, size, &start,
-		    &end);
+		rc = range_parse_set(req->range.p, req->range.len, size, &rs);
+	if (rc == RANGE_OK && rs.n > 1) {
+		send_byteranges(c, fd, st, etag, type, &rs, vary);
+		return;
+	}
+	if (rc == RANGE_OK) {
+		start = rs.first[0];
+		end = rs.last[0];
+	}
 	if (rc == RANGE_UNSATISFIABLE) {
 		close(fd);
 		resp_head(c, 416);
@@ -293,7 +336,8 @@ send_file(struct conn *c, int fd, const struct stat *st, const char *path)
 		return;
 	}
 	resp_head(c, rc == RANGE_OK ? 206 : 200);
-	common_headers(c, st, etag, path);
+	resp_header(c, "Content-Type: %s", type);
+	validator_headers(c, st, etag);
 	if (vary)
 		resp_header(c, "Vary: Accept-Encoding");
 	if (rc == RANGE_OK)

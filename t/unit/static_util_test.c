@@ -164,7 +164,15 @@ static const struct range_case range_cases[] = {
 	{ "bytes=1- 2", 1000, RANGE_NONE, 0, 0 },
 	{ "bytes=0-1,5-6", 1000, RANGE_NONE, 0, 0 },
 	{ "bytes=0-1, 5-6", 1000, RANGE_NONE, 0, 0 },
-	{ "bytes=0-1,", 1000, RANGE_NONE, 0, 0 },
+	{ "bytes=0-1,", 1000, RANGE_OK, 0, 1 },
+	{ "bytes=,0-1", 1000, RANGE_OK, 0, 1 },
+	{ "bytes=0-1,2000-3000", 1000, RANGE_OK, 0, 1 },
+	{ "bytes=2000-3000,0-1", 1000, RANGE_OK, 0, 1 },
+	{ "bytes=2000-3000,-0", 1000, RANGE_UNSATISFIABLE, 0, 0 },
+	{ "bytes=,", 1000, RANGE_NONE, 0, 0 },
+	{ "bytes=0-1 2-3", 1000, RANGE_NONE, 0, 0 },
+	{ "bytes=0-1,x", 1000, RANGE_NONE, 0, 0 },
+	{ "bytes=0-1,2000-3000,5-4", 1000, RANGE_NONE, 0, 0 },
 	{ "items=0-1", 1000, RANGE_NONE, 0, 0 },
 	{ "bytes=+1-2", 1000, RANGE_NONE, 0, 0 },
 	{ "bytes=5-3", 0, RANGE_NONE, 0, 0 },
@@ -188,6 +196,54 @@ test_range_case(const struct range_case *c)
 		printf("#   got %d %ju-%ju\n", rc, (uintmax_t)s, (uintmax_t)e);
 }
 
+struct range_set_case {
+	const char	*v;
+	uint64_t	 size;
+	int		 rc;
+	const char	*want;	/* "a-b a-b ...", RANGE_OK only */
+};
+
+static const struct range_set_case range_set_cases[] = {
+	{ "bytes=0-1,4-5", 19, RANGE_OK, "0-1 4-5" },
+	{ "bytes=4-5, 0-1", 19, RANGE_OK, "4-5 0-1" },
+	{ "bytes=0-0,-1", 19, RANGE_OK, "0-0 18-18" },
+	{ "bytes=0-1,,\t, 10-", 19, RANGE_OK, "0-1 10-18" },
+	{ "bytes=0-1,100-200,3-4", 19, RANGE_OK, "0-1 3-4" },
+	{ "bytes=0-9,5-13", 19, RANGE_OK, "0-9 5-13" },
+	{ "bytes=0-9,5-14", 19, RANGE_NONE, NULL },
+	{ "bytes=0-9,5-15", 19, RANGE_NONE, NULL },
+	{ "bytes=0-,0-", 19, RANGE_NONE, NULL },
+	{ "bytes=-19,-1", 19, RANGE_NONE, NULL },
+	{ "bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8,9-9,10-10,11-11,"
+	    "12-12,13-13,14-14,15-15", 19, RANGE_OK,
+	    "0-0 1-1 2-2 3-3 4-4 5-5 6-6 7-7 8-8 9-9 10-10 11-11 12-12 "
+	    "13-13 14-14 15-15" },
+	{ "bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8,9-9,10-10,11-11,"
+	    "12-12,13-13,14-14,15-15,16-16", 19, RANGE_NONE, NULL },
+	{ "bytes=0-0,1-1,2-2,3-3,4-4,5-5,6-6,7-7,8-8,9-9,10-10,11-11,"
+	    "12-12,13-13,14-14,15-15,99-,98-", 19, RANGE_OK, NULL },
+	{ "bytes=50-60,70-", 19, RANGE_UNSATISFIABLE, NULL },
+};
+
+static void
+test_range_set_case(const struct range_set_case *c)
+{
+	struct range_set	 rs;
+	char			 got[512];
+	size_t			 n = 0;
+	int			 rc, i;
+
+	rc = range_parse_set(c->v, strlen(c->v), c->size, &rs);
+	got[0] = '\0';
+	for (i = 0; rc == RANGE_OK && i < rs.n && n < sizeof(got); i++)
+		n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%ju-%ju",
+		    i ? " " : "", (uintmax_t)rs.first[i],
+		    (uintmax_t)rs.last[i]);
+	if (!ok(rc == c->rc && (c->want == NULL || strcmp(got, c->want) == 0),
+	    "range set \"%s\" size %ju", c->v, (uintmax_t)c->size))
+		printf("#   got %d \"%s\"\n", rc, got);
+}
+
 static void
 test_range(void)
 {
@@ -196,6 +252,9 @@ test_range(void)
 
 	for (i = 0; i < sizeof(range_cases) / sizeof(range_cases[0]); i++)
 		test_range_case(&range_cases[i]);
+	for (i = 0; i < sizeof(range_set_cases) / sizeof(range_set_cases[0]);
+	    i++)
+		test_range_set_case(&range_set_cases[i]);
 	ok(range_parse("bytes=0-12345", 9, 100, &s, &e) == RANGE_OK &&
 	    s == 0 && e == 1, "only <len> bytes are read");
 	is_int(range_parse("bytes=0-1\0", 10, 100, &s, &e), RANGE_NONE,

@@ -114,6 +114,16 @@ no_children() {
 	assert_line "POST name=Ada"
 	assert_line "POST lang=C"
 	assert_line "METHOD POST"
+	assert_line "CONTENT_LENGTH 15"
+	# An empty body declared with Content-Length: 0 is passed as 0 (as
+	# nginx does); a request without a body has none.
+	http_get /echo.php -X POST -H 'Content-Length: 0'
+	run cat "$HTTP_BODY"
+	assert_line "METHOD POST"
+	assert_line "CONTENT_LENGTH 0"
+	http_get /echo.php
+	run cat "$HTTP_BODY"
+	assert_line "CONTENT_LENGTH -"
 }
 
 @test "a 5 MB body reaches the script intact (Content-Length)" {

@@ -424,6 +424,9 @@ php_env_build(struct php *p, struct php_env *e)
 	else if (req->body == HTTP_BODY_CHUNKED)
 		env_addf(e, "CONTENT_LENGTH", "%llu",
 		    (unsigned long long)p->body_len);
+	else if (http_header_get(req->headers, req->nheaders,
+	    "Content-Length") != NULL)
+		env_add(e, "CONTENT_LENGTH", "0");	/* as nginx passes it */
 	env_add(e, "REDIRECT_STATUS", "200");
 	env_add(e, "PATH", PHP_PATH);
 	env_headers(e, req);

@@ -514,6 +514,16 @@ canned_fcgi() {
 	assert log_has "php: FastCGI record for request 2 from 127.0.0.1:$FPORT"
 }
 
+@test "FastCGI: an error right after a head not yet sent gets 502, not a bare close" {
+	canned_fcgi '6:1:Status: 200\r\nContent-Type: text/plain\r\n\r\nhello' \
+	    '6:2:EVIL' '3:1:'
+	own_instance "php fastcgi 127.0.0.1:$FPORT" "php_timeout 2s"
+	http_get /echo.php
+	assert_equal "$HTTP_CODE" 502
+	run grep -c -e EVIL -e hello "$HTTP_BODY"
+	assert_output 0
+}
+
 @test "FastCGI: a Status that is not three digits gets 502" {
 	canned_fcgi '6:1:Status: 2x0 OK\r\n\r\nbody' '3:1:'
 	own_instance "php fastcgi 127.0.0.1:$FPORT" "php_timeout 2s"

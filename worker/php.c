@@ -1805,7 +1805,9 @@ php_flush(struct php *p)
 
 /*
  * Something went wrong: an error page if nothing was sent yet, else
- * close the connection. Returns -1 when the connection was closed.
+ * close the connection. A head made but still in the buffer is dropped
+ * for the error page: the client has seen nothing of it. Returns -1
+ * when the connection was closed.
  */
 static int
 php_fail(struct php *p)
@@ -1814,7 +1816,7 @@ php_fail(struct php *p)
 	int		 status = p->error;
 
 	php_backend_stop(p, 1);
-	if (p->head_built || c->bytes_out > 0) {
+	if (c->bytes_out > 0) {
 		conn_handler_fail(c);
 		return -1;
 	}
@@ -1926,6 +1928,9 @@ php_run(struct php *p)
 		/* Stage the body's end now: it leaves with the last bytes. */
 		if (p->eof && p->phase == PH_RUN && p->error == 0)
 			(void)php_finished(p);
+		/* After an error, a head still here gives way to a 502. */
+		if (p->error != 0 && p->phase != PH_FINAL)
+			continue;
 		if ((rc = php_flush(p)) == -1)
 			goto gone;
 		progress |= rc;

@@ -83,10 +83,11 @@ part_head(const struct byteranges *br, int i, char *buf, size_t room)
 
 	if (i == br->rs.n)
 		return snprintf(buf, room, "\r\n--%s--\r\n", br->boundary);
-	return snprintf(buf, room, "%s--%s\r\nContent-Type: %s\r\n"
+	return snprintf(buf, room, "%s--%s\r\n%s%s%s"
 	    "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n\r\n",
-	    crlf, br->boundary, br->type, br->rs.first[i], br->rs.last[i],
-	    br->size);
+	    crlf, br->boundary, br->type != NULL ? "Content-Type: " : "",
+	    br->type != NULL ? br->type : "", br->type != NULL ? "\r\n" : "",
+	    br->rs.first[i], br->rs.last[i], br->size);
 }
 
 uint64_t
@@ -101,6 +102,31 @@ byteranges_length(const struct byteranges *br)
 			n += br->rs.last[i] - br->rs.first[i] + 1;
 	}
 	return n;
+}
+
+int
+byteranges_build(const struct byteranges *br, const char *body, char *dst,
+    size_t len)
+{
+	char	 head[BYTERANGES_HEAD_MAX];
+	size_t	 off = 0, n;
+	int	 i, h;
+
+	for (i = 0; i <= br->rs.n; i++) {
+		h = part_head(br, i, head, sizeof(head));
+		if (h < 0 || (size_t)h >= sizeof(head) || (size_t)h > len - off)
+			return -1;
+		memcpy(dst + off, head, (size_t)h);
+		off += (size_t)h;
+		if (i == br->rs.n)
+			break;
+		n = (size_t)(br->rs.last[i] - br->rs.first[i] + 1);
+		if (n > len - off)
+			return -1;
+		memcpy(dst + off, body + br->rs.first[i], n);
+		off += n;
+	}
+	return off == len ? 0 : -1;
 }
 
 int

@@ -32,6 +32,7 @@
 #include "httpdate.h"
 #include "log.h"
 #include "pcache.h"
+#include "byteranges.h"
 #include "range.h"
 #include "shm.h"
 #include "stats.h"
@@ -480,13 +481,13 @@ pc_304_fields(struct conn *c, const char *head, size_t len)
 }
 
 /*
- * The byte range of the stored 200 that a GET asks for (RFC 9110 14.2),
- * as static files answer it: RANGE_NONE when there is none or when
+ * The byte ranges of the stored 200 that a GET asks for (RFC 9110 14.2),
+ * as static files answer them: RANGE_NONE when there is none or when
  * If-Range no longer names this copy (a weak ETag never does).
  */
 static int
-pc_range(const struct conn *c, const struct cache_hit *hit, uint64_t *start,
-    uint64_t *end)
+pc_range(const struct conn *c, const struct cache_hit *hit,
+    struct range_set *rs)
 {
 	const struct http_request	*req = &c->r->req;
 	const struct http_str		*ir = &req->if_range;
@@ -500,8 +501,67 @@ pc_range(const struct conn *c, const struct cache_hit *hit, uint64_t *start,
 	if (ir->len > 0 && ir->p[0] != '"' && (hit->last_modified < 0 ||
 	    httpdate_parse(ir->p, ir->len) != hit->last_modified))
 		return RANGE_NONE;
-	return range_parse(req->range.p, req->range.len, hit->body_len, start,
-	    end);
+	return range_parse_set(req->range.p, req->range.len, hit->body_len,
+	    rs);
+}
+
+/*
+ * The head of a multipart/byteranges 206 for the ranges <rs> of a hit
+ * into out[], its body built whole in a new heap buffer, *<body>,
+ * *<blen>; the stored Content-Type goes into each part. -1 when the head
+ * does not fit or memory is short.
+ */
+static int
+pc_serve_parts(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
+    const char *obj, int label, const struct range_set *rs,
+    const char **body, size_t *blen)
+{
+	static const char *const	 ctype[] = { "Content-Type:" };
+	const char			*p, *end = obj + hit->head_len, *nl;
+	char				 type[256], *buf = NULL;
+	struct byteranges		*br;
+	struct http_str			 t;
+	uint64_t			 len;
+	int				 rc = -1;
+
+	type[0] = '\0';
+	if (pc_head_field(obj, hit->head_len, "Content-Type", &t)) {
+		if (t.len >= sizeof(type))
+			return -1;
+		memcpy(type, t.p, t.len);
+		type[t.len] = '\0';
+	}
+	if ((br = byteranges_new(rs, type[0] != '\0' ? type : NULL,
+	    hit->body_len)) == NULL)
+		return -1;
+	len = byteranges_length(br);
+	if ((buf = malloc(len)) == NULL ||
+	    byteranges_build(br, obj + hit->head_len, buf, len) == -1)
+		goto out;
+	c->status = 206;
+	if (pc_out(c, "HTTP/1.1 206 Partial Content\r\n") == -1 ||
+	    (nl = memchr(obj, '\n', hit->head_len)) == NULL)
+		goto out;
+	for (p = nl + 1; p < end &&
+	    (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1)
+		if (!field_is_one_of(p, (size_t)(nl + 1 - p), ctype, 1) &&
+		    resp_append(c, p, (size_t)(nl + 1 - p)) == -1)
+			goto out;
+	if (pc_out(c, "Content-Type: multipart/byteranges; boundary=%s\r\n",
+	    byteranges_boundary(br)) == -1 ||
+	    pc_hit_fields(c, hit, label, &pc_identity, (int64_t)len) == -1)
+		goto out;
+	/* <obj> may be pc->big: the head is copied, the body built. */
+	free(pc->big);
+	pc->big = buf;
+	buf = NULL;
+	*body = pc->big;
+	*blen = len;
+	rc = 0;
+out:
+	free(buf);
+	byteranges_free(br);
+	return rc;
 }
 
 /*
@@ -546,6 +606,7 @@ pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
 	const char		*body = obj + hit->head_len;
 	size_t			 blen = hit->body_len, room;
 	uint64_t		 start = 0, end = 0;
+	struct range_set	 rs;
 	struct pc_variant	 v;
 	int			 rc, cond;
 
@@ -569,7 +630,15 @@ pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
 		    pc_hit_fields(c, hit, label, &v, -1) == -1)
 			goto toolong;
 		blen = 0;
-	} else if ((rc = pc_range(c, hit, &start, &end)) != RANGE_NONE) {
+	} else if ((rc = pc_range(c, hit, &rs)) == RANGE_OK && rs.n > 1) {
+		if (pc_serve_parts(pc, c, hit, obj, label, &rs, &body,
+		    &blen) == -1)
+			goto toolong;
+	} else if (rc != RANGE_NONE) {
+		if (rc == RANGE_OK) {
+			start = rs.first[0];
+			end = rs.last[0];
+		}
 		if (pc_serve_range(c, hit, obj, label, rc, start, end) == -1)
 			goto toolong;
 		body += start;

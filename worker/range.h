@@ -1,7 +1,7 @@
 /*
  * Range request header parsing (RFC 9110 14.1.2) for the static-file
- * server and the cache. Files answer several ranges with
- * multipart/byteranges (worker/byteranges.c); the cache honours one.
+ * server and the cache, which answer several ranges with
+ * multipart/byteranges (worker/byteranges.c).
  */
 #ifndef RANGE_H
 #define RANGE_H

@@ -115,6 +115,17 @@ blacklist_match(const struct cidr_set *own, const uint8_t addr16[16])
 	}
 }
 
+size_t
+blacklist_entries(const struct cidr_set *own)
+{
+	int	 k;
+
+	if (region == NULL ||
+	    (k = atomic_load_explicit(&region->cur, memory_order_acquire)) < 0)
+		return cidr_set_count(own);
+	return cidr_set_count(slot(k));	/* a count: a torn read is harmless */
+}
+
 uint32_t
 blacklist_version(void)
 {

@@ -44,6 +44,8 @@ int	 blacklist_publish(const struct cidr_set *set);
  * used only while the list is too big for the region. Lock-free.
  */
 int	 blacklist_match(const struct cidr_set *own, const uint8_t addr16[16]);
+/* Entries (lines) of the list workers match now; for the status page. */
+size_t	 blacklist_entries(const struct cidr_set *own);
 /* Bumped by every blacklist_publish(): a connection checked at an older
  * version is checked again at its next request. */
 uint32_t blacklist_version(void);

@@ -240,6 +240,7 @@ blacklist() {
 	assert log_has "blacklist $d/blacklist.txt changed: 1 entry\$"
 	# The running workers took it from the shared segment.
 	assert_equal "$(worker_pids)" "$pids"
+	assert_equal "$(stat_counter blacklist_entries)" 1
 	# Replaced by a rename, as editors and deployment tools do; a
 	# half-edited maitred.conf meanwhile is left alone.
 	echo 'half_written_directive' >>"$MTD_CONF"

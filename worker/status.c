@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "blacklist.h"
 #include "cache.h"
 #include "cidr.h"
 #include "conn.h"
@@ -216,9 +217,10 @@ render_json(struct sbuf *b, const struct stats_total *t)
 	    (unsigned long long)lat_quantile(t, 0.99));
 	json_backends(b);
 	json_cache(b);
-	sb_printf(b, "\"blocked\":%llu,\"rate_limited\":%llu,"
-	    "\"rate_limit_evictions\":%llu}\n",
-	    (unsigned long long)t->blocked, (unsigned long long)t->limited,
+	sb_printf(b, "\"blocked\":%llu,\"blacklist_entries\":%zu,"
+	    "\"rate_limited\":%llu,\"rate_limit_evictions\":%llu}\n",
+	    (unsigned long long)t->blocked,
+	    blacklist_entries(wconf->blacklist), (unsigned long long)t->limited,
 	    (unsigned long long)ratelimit_evictions(shm_ratelimit()));
 }
 
@@ -347,6 +349,9 @@ render_prometheus(struct sbuf *b, const struct stats_total *t)
 	prom_cache(b);
 	prom_value(b, "blocked_total", "counter",
 	    "Connections refused by the blacklist.", t->blocked);
+	prom_value(b, "blacklist_entries", "gauge",
+	    "Entries of the blacklist in force.",
+	    blacklist_entries(wconf->blacklist));
 	prom_value(b, "rate_limited_total", "counter",
 	    "Requests over the rate limit (refused, or logged in log mode).",
 	    t->limited);

@@ -568,6 +568,8 @@ next_part:
 			return 0;
 		}
 	}
+	if (c->br == NULL)
+		return 1;
 	if ((rc = byteranges_next(c)) == 1)
 		goto next_part;
 	return rc == 0 ? 1 : -1;

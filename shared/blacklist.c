@@ -129,6 +129,7 @@ blacklist_entries(const struct cidr_set *own)
 uint32_t
 blacklist_version(void)
 {
+	/* Acquire: a reader that sees a new version sees its list too. */
 	return region != NULL ? atomic_load_explicit(&region->version,
-	    memory_order_relaxed) : 0;
+	    memory_order_acquire) : 0;
 }

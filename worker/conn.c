@@ -23,8 +23,8 @@
 
 #include <bsd/string.h>
 
-#include "cidr.h"
 #include "byteranges.h"
+#include "cidr.h"
 #include "conn.h"
 #include "ev.h"
 #include "http.h"

@@ -9,10 +9,10 @@
 
 #include <bsd/string.h>
 
+#include "blacklist.h"
 #include "cidr.h"
 #include "conn.h"
 #include "ev.h"
-#include "blacklist.h"
 #include "http.h"
 #include "log.h"
 #include "pcache.h"
@@ -25,26 +25,26 @@
 #include "stats.h"
 #include "worker.h"
 
-/* 403 and close: the client is blacklisted. */
+/*
+ * Whether the client is blacklisted now (counted when it is). The
+ * version is read first: a list published meanwhile is looked at again
+ * at the next request.
+ */
 static int
-blacklist_refuse(struct conn *c)
+blacklisted(struct conn *c)
 {
 	c->bl_version = blacklist_version();
 	if (!blacklist_match(wconf->blacklist, c->peer16))
 		return 0;
 	STATS_ADD(blocked, 1);
-	c->keep_alive = 0;
-	resp_error(c, 403, NULL);
 	return 1;
 }
 
 int
 request_accept_check(struct conn *c)
 {
-	c->bl_version = blacklist_version();
-	if (!blacklist_match(wconf->blacklist, c->peer16))
+	if (!blacklisted(c))
 		return 0;
-	STATS_ADD(blocked, 1);
 	if (conn_ensure_req(c) == -1)
 		return -1;
 	conn_begin_request(c);
@@ -143,13 +143,16 @@ request_dispatch(struct conn *c)
 	struct http_request	*req = &c->r->req;
 	int			 keep = c->keep_alive;
 
+	/* The list changed since this connection was let in. */
+	if (c->bl_version != blacklist_version() && blacklisted(c)) {
+		c->keep_alive = 0;
+		resp_error(c, 403, NULL);
+		return;
+	}
 	if (req->expect_other) {
 		resp_error(c, 417, NULL);
 		return;
 	}
-	/* The list changed since this connection was let in. */
-	if (c->bl_version != blacklist_version() && blacklist_refuse(c))
-		return;
 	if (body_too_large(c))
 		return;
 	if (ratelimit_refuse(c))

@@ -13,8 +13,16 @@
 #include "mtd.h"
 
 struct bl_region {
-	_Atomic int		 cur;		/* slot, or -1: own copies */
+	_Atomic int		 cur;		/* slot */
 	_Atomic uint32_t	 version;
+	/*
+	 * 0, or the first epoch of the run of lists too big for a slot:
+	 * a worker forked at that epoch or later matches its own copy.
+	 * Workers forked before keep the last list that fitted, not the
+	 * (older) list they were started with, until they are retired.
+	 */
+	_Atomic uint64_t	 own_from;
+	uint64_t		 epochs;	/* master only */
 	size_t			 cap;		/* ranges per slot */
 	size_t			 slot_bytes;
 	_Atomic uint64_t	 seq[2];
@@ -22,6 +30,8 @@ struct bl_region {
 
 /* Set in the master before forking, so every worker inherits it. */
 static struct bl_region	*region;
+/* Master: the epoch of workers forked from now on. Worker: its own. */
+static uint64_t		 epoch;
 
 static size_t
 align_up(size_t n)
@@ -55,6 +65,7 @@ int
 blacklist_region_init(void *mem, const struct conf *c)
 {
 	region = mem;
+	epoch = 0;
 	region->cap = capacity_for(c);
 	region->slot_bytes = align_up(cidr_set_bytes(region->cap));
 	atomic_store(&region->cur, 0);	/* slot 0: empty, as zeroed */
@@ -74,7 +85,11 @@ blacklist_publish(const struct cidr_set *set)
 	uint64_t	 s;
 
 	if (cidr_set_nranges(set) > region->cap) {
-		atomic_store(&region->cur, -1);
+		/* Only the workers forked from now on use their own copy;
+		 * what the running ones match does not change. */
+		epoch = ++region->epochs;
+		if (atomic_load(&region->own_from) == 0)
+			atomic_store(&region->own_from, epoch);
 		atomic_fetch_add(&region->version, 1);
 		return -1;
 	}
@@ -87,8 +102,22 @@ blacklist_publish(const struct cidr_set *set)
 	cidr_set_copy(slot(next), set);
 	atomic_store_explicit(&region->seq[next], s + 2, memory_order_release);
 	atomic_store_explicit(&region->cur, next, memory_order_release);
+	/* After cur: a worker that sees 0 sees the new slot too. */
+	atomic_store_explicit(&region->own_from, 0, memory_order_release);
 	atomic_fetch_add(&region->version, 1);
 	return 0;
+}
+
+/* Whether this worker matches its own copy rather than the region. */
+static int
+uses_own_copy(void)
+{
+	uint64_t	 from;
+
+	if (region == NULL)
+		return 1;
+	from = atomic_load_explicit(&region->own_from, memory_order_acquire);
+	return from != 0 && epoch >= from;
 }
 
 int
@@ -97,12 +126,10 @@ blacklist_match(const struct cidr_set *own, const uint8_t addr16[16])
 	uint64_t	 s;
 	int		 k, hit;
 
-	if (region == NULL)
+	if (uses_own_copy())
 		return cidr_set_match(own, addr16);
 	for (;;) {
 		k = atomic_load_explicit(&region->cur, memory_order_acquire);
-		if (k < 0)
-			return cidr_set_match(own, addr16);
 		s = atomic_load_explicit(&region->seq[k], memory_order_acquire);
 		if (s & 1)
 			continue;	/* made spare and rewritten since */
@@ -118,12 +145,11 @@ blacklist_match(const struct cidr_set *own, const uint8_t addr16[16])
 size_t
 blacklist_entries(const struct cidr_set *own)
 {
-	int	 k;
-
-	if (region == NULL ||
-	    (k = atomic_load_explicit(&region->cur, memory_order_acquire)) < 0)
+	if (uses_own_copy())
 		return cidr_set_count(own);
-	return cidr_set_count(slot(k));	/* a count: a torn read is harmless */
+	/* A count: a torn read is harmless. */
+	return cidr_set_count(slot(atomic_load_explicit(&region->cur,
+	    memory_order_acquire)));
 }
 
 uint32_t

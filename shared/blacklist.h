@@ -6,7 +6,8 @@
  * drop its keep-alive pools). Two slots under a seqlock: the master
  * writes the spare one and makes it current; a reader that raced with a
  * rewrite searches again. A list too big for the slots, sized at start,
- * is left to the workers' own copy (struct conf), as a reload does.
+ * is left to new workers, which match their own copy (struct conf), as
+ * after a reload; the running ones keep the last list that fitted.
  */
 #ifndef BLACKLIST_H
 #define BLACKLIST_H
@@ -33,9 +34,9 @@ size_t	 blacklist_capacity(void);
 
 /*
  * Master: make <set> (NULL: empty) the list every worker matches. 0, or
- * -1 when it has more ranges than a slot holds: workers then fall back
- * to their own copy, and the caller must renew them for the change to
- * be seen.
+ * -1 when it has more ranges than a slot holds: the workers forked from
+ * then on match their own copy, the running ones keep the last list
+ * published, and the caller must renew them for the change to be seen.
  */
 int	 blacklist_publish(const struct cidr_set *set);
 

@@ -5,12 +5,15 @@
  * must never let them see an address that is in every list as absent,
  * or one that is in none as present).
  */
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <arpa/inet.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blacklist.h"
 #include "cidr.h"
@@ -116,6 +119,65 @@ test_publish(void)
 	cidr_set_free(c.blacklist);
 }
 
+/*
+ * A worker forked before a list too big for the region keeps matching
+ * the last list that fitted (not the one it was started with); one
+ * forked after matches its own copy.
+ */
+static void
+test_fallback_spares_running_workers(void)
+{
+	struct conf	 c;
+	struct cidr_set	*first, *second, *big;
+	void		*shared;
+	size_t		 n;
+	uint8_t		 a5[16], a6[16], a7[16];
+	int		 go[2], status;
+	pid_t		 pid;
+	char		 ch;
+
+	memset(&c, 0, sizeof(c));
+	c.blacklist = first = spaced_set(0, 1, 0, "127.0.0.5");
+	n = (blacklist_region_size(&c) + 4095) & ~(size_t)4095;
+	shared = mmap(NULL, n, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED || pipe(go) == -1)
+		abort();
+	if (blacklist_region_init(shared, &c) == -1)
+		abort();
+	addr_of("127.0.0.5", a5);
+	addr_of("127.0.0.6", a6);
+	addr_of("127.0.0.7", a7);
+	second = spaced_set(0, 1, 0, "127.0.0.6");
+	big = spaced_set(0x0a000000, 2, BLACKLIST_MIN_RANGES, "127.0.0.7");
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		/* The running worker: its own copy is <first>. */
+		if (read(go[0], &ch, 1) != 1)
+			_exit(3);
+		_exit(blacklist_match(first, a6) && !blacklist_match(first, a5) &&
+		    !blacklist_match(first, a7) ? 0 : 1);
+	}
+	is_int(blacklist_publish(second), 0, "a second list fits");
+	is_int(blacklist_publish(big), -1, "then one that does not");
+	ok(blacklist_match(big, a7) && !blacklist_match(big, a6),
+	    "a worker forked now matches its own copy");
+	if (write(go[1], "x", 1) != 1)
+		abort();
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "a worker forked before keeps the last list that fitted");
+	is_int(blacklist_publish(second), 0, "a list that fits again");
+	ok(blacklist_match(big, a6) && !blacklist_match(big, a7),
+	    "serves every worker from the region again");
+	close(go[0]);
+	close(go[1]);
+	munmap(shared, n);
+	cidr_set_free(first);
+	cidr_set_free(second);
+	cidr_set_free(big);
+}
+
 static void
 test_room_grows_with_list(void)
 {
@@ -187,6 +249,7 @@ int
 main(void)
 {
 	test_publish();
+	test_fallback_spares_running_workers();
 	test_room_grows_with_list();
 	test_readers_race_publisher();
 	free(mem);

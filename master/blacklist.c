@@ -39,6 +39,17 @@ static struct timespec	 next_look;
 static const char	*path;		/* NULL: no blacklist */
 
 static void
+file_sig_from(const struct stat *st, struct file_sig *sig)
+{
+	memset(sig, 0, sizeof(*sig));
+	sig->dev = st->st_dev;
+	sig->ino = st->st_ino;
+	sig->size = st->st_size;
+	sig->mtime = st->st_mtim;
+	sig->ctime = st->st_ctim;
+}
+
+static void
 file_sig_of(const char *p, struct file_sig *sig)
 {
 	struct stat	 st;
@@ -46,11 +57,7 @@ file_sig_of(const char *p, struct file_sig *sig)
 	memset(sig, 0, sizeof(*sig));
 	if (stat(p, &st) == -1)
 		return;
-	sig->dev = st.st_dev;
-	sig->ino = st.st_ino;
-	sig->size = st.st_size;
-	sig->mtime = st.st_mtim;
-	sig->ctime = st.st_ctim;
+	file_sig_from(&st, sig);
 }
 
 static int
@@ -88,7 +95,14 @@ blacklist_watch(const struct conf *c)
 	path = c->blacklist_path[0] != '\0' ? c->blacklist_path : NULL;
 	if (path == NULL)
 		return;
-	file_sig_of(path, &taken);
+	/*
+	 * The file as it was when the configuration read it, not as it is
+	 * now: an edit made meanwhile (during a reload) is still taken.
+	 */
+	if (c->blacklist_st.st_ino != 0)
+		file_sig_from(&c->blacklist_st, &taken);
+	else
+		file_sig_of(path, &taken);
 	last = taken;
 	look_later();
 }
@@ -118,7 +132,8 @@ blacklist_apply(struct conf *c)
 		    n == 1 ? "y" : "ies");
 		return;
 	}
-	/* Workers now match their own copy: the new list needs new ones. */
+	/* Only workers forked from now match their own copy: renew them.
+	 * Until then the running ones keep the last list published. */
 	if (!spawn_can_retire()) {
 		log_warnx("blacklist %s changed: too many retired workers "
 		    "still draining, trying again in a second", path);

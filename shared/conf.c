@@ -749,6 +749,7 @@ read_blacklist(struct lreader *r)
 int
 conf_reload_blacklist(struct conf *c)
 {
+	struct stat	 st;
 	struct cidr_set	*set;
 	struct lreader	 r;
 	const char	*why;
@@ -762,6 +763,8 @@ conf_reload_blacklist(struct conf *c)
 	}
 	r.path = c->blacklist_path;
 	r.errors = &errors;
+	if (fstat(fileno(r.fp), &st) == -1)
+		memset(&st, 0, sizeof(st));
 	set = read_blacklist(&r);
 	seed_close(&r);
 	if (errors > 0) {
@@ -770,6 +773,7 @@ conf_reload_blacklist(struct conf *c)
 	}
 	cidr_set_free(c->blacklist);
 	c->blacklist = set;
+	c->blacklist_st = st;
 	return 0;
 }
 
@@ -881,6 +885,8 @@ d_seed(struct loader *ld, const struct directive *d, int argc, char **argv)
 		c->nbackends = 0;
 		read_backends(ld, &r);
 	} else if (strcmp(d->name, "blacklist") == 0) {
+		if (fstat(fileno(r.fp), &c->blacklist_st) == -1)
+			memset(&c->blacklist_st, 0, sizeof(c->blacklist_st));
 		cidr_set_free(c->blacklist);
 		c->blacklist = read_blacklist(&r);
 	} else {

@@ -11,6 +11,7 @@
 #define CONF_H
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <limits.h>
@@ -116,6 +117,7 @@ struct conf {
 
 	char			 blacklist_path[PATH_MAX];	/* "" = none */
 	struct cidr_set		*blacklist;		/* NULL = empty */
+	struct stat		 blacklist_st;	/* the file read, at open */
 
 	int			 rate_limit_on;		/* default on */
 	long			 rate_limit_count;	/* 100 */

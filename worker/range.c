@@ -6,6 +6,7 @@
  * last-pos, whole-file suffix).
  */
 #include <stdint.h>
+#include <string.h>
 #include <strings.h>
 
 #include "range.h"
@@ -41,6 +42,23 @@ range_num(struct range_cur *c, uint64_t *v)
 }
 
 /*
+ * Compares the digit runs [a, ae) and [b, be) as numbers, however long:
+ * saturation makes two numbers beyond UINT64_MAX look equal.
+ */
+static int
+range_digits_cmp(const char *a, const char *ae, const char *b,
+    const char *be)
+{
+	while (ae - a > 1 && *a == '0')
+		a++;
+	while (be - b > 1 && *b == '0')
+		b++;
+	if (ae - a != be - b)
+		return ae - a < be - b ? -1 : 1;
+	return memcmp(a, b, (size_t)(ae - a));
+}
+
+/*
  * Parses one range-spec ("a-b", "a-", "-n") ending at a comma or the end
  * of the value, OWS aside. For "-n" sets *<suffix> and *<last> = n; else
  * sets *<first> and *<last> (UINT64_MAX when open). Returns 0, or -1 on
@@ -50,20 +68,29 @@ static int
 range_spec(struct range_cur *c, uint64_t *first, uint64_t *last,
     int *suffix)
 {
+	const char	*fs = c->p, *fe, *ls = NULL, *le = NULL;
+
 	*suffix = c->p < c->e && *c->p == '-';
 	if (!*suffix && range_num(c, first) == -1)
 		return -1;
+	fe = c->p;
 	if (c->p == c->e || *c->p++ != '-')
 		return -1;
 	*last = UINT64_MAX;
 	if (*suffix || (c->p < c->e && *c->p >= '0' && *c->p <= '9')) {
+		ls = c->p;
 		if (range_num(c, last) == -1)
 			return -1;
+		le = c->p;
 	}
 	range_ows(c);
 	if (c->p != c->e && *c->p != ',')
 		return -1;	/* trailing junk */
 	if (!*suffix && *first > *last)
+		return -1;
+	/* Both saturated: "...617-...616" is still last < first. */
+	if (!*suffix && ls != NULL && *first == UINT64_MAX &&
+	    *last == UINT64_MAX && range_digits_cmp(fs, fe, ls, le) > 0)
 		return -1;
 	return 0;
 }

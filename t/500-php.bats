@@ -571,6 +571,16 @@ fpm_done() {
 	[ "$(grep -c 'lines.php' "$FPM_DIR/access.log" 2>/dev/null)" -ge "$1" ]
 }
 
+@test "client_timeout after the script: a stalled client is cut" {
+	own_instance "php cgi $PHP_CGI" "client_timeout 1s"
+	# the answer waits in temp_dir; a client that takes 2 KB/s of it is
+	# cut after client_timeout (it used to wait for php_timeout)
+	run python3 "$BATS_TEST_DIRNAME/lib/steadyreader.py" "$PORT" \
+	    '/large.php?n=6000000' 2048 6 20
+	assert_line "status 200"
+	assert_line "body -1"
+}
+
 @test "slow clients do not hold php-fpm: answers wait in temp_dir" {
 	local p
 	start_fpm 1

@@ -1899,7 +1899,7 @@ static void
 php_run(struct php *p)
 {
 	struct conn	*c = p->c;
-	int		 progress, rc;
+	int		 progress, rc, was_eof;
 
 	for (;;) {
 		progress = 0;
@@ -1920,10 +1920,15 @@ php_run(struct php *p)
 				goto gone;
 			progress |= rc;
 			progress |= php_spool_drain(p);
+			was_eof = p->eof;
 			progress |= php_pump_out(p);
 			php_pump_err(p);
 			if (p->eof)
 				php_request_over(p);
+			/* The script is done: only the client is waited on. */
+			if (p->eof && !was_eof)
+				ev_timer_set(&c->timer,
+				    (uint64_t)wconf->client_timeout_ms);
 		}
 		/* Stage the body's end now: it leaves with the last bytes. */
 		if (p->eof && p->phase == PH_RUN && p->error == 0)

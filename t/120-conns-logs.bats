@@ -87,3 +87,22 @@ PY
 	    "$(mtd_dir)/access.log" || true)
 	assert_equal "$bad" 0
 }
+
+@test "client_timeout: a slow but steady reader gets a large file whole, a stalled one is cut" {
+	local f want
+	WORKERS=1 write_conf "client_timeout 1s"
+	f=$(mtd_dir)/htdocs/big.bin
+	head -c 4000000 /dev/urandom >"$f"
+	want=$(sha256sum <"$f" | cut -d' ' -f1)
+	maitred_start
+	# 128 KB/s for 4 s: the socket is never a third free within 1 s
+	run python3 "$BATS_TEST_DIRNAME/lib/steadyreader.py" "$PORT" /big.bin \
+	    131072 4
+	assert_line "body 4000000"
+	assert_line "sha256 $want"
+	# 2 KB/s is not reading: cut after client_timeout
+	run python3 "$BATS_TEST_DIRNAME/lib/steadyreader.py" "$PORT" /big.bin \
+	    2048 6 20
+	assert_line "status 200"
+	refute_line "body 4000000"
+}

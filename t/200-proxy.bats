@@ -233,6 +233,33 @@ PY
 	assert_line --index 0 reset
 }
 
+# steady_ok PATH BYTES: a client reading 128 KB/s for 4 s (client_timeout
+# is 1 s), then fast, gets all BYTES of the /big pattern and a clean end.
+steady_ok() {
+	local want
+	want=$(python3 -c '
+import hashlib, sys
+n = int(sys.argv[1]); p = bytes(i % 251 for i in range(251))
+print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())' "$2")
+	run python3 "$BATS_TEST_DIRNAME/lib/steadyreader.py" "$PORT" "$1" \
+	    131072 4
+	assert_success
+	assert_line "status 200"
+	assert_line "body $2"
+	assert_line "sha256 $want"
+	assert_line "end eof"
+}
+
+@test "a client slow but steady keeps its answer past client_timeout (backend waiting)" {
+	one_backend "$B1" 3 "client_timeout 1s" "proxy_buffer_max 0"
+	steady_ok '/big?bytes=6000000' 6000000
+}
+
+@test "a client slow but steady keeps its answer past client_timeout (answer buffered)" {
+	one_backend "$B1" 3 "client_timeout 1s"
+	steady_ok '/big?bytes=6000000' 6000000
+}
+
 @test "10 MB response is byte-exact" {
 	local want
 	want=$(python3 -c '

@@ -571,8 +571,14 @@ fpm_done() {
 	[ "$(grep -c 'lines.php' "$FPM_DIR/access.log" 2>/dev/null)" -ge "$1" ]
 }
 
-@test "client_timeout after the script: a stalled client is cut" {
+@test "client_timeout after the script: a steady reader gets it all, a stalled one is cut" {
 	own_instance "php cgi $PHP_CGI" "client_timeout 1s"
+	run python3 "$BATS_TEST_DIRNAME/lib/steadyreader.py" "$PORT" \
+	    '/large.php?n=6000000' 131072 4
+	assert_line "status 200"
+	assert_line "body 6000000"
+	assert_line "sha256 $(head -c 6000000 /dev/zero | tr '\0' a | sha256sum | cut -d' ' -f1)"
+	assert_line "end eof"
 	# the answer waits in temp_dir; a client that takes 2 KB/s of it is
 	# cut after client_timeout (it used to wait for php_timeout)
 	run python3 "$BATS_TEST_DIRNAME/lib/steadyreader.py" "$PORT" \

@@ -8,9 +8,11 @@
  * or write (the socket is then drained or full). Pipelined requests are
  * answered one after the other from the same input buffer.
  */
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -248,16 +250,38 @@ accept_one(int lfd, int ssl)
 	return 0;
 }
 
+/* Bytes the client has yet to take from the socket (0 when unknown). */
+static uint32_t
+conn_unsent(const struct conn *c)
+{
+	int	 q;
+
+	return ioctl(c->io.fd, SIOCOUTQ, &q) == 0 && q > 0 ? (uint32_t)q : 0;
+}
+
 void
 conn_write_blocked(struct conn *c)
 {
 	c->writable = 0;
+	c->outq = conn_unsent(c);
 	if (c->out_watched)
 		return;
 	c->out_watched = 1;
 	/* A socket that drained meanwhile is reported by the MOD itself. */
 	if (ev_mod(&c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1)
 		log_warn("epoll mod");
+}
+
+int
+conn_client_draining(struct conn *c)
+{
+	uint32_t	 q, before = c->outq;
+
+	if (!c->out_watched || c->writable)
+		return 0;
+	q = conn_unsent(c);
+	c->outq = q;
+	return q < before && before - q >= CONN_MIN_DRAIN;
 }
 
 /* Say it once every 10 s at most: the shortage may last. */
@@ -805,6 +829,10 @@ conn_timeout(struct ev_timer *t)
 	}
 	if (c->state == CS_HANDLER) {
 		c->hops->timeout(c);
+		return;
+	}
+	if (c->state == CS_WRITE && conn_client_draining(c)) {
+		ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
 		return;
 	}
 	conn_close(c);

@@ -21,6 +21,8 @@
 
 #define CONN_IN_SIZE	(MTD_MAX_HEAD + 4096)	/* head + pipelined bytes */
 #define CONN_OUT_SIZE	16384			/* response head + small body */
+/* Least a client must take per client_timeout not to be dropped. */
+#define CONN_MIN_DRAIN	32768
 
 enum conn_state {
 	CS_READ,	/* waiting for (the rest of) a request head */
@@ -63,6 +65,7 @@ struct conn {
 	uint16_t		 peer_port;
 	uint8_t			 peer16[16];	/* IPv4 mapped */
 	uint32_t		 bl_version;	/* blacklist it was checked at */
+	uint32_t		 outq;	/* unsent bytes when a write last blocked */
 
 	uint32_t		 in_len;	/* bytes in r->in */
 	uint32_t		 head_len;	/* parsed head of this request */
@@ -199,6 +202,14 @@ int	 conn_io_peek(struct conn *c);
  * when to write again. Every such write must end with this.
  */
 void	 conn_write_blocked(struct conn *c);
+/*
+ * For a timer that fired while a write waits on the client: whether the
+ * client took at least CONN_MIN_DRAIN bytes of the socket's queue since
+ * the write blocked or the last such look. A client that reads slowly
+ * but steadily frees too little of a large send buffer for the kernel
+ * to report it writable (a third of it), yet it is no idle client.
+ */
+int	 conn_client_draining(struct conn *c);
 
 /* Attach request scratch space. 0, or -1 when out of memory. */
 int	 conn_ensure_req(struct conn *c);

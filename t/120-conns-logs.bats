@@ -88,7 +88,7 @@ PY
 	assert_equal "$bad" 0
 }
 
-@test "client_timeout: a slow but steady reader gets a large file whole, a stalled one is cut" {
+@test "client_timeout: slow but steady and fast but long downloads are whole, a stalled one is cut" {
 	local f want
 	WORKERS=1 write_conf "client_timeout 1s"
 	f=$(mtd_dir)/htdocs/big.bin
@@ -100,6 +100,11 @@ PY
 	    131072 4
 	assert_line "body 4000000"
 	assert_line "sha256 $want"
+	# a fast download longer than client_timeout is not cut either
+	truncate -s 100M "$(mtd_dir)/htdocs/sparse.bin"
+	run curl -s --limit-rate 30M -o /dev/null -w '%{http_code} %{size_download}' \
+	    "$(url /sparse.bin)"
+	assert_output "200 104857600"
 	# 2 KB/s is not reading: cut after client_timeout
 	run python3 "$BATS_TEST_DIRNAME/lib/steadyreader.py" "$PORT" /big.bin \
 	    2048 6 20

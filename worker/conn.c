@@ -746,7 +746,8 @@ conn_step_linger(struct conn *c)
 static void
 conn_run(struct conn *c)
 {
-	int	 rc;
+	uint64_t	 sent;
+	int		 rc;
 
 	for (;;) {
 		switch (c->state) {
@@ -760,8 +761,14 @@ conn_run(struct conn *c)
 		case CS_WRITE:
 			if (!c->writable)
 				return;
-			if ((rc = conn_send(c)) == 0)
+			sent = c->bytes_out;
+			if ((rc = conn_send(c)) == 0) {
+				/* It took bytes: client_timeout starts again. */
+				if (c->bytes_out != sent)
+					ev_timer_set(&c->timer,
+					    (uint64_t)wconf->client_timeout_ms);
 				return;
+			}
 			if (rc == -1) {
 				conn_close(c);
 				return;

@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "byteranges.h"
 #include "cache.h"
 #include "cacherule.h"
 #include "cidr.h"
@@ -32,7 +33,6 @@
 #include "httpdate.h"
 #include "log.h"
 #include "pcache.h"
-#include "byteranges.h"
 #include "range.h"
 #include "shm.h"
 #include "stats.h"
@@ -630,11 +630,11 @@ pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
 		    pc_hit_fields(c, hit, label, &v, -1) == -1)
 			goto toolong;
 		blen = 0;
-	} else if ((rc = pc_range(c, hit, &rs)) == RANGE_OK && rs.n > 1) {
-		if (pc_serve_parts(pc, c, hit, obj, label, &rs, &body,
-		    &blen) == -1)
-			goto toolong;
-	} else if (rc != RANGE_NONE) {
+	} else if ((rc = pc_range(c, hit, &rs)) == RANGE_OK && rs.n > 1 &&
+	    pc_serve_parts(pc, c, hit, obj, label, &rs, &body, &blen) == 0) {
+		/* Several parts, built whole (else the whole object). */
+	} else if (rc == RANGE_UNSATISFIABLE || (rc == RANGE_OK &&
+	    rs.n == 1)) {
 		if (rc == RANGE_OK) {
 			start = rs.first[0];
 			end = rs.last[0];
@@ -644,6 +644,7 @@ pc_serve(struct pcache *pc, struct conn *c, const struct cache_hit *hit,
 		body += start;
 		blen = rc == RANGE_OK ? end - start + 1 : 0;
 	} else {
+		c->out_len = c->out_off = 0;	/* parts that did not fit */
 		c->status = hit->status;
 		pc_variant_compress(hit, obj, &v);
 		if (resp_append(c, obj, hit->head_len) == -1 ||

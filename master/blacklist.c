@@ -132,8 +132,10 @@ blacklist_apply(struct conf *c)
 		    n == 1 ? "y" : "ies");
 		return;
 	}
-	/* Only workers forked from now match their own copy: renew them.
-	 * Until then the running ones keep the last list published. */
+	/*
+	 * Only workers forked from now match their own copy: renew them.
+	 * Until then the running ones keep the last list published.
+	 */
 	if (!spawn_can_retire()) {
 		log_warnx("blacklist %s changed: too many retired workers "
 		    "still draining, trying again in a second", path);

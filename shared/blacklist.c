@@ -85,8 +85,10 @@ blacklist_publish(const struct cidr_set *set)
 	uint64_t	 s;
 
 	if (cidr_set_nranges(set) > region->cap) {
-		/* Only the workers forked from now on use their own copy;
-		 * what the running ones match does not change. */
+		/*
+		 * Only the workers forked from now on use their own copy;
+		 * what the running ones match does not change.
+		 */
 		epoch = ++region->epochs;
 		if (atomic_load(&region->own_from) == 0)
 			atomic_store(&region->own_from, epoch);

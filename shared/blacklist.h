@@ -18,8 +18,10 @@
 #include "cidr.h"
 #include "conf.h"
 
-/* Ranges a slot holds at least, whatever the list at start: 8 MB each,
- * touched only as far as the list goes. */
+/*
+ * Ranges a slot holds at least, whatever the list at start: 8 MB each,
+ * touched only as far as the list goes.
+ */
 #define BLACKLIST_MIN_RANGES	(1u << 18)
 
 /* Bytes the region needs for <c>'s list (and room to grow). Any process. */
@@ -29,7 +31,7 @@ size_t	 blacklist_region_size(const struct conf *c);
  * and publish <c>'s list. Master, before forking. 0 or -1.
  */
 int	 blacklist_region_init(void *mem, const struct conf *c);
-/* Ranges a slot holds. */
+/* Ranges a slot holds. Any process. */
 size_t	 blacklist_capacity(void);
 
 /*
@@ -44,11 +46,14 @@ int	 blacklist_publish(const struct cidr_set *set);
  * Worker: 1 when <addr16> is blacklisted. <own> is this worker's copy,
  * used only while the list is too big for the region. Lock-free.
  */
-int	 blacklist_match(const struct cidr_set *own, const uint8_t addr16[16]);
+int	 blacklist_match(const struct cidr_set *own,
+	    const uint8_t addr16[16]);
 /* Entries (lines) of the list workers match now; for the status page. */
 size_t	 blacklist_entries(const struct cidr_set *own);
-/* Bumped by every blacklist_publish(): a connection checked at an older
- * version is checked again at its next request. */
+/*
+ * Bumped by every blacklist_publish(): a connection checked at an older
+ * version is checked again at its next request. Any process.
+ */
 uint32_t blacklist_version(void);
 
 #endif /* BLACKLIST_H */

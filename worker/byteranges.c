@@ -20,7 +20,7 @@
 
 struct byteranges {
 	struct range_set	 rs;
-	int			 next;	/* part to queue; rs.n: the last line */
+	int			 next;	/* to queue; rs.n: the last line */
 	uint64_t		 size;
 	const char		*type;
 	char			 boundary[24];

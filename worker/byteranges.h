@@ -16,8 +16,10 @@
 struct conn;
 struct byteranges;
 
-/* Longest part head byteranges_build() makes (with a media type that
- * long, a cached answer is served whole instead). */
+/*
+ * Longest part head byteranges_build() makes (with a media type that
+ * long, a cached answer is served whole instead).
+ */
 #define BYTERANGES_HEAD_MAX	512
 
 /*

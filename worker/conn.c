@@ -763,7 +763,7 @@ conn_run(struct conn *c)
 				return;
 			sent = c->bytes_out;
 			if ((rc = conn_send(c)) == 0) {
-				/* It took bytes: client_timeout starts again. */
+				/* It took bytes: client_timeout again. */
 				if (c->bytes_out != sent)
 					ev_timer_set(&c->timer,
 					    (uint64_t)wconf->client_timeout_ms);

@@ -1,9 +1,9 @@
 /*
  * Byte-range parsing: "bytes=first-last", "bytes=first-" and
- * "bytes=-suffix", and lists of them. Pure: no I/O, no allocation. Numbers saturate at
- * UINT64_MAX instead of overflowing, which gives the right answer for
- * every position larger than any file (unsatisfiable first-pos, clipped
- * last-pos, whole-file suffix).
+ * "bytes=-suffix", and lists of them. Pure: no I/O, no allocation.
+ * Numbers saturate at UINT64_MAX instead of overflowing, which gives the
+ * right answer for every position larger than any file (unsatisfiable
+ * first-pos, clipped last-pos, whole-file suffix).
  */
 #include <stdint.h>
 #include <string.h>

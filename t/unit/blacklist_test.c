@@ -155,7 +155,8 @@ test_fallback_spares_running_workers(void)
 		/* The running worker: its own copy is <first>. */
 		if (read(go[0], &ch, 1) != 1)
 			_exit(3);
-		_exit(blacklist_match(first, a6) && !blacklist_match(first, a5) &&
+		_exit(blacklist_match(first, a6) &&
+		    !blacklist_match(first, a5) &&
 		    !blacklist_match(first, a7) ? 0 : 1);
 	}
 	is_int(blacklist_publish(second), 0, "a second list fits");

@@ -37,6 +37,8 @@ static struct file_sig	 taken;		/* the file the running list is */
 static struct file_sig	 last;		/* at the previous look */
 static struct timespec	 next_look;
 static const char	*path;		/* NULL: no blacklist */
+static int		 renew_pending;	/* a list new workers must take */
+static int		 renew_said;	/* the wait for them was logged */
 
 static void
 file_sig_from(const struct stat *st, struct file_sig *sig)
@@ -93,6 +95,7 @@ void
 blacklist_watch(const struct conf *c)
 {
 	path = c->blacklist_path[0] != '\0' ? c->blacklist_path : NULL;
+	renew_pending = renew_said = 0;	/* a reload or start renews */
 	if (path == NULL)
 		return;
 	/*
@@ -113,6 +116,29 @@ blacklist_timeout_ms(void)
 	return path == NULL ? -1 : (int)ms_until(&next_look);
 }
 
+/*
+ * Start the workers that take a list too big for the shared segment, as
+ * soon as the retired ones leave room: the file is not read again for
+ * that, and the wait is said once.
+ */
+static void
+blacklist_renew(struct conf *c)
+{
+	if (!renew_pending)
+		return;
+	if (!spawn_can_retire()) {
+		if (!renew_said)
+			log_warnx("blacklist %s: too many retired workers still "
+			    "draining; new workers start once they have exited",
+			    path);
+		renew_said = 1;
+		return;
+	}
+	renew_pending = renew_said = 0;
+	log_info("blacklist %s: workers renewed", path);
+	spawn_generation(c);
+}
+
 /* Read the changed file into <c> and serve with it. */
 static void
 blacklist_apply(struct conf *c)
@@ -128,6 +154,7 @@ blacklist_apply(struct conf *c)
 	n = cidr_set_count(c->blacklist);
 	if (blacklist_publish(c->blacklist) == 0) {
 		taken = last;
+		renew_pending = renew_said = 0;	/* the region serves all */
 		log_info("blacklist %s changed: %zu entr%s", path, n,
 		    n == 1 ? "y" : "ies");
 		return;
@@ -136,16 +163,12 @@ blacklist_apply(struct conf *c)
 	 * Only workers forked from now match their own copy: renew them.
 	 * Until then the running ones keep the last list published.
 	 */
-	if (!spawn_can_retire()) {
-		log_warnx("blacklist %s changed: too many retired workers "
-		    "still draining, trying again in a second", path);
-		return;
-	}
 	taken = last;
 	log_info("blacklist %s changed: %zu entr%s, more ranges than the "
-	    "shared segment holds (%zu, sized at start): workers renewed",
+	    "shared segment holds (%zu, sized at start): new workers take it",
 	    path, n, n == 1 ? "y" : "ies", blacklist_capacity());
-	spawn_generation(c);
+	renew_pending = 1;
+	blacklist_renew(c);
 }
 
 void
@@ -156,6 +179,7 @@ blacklist_tick(struct conf *c)
 	if (path == NULL || ms_until(&next_look) > 0)
 		return;
 	look_later();
+	blacklist_renew(c);
 	file_sig_of(path, &now);
 	/* Changed since the last look: still being written, perhaps. */
 	if (!file_sig_same(&now, &last)) {

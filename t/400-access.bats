@@ -341,7 +341,8 @@ with open(sys.argv[1], "w") as f:
     f.write("127.0.0.6\n")
 EOF
 	mv "$d/blacklist.new" "$d/blacklist.txt"
-	assert wait_for log_has 'changed: 270001 entries, more ranges than the shared segment holds .262144, sized at start.: workers renewed'
+	assert wait_for log_has 'changed: 270001 entries, more ranges than the shared segment holds .262144, sized at start.: new workers take it'
+	assert log_has 'blacklist .*: workers renewed'
 	assert wait_for code_is 403 127.0.0.6
 	assert_equal "$(code_from 127.0.0.5)" 200
 	wait_for workers_are 2

@@ -199,24 +199,3 @@ range_parse_set(const char *v, size_t len, uint64_t size,
 		return RANGE_NONE;
 	return RANGE_OK;
 }
-
-/*
- * One range only: range_parse_set() with one satisfiable range in
- * *<start>, *<end>; several are RANGE_NONE (the whole representation).
- */
-int
-range_parse(const char *v, size_t len, uint64_t size, uint64_t *start,
-    uint64_t *end)
-{
-	struct range_set	 rs;
-	int			 rc;
-
-	rc = range_parse_set(v, len, size, &rs);
-	if (rc != RANGE_OK)
-		return rc;
-	if (rs.n > 1)
-		return RANGE_NONE;
-	*start = rs.first[0];
-	*end = rs.last[0];
-	return RANGE_OK;
-}

@@ -23,7 +23,5 @@ struct range_set {
 
 int	range_parse_set(const char *v, size_t len, uint64_t size,
 	    struct range_set *rs);
-int	range_parse(const char *v, size_t len, uint64_t size, uint64_t *start,
-	    uint64_t *end);
 
 #endif /* RANGE_H */

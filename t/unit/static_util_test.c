@@ -117,6 +117,24 @@ test_mime_lookup(void)
 	is_str(mime_type("/x.html"), MIME_DEFAULT, "after mime_free");
 }
 
+/* One satisfiable range of range_parse_set() in *<s>, *<e>; several:
+ * RANGE_NONE (the single-range cases below predate lists). */
+static int
+range_parse(const char *v, size_t len, uint64_t size, uint64_t *s,
+    uint64_t *e)
+{
+	struct range_set	 rs;
+	int			 rc;
+
+	if ((rc = range_parse_set(v, len, size, &rs)) != RANGE_OK)
+		return rc;
+	if (rs.n > 1)
+		return RANGE_NONE;
+	*s = rs.first[0];
+	*e = rs.last[0];
+	return RANGE_OK;
+}
+
 struct range_case {
 	const char	*v;
 	uint64_t	 size;

@@ -281,7 +281,10 @@ conn_client_draining(struct conn *c)
 		return 0;
 	q = conn_unsent(c);
 	c->outq = q;
-	return q < before && before - q >= CONN_MIN_DRAIN;
+	if (q >= before || before - q < CONN_MIN_DRAIN)
+		return 0;
+	ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
+	return 1;
 }
 
 /* Say it once every 10 s at most: the shortage may last. */
@@ -838,10 +841,8 @@ conn_timeout(struct ev_timer *t)
 		c->hops->timeout(c);
 		return;
 	}
-	if (c->state == CS_WRITE && conn_client_draining(c)) {
-		ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
+	if (c->state == CS_WRITE && conn_client_draining(c))
 		return;
-	}
 	conn_close(c);
 }
 

@@ -207,7 +207,8 @@ void	 conn_write_blocked(struct conn *c);
  * client took at least CONN_MIN_DRAIN bytes of the socket's queue since
  * the write blocked or the last such look. A client that reads slowly
  * but steadily frees too little of a large send buffer for the kernel
- * to report it writable (a third of it), yet it is no idle client.
+ * to report it writable (a third of it), yet it is no idle client: when
+ * it did, its timer is set for another client_timeout.
  */
 int	 conn_client_draining(struct conn *c);
 

@@ -408,10 +408,8 @@ gzf_event(struct conn *c, uint32_t events)
 static void
 gzf_timeout(struct conn *c)
 {
-	if (conn_client_draining(c)) {
-		ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
+	if (conn_client_draining(c))
 		return;
-	}
 	conn_handler_fail(c);	/* slow client */
 }
 

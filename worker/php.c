@@ -1990,11 +1990,8 @@ php_timeout(struct conn *c)
 	struct php	*p = c->handler;
 
 	if (p->phase != PH_RUN || p->eof) {
-		if (conn_client_draining(c)) {
-			ev_timer_set(&c->timer,
-			    (uint64_t)wconf->client_timeout_ms);
+		if (conn_client_draining(c))
 			return;
-		}
 		conn_handler_fail(c);	/* slow client */
 		return;
 	}

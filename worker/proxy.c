@@ -2287,10 +2287,8 @@ proxy_timeout(struct conn *c)
 	if (px == NULL)
 		return;
 	if (px->wait_client && !px->kick && !px->pending_end &&
-	    conn_client_draining(c)) {
-		ev_timer_set(&c->timer, (uint64_t)wconf->client_timeout_ms);
+	    conn_client_draining(c))
 		return;
-	}
 	if (px->kick)
 		px->kick = 0;
 	else if (!px->pending_end)

@@ -69,6 +69,14 @@ blacklist() {
 	printf '%s\n' "$@" >"$(mtd_dir)/blacklist.txt"
 }
 
+# watched_start: 2 workers serving a blacklist of 127.0.0.5 they watch.
+watched_start() {
+	blacklist 127.0.0.5
+	WORKERS=2 write_conf "blacklist blacklist.txt"
+	maitred_start
+	wait_for workers_are 2
+}
+
 # --- blacklist -------------------------------------------------------
 
 @test "blacklist: a listed IPv4 address gets 403 and is closed; others are served" {
@@ -227,10 +235,7 @@ blacklist() {
 @test "blacklist: an edited file takes effect without a reload; a bad one is not used" {
 	local d pids
 	d=$(mtd_dir)
-	blacklist 127.0.0.5
-	WORKERS=2 write_conf "blacklist blacklist.txt"
-	maitred_start
-	wait_for workers_are 2
+	watched_start
 	pids=$(worker_pids)
 	assert_equal "$(code_from 127.0.0.6)" 200
 	# Written over in place.
@@ -325,10 +330,7 @@ EOF
 @test "blacklist: a list too big for the shared segment renews the workers, a smaller one does not" {
 	local d pids
 	d=$(mtd_dir)
-	blacklist 127.0.0.5
-	WORKERS=2 write_conf "blacklist blacklist.txt"
-	maitred_start
-	wait_for workers_are 2
+	watched_start
 	pids=$(worker_pids)
 	# 270,000 addresses that cannot merge: more than the 262,144 ranges
 	# a slot holds when the list at start is small.

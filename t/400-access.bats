@@ -327,6 +327,72 @@ EOF
 	assert_line "closed True"
 }
 
+@test "blacklist: a WebSocket tunnel whose client is listed meanwhile is closed" {
+	local d bport
+	d=$(mtd_dir)
+	bport=$(backend_start b1)
+	printf '127.0.0.1:%s:1:3\n' "$bport" >"$d/backends.cfg"
+	blacklist 127.0.0.5
+	write_conf "blacklist blacklist.txt" "backends $d/backends.cfg" \
+	    "read_timeout 30s"
+	maitred_start
+	run python3 - "$PORT" "$d/blacklist.txt" <<'EOF'
+import os, socket, sys, time
+port, path = int(sys.argv[1]), sys.argv[2]
+s = socket.socket()
+s.bind(("127.0.0.10", 0))
+s.connect(("127.0.0.1", port))
+s.settimeout(10)
+s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          b"Sec-WebSocket-Version: 13\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+print(head.split(b"\r\n")[0].decode())
+def echo(msg):
+    mask = os.urandom(4)
+    s.sendall(bytes([0x81, 0x80 | len(msg)]) + mask +
+              bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
+    hdr = s.recv(2)
+    if len(hdr) < 2:
+        return "closed"
+    data = b""
+    while len(data) < hdr[1] & 0x7f:
+        got = s.recv(64)
+        if not got:
+            return "closed"
+        data += got
+    return data.decode()
+print("before", echo(b"one"))
+with open(path, "w") as f:
+    f.write("127.0.0.10\n")
+# the workers see the list once the master has published it: a new
+# connection from the same address is refused from then on
+deadline = time.time() + 20
+while time.time() < deadline:
+    p = socket.socket()
+    p.bind(("127.0.0.10", 0))
+    p.connect(("127.0.0.1", port))
+    p.settimeout(10)
+    p.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = p.recv(12)
+    p.close()
+    if first.startswith(b"HTTP/1.1 403"):
+        break
+    time.sleep(0.2)
+try:
+    print("after", echo(b"two"))
+except ConnectionResetError:
+    print("after", "closed")
+EOF
+	assert_success
+	assert_line 'HTTP/1.1 101 Switching Protocols'
+	assert_line 'before one'
+	assert_line 'after closed'
+	log_has 'tunnel closed: client 127\.0\.0\.10 is now blacklisted'
+}
+
 @test "blacklist: a list too big for the shared segment renews the workers, a smaller one does not" {
 	local d pids
 	d=$(mtd_dir)

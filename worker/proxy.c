@@ -28,6 +28,7 @@
 #include "log.h"
 #include "pcache.h"
 #include "proxy.h"
+#include "request.h"
 #include "shm.h"
 #include "stats.h"
 #include "splice.h"
@@ -1840,6 +1841,16 @@ px_tunnel_eof(struct proxy *px, int client)
 	return 0;
 }
 
+static int
+px_tunnel_banned(struct proxy *px)
+{
+	char	 ip[INET6_ADDRSTRLEN];
+
+	log_info("tunnel closed: client %s is now blacklisted",
+	    conn_peer_str(px->c, ip, sizeof(ip)));
+	return px_end(px, 1);
+}
+
 /* After 101: copy both ways until both sides have closed. */
 static int
 px_step_tunnel(struct proxy *px)
@@ -1850,6 +1861,12 @@ px_step_tunnel(struct proxy *px)
 	int		 moved;
 
 	c->keep_alive = 0;
+	/*
+	 * A tunnel is one request that can last for hours: a client listed
+	 * meanwhile would otherwise keep it. An idle one ends at read_timeout.
+	 */
+	if (request_banned_since_check(c))
+		return px_tunnel_banned(px);
 	do {
 		moved = 0;
 		if (px_flush_client(px) == -1)

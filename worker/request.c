@@ -41,6 +41,12 @@ blacklisted(struct conn *c)
 }
 
 int
+request_banned_since_check(struct conn *c)
+{
+	return c->bl_version != blacklist_version() && blacklisted(c);
+}
+
+int
 request_accept_check(struct conn *c)
 {
 	if (!blacklisted(c))
@@ -144,7 +150,7 @@ request_dispatch(struct conn *c)
 	int			 keep = c->keep_alive;
 
 	/* The list changed since this connection was let in. */
-	if (c->bl_version != blacklist_version() && blacklisted(c)) {
+	if (request_banned_since_check(c)) {
 		c->keep_alive = 0;
 		resp_error(c, 403, NULL);
 		return;

@@ -13,6 +13,11 @@ struct conn;
 
 /* At accept: -1 when the client is refused (403 queued). */
 int	 request_accept_check(struct conn *c);
+/*
+ * 1 when a blacklist published since the connection was last checked
+ * lists its client (one atomic load when nothing changed).
+ */
+int	 request_banned_since_check(struct conn *c);
 /* A head was parsed into c->r->req: route it. */
 void	 request_dispatch(struct conn *c);
 /* One access-log line for the finished request. */

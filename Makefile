@@ -141,6 +141,7 @@ fuzz: $(FUZZ_TARGETS)
 	  grep -E 'stat::number_of_executed_units' build/fuzz/$$n.log; done
 
 bench: maitred
+	t/bench/deps
 	t/bench/run
 
 lint:

@@ -511,10 +511,6 @@ master_loop(void)
 		if (stop_mode == STOP_FAST &&
 		    ms_since(&stop_started) > FAST_STOP_GRACE_MS)
 			spawn_signal_all(SIGKILL);
-		if (stop_mode == RUNNING && spawn_all_given_up()) {
-			log_error("every worker failed to start, exiting");
-			break;
-		}
 		pfd[0].fd = sigfd;
 		pfd[0].events = POLLIN;
 		n = 1;

@@ -47,7 +47,6 @@ void	 spawn_reap(int stopping);
 int	 spawn_tick(void);
 void	 spawn_signal_all(int sig);
 int	 spawn_alive(void);
-int	 spawn_all_given_up(void);
 /* 0 when too many retired workers still drain for another reload. */
 int	 spawn_can_retire(void);
 /* Live workers (current or retired) that use backends table <table>. */

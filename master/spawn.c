@@ -40,7 +40,6 @@ struct slot {
 	uint64_t	 started_ms;
 	int		 quick_deaths;
 	uint64_t	 respawn_at_ms;	/* 0: not waiting */
-	int		 given_up;	/* exited with status 2 */
 };
 
 static const struct conf	*sconf;
@@ -181,12 +180,6 @@ slot_died(int i, int status, int stopping)
 	atomic_fetch_add(&shm_stats_slot(i)->restarts, 1);
 	if (stopping)
 		return;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
-		log_error("worker %d (pid %d) exited with status 2, "
-		    "not respawning", i, (int)pid);
-		s->given_up = 1;
-		return;
-	}
 	if (WIFSIGNALED(status))
 		log_warnx("worker %d (pid %d) exited on signal %d, "
 		    "respawning", i, (int)pid, WTERMSIG(status));
@@ -304,18 +297,6 @@ spawn_table_users(int table)
 		if (retired[i].table == table)
 			n++;
 	return n;
-}
-
-/* Every slot gave up (status 2): nothing will ever serve. */
-int
-spawn_all_given_up(void)
-{
-	int	 i;
-
-	for (i = 0; i < nslots; i++)
-		if (!slots[i].given_up)
-			return 0;
-	return nslots > 0;
 }
 
 void

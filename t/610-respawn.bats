@@ -136,7 +136,7 @@ _new_worker() {
 	assert wait_for -t 5 workers_are 3
 	assert pid_alive "$MAITRED_PID"
 	assert log_has "no local file is served until the next reload"
-	refute log_has "not respawning"
+	refute log_has "exited with status"
 	mv "$d/htdocs.away" "$d/htdocs"
 	run curl -s -o /dev/null -w '%{http_code}' "$(url /hello.txt)"
 	assert_output 404

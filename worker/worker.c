@@ -314,8 +314,8 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 	setup_signals();
 	/*
 	 * htdocs was there at load; gone now (a deploy moving it): serve
-	 * no file rather than exit 2, which the master takes for a broken
-	 * configuration and never respawns. A reload opens it again.
+	 * no file rather than exit, which would only respawn workers that
+	 * fail the same way. A reload opens it again.
 	 */
 	if (static_init(c->htdocs) == -1)
 		log_warnx("worker: no local file is served until the next "

@@ -109,6 +109,19 @@ expect_error() {
 	expect_error 414 "GET /$long HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"
 }
 
+@test "501: a 3000-byte method is logged cut, and the worker lives on" {
+	local before method target
+	before=$(worker_pids)
+	method=$(printf 'M%.0s' $(seq 1 3000))
+	target=$(printf 't%.0s' $(seq 1 6000))
+	expect_error 501 "$method /$target HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"
+	assert wait_for log_has '"MMMM+" 501 ' "$MTD_DIR/access.log"
+	# the request line once overflowed the log's buffer: SIGSEGV
+	run wait_for -t 1 log_has 'exited on signal' "$MTD_DIR/error.log"
+	assert_failure
+	assert_equal "$(worker_pids)" "$before"
+}
+
 @test "a long target under the limit is not 414" {
 	long=$(printf 'a%.0s' $(seq 1 8000))
 	send "GET /$long HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n"

@@ -245,6 +245,9 @@ request_log(struct conn *c, uint64_t us)
 	if (c->head_done || req->line_read) {
 		n = snprintf(rl, sizeof(rl), "%.*s ", (int)req->method_str.len,
 		    req->method_str.p);
+		/* A method may fill the whole head: the log line is cut. */
+		if (n < 0 || (size_t)n >= sizeof(rl))
+			n = sizeof(rl) - 1;
 		log_escape(rl + n, sizeof(rl) - (size_t)n, req->target.p,
 		    req->target.len);
 		strlcat(rl, req->minor ? " HTTP/1.1" : " HTTP/1.0",

@@ -97,16 +97,18 @@ file_readable(const char *path)
 {
 	struct stat	 st;
 	FILE		*fp;
+	int		 err = 0;
 
 	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
-	if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode)) {
-		fclose(fp);
-		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-		return -1;
-	}
+	/* A failed fstat() leaves <st> unset: keep its errno then. */
+	if (fstat(fileno(fp), &st) == -1)
+		err = errno;
+	else if (!S_ISREG(st.st_mode))
+		err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
 	fclose(fp);
-	return 0;
+	errno = err;
+	return err == 0 ? 0 : -1;
 }
 
 /* Whether the PEM file at <path> holds a passphrase-protected key. */

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -231,6 +232,25 @@ open_logs(const struct conf *c)
 		fatal("error_log %s", c->error_log);
 }
 
+/*
+ * Started with 0, 1 or 2 closed (a careless supervisor or cron line),
+ * the first files opened would take those numbers: a listening socket
+ * would then be replaced by /dev/null when -d detaches, and a pipe to
+ * php-cgi duplicated onto itself. Fill them with /dev/null first.
+ */
+static void
+std_fds_fill(void)
+{
+	int	 fd;
+
+	do {
+		if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+			return;
+	} while (fd <= STDERR_FILENO && fcntl(fd, F_SETFD, 0) != -1);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -239,6 +259,7 @@ main(int argc, char **argv)
 	struct pidfh		*pfh;
 	struct cli		 o;
 
+	std_fds_fill();
 	title_init(argc, argv, environ);
 	parse_cli(argc, argv, &o);
 	if (conf_load(&conf, o.conf) == -1)

@@ -58,6 +58,19 @@ shm_leftovers() {
 	[ "$sid" != "$(ps -o sid= -p "$BASHPID" | tr -d ' ')" ]
 }
 
+@test "-d started with stdin, stdout and stderr closed still serves and writes its pidfile" {
+	# the listening socket took fd 0 and -d's /dev/null replaced it
+	DAEMON_STATUS=0
+	timeout 10 "$MAITRED" -d -c "$MTD_CONF" <&- >&- 2>&- 3>&- ||
+	    DAEMON_STATUS=$?
+	assert_equal "$DAEMON_STATUS" 0
+	assert wait_for -t 5 test -s "$PIDFILE"
+	DAEMON_PID=$(cat "$PIDFILE")
+	assert pid_alive "$DAEMON_PID"
+	run curl -s -m 5 "$(url /hello.txt)"
+	assert_output "hello from maitred"
+}
+
 @test "-d without error_log warns before it detaches" {
 	write_conf "error_log stderr"
 	daemon_start

@@ -312,8 +312,9 @@ reload(void)
 	if (master_check_logs(current, next) == -1)
 		goto failed_free;
 	if (!spawn_can_retire()) {
-		log_warnx("reload: too many retired workers still draining, "
-		    "keeping the running configuration");
+		log_warnx("reload: too many retired workers still draining; "
+		    "the reload waits until enough of them have exited");
+		reload_pending = 1;
 		goto refused;
 	}
 	if (!same_backends(current, next) && backends_switch_possible() == -1)
@@ -405,15 +406,19 @@ master_chown_logs(const struct conf *c)
 		log_warn("chown %s", c->access_log);
 }
 
-/* After a reap: run a postponed reload once nothing blocks it. */
+/*
+ * After a reap: run a postponed reload once nothing blocks it, neither
+ * workers still using the spare backends table nor a full table of
+ * retired workers.
+ */
 static void
 reload_after_reap(void)
 {
-	if (!reload_pending || stop_mode != RUNNING ||
+	if (!reload_pending || stop_mode != RUNNING || !spawn_can_retire() ||
 	    spawn_table_users(1 - shm_backends_index()) > 0)
 		return;
-	log_info("the workers from before the previous backend change have "
-	    "exited: running the postponed reload");
+	log_info("the retired workers that blocked it have exited: running "
+	    "the postponed reload");
 	reload();
 }
 

@@ -11,6 +11,8 @@ setup() {
 }
 
 teardown() {
+	# workers a test stopped (SIGSTOP) must take the master's TERM
+	[ -z "${STOPPED:-}" ] || kill -CONT $STOPPED 2>/dev/null || true
 	common_teardown
 }
 
@@ -769,4 +771,39 @@ sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
 	assert wait_for log_has "reload failed, keeping the running configuration"
 	assert_equal "$(worker_pids)" "$old"
 	assert_equal "$(code_of /hello.txt)" 200
+}
+
+@test "HUP while the retired-worker table is full: the reload waits for them, then runs" {
+	local d i
+	d=$(mtd_dir)
+	STOPPED=
+	# 64 workers: the table of retired workers (4 x 64) is full after
+	# four reloads whose retirees cannot leave (stopped here, as a
+	# WebSocket or a long download would keep them)
+	sed -i 's/^workers .*/workers 64/' "$MTD_CONF"
+	maitred_start
+	assert wait_for workers_are 64
+	for i in 1 2 3 4; do
+		kill -STOP $(worker_pids)
+		STOPPED=$(worker_pids | tr '\n' ' ')
+		kill -HUP "$MAITRED_PID"
+		_reloaded() {
+			[ "$(count_lines 'configuration reloaded' "$d/error.log")" -ge "$i" ]
+		}
+		assert wait_for _reloaded
+		assert wait_for workers_are $((64 * (i + 1)))
+	done
+	echo "keepalive_timeout 0" >>"$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "too many retired workers still draining"
+	assert_equal "$(count_lines 'configuration reloaded' "$d/error.log")" 4
+	# the retirees go: the reload that had to wait now runs
+	kill -CONT $STOPPED
+	_five() {
+		[ "$(count_lines 'configuration reloaded' "$d/error.log")" -ge 5 ]
+	}
+	assert wait_for -t 20 _five
+	assert wait_for -t 20 workers_are 64
+	run curl -s -m 5 -D - -o /dev/null "$(url /hello.txt)"
+	assert_output --partial "Connection: close"
 }

@@ -219,6 +219,7 @@ spawn_reap(int stopping)
 		/* What it held, if it died holding anything. */
 		backend_forget_process(shm_backends_at(0), pid);
 		backend_forget_process(shm_backends_at(1), pid);
+		stats_forget_process(pid);
 		if (retired_remove(pid))
 			continue;
 		if ((i = slot_of(pid)) != -1)

@@ -54,6 +54,8 @@ layout(const struct conf *c, struct shm_header *h)
 
 	h->stats_off = off;
 	off += align_up(sizeof(struct stats_slot) * MTD_MAX_WORKERS);
+	h->stats_acct_off = off;
+	off += align_up(sizeof(struct stats_acct) * STATS_ACCT_MAX);
 	h->backends_off[0] = off;
 	off += align_up(backend_region_size_max());
 	h->backends_off[1] = off;
@@ -159,4 +161,10 @@ shm_stats_slot(int slot)
 	struct stats_slot	*s = shm_region(shm->stats_off);
 
 	return &s[slot];
+}
+
+struct stats_acct *
+shm_stats_acct(void)
+{
+	return shm_region(shm->stats_acct_off);
 }

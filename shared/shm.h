@@ -30,6 +30,7 @@ struct shm_header {
 	size_t		 size;			/* whole mapping */
 	int64_t		 start_time;		/* time(NULL) at creation */
 	size_t		 stats_off;
+	size_t		 stats_acct_off;	/* struct stats_acct[STATS_ACCT_MAX] */
 	size_t		 backends_off[2];	/* two tables, see below */
 	size_t		 ratelimit_off;
 	size_t		 cache_off;
@@ -54,6 +55,8 @@ void	 shm_destroy(void);
 /* Region base pointers in this process's mapping. */
 void	*shm_region(size_t off);
 struct stats_slot *shm_stats_slot(int slot);
+/* The STATS_ACCT_MAX entries of struct stats_acct. */
+struct stats_acct *shm_stats_acct(void);
 struct backend_table *shm_backends(void);
 /* Index (0 or 1) of the current backends table. Any process. */
 int	 shm_backends_index(void);

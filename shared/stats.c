@@ -5,11 +5,13 @@
  */
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shm.h"
 #include "stats.h"
 
 struct stats_slot	*stats_self;
+static struct stats_acct	*acct_self;	/* NULL: none was free */
 
 /* floor(log2(<us>)), capped at the open-ended last bucket; see stats.h. */
 static int
@@ -72,5 +74,56 @@ stats_sum(struct stats_total *t)
 		for (j = 0; j < STATS_LAT_BUCKETS; j++)
 			t->lat[j] += LOAD(s->lat[j]);
 		t->restarts += LOAD(s->restarts);
+	}
+}
+
+void
+stats_attach(int slot)
+{
+	struct stats_acct	*a = shm_stats_acct();
+	int32_t			 free_pid;
+	int			 j;
+
+	stats_self = shm_stats_slot(slot);
+	for (j = 0; j < STATS_ACCT_MAX; j++) {
+		free_pid = 0;
+		if (atomic_compare_exchange_strong(&a[j].pid, &free_pid,
+		    (int32_t)getpid())) {
+			a[j].slot = slot;
+			atomic_store(&a[j].conns_active, 0);
+			acct_self = &a[j];
+			return;
+		}
+	}
+}
+
+void
+stats_conns_add(int64_t n)
+{
+	if (stats_self == NULL)
+		return;
+	STATS_ADD(conns_active, n);
+	if (acct_self != NULL)
+		atomic_fetch_add_explicit(&acct_self->conns_active, n,
+		    memory_order_relaxed);
+}
+
+void
+stats_forget_process(pid_t pid)
+{
+	struct stats_acct	*a;
+	int64_t			 n;
+	int			 j;
+
+	if (shm == NULL)
+		return;
+	a = shm_stats_acct();
+	for (j = 0; j < STATS_ACCT_MAX; j++) {
+		if (atomic_load(&a[j].pid) != (int32_t)pid)
+			continue;
+		if ((n = atomic_exchange(&a[j].conns_active, 0)) != 0)
+			atomic_fetch_sub(&shm_stats_slot(a[j].slot)->conns_active,
+			    n);
+		atomic_store(&a[j].pid, 0);
 	}
 }

@@ -55,6 +55,23 @@ struct stats_total {
 	uint64_t	 restarts;
 };
 
+/* Workers alive at once: current ones plus retired ones still draining. */
+#define STATS_ACCT_MAX		(MTD_MAX_WORKERS * 5)
+
+/*
+ * What one worker process adds to its slot's conns_active, so that the
+ * master can take it back when the process dies without closing them
+ * (a crash, kill -9): the slot's count is shared with the retired
+ * workers of the same slot and with its respawned successors. The worker
+ * claims an entry with its pid at start; the master frees it when it
+ * reaps that pid.
+ */
+struct stats_acct {
+	_Atomic int32_t		 pid;		/* 0: free */
+	int32_t			 slot;
+	_Atomic int64_t		 conns_active;
+};
+
 /* The calling worker's slot; set once by worker_main(). */
 extern struct stats_slot	*stats_self;
 
@@ -65,5 +82,14 @@ extern struct stats_slot	*stats_self;
 void	 stats_request(int status, uint64_t in, uint64_t out, uint64_t us);
 /* Sum every slot into <t>. Any process, no lock. */
 void	 stats_sum(struct stats_total *t);
+/* Point stats_self at <slot> and claim this process's entry. Worker. */
+void	 stats_attach(int slot);
+/* One connection more (1) or fewer (-1) open in this worker. */
+void	 stats_conns_add(int64_t n);
+/*
+ * Take back from its slot what <pid>, which has died, still counted as
+ * open connections. The master, after waitpid.
+ */
+void	 stats_forget_process(pid_t pid);
 
 #endif /* STATS_H */

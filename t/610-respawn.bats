@@ -178,3 +178,32 @@ print(sum(b["active"] for b in json.load(sys.stdin)["backends"]))'
 	grep -q '^one ' "$d/seen"
 	grep -q '^two ' "$d/seen"
 }
+
+@test "a worker killed with connections open: the status page's active connections come back down" {
+	WORKERS=2 write_conf
+	maitred_start
+	wait_for workers_are 2
+	local i
+	# idle keep-alive clients: each holds a connection, on either worker
+	for i in 1 2 3 4 5 6; do
+		python3 -c 'import socket, time
+s = socket.create_connection(("127.0.0.1", '"$PORT"'))
+time.sleep(20)' 3>&- &
+		track_pid $!
+	done
+	_conns() {
+		curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+print(j["connections"]["active"], sum(w["connections"] for w in j["workers"]))'
+	}
+	# six idle ones and the status request itself
+	_seven() { [ "$(_conns)" = "7 7" ]; }
+	assert wait_for _seven
+	kill_and_wait $(worker_pids)
+	assert wait_for -t 5 workers_are 2
+	# the clients' connections died with the workers: only the status
+	# request is open ("7 7" before the fix)
+	_one() { [ "$(_conns)" = "1 1" ]; }
+	assert wait_for -t 5 _one
+}

@@ -207,7 +207,7 @@ conn_new(int fd, const struct sockaddr_storage *ss)
 	conns = c;
 	nconns++;
 	STATS_ADD(conns_total, 1);
-	STATS_ADD(conns_active, 1);
+	stats_conns_add(1);
 	return c;
 }
 
@@ -387,7 +387,7 @@ conn_close(struct conn *c)
 	if (c->r != NULL)
 		req_release(c->r);
 	conn_unlink(c);
-	STATS_ADD(conns_active, -1);
+	stats_conns_add(-1);
 	ev_io_kill(&c->io);
 	ev_free_later(c);
 	if (was_full && !worker_draining)

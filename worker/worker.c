@@ -307,7 +307,7 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 		_exit(0);
 	title_set("maitred: worker process");
 	set_sched_policy(c->worker_sched_batch);
-	stats_self = shm_stats_slot(slot);
+	stats_attach(slot);
 	proxy_init();
 	if (ev_init() == -1)
 		fatal("epoll_create");

@@ -45,6 +45,12 @@ static int		 sigfd = -1;
 static enum stop_mode	 stop_mode = RUNNING;
 static struct timespec	 stop_started;
 static int		 reload_pending; /* waits for old workers to exit */
+/*
+ * A reload waits for room in the retired-worker table. Unlike a reload
+ * waiting on the backends table, it does not pause the blacklist watch:
+ * the wait may last as long as a WebSocket.
+ */
+static int		 reload_waits_room;
 
 /*
  * Command-line options win over the file, on a reload too: else a
@@ -296,7 +302,7 @@ reload(void)
 {
 	struct conf	*next;
 
-	reload_pending = 0;
+	reload_pending = reload_waits_room = 0;
 	log_info("reloading configuration %s", conf_file);
 	if ((next = calloc(1, sizeof(*next))) == NULL) {
 		log_warn("reload");
@@ -314,7 +320,7 @@ reload(void)
 	if (!spawn_can_retire()) {
 		log_warnx("reload: too many retired workers still draining; "
 		    "the reload waits until enough of them have exited");
-		reload_pending = 1;
+		reload_waits_room = 1;
 		goto refused;
 	}
 	if (!same_backends(current, next) && backends_switch_possible() == -1)
@@ -414,7 +420,8 @@ master_chown_logs(const struct conf *c)
 static void
 reload_after_reap(void)
 {
-	if (!reload_pending || stop_mode != RUNNING || !spawn_can_retire() ||
+	if ((!reload_pending && !reload_waits_room) ||
+	    stop_mode != RUNNING || !spawn_can_retire() ||
 	    spawn_table_users(1 - shm_backends_index()) > 0)
 		return;
 	log_info("the retired workers that blocked it have exited: running "

@@ -781,6 +781,8 @@ sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
 	# four reloads whose retirees cannot leave (stopped here, as a
 	# WebSocket or a long download would keep them)
 	sed -i 's/^workers .*/workers 64/' "$MTD_CONF"
+	: >"$d/blacklist.txt"
+	echo "blacklist $d/blacklist.txt" >>"$MTD_CONF"
 	maitred_start
 	assert wait_for workers_are 64
 	for i in 1 2 3 4; do
@@ -797,6 +799,13 @@ sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
 	kill -HUP "$MAITRED_PID"
 	assert wait_for log_has "too many retired workers still draining"
 	assert_equal "$(count_lines 'configuration reloaded' "$d/error.log")" 4
+	# meanwhile the blacklist watch goes on
+	echo 127.0.0.2 >"$d/blacklist.txt"
+	_blocked() {
+		[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' \
+		    --interface 127.0.0.2 "$(url /hello.txt)")" = 403 ]
+	}
+	assert wait_for _blocked
 	# the retirees go: the reload that had to wait now runs
 	kill -CONT $STOPPED
 	_five() {

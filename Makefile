@@ -29,8 +29,11 @@ OPT	:= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	   -fno-sanitize-recover=undefined -DMTD_TEST_HOOKS
 LDSAN	:= -fsanitize=address,undefined
 else
-OPT	:= -O2 -g
-LDSAN	:=
+# Debian's hardening flags (dpkg-buildflags), as its nginx and HAProxy
+# are built: a stack overflow aborts the worker rather than returning
+# into what a client wrote, and the GOT is read-only.
+OPT	:= -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
+LDSAN	:= -Wl,-z,relro -Wl,-z,now
 endif
 CFLAGS	?=
 ALL_CFLAGS := $(CSTD) $(OPT) $(WARN) $(INCS) $(CFLAGS)

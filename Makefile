@@ -101,7 +101,7 @@ ifeq ($(CI),true)
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	$(MAKE) check-asan
 endif
-	prove -f -e t/tap-exec $(UNITS) $(TESTS_BATS)
+	prove -f --comments -e t/tap-exec $(UNITS) $(TESTS_BATS)
 
 # The whole suite under AddressSanitizer + UBSan, leaving ./maitred alone.
 # Any sanitizer report (also from workers, which the tests may not notice)
@@ -113,7 +113,7 @@ check-asan: maitred
 	MAITRED=$(CURDIR)/build/asan/maitred \
 	ASAN_OPTIONS=log_path=$(CURDIR)/build/asan/reports/asan:detect_leaks=1 \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/build/asan/reports/ubsan:print_stacktrace=1 \
-	    prove -f -e t/tap-exec $(ASAN_UNITS) $(TESTS_BATS)
+	    prove -f --comments -e t/tap-exec $(ASAN_UNITS) $(TESTS_BATS)
 	@if ls build/asan/reports/* >/dev/null 2>&1; then \
 	  echo "sanitizer reports:"; head -n 30 build/asan/reports/*; exit 1; fi
 

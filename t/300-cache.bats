@@ -411,7 +411,7 @@ stale_setup() {
 # stale_backend_down: stop that backend; wait until its port is closed.
 stale_backend_down() {
 	kill -TERM "$(cat "$MTD_DIR/bs.pid")"
-	wait_for -t 5 _not port_listening "$BP"
+	wait_for _not port_listening "$BP"
 }
 
 # is_stale PATH CURL-ARG...: the answer is a stale copy.
@@ -427,8 +427,8 @@ is_stale() {
 	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" MISS
 	stale_backend_down
 	# Each copy turns stale on its own second: poll for both.
-	wait_for -t 5 is_stale "$p" -H 'Accept-Language: fr'
-	wait_for -t 5 is_stale "$p" -H 'Accept-Language: en'
+	wait_for is_stale "$p" -H 'Accept-Language: fr'
+	wait_for is_stale "$p" -H 'Accept-Language: en'
 	http_get "$p" -H 'Accept-Language: de'
 	[ "$HTTP_CODE" -ge 502 ]
 	# our own error is still a proxied answer: a miss

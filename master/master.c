@@ -413,16 +413,19 @@ master_chown_logs(const struct conf *c)
 }
 
 /*
- * After a reap: run a postponed reload once nothing blocks it, neither
- * workers still using the spare backends table nor a full table of
- * retired workers.
+ * After a reap: run a postponed reload once what blocked it is gone:
+ * room in the retired-worker table for either, and for a backend change
+ * no worker left on the spare backends table. A reload that waited only
+ * for room must not also wait for old tunnels on that table; reload()
+ * checks the table itself should the new file change the backends.
  */
 static void
 reload_after_reap(void)
 {
 	if ((!reload_pending && !reload_waits_room) ||
-	    stop_mode != RUNNING || !spawn_can_retire() ||
-	    spawn_table_users(1 - shm_backends_index()) > 0)
+	    stop_mode != RUNNING || !spawn_can_retire())
+		return;
+	if (reload_pending && spawn_table_users(1 - shm_backends_index()) > 0)
 		return;
 	log_info("the retired workers that blocked it have exited: running "
 	    "the postponed reload");

@@ -32,7 +32,7 @@
 #define QUICK_DEATH_MS	1000	/* dying sooner than this counts as a crash */
 #define BACKOFF_AFTER	5	/* quick deaths in a row before backing off */
 #define BACKOFF_MAX_S	30
-#define MAX_RETIRED	(MTD_MAX_WORKERS * 4)
+#define MAX_RETIRED	MTD_MAX_RETIRED
 
 struct slot {
 	pid_t		 pid;		/* 0: empty */

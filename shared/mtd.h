@@ -13,6 +13,8 @@
 
 #define MTD_MAX_LISTEN		16	/* listen directives */
 #define MTD_MAX_WORKERS		64	/* worker slots in the segment */
+/* Retired workers still draining that the master keeps track of. */
+#define MTD_MAX_RETIRED		(MTD_MAX_WORKERS * 4)
 #define MTD_MAX_BACKENDS	64	/* backends.cfg lines */
 #define MTD_MAX_TARGET		8192	/* request-target bytes -> 414 */
 #define MTD_MAX_HEAD		16384	/* request head bytes -> 431 */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "shm.h"
 #include "stats.h"
 
@@ -95,6 +96,8 @@ stats_attach(int slot)
 			return;
 		}
 	}
+	log_warnx("stats: no free entry: connections left open if this "
+	    "worker dies stay counted as active");
 }
 
 void
@@ -102,8 +105,16 @@ stats_conns_add(int64_t n)
 {
 	if (stats_self == NULL)
 		return;
+	/*
+	 * Killed between the two adds, the master takes back what the entry
+	 * holds: the entry goes up last and down first, so that the slot is
+	 * at worst one too high, never below zero.
+	 */
+	if (n < 0 && acct_self != NULL)
+		atomic_fetch_add_explicit(&acct_self->conns_active, n,
+		    memory_order_relaxed);
 	STATS_ADD(conns_active, n);
-	if (acct_self != NULL)
+	if (n > 0 && acct_self != NULL)
 		atomic_fetch_add_explicit(&acct_self->conns_active, n,
 		    memory_order_relaxed);
 }

@@ -1,6 +1,7 @@
 /*
  * Per-worker counters in the shared segment. Each worker writes only its
- * own slot (relaxed atomics, no lock); readers (the master at shutdown,
+ * own slot (relaxed atomics, no lock), except that the master takes back
+ * a dead worker's open connections from conns_active; readers (the master at shutdown,
  * the status page) sum the slots. A respawned worker keeps its slot's
  * counters, so totals survive crashes.
  */
@@ -29,7 +30,10 @@ struct stats_slot {
 	 */
 	_Atomic int32_t		 pid;
 	_Atomic uint32_t	 restarts;
-	/* Written by the worker of this slot only; read by anyone. */
+	/*
+	 * Written by the worker of this slot only (but conns_active, see
+	 * struct stats_acct); read by anyone.
+	 */
 	_Atomic uint64_t	 requests;
 	_Atomic uint64_t	 status[6];	/* [0] other, [1] 1xx .. [5] 5xx */
 	_Atomic uint64_t	 bytes_in;
@@ -56,7 +60,7 @@ struct stats_total {
 };
 
 /* Workers alive at once: current ones plus retired ones still draining. */
-#define STATS_ACCT_MAX		(MTD_MAX_WORKERS * 5)
+#define STATS_ACCT_MAX		(MTD_MAX_WORKERS + MTD_MAX_RETIRED)
 
 /*
  * What one worker process adds to its slot's conns_active, so that the

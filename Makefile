@@ -24,16 +24,19 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wno-unused-parameter
 CSTD	:= -std=gnu17 -D_GNU_SOURCE
 INCS	:= -Ishared -Iworker -Imaster
+# Debian's hardening flags (dpkg-buildflags), as its nginx and HAProxy
+# are built: a stack overflow aborts the worker rather than returning
+# into what a client wrote, and the GOT is read-only. Release flavour
+# only; a packager may set both (FORTIFY needs optimisation).
+HARDEN	?= -fstack-protector-strong -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
+LDHARDEN ?= -Wl,-z,relro -Wl,-z,now
 ifeq ($(FLAVOR),asan)
 OPT	:= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	   -fno-sanitize-recover=undefined -DMTD_TEST_HOOKS
 LDSAN	:= -fsanitize=address,undefined
 else
-# Debian's hardening flags (dpkg-buildflags), as its nginx and HAProxy
-# are built: a stack overflow aborts the worker rather than returning
-# into what a client wrote, and the GOT is read-only.
-OPT	:= -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2
-LDSAN	:= -Wl,-z,relro -Wl,-z,now
+OPT	:= -O2 -g $(HARDEN)
+LDSAN	:= $(LDHARDEN)
 endif
 CFLAGS	?=
 ALL_CFLAGS := $(CSTD) $(OPT) $(WARN) $(INCS) $(CFLAGS)

@@ -793,7 +793,7 @@ sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
 			[ "$(count_lines 'configuration reloaded' "$d/error.log")" -ge "$i" ]
 		}
 		assert wait_for _reloaded
-		assert wait_for workers_are $((64 * (i + 1)))
+		assert wait_for -t 60 workers_are $((64 * (i + 1)))
 	done
 	echo "keepalive_timeout 0" >>"$MTD_CONF"
 	kill -HUP "$MAITRED_PID"

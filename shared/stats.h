@@ -1,9 +1,9 @@
 /*
  * Per-worker counters in the shared segment. Each worker writes only its
  * own slot (relaxed atomics, no lock), except that the master takes back
- * a dead worker's open connections from conns_active; readers (the master at shutdown,
- * the status page) sum the slots. A respawned worker keeps its slot's
- * counters, so totals survive crashes.
+ * a dead worker's open connections from conns_active. Readers (the
+ * master at shutdown, the status page) sum the slots. A respawned worker
+ * keeps its slot's counters, so totals survive crashes.
  */
 #ifndef STATS_H
 #define STATS_H

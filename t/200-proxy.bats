@@ -878,27 +878,12 @@ EOF
 }
 
 @test "WebSocket upgrade becomes a tunnel" {
-	run python3 - "$PORT" <<'EOF'
-import base64, os, socket, struct, sys
+	run env PYTHONPATH="$BATS_TEST_DIRNAME/lib" python3 - "$PORT" <<'EOF'
+import socket, sys
+from wsclient import echo, upgrade
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-key = base64.b64encode(os.urandom(16)).decode()
-s.sendall(("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-    "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
-head = b""
-while b"\r\n\r\n" not in head:
-    head += s.recv(1)
-print(head.split(b"\r\n")[0].decode())
-msg = b"hello tunnel"
-mask = os.urandom(4)
-s.sendall(bytes([0x81, 0x80 | len(msg)]) + mask +
-    bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
-hdr = s.recv(2)
-n = hdr[1] & 0x7f
-data = b""
-while len(data) < n:
-    data += s.recv(n - len(data))
-print(data.decode())
+print(upgrade(s)[0])
+print(echo(s, b"hello tunnel"))
 EOF
 	assert_success
 	assert_line 'HTTP/1.1 101 Switching Protocols'
@@ -945,17 +930,12 @@ PY
 	OWN_TRACK="${OWN_TRACK:-} $!"
 	wait_for port_listening "$wb"
 	one_backend "$wb" 3
-	run python3 - "$PORT" <<'EOF'
+	run env PYTHONPATH="$BATS_TEST_DIRNAME/lib" python3 - "$PORT" <<'EOF'
 import socket, sys
+from wsclient import upgrade
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-          b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-          b"Sec-WebSocket-Version: 13\r\n\r\n")
-data = b""
-while b"\r\n\r\n" not in data:
-    data += s.recv(4096)
-print(data.split(b"\r\n")[0].decode())
-rest = data.split(b"\r\n\r\n", 1)[1]
+status, rest = upgrade(s)
+print(status)
 s.sendall(b"12345")
 s.shutdown(socket.SHUT_WR)
 while True:

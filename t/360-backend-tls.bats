@@ -175,27 +175,13 @@ print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())' "$1"
 
 @test "WebSocket upgrade over a TLS backend becomes a tunnel" {
 	proxy_start "127.0.0.1:$P1:1:3"
-	run python3 - "$PORT" <<'EOF'
-import base64, os, socket, sys
+	run env PYTHONPATH="$BATS_TEST_DIRNAME/lib" python3 - "$PORT" <<'EOF'
+import socket, sys
+from wsclient import echo, upgrade
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-key = base64.b64encode(os.urandom(16)).decode()
-s.sendall(("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-    "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
-head = b""
-while b"\r\n\r\n" not in head:
-    head += s.recv(1)
-print(head.split(b"\r\n")[0].decode())
+print(upgrade(s)[0])
 for msg in (b"hello tunnel", b"x" * 100):
-    mask = os.urandom(4)
-    s.sendall(bytes([0x81, 0x80 | len(msg)]) + mask +
-        bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
-    hdr = s.recv(2)
-    n = hdr[1] & 0x7f
-    data = b""
-    while len(data) < n:
-        data += s.recv(n - len(data))
-    print(data.decode())
+    print(echo(s, msg))
 EOF
 	assert_success
 	assert_line 'HTTP/1.1 101 Switching Protocols'

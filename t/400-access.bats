@@ -336,38 +336,16 @@ EOF
 	write_conf "blacklist blacklist.txt" "backends $d/backends.cfg" \
 	    "read_timeout 30s"
 	maitred_start
-	run python3 - "$PORT" "$d/blacklist.txt" <<'EOF'
-import os, socket, sys, time
+	run env PYTHONPATH="$BATS_TEST_DIRNAME/lib" python3 - "$PORT" "$d/blacklist.txt" <<'EOF'
+import socket, sys, time
+from wsclient import echo, upgrade
 port, path = int(sys.argv[1]), sys.argv[2]
 s = socket.socket()
 s.bind(("127.0.0.10", 0))
 s.connect(("127.0.0.1", port))
 s.settimeout(10)
-s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-          b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-          b"Sec-WebSocket-Version: 13\r\n\r\n")
-head = b""
-while b"\r\n\r\n" not in head:
-    head += s.recv(1)
-print(head.split(b"\r\n")[0].decode())
-def echo(msg):
-    mask = os.urandom(4)
-    s.sendall(bytes([0x81, 0x80 | len(msg)]) + mask +
-              bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
-    hdr = b""
-    while len(hdr) < 2:
-        got = s.recv(2 - len(hdr))
-        if not got:
-            return "closed"
-        hdr += got
-    data = b""
-    while len(data) < hdr[1] & 0x7f:
-        got = s.recv(64)
-        if not got:
-            return "closed"
-        data += got
-    return data.decode()
-print("before", echo(b"one"))
+print(upgrade(s)[0])
+print("before", echo(s, b"one"))
 with open(path, "w") as f:
     f.write("127.0.0.10\n")
 # the workers see the list once the master has published it: a new
@@ -385,7 +363,7 @@ while time.time() < deadline:
         break
     time.sleep(0.2)
 try:
-    print("after", echo(b"two"))
+    print("after", echo(s, b"two"))
 except ConnectionError:  # a reset, or a broken pipe if the close came first
     print("after", "closed")
 EOF

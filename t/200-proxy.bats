@@ -1009,6 +1009,29 @@ for k in sys.argv[2:]:
 	assert_output --regexp '"host": "127\.0\.0\.1:[0-9]+"'
 }
 
+@test "a Host or an absolute-form authority that is not host[:port] is refused (RFC 9112 3.2)" {
+	local before after req
+	before=$(($(count "$B1") + $(count "$B2") + $(count "$B3")))
+	for req in 'GET /echo HTTP/1.1\r\nHost: h:x\r\n\r\n' \
+	    'GET /echo HTTP/1.1\r\nHost: h:80:81\r\n\r\n' \
+	    'GET /echo HTTP/1.1\r\nHost: ::1\r\n\r\n' \
+	    'GET /echo HTTP/1.1\r\nHost: [::1\r\n\r\n' \
+	    'GET /echo HTTP/1.1\r\nHost: [::1]x\r\n\r\n' \
+	    'GET http://h:xx/echo HTTP/1.1\r\nHost: h\r\n\r\n'; do
+		run raw --timeout 5 "$req"
+		assert_line --index 0 --regexp '^HTTP/1\.1 400 '
+	done
+	after=$(($(count "$B1") + $(count "$B2") + $(count "$B3")))
+	assert_equal "$after" "$before"
+	# the valid shapes still go through, port and brackets included
+	for req in 'GET /echo HTTP/1.1\r\nHost: h:81\r\nConnection: close\r\n\r\n' \
+	    'GET /echo HTTP/1.1\r\nHost: [::1]:81\r\nConnection: close\r\n\r\n' \
+	    'GET http://[::1]/echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'; do
+		run raw --timeout 5 "$req"
+		assert_line --index 0 --regexp '^HTTP/1\.1 200 '
+	done
+}
+
 @test "PURGE without a cache is a request for the backends" {
 	http_get /some/page -X PURGE
 	assert_equal "$HTTP_CODE" 200

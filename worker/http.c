@@ -122,15 +122,33 @@ str_ieq(const char *s, size_t slen, const char *lit, size_t n)
 
 /*
  * RFC 9112 3.2 wants a 400 for an invalid Host; rejecting '/', '\\', '@'
- * and the like here also keeps them out of vhost lookups and logs.
+ * and the like here also keeps them out of vhost lookups and logs. The
+ * shape is uri-host [":" port] (RFC 9110 4.2.1, RFC 3986 3.2.2): an IP
+ * literal in brackets or a reg-name without ':' or brackets, then only
+ * digits after the colon, so "h:x" or "a:b:c" never reaches a backend.
  */
 static int
 host_valid(struct http_str h)
 {
-	size_t	 i;
+	const char	*p = h.p, *end = h.p + h.len;
 
-	for (i = 0; i < h.len; i++)
-		if (!HAS(h.p[i], C_HOST))
+	if (p < end && *p == '[') {
+		for (p++; p < end && *p != ']'; p++)
+			if (!HAS(*p, C_HOST) || *p == '[')
+				return 0;
+		if (p == end || p == h.p + 1)
+			return 0;
+		p++;
+	} else
+		for (; p < end && *p != ':'; p++)
+			if (!HAS(*p, C_HOST) || *p == '[' || *p == ']')
+				return 0;
+	if (p == end)
+		return 1;
+	if (*p != ':')
+		return 0;
+	for (p++; p < end; p++)
+		if (!is_digit(*p))
 			return 0;
 	return 1;
 }

@@ -145,6 +145,22 @@ H='POST /echo HTTP/1.1\r\nHost: t\r\n'
 	rejected "${H}Transfer\0-Encoding: chunked\r\n\r\n0\r\n\r\n$SMUG"
 }
 
+@test "chunked not the final coding: 400 and closed (RFC 9112 6.3), not 501" {
+	local te
+	for te in 'chunked, identity' 'chunked, gzip' \
+	    'chunked\r\nTransfer-Encoding: identity'; do
+		rejected "${H}Transfer-Encoding: $te\r\n\r\n0\r\n\r\n$SMUG"
+		output=$(python3 "$RAWHTTP" --timeout 1.5 127.0.0.1 "$PORT" \
+		    "${H}Transfer-Encoding: $te\r\n\r\n0\r\n\r\n$SMUG")
+		assert_equal "$(first_status)" 400
+		assert_equal "$(status_lines | wc -l)" 1
+	done
+	# a coding we do not know, chunked last or absent, stays a 501
+	output=$(python3 "$RAWHTTP" --timeout 1.5 127.0.0.1 "$PORT" \
+	    "${H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")
+	assert_equal "$(first_status)" 501
+}
+
 @test "Transfer-Encoding in HTTP/1.0" {
 	rejected "POST /echo HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n$SMUG"
 }

@@ -663,6 +663,13 @@ request_framing(struct http_request *req, const struct framing *f)
 		/* CL beside TE, or TE in 1.0, is the classic smuggling. */
 		if (f->ncl > 0 || req->minor == 0 || f->chunked > 1)
 			return 400;
+		/*
+		 * chunked, then another coding: the length cannot be told,
+		 * which RFC 9112 6.3 answers with 400 (a MUST), not with the
+		 * 501 of 6.1 for a coding we do not know ("gzip" alone).
+		 */
+		if (f->chunked > 0 && !f->last_chunked)
+			return 400;
 		if (f->other > 0)
 			return 501;
 		req->body = HTTP_BODY_CHUNKED;

@@ -161,6 +161,15 @@ static const struct req_case req_cases[] = {
 	RC("POST / HTTP/1.1\r\nHost: a\r\n"
 	    "Transfer-Encoding: gzip, chunked\r\n\r\n", 501, "gzip, chunked"),
 	RC("POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked, gzip\r\n\r\n", 400,
+	    "chunked, gzip: chunked not last"),
+	RC("POST / HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked, identity\r\n\r\n", 400,
+	    "chunked, identity"),
+	RC("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+	    "Transfer-Encoding: identity\r\n\r\n", 400,
+	    "chunked, then identity in a second field"),
+	RC("POST / HTTP/1.1\r\nHost: a\r\n"
 	    "Transfer-Encoding: chunked;foo\r\n\r\n", 501, "chunked;foo"),
 	RC("POST / HTTP/1.1\r\nHost: a\r\n"
 	    "Transfer-Encoding: chunked, chunked\r\n\r\n", 400, "chunked x2"),

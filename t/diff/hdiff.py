@@ -248,7 +248,7 @@ class Proxies:
             f.write("""worker_processes 1; daemon off; pid %(d)s/nginx.pid;
 error_log %(d)s/error.log warn;
 events { worker_connections 256; }
-http { access_log off;
+http { access_log off; client_max_body_size 10m; client_body_buffer_size 1m;
  client_body_temp_path %(d)s/b; proxy_temp_path %(d)s/p;
  fastcgi_temp_path %(d)s/f; uwsgi_temp_path %(d)s/u; scgi_temp_path %(d)s/s;
  upstream be { server 127.0.0.1:%(o)d; keepalive 8; }
@@ -633,6 +633,13 @@ def req_cases():
         [PT] + [bytes([b]) for b in b"5\r\nhello\r\n0\r\n\r\n"])
     add("split", "CR | LF in head", [b"GET /x HTTP/1.1\r", b"\nHost: h\r", b"\n\r", b"\n"])
     add("split", "CR | junk in head", [b"GET /x HTTP/1.1\r", b"XHost: h\r\n\r\n"])
+    big = bytes(range(256)) * 1024         # 256 KiB: spliced, not copied
+    add("smug", "256k CL body + pipelined GET",
+        P + b"Content-Length: %d\r\n\r\n" % len(big) + big + S)
+    add("smug", "256k chunked body + pipelined GET",
+        PT + b"%x\r\n" % len(big) + big + b"\r\n0\r\n\r\n" + S)
+    add("smug", "256k CL body short by 1 + GET",
+        P + b"Content-Length: %d\r\n\r\n" % (len(big) + 1) + big + S)
     add("smug", "chunked 0-size ext body", P + b"Transfer-Encoding: chunked\r\n\r\n0;x\r\n\r\n" + S)
     return C
 
@@ -701,6 +708,9 @@ def resp_cases():
     add("103 then 200", b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + B + b"Content-Length: 2\r\n\r\nok")
     add("100 x3 then 200", b"HTTP/1.1 100 Continue\r\n\r\n" * 3 + B + b"Content-Length: 2\r\n\r\nok")
     add("1xx with CL", b"HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n" + B + b"Content-Length: 2\r\n\r\nok")
+    add("103 with CL and TE", b"HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nLink: </a>\r\n\r\n" + B + b"Content-Length: 2\r\n\r\nok")
+    add("103 with NUL", b"HTTP/1.1 103 Early Hints\r\nLink: <\x00>\r\n\r\n" + B + b"Content-Length: 2\r\n\r\nok")
+    add("103 then 103 then 204", b"HTTP/1.1 103 Early Hints\r\n\r\n" * 2 + b"HTTP/1.1 204 No Content\r\n\r\n")
     add("101 unasked", b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nraw")
     add("204 with CL body", b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\nok")
     add("204 with chunked", b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
@@ -794,10 +804,11 @@ def short(v):
         if "junk" in r:
             parts.append("JUNK%r" % r["junk"][:30])
             continue
-        parts.append("%s H=%s %s:%r %s" % (
+        parts.append("%s H=%s %s:%r%s %s" % (
             r["line"][:60].decode("latin-1").__repr__(),
             b",".join(r["host"]).decode("latin-1"),
             r["framing"], r["body"][:20],
+            "(%d)" % len(r["body"]) if len(r["body"]) > 20 else "",
             ";".join("%s=%s" % (k.decode("latin-1"), v.decode("latin-1")[:20])
                      for k, v in r["fields"])[:80]))
     return " | ".join(parts)

@@ -140,9 +140,14 @@ host_valid(struct http_str h)
 			return 0;
 		p++;
 	} else
-		for (; p < end && *p != ':'; p++)
+		for (; p < end && *p != ':'; p++) {
 			if (!HAS(*p, C_HOST) || *p == '[' || *p == ']')
 				return 0;
+			/* pct-encoded is '%' and two hex digits, nothing less */
+			if (*p == '%' && (end - p < 3 || !HAS(p[1], C_HEX) ||
+			    !HAS(p[2], C_HEX)))
+				return 0;
+		}
 	if (p == end)
 		return 1;
 	if (*p != ':')

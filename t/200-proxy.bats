@@ -301,6 +301,19 @@ print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
 	assert_equal "$(tail -n 1 "$HTTP_BODY")" "chunk 2"
 }
 
+@test "chunked response framing: a quoted extension must close on its line" {
+	# left open, a quote-aware client would read past the CRLF
+	run raw --timeout 5 'GET /chunked?n=3&one=1&ext=x%3D%22a HTTP/1.1\r\nHost: x\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.1 502 '
+	refute_output --partial 'chunk 0'
+	assert wait_for log_has "upstream 127.0.0.1:[0-9]*: bad chunked framing"
+	# closed, with a quoted pair inside, it is relayed as it came
+	run raw --timeout 5 'GET /chunked?n=3&one=1&ext=x%3D%22a%5C%22b%22 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.1 200 '
+	assert_line --regexp $'^8;x="a\\\\"b"\r?$'
+	assert_output --partial 'chunk 2'
+}
+
 @test "a response with more than 100 header fields: 502, and the log says why" {
 	q=$(for i in $(seq 1 101); do printf 'hdr=X-F%d:v&' "$i"; done)
 	http_get "/many?$q"

@@ -134,6 +134,16 @@ H='POST /echo HTTP/1.1\r\nHost: t\r\n'
 	attack "${H}Transfer-Encoding: chunked\r\n\r\n0;x\n\r\n$SMUG"
 }
 
+@test "a quoted string in a chunk extension left open at the line end" {
+	# a parser that honours the quotes would read past the CRLF
+	rejected "${H}Transfer-Encoding: chunked\r\n\r\n2;x=\"a\r\nxx\r\n0\r\n\r\n\"\r\n$SMUG"
+	rejected "${H}Transfer-Encoding: chunked\r\n\r\n2;x=\"a\\\"\r\nxx\r\n0\r\n\r\n$SMUG"
+	# closed, with a quoted pair, it is a plain extension
+	run python3 "$RAWHTTP" --timeout 1.5 127.0.0.1 "$PORT" \
+	    "${H}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2;x=\"a\\\"b\"\r\nxx\r\n0\r\n\r\n"
+	assert_equal "$(first_status)" 200
+}
+
 @test "obs-fold hiding chunked" {
 	rejected "${H}Transfer-Encoding: identity\r\n chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n$SMUG"
 	rejected "${H}X-Foo: bar\r\n\tTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n$SMUG"

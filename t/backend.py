@@ -23,7 +23,8 @@ Paths:
                    by default)
   /chunked?n=K     chunked response of K chunks "chunk I\\n" (&lf=1: lines
                    end in a bare LF; &zeros=Z: Z leading zeros per size;
-                   &one=1: head and body in one write)
+                   &ext=E: ";E" after each size; &one=1: head and body
+                   in one write)
   /echo            any method: JSON {"method", "path", "headers" (names
                    lower-cased, repeated fields joined with ", "),
                    "body_sha256", "body_len"}; request bodies may be
@@ -205,7 +206,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.do_chunked(int(q.get("n", ["3"])[0]),
                                    b"\n" if "lf" in q else b"\r\n",
                                    int(q.get("zeros", ["0"])[0]),
-                                   "one" in q)
+                                   "one" in q, q.get("ext", [None])[0])
         if path == "/close":
             self.close_connection = True
             return self.reply(200, "closing\n")
@@ -283,11 +284,13 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(part)
             sent += len(part)
 
-    def do_chunked(self, n, eol=b"\r\n", zeros=0, one=False):
+    def do_chunked(self, n, eol=b"\r\n", zeros=0, one=False, ext=None):
+        ext = b"" if ext is None else b";" + ext.encode("latin-1")
         if one:
             # Head and body in one write: the proxy reads them together.
-            body = b"".join(b"%x%schunk %d\n%s" % (8 + len(str(i)) - 1, eol,
-                                                   i, eol) for i in range(n))
+            body = b"".join(b"%x%s%schunk %d\n%s" % (8 + len(str(i)) - 1, ext,
+                                                     eol, i, eol)
+                            for i in range(n))
             self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked"
                              b"\r\n\r\n%s0%s%s" % (body, eol, eol))
             return
@@ -296,8 +299,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         for i in range(n):
             data = ("chunk %d\n" % i).encode()
-            self.wfile.write(b"0" * zeros + b"%x%s%s%s" % (len(data), eol,
-                                                          data, eol))
+            self.wfile.write(b"0" * zeros + b"%x%s%s%s%s" % (len(data), ext,
+                                                            eol, data, eol))
         self.wfile.write(b"0%s%s" % (eol, eol))
 
     # -- WebSocket ------------------------------------------------------------

@@ -873,6 +873,8 @@ enum chunked_state {
 	CH_SIZE,		/* more digits, BWS, ';' or the line end */
 	CH_SIZE_BWS,		/* whitespace after the size: ';' must follow */
 	CH_EXT,			/* chunk extensions, until CR */
+	CH_EXT_QUOTED,		/* inside a quoted-string of an extension */
+	CH_EXT_QPAIR,		/* after its backslash */
 	CH_SIZE_LF,		/* CR seen at the end of the size line */
 	CH_DATA,		/* <remaining> data bytes to go */
 	CH_DATA_CR,		/* CRLF (or LF) right after the data */
@@ -970,7 +972,24 @@ chunk_size_byte(struct http_chunked *ch, unsigned char c)
 		 */
 		if (c == '\r')
 			ch->state = CH_SIZE_LF;
+		else if (c == '"')
+			ch->state = CH_EXT_QUOTED;
 		return c == '\r' || HAS(c, C_FIELD) ? 0 : -1;
+	case CH_EXT_QUOTED:
+		/*
+		 * A quoted string cannot hold CR or LF (RFC 9110 5.6.4);
+		 * one left open at the line end is where a client that
+		 * honours quotes and one that does not would disagree on
+		 * the chunk boundary.
+		 */
+		if (c == '"')
+			ch->state = CH_EXT;
+		else if (c == '\\')
+			ch->state = CH_EXT_QPAIR;
+		return HAS(c, C_FIELD) ? 0 : -1;
+	case CH_EXT_QPAIR:
+		ch->state = CH_EXT_QUOTED;
+		return HAS(c, C_FIELD) ? 0 : -1;
 	default: /* CH_SIZE_LF */
 		return c == '\n' ? chunk_start(ch) : -1;
 	}
@@ -1036,6 +1055,8 @@ chunk_byte(struct http_chunked *ch, unsigned char c)
 	case CH_SIZE:
 	case CH_SIZE_BWS:
 	case CH_EXT:
+	case CH_EXT_QUOTED:
+	case CH_EXT_QPAIR:
 	case CH_SIZE_LF:
 		return chunk_size_byte(ch, c);
 	default:

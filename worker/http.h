@@ -165,7 +165,8 @@ int	 http_parse_response(const char *buf, size_t len,
  * MTD_MAX_HEAD. Bare LF ends lines, except a line with a chunk
  * extension, where lenient parsers are known to disagree, and except in
  * bodies relayed as they came (http_chunked_init_relayed), which must
- * read the same to whoever receives them.
+ * read the same to whoever receives them. A quoted string in an
+ * extension must close before the line ends.
  */
 struct http_chunked {
 	int		 state;

@@ -6,7 +6,8 @@
  *  - a small reference decoder written here (byte-exact reading of the
  *    rules documented in http.h: at most 15 significant hex digits,
  *    size line of at most 4096 bytes, BWS only before ';', bare LF ends
- *    a line except after an extension, trailers validated and dropped)
+ *    a line except after an extension, a quoted string in an extension
+ *    closes before the line end, trailers validated and dropped)
  *    gives the same verdict, the same <used> and the same data; in
  *    particular the decoded length is the sum of the chunk sizes;
  *  - feeding the input in one call, one byte per call, or in pieces
@@ -104,15 +105,29 @@ ref_decode(const unsigned char *b, size_t n, size_t *used, char *out,
 				BAD();
 		}
 		if (b[i] == ';') {
-			/* extension: field bytes up to CR, then LF */
+			/*
+			 * extension: field bytes up to CR, then LF; a quoted
+			 * string (with backslash pairs) closes before the CR
+			 */
+			int	 quoted = 0;
+
 			i++;
 			for (;;) {
 				NEED();
 				LINE_OK();
-				if (b[i] == '\r')
+				if (b[i] == '\r' && !quoted)
 					break;
 				if (!ref_field(b[i]))
 					BAD();
+				if (b[i] == '"')
+					quoted = !quoted;
+				else if (b[i] == '\\' && quoted) {
+					i++;
+					NEED();
+					LINE_OK();
+					if (!ref_field(b[i]))
+						BAD();
+				}
 				i++;
 			}
 		}

@@ -436,6 +436,22 @@ is_stale() {
 	assert_output MISS
 }
 
+@test "Vary: a variant missing after another expired is stored beside it" {
+	# The first variant's copy has expired (within the stale window)
+	# when another variant misses: that one must get its own key and
+	# leave the expired copy to serve stale, not replace it.
+	local p='/sx.html?hdr=Vary:Accept-Language'
+	stale_setup
+	assert_equal "$(xcache "$p" -H 'Accept-Language: fr')" MISS
+	sleep 1.1	# max_age 1 in whole seconds: fr has expired
+	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" MISS
+	stale_backend_down
+	http_get "$p" -H 'Accept-Language: fr'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-Cache)" STALE
+	wait_for is_stale "$p" -H 'Accept-Language: en'
+}
+
 @test "a miss that fills the cache asks the backend for the whole object" {
 	# validators stay between the client and the cache
 	http_get '/echo?fill=1' -H 'If-None-Match: "x"' \

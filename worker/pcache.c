@@ -683,6 +683,16 @@ toolong:
 }
 
 /*
+ * cache_stale_if_error in the cache's whole seconds, rounded up: "500ms"
+ * must not silently mean off.
+ */
+static long
+pc_stale_window(void)
+{
+	return ((long)wconf->cache_stale_ms + 999) / 1000;
+}
+
+/*
  * Look the key up with <stale_s>, into <buf> or, for a large object, a
  * heap copy; *<obj> says where it went. Returns a cache_lookup() code.
  */
@@ -731,9 +741,37 @@ pc_fetch_vary(struct pcache *pc, struct conn *c, long stale_s, char *buf,
     size_t buflen, struct cache_hit *hit, const char **obj, int unusable)
 {
 	uint8_t	 d[CACHE_VARIANT_LEN];
+	long	 window = pc_stale_window();
 	int	 rc;
 
 	rc = pc_fetch(pc, c, stale_s, buf, buflen, hit, obj);
+	if ((rc == CACHE_MISS || rc == CACHE_PENDING) && pc->vkey_len == 0 &&
+	    window > stale_s) {
+		/*
+		 * The object under the key may have expired but still be
+		 * servable stale: if it is another variant, this request's
+		 * variant is under its own key, and a miss must fill that
+		 * one rather than replace the expired copy, which then
+		 * could no longer stand in when the backend fails.
+		 */
+		int	 peek = pc_fetch(pc, c, window, buf, buflen, hit, obj);
+
+		if (peek == CACHE_HIT || peek == CACHE_STALE)
+			cache_recount(pc_region(), peek, CACHE_ERROR);
+		if (peek != CACHE_STALE) {
+			pc_drop_big(pc);
+			return rc;
+		}
+		if (pc_vary_match(c, hit, *obj, d) ||
+		    pc_variant_key(pc, c, hit, d) == -1) {
+			pc_drop_big(pc);
+			return rc;
+		}
+		pc->vary_miss = 1;
+		cache_recount(pc_region(), rc, CACHE_ERROR);
+		pc_drop_big(pc);
+		rc = pc_fetch(pc, c, stale_s, buf, buflen, hit, obj);
+	}
 	if ((rc != CACHE_HIT && rc != CACHE_STALE) ||
 	    pc_vary_match(c, hit, *obj, d))
 		return rc;
@@ -769,16 +807,6 @@ pc_miss(struct pcache *pc, struct conn *c)
 	if (rc == CACHE_PENDING)
 		return PCACHE_WAIT;
 	return PCACHE_FORWARD;
-}
-
-/*
- * cache_stale_if_error in the cache's whole seconds, rounded up: "500ms"
- * must not silently mean off.
- */
-static long
-pc_stale_window(void)
-{
-	return ((long)wconf->cache_stale_ms + 999) / 1000;
 }
 
 /*

@@ -364,6 +364,43 @@ EOF
 	wait_for -t 5 no_zombies
 }
 
+@test "a CGI child that dies by a signal after some output: cut, never whole" {
+	local fake=$BATS_TEST_TMPDIR/fake-cgi out=$BATS_TEST_TMPDIR/cut.out s
+	cat >"$fake" <<'EOF'
+#!/bin/sh
+case $SCRIPT_FILENAME in
+*segv.php) printf 'Content-Type: text/plain\r\n\r\npartial output\n'
+    kill -SEGV $$ ;;
+*oom.php) printf 'Content-Type: text/plain\r\n\r\npartial output\n'
+    kill -KILL $$ ;;
+*sized.php) printf 'Content-Length: 6\r\n\r\nwhole\n'; kill -SEGV $$ ;;
+esac
+EOF
+	chmod +x "$fake"
+	own_instance "php cgi $fake"
+	for s in segv oom sized; do
+		: >"$MTD_DIR/htdocs/$s.php"
+	done
+	for s in segv oom; do
+		# chunked: the last chunk never comes, curl says it is partial
+		raw --timeout 5 "GET /$s.php HTTP/1.1\r\nHost: x\r\n\r\n" >"$out"
+		grep -aq 'partial output' "$out"
+		refute [ "$(tail -c 5 "$out" | od -An -tx1 | tr -d ' \n')" = \
+		    300d0a0d0a ]
+		run curl -s "$(url "/$s.php")"
+		assert_equal "$status" 18
+	done
+	assert log_has 'segv.php: php-cgi died by signal 11, its output is cut'
+	# a SIGKILL that was not ours (the OOM killer) is named too
+	assert log_has 'php-cgi pid [0-9]+ for /oom.php killed by signal 9'
+	assert log_has 'oom.php: php-cgi died by signal 9, its output is cut'
+	# a body that its Content-Length ends is whole whatever came after
+	http_get /sized.php
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" whole
+	wait_for -t 5 no_zombies
+}
+
 @test "a CGI program that cannot run: -t warns, .php gets 500" {
 	local i
 	own_instance "php cgi $BATS_TEST_TMPDIR/no-php-cgi"

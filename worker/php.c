@@ -42,6 +42,7 @@
 #define PHP_HDR_MAX	8192		/* script's header block */
 #define PHP_BUF		16384		/* staging buffers */
 #define PHP_ERRLINE	1024		/* one stderr line in the error log */
+#define PHP_REAP_WAIT_MS 500		/* CGI: stdout closed, child not reaped */
 #define PHP_PATH	"/usr/local/bin:/usr/bin:/bin"
 
 /* FastCGI (FastCGI Specification 1.0). */
@@ -80,6 +81,9 @@ struct php {
 	enum php_phase	 phase;
 	int		 error;		/* status to answer, 0 = none */
 	pid_t		 pid;		/* CGI child, 0 when none/reaped */
+	int		 exit_st;	/* its wait status, once reaped */
+	uint8_t		 exited:1, killed:1, reap_gave_up:1;
+	uint64_t	 reap_until;	/* ev_now_ms() bound on waiting */
 	char		 script[MTD_MAX_TARGET + 1];
 
 	struct php_io	 bin;		/* CGI stdin pipe; FastCGI socket */
@@ -479,14 +483,23 @@ php_unlink(struct php *p)
 	p->prev = p->next = NULL;
 }
 
-/* Child <pid> (of <p>, or NULL when abandoned) ended with <st>. */
+/*
+ * Child <pid> (of <p>, or NULL when abandoned) ended with <st>. A request
+ * whose output has ended waits for this (php_child_ended()): run it.
+ */
 static void
 php_exited(struct php *p, pid_t pid, int st)
 {
-	if (p != NULL)
+	if (p != NULL) {
 		p->pid = 0;
+		p->exit_st = st;
+		p->exited = 1;
+		if (p->c != NULL && p->eof)
+			ev_timer_set(&p->kick, 0);
+	}
 	/* We only ever send SIGKILL: anything else is a crash. */
-	if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
+	if (WIFSIGNALED(st) && (WTERMSIG(st) != SIGKILL ||
+	    (p != NULL && !p->killed)))
 		log_warnx("php-cgi pid %d%s%s killed by signal %d",
 		    (int)pid, p != NULL ? " for " : "",
 		    p != NULL ? p->script : "", WTERMSIG(st));
@@ -514,6 +527,7 @@ php_backend_stop(struct php *p, int kill_it)
 	int	 st;
 
 	if (p->pid > 0 && kill_it) {
+		p->killed = 1;
 		kill(p->pid, SIGKILL);
 		/* Usually not dead yet: SIGCHLD -> php_reap() gets it. */
 		if (waitpid(p->pid, &st, WNOHANG) == p->pid)
@@ -1827,6 +1841,32 @@ php_fail(struct php *p)
 	return 0;
 }
 
+/*
+ * A CGI child closes its stdout when it exits, and is reaped just after:
+ * its output is whole only if it exited rather than died by a signal
+ * (a crash, the OOM killer), which the output's end cannot tell. 1 when
+ * it was reaped, or when it keeps running PHP_REAP_WAIT_MS after closing
+ * its stdout (then its output counts as whole); 0 to wait, with the kick
+ * timer set for the bound.
+ */
+static int
+php_child_ended(struct php *p)
+{
+	uint64_t	 now = ev_now_ms();
+
+	if (p->fcgi || p->pid <= 0 || p->reap_gave_up)
+		return 1;
+	if (p->reap_until == 0) {
+		p->reap_until = now + PHP_REAP_WAIT_MS;
+		ev_timer_set(&p->kick, PHP_REAP_WAIT_MS);
+		return 0;
+	}
+	if (now < p->reap_until)
+		return 0;
+	p->reap_gave_up = 1;
+	return 1;
+}
+
 /* Run after the backend is done: finish the response. 1 when sent. */
 static int
 php_finished(struct php *p)
@@ -1850,6 +1890,17 @@ php_finished(struct php *p)
 		/* Cut short: only a close can say so now. */
 		log_warnx("php: %s: output shorter than its Content-Length",
 		    p->script);
+		p->error = 502;
+		return 0;
+	}
+	/* A body that its Content-Length ends is whole in any case. */
+	if (!p->terminated && !p->limited && !php_child_ended(p))
+		return 0;
+	if (p->exited && WIFSIGNALED(p->exit_st) && !p->terminated &&
+	    !p->limited) {
+		/* Its output may be cut anywhere: never end it as whole. */
+		log_warnx("php: %s: php-cgi died by signal %d, its output is "
+		    "cut", p->script, WTERMSIG(p->exit_st));
 		p->error = 502;
 		return 0;
 	}

@@ -383,7 +383,7 @@ conn_close(struct conn *c)
 	ev_timer_del(&c->timer);
 	conn_file_close(c);
 	tls_conn_free(c);
-	close(c->io.fd);	/* also removes it from epoll */
+	ev_close(&c->io);
 	if (c->r != NULL)
 		req_release(c->r);
 	conn_unlink(c);

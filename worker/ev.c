@@ -110,6 +110,23 @@ ev_del(struct ev_io *io)
 	return ev_ctl(EPOLL_CTL_DEL, io, 0);
 }
 
+/* This process forked: children may share our open files for a while. */
+static int	 forked;
+
+void
+ev_fork_note(void)
+{
+	forked = 1;
+}
+
+int
+ev_close(struct ev_io *io)
+{
+	if (forked)
+		(void)ev_del(io);
+	return close(io->fd);
+}
+
 /* Heap helpers: heap[0] has the smallest <when>. */
 static void
 heap_place(int i, struct ev_timer *t)

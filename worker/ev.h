@@ -35,6 +35,15 @@ void		 ev_free(void);
 int		 ev_add(struct ev_io *io, uint32_t events);
 int		 ev_mod(struct ev_io *io, uint32_t events);
 int		 ev_del(struct ev_io *io);
+/*
+ * Close <io>'s descriptor. A plain close() leaves epoll only when no other
+ * descriptor refers to the same open file: a child forked by this process
+ * holds copies of all of ours until it closes them or execs, and events
+ * would then still come, for an object already freed. Once
+ * ev_fork_note() was called, ev_close() leaves epoll explicitly first.
+ */
+int		 ev_close(struct ev_io *io);
+void		 ev_fork_note(void);
 
 void		 ev_timer_init(struct ev_timer *t, ev_timer_cb *cb);
 /* Arm <t> to fire <ms> from now (re-arming moves it). */

@@ -643,6 +643,15 @@ php_child(int in, int out, int err, const char *dir, char **envp)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	for (i = 1; i < NSIG; i++)
 		signal(i, SIG_DFL);
+#ifdef MTD_TEST_HOOKS
+	/* Test builds: hold the copies of the worker's descriptors. */
+	{
+		const char *hold = getenv("MTD_TEST_CGI_HOLD_MS");
+
+		if (hold != NULL)
+			usleep((useconds_t)atoi(hold) * 1000);
+	}
+#endif
 	if (close_range(3, ~0U, 0) == -1)
 		for (i = 3; i < 65536; i++)
 			close(i);
@@ -732,6 +741,8 @@ php_spawn(struct php *p)
 		log_warnx("php: out of memory");
 		goto fail;
 	}
+	/* Until it execs, the child holds every socket of ours too. */
+	ev_fork_note();
 	if ((pid = fork()) == -1) {
 		log_warn("php: fork");
 		goto fail;

@@ -66,7 +66,7 @@ upstream_close(struct upstream *u)
 {
 	tls_client_free(u->ssl, 1);	/* close_notify needs the socket */
 	u->ssl = NULL;
-	close(u->io.fd);	/* also removes it from epoll */
+	ev_close(&u->io);
 	u->io.fd = -1;
 	u->io.cb = dead_cb;
 	u->owner = NULL;

@@ -188,9 +188,10 @@ no_children() {
 	assert_equal "$(cat "$HTTP_BODY")" hel
 	assert_equal "$(hdr Content-Length)" 3
 	assert wait_for log_has 'clen.php: output longer than its Content-Length'
-	# shorter: only a close can say so, never a complete answer
+	# shorter: only a close can say so, never a complete answer; a 502
+	# when the head, the short body and the end came in one read
 	run raw --timeout 5 'GET /clen.php?len=10 HTTP/1.1\r\nHost: x\r\n\r\n'
-	assert_output --partial 'Content-Length: 10'
+	assert_output --regexp '^HTTP/1\.1 502 |Content-Length: 10'
 	assert wait_for log_has 'clen.php: output shorter than its Content-Length'
 }
 
@@ -205,7 +206,8 @@ no_children() {
 	assert wait_for log_has 'clen.php: output longer than its Content-Length'
 	# shorter: the gzip stream is never ended as if it were whole
 	raw --timeout 5 'GET /clen.php?len=10 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n' >"$out"
-	grep -aq '^Content-Encoding: gzip' "$out"
+	# (or a 502, when the head, the short body and the end came in one read)
+	grep -aq -e '^Content-Encoding: gzip' -e '^HTTP/1\.1 502 ' "$out"
 	refute [ "$(tail -c 5 "$out" | od -An -tx1 | tr -d ' \n')" = 300d0a0d0a ]
 	assert wait_for log_has 'clen.php: output shorter than its Content-Length'
 }

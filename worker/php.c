@@ -29,8 +29,10 @@
 
 #include <bsd/string.h>
 
+#include "cgihead.h"
 #include "conn.h"
 #include "ev.h"
+#include "fcgi.h"
 #include "gzip.h"
 #include "http.h"
 #include "log.h"
@@ -45,18 +47,7 @@
 #define PHP_REAP_WAIT_MS 500		/* CGI: stdout closed, child not reaped */
 #define PHP_PATH	"/usr/local/bin:/usr/bin:/bin"
 
-/* FastCGI (FastCGI Specification 1.0). */
-#define FCGI_VERSION		1
-#define FCGI_BEGIN_REQUEST	1
-#define FCGI_END_REQUEST	3
-#define FCGI_PARAMS		4
-#define FCGI_STDIN		5
-#define FCGI_STDOUT		6
-#define FCGI_STDERR		7
-#define FCGI_RESPONDER		1
 #define FCGI_REQUEST_ID		1	/* our only request per connection */
-#define FCGI_HDR		8
-#define FCGI_MAX_CONTENT	65535
 
 enum php_phase {
 	PH_COLLECT,	/* reading the request body into body_fd */
@@ -114,12 +105,11 @@ struct php {
 	/* From the backend (FastCGI: records). */
 	char		 rbuf[PHP_BUF];
 	uint32_t	 rlen, roff;
-	uint32_t	 rec_left, pad_left;
-	uint8_t		 rec_type;
+	struct fcgi_rd	 rd;
 
 	/* CGI response. */
 	char		 hbuf[PHP_HDR_MAX];
-	uint32_t	 hblen;
+	size_t		 hblen;
 	uint8_t		 head_built:1, chunked:1, nobody:1, eof:1,
 			 terminated:1, sized:1, limited:1, overrun:1;
 	/*
@@ -1190,73 +1180,6 @@ hdr_dropped(const char *n, size_t len)
 	return 0;
 }
 
-/* How many of <l>'s first bytes are token characters (RFC 9110 5.6.2). */
-static size_t
-hdr_token_len(const char *l, size_t len)
-{
-	static const char	 tok[] = "!#$%&'*+-.^_`|~";
-	size_t			 i;
-
-	for (i = 0; i < len; i++)
-		if (!((l[i] >= '0' && l[i] <= '9') ||
-		    (l[i] >= 'a' && l[i] <= 'z') ||
-		    (l[i] >= 'A' && l[i] <= 'Z') ||
-		    (l[i] != '\0' && strchr(tok, l[i]) != NULL)))
-			break;
-	return i;
-}
-
-/* Split one header line; -1 when it is not "token: value". */
-static int
-hdr_split(const char *l, size_t len, size_t *nlen, const char **v,
-    size_t *vlen)
-{
-	size_t	 i = hdr_token_len(l, len);
-
-	if (i == 0 || i == len || l[i] != ':')
-		return -1;
-	*nlen = i;
-	for (i++; i < len && (l[i] == ' ' || l[i] == '\t'); i++)
-		;
-	*v = l + i;
-	*vlen = len - i;
-	while (*vlen > 0 && ((*v)[*vlen - 1] == ' ' || (*v)[*vlen - 1] == '\t'))
-		(*vlen)--;
-	for (i = 0; i < *vlen; i++)
-		if (((unsigned char)(*v)[i] < 0x20 && (*v)[i] != '\t') ||
-		    (*v)[i] == 0x7f)
-			return -1;
-	return 0;
-}
-
-/*
- * A line that is only a field name, as header('Word') writes: PHP lets
- * it through, and nginx passes it over; so do we, rather than fail the
- * whole answer. Bytes a name may not hold still fail it.
- */
-static int
-hdr_colonless(const char *l, size_t len)
-{
-	return hdr_token_len(l, len) == len;
-}
-
-/* Next line of the header block: <*l>/<*len> without CR LF. */
-static int
-hdr_next(const struct php *p, size_t *off, const char **l, size_t *len)
-{
-	const char	*s = p->hbuf + *off, *nl;
-
-	nl = memchr(s, '\n', p->hblen - *off);
-	if (nl == NULL)
-		return 0;
-	*l = s;
-	*len = (size_t)(nl - s);
-	if (*len > 0 && s[*len - 1] == '\r')
-		(*len)--;
-	*off += (size_t)(nl - s) + 1;
-	return *len > 0;
-}
-
 /*
  * Compress this response? Only a 200 the script did not encode itself,
  * of a type in gzip_types, to a client that accepts gzip. Adds the
@@ -1298,8 +1221,8 @@ php_copy_fields(struct php *p, int gz)
 	const char	*l, *v;
 	size_t		 off = 0, len, nlen, vlen;
 
-	while (hdr_next(p, &off, &l, &len)) {
-		if (hdr_split(l, len, &nlen, &v, &vlen) == -1)
+	while (cgi_head_line(p->hbuf, p->hblen, &off, &l, &len)) {
+		if (cgi_head_split(l, len, &nlen, &v, &vlen) == -1)
 			continue;	/* a colonless line, see php_head() */
 		/* An empty Content-Type is no type at all (RFC 9110 8.3). */
 		if (hdr_dropped(l, nlen) || (vlen == 0 &&
@@ -1313,97 +1236,23 @@ php_copy_fields(struct php *p, int gz)
 	}
 }
 
-/*
- * A Content-Length line of the script: its value, or -2 when it is not
- * a plain number or disagrees with an earlier one (<prev>: -1 none, -2
- * already bad): then the body goes out chunked as without one.
- */
-static int64_t
-php_content_length(const char *v, size_t len, int64_t prev)
-{
-	int64_t	 n = 0;
-	size_t	 i;
-
-	if (len == 0 || len > 18 || prev == -2)
-		return -2;
-	for (i = 0; i < len; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -2;
-		n = n * 10 + (v[i] - '0');
-	}
-	return prev >= 0 && prev != n ? -2 : n;
-}
-
-/*
- * The three digits a Status value starts with, or -1. Not sscanf(3):
- * glibc's measures the whole string first, and hbuf is not
- * NUL-terminated.
- */
-static int
-status_digits(const char *v)
-{
-	int	 i, n = 0;
-
-	for (i = 0; i < 3; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		n = n * 10 + (v[i] - '0');
-	}
-	return n;
-}
-
 /* The script's header block is complete: build our response head. */
 static int
 php_head(struct php *p)
 {
 	struct conn	*c = p->c;
-	const char	*l, *v, *ct = NULL;
-	size_t		 off = 0, len, nlen, vlen, ctlen = 0;
-	int		 status = 0, location = 0, n = 0, gz;
-	int		 encoded = 0;
-	int64_t		 clen = -1, length = -1;
+	struct cgi_head	 h;
+	int		 status, gz;
+	int64_t		 clen, length = -1;
 
-	while (hdr_next(p, &off, &l, &len)) {
-		n++;
-		if (hdr_split(l, len, &nlen, &v, &vlen) == -1) {
-			if (hdr_colonless(l, len)) {
-				log_warnx("php: %s: header line without a "
-				    "colon ignored: \"%.*s\"", p->script,
-				    (int)MTD_MIN(len, 80), l);
-				continue;
-			}
-			log_warnx("php: %s: invalid header line \"%.*s\"",
-			    p->script, (int)MTD_MIN(len, 80), l);
-			return -1;
-		}
-		if (line_ci(l, nlen, "Status")) {
-			if (vlen < 3 || (vlen > 3 && v[3] != ' ') ||
-			    (status = status_digits(v)) < 200 ||
-			    status > 599) {
-				log_warnx("php: %s: bad Status \"%.*s\"",
-				    p->script, (int)MTD_MIN(vlen, 80), v);
-				return -1;
-			}
-		} else if (line_ci(l, nlen, "Location"))
-			location = 1;
-		else if (line_ci(l, nlen, "Content-Type") && vlen > 0) {
-			ct = v;
-			ctlen = vlen;
-		} else if (line_ci(l, nlen, "Content-Encoding"))
-			encoded = 1;
-		else if (line_ci(l, nlen, "Content-Length"))
-			clen = php_content_length(v, vlen, clen);
-	}
-	if (n == 0) {
-		log_warnx("php: %s: empty header block", p->script);
+	if (cgi_head_parse(p->hbuf, p->hblen, p->script, &h) == -1)
 		return -1;
-	}
-	if (status == 0)
-		status = location ? 302 : 200;
+	status = h.status;
+	clen = h.clen;
 	p->nobody = c->r->req.method == HTTP_M_HEAD || status == 204 ||
 	    status == 304;
 	resp_head(c, status);
-	if ((gz = php_gzip_head(p, status, ct, ctlen, encoded)) == -1)
+	if ((gz = php_gzip_head(p, status, h.ct, h.ctlen, h.encoded)) == -1)
 		return -1;
 	/* None from the script: none from us (RFC 3875 6.3.1), as nginx. */
 	php_copy_fields(p, gz);
@@ -1542,30 +1391,19 @@ static size_t
 php_stdout(struct php *p, const char *d, size_t len)
 {
 	struct conn	*c = p->c;
-	size_t		 i, used = 0, want = len;
+	size_t		 used = 0, want = len;
+	int		 rc;
 
 	if (!p->head_built) {
-		for (i = 0; i < len; i++) {
-			if (p->hblen == sizeof(p->hbuf)) {
-				log_warnx("php: %s: header block longer than "
-				    "%d bytes", p->script, PHP_HDR_MAX);
-				p->error = 502;
-				return len;
-			}
-			p->hbuf[p->hblen++] = d[i];
-			if (d[i] != '\n')
-				continue;
-			if ((p->hblen >= 2 && p->hbuf[p->hblen - 2] == '\n') ||
-			    (p->hblen >= 3 && p->hbuf[p->hblen - 2] == '\r' &&
-			    p->hbuf[p->hblen - 3] == '\n') ||
-			    p->hblen == 1 ||
-			    (p->hblen == 2 && p->hbuf[0] == '\r')) {
-				if (php_head(p) == -1)
-					p->error = 502;
-				return i + 1;
-			}
-		}
-		return len;
+		rc = cgi_head_add(p->hbuf, sizeof(p->hbuf), &p->hblen, d, len,
+		    &used);
+		if (rc == CGI_HEAD_TOOLONG) {
+			log_warnx("php: %s: header block longer than %d bytes",
+			    p->script, PHP_HDR_MAX);
+			p->error = 502;
+		} else if (rc == CGI_HEAD_DONE && php_head(p) == -1)
+			p->error = 502;
+		return used;
 	}
 	if (p->nobody)
 		return len;
@@ -1615,75 +1453,53 @@ php_stderr(struct php *p, const char *d, size_t len)
 static int
 fcgi_consume(struct php *p)
 {
-	const unsigned char	*h;
-	size_t			 n, avail;
+	size_t			 n, used;
+	enum fcgi_rd_rc		 rc;
 	int			 progress = 0;
 
-	while (p->roff < p->rlen && !p->eof && p->error == 0) {
-		avail = p->rlen - p->roff;
-		if (p->rec_left == 0 && p->pad_left == 0 && p->rec_type == 0) {
-			if (avail < FCGI_HDR)
-				break;
-			h = (const unsigned char *)p->rbuf + p->roff;
-			if (h[0] != FCGI_VERSION) {
-				log_warnx("php: bad FastCGI record version %d "
-				    "from %s", h[0], wconf->php_fastcgi);
-				p->error = 502;
-				return 1;
-			}
-			/*
-			 * Another request's output, or its end, is not ours:
-			 * taken as ours it would corrupt the answer or end it
-			 * early as if whole. A server that mixes them up is
-			 * broken (as nginx sees it).
-			 */
-			if ((h[2] << 8 | h[3]) != FCGI_REQUEST_ID) {
-				log_warnx("php: FastCGI record for request %d "
-				    "from %s", h[2] << 8 | h[3],
-				    wconf->php_fastcgi);
-				p->error = 502;
-				return 1;
-			}
-			p->rec_type = h[1];
-			p->rec_left = (uint32_t)(h[4] << 8 | h[5]);
-			p->pad_left = h[6];
-			p->roff += FCGI_HDR;
+	while (!p->eof && p->error == 0) {
+		rc = fcgi_rd_frame(&p->rd, p->rbuf + p->roff, p->rlen - p->roff,
+		    FCGI_REQUEST_ID, &used);
+		p->roff += (uint32_t)used;
+		if (used > 0)
 			progress = 1;
-			if (p->rec_type == 0)
-				p->rec_type = 0xff;
-			continue;
-		}
-		if (p->rec_left > 0) {
-			n = MTD_MIN(avail, p->rec_left);
-			if (p->rec_type == FCGI_STDOUT)
-				n = php_stdout(p, p->rbuf + p->roff, n);
-			else if (p->rec_type == FCGI_STDERR)
-				php_stderr(p, p->rbuf + p->roff, n);
-			if (n == 0)
-				break;	/* client buffer full */
-			p->roff += (uint32_t)n;
-			p->rec_left -= (uint32_t)n;
-			/* php-fpm sends a message per record, without '\n'. */
-			if (p->rec_type == FCGI_STDERR && p->rec_left == 0)
-				php_stderr_flush(p);
-			progress = 1;
-			continue;
-		}
-		n = MTD_MIN(avail, p->pad_left);
-		p->roff += (uint32_t)n;
-		p->pad_left -= (uint32_t)n;
-		if (p->pad_left == 0) {
-			if (p->rec_type == FCGI_END_REQUEST)
-				p->eof = 1;
-			p->rec_type = 0;
-		}
-		progress = 1;
-	}
-	/* A record with no content or padding ends at once. */
-	if (p->rec_type != 0 && p->rec_left == 0 && p->pad_left == 0) {
-		if (p->rec_type == FCGI_END_REQUEST)
+		if (rc == FCGI_RD_MORE)
+			break;
+		if (rc == FCGI_RD_END) {
 			p->eof = 1;
-		p->rec_type = 0;
+			break;
+		}
+		if (rc == FCGI_RD_BAD_VERSION) {
+			log_warnx("php: bad FastCGI record version %d "
+			    "from %s", p->rd.bad, wconf->php_fastcgi);
+			p->error = 502;
+			return 1;
+		}
+		/*
+		 * Another request's output, or its end, is not ours: taken
+		 * as ours it would corrupt the answer or end it early as if
+		 * whole. A server that mixes them up is broken (as nginx
+		 * sees it).
+		 */
+		if (rc == FCGI_RD_BAD_ID) {
+			log_warnx("php: FastCGI record for request %d "
+			    "from %s", p->rd.bad, wconf->php_fastcgi);
+			p->error = 502;
+			return 1;
+		}
+		n = MTD_MIN(p->rlen - p->roff, p->rd.rec_left);
+		if (p->rd.type == FCGI_STDOUT)
+			n = php_stdout(p, p->rbuf + p->roff, n);
+		else if (p->rd.type == FCGI_STDERR)
+			php_stderr(p, p->rbuf + p->roff, n);
+		if (n == 0)
+			break;	/* client buffer full */
+		p->roff += (uint32_t)n;
+		fcgi_rd_took(&p->rd, n);
+		/* php-fpm sends a message per record, without '\n'. */
+		if (p->rd.type == FCGI_STDERR && p->rd.rec_left == 0)
+			php_stderr_flush(p);
+		progress = 1;
 	}
 	if (p->roff == p->rlen || p->eof)
 		p->roff = p->rlen = 0;	/* nothing follows END_REQUEST */
@@ -1709,7 +1525,7 @@ fcgi_take(struct php *p, int *progress)
 		p->rlen -= p->roff;
 		p->roff = 0;
 	}
-	blocked = p->rec_type == FCGI_STDOUT && p->rec_left > 0 &&
+	blocked = p->rd.type == FCGI_STDOUT && p->rd.rec_left > 0 &&
 	    p->rlen > 0;
 	if (p->fcgi_closed) {
 		/* Records left in rbuf may still end it. */

@@ -373,6 +373,35 @@ print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
 	assert_equal "$HTTP_CODE" 200
 }
 
+@test "client_max_body_size: a chunked body that passes it after it was sent on gets 413" {
+	# The first chunk goes to a backend; the limit is passed in a later
+	# read, once the request is relayed: 413, and the worker lives on.
+	local w
+	own_maitred "backends $BATS_FILE_TMPDIR/backends.cfg" \
+	    "client_max_body_size 4k" "workers 1"
+	w=$(worker_pids)
+	run python3 - "$PORT" <<'EOF2'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+          b"\r\n2000\r\n" + b"a" * 100)
+time.sleep(0.5)
+s.sendall(b"a" * 8092 + b"\r\n0\r\n\r\n")
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(data.split(b"\r\n", 1)[0].decode())
+EOF2
+	assert_output --regexp '^HTTP/1\.1 413 '
+	http_get /after
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(worker_pids)" "$w"
+	refute log_has 'exited'
+}
+
 @test "Expect: 100-continue gets 100 from maitred, not forwarded" {
 	http_get /echo -H 'Expect: 100-continue' \
 	    --data-binary "@$MTD_DIR/post.bin"

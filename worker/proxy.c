@@ -1040,6 +1040,9 @@ px_req_step(struct proxy *px)
 			}
 			if ((rc = px_req_read(px)) != STEP_PHASE)
 				return rc;
+			/* px_error() (a 413) dropped the backend: answer it. */
+			if (px->phase != PX_RELAY)
+				return STEP_PHASE;
 			continue;
 		}
 		if (!up->writable)

@@ -451,13 +451,8 @@ php_io_close(struct php_io *pio)
 {
 	if (pio->io.fd == -1)
 		return;
-	/*
-	 * A CGI child may still hold a copy of a pipe: leave epoll
-	 * explicitly. A FastCGI worker forks nothing, so the close does.
-	 */
-	if (!pio->p->fcgi)
-		ev_del(&pio->io);
-	close(pio->io.fd);
+	/* A CGI child may still hold a copy of a pipe: see ev_close(). */
+	ev_close(&pio->io);
 	pio->io.fd = -1;
 }
 

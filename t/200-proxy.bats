@@ -1112,6 +1112,46 @@ spliced() {
 	[ "$(spliced)" -ge $((500000 - 2 * 32768)) ]
 }
 
+@test "a response's first read stays short: the body is spliced from its first 4 KB on" {
+	own_maitred "backends $BATS_FILE_TMPDIR/backends.cfg" \
+	    "status_path /maitred/status" "status_allow 127.0.0.1"
+	# Head and body in one write: a full first read would take 32 KB.
+	http_get '/big?bytes=300000&one=1'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(sha256sum <"$HTTP_BODY" | cut -d' ' -f1)" \
+	    "$(big_sha 300000)"
+	[ "$(spliced)" -ge $((300000 - 4096)) ]
+}
+
+@test "a short first read, topped up: mid-sized, big-headed, chunked, close-delimited answers" {
+	local want
+	own_maitred "backends $BATS_FILE_TMPDIR/backends.cfg" \
+	    "status_path /maitred/status" "status_allow 127.0.0.1"
+	# One connection: a body copied whole after a top-up, one spliced
+	# just past the short read, one behind a 6 KB head.
+	want=$( (big_sha 10000; big_sha 24000; big_sha 50000) | sha256sum)
+	run curl -s -m 10 -D "$MTD_DIR/heads" \
+	    -o "$MTD_DIR/a" "$(url '/big?bytes=10000&one=1')" \
+	    -o "$MTD_DIR/b" "$(url '/big?bytes=24000&one=1')" \
+	    -o "$MTD_DIR/c" "$(url '/big?bytes=50000&one=1&pad=6000')"
+	assert_success
+	assert_equal "$(for f in a b c; do
+		sha256sum <"$MTD_DIR/$f" | cut -d' ' -f1; done | sha256sum)" "$want"
+	assert_equal "$(grep -c '^HTTP/1.1 200' "$MTD_DIR/heads")" 3
+	assert_equal "$(grep -o 'X-Pad: p*' "$MTD_DIR/heads" | tail -1 |
+	    wc -c)" $((6000 + 8))
+	# A chunked body of 30 KB read with its head.
+	http_get '/chunked?n=3000&one=1'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(sha256sum <"$HTTP_BODY")" \
+	    "$(seq 0 2999 | sed 's/^/chunk /' | sha256sum)"
+	# A body that ends at the backend's close.
+	http_get '/eof?bytes=30000'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(sha256sum <"$HTTP_BODY" | cut -d' ' -f1)" \
+	    "$(big_sha 30000)"
+}
+
 @test "proxy_splice off: the same bytes, copied" {
 	own_maitred "backends $BATS_FILE_TMPDIR/backends.cfg" \
 	    "status_path /maitred/status" "status_allow 127.0.0.1" \

@@ -20,7 +20,8 @@ Paths:
   /big?bytes=N     N deterministic bytes, byte i = i % 251, Content-Length
                    (&rand=1: N bytes that do not compress, rand_bytes(N))
                    (&ctype=T: Content-Type T, application/octet-stream
-                   by default)
+                   by default; &one=1: head and body in one write, with
+                   &pad=P: an X-Pad field of P bytes in the head)
   /chunked?n=K     chunked response of K chunks "chunk I\\n" (&lf=1: lines
                    end in a bare LF; &zeros=Z: Z leading zeros per size;
                    &ext=E: ";E" after each size; &one=1: head and body
@@ -185,7 +186,17 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(400, "bad status\n")
             return self.reply(int(code), "status %s\n" % code)
         if path == "/big":
-            return self.do_big(int(q.get("bytes", ["1048576"])[0]),
+            n = int(q.get("bytes", ["1048576"])[0])
+            if "one" in q:
+                # Head (<pad> bytes of X-Pad in it) and body in one
+                # write: the proxy's first read finds them together.
+                pad = int(q.get("pad", ["0"])[0])
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Backend: %s\r\n"
+                                 b"X-Pad: %s\r\nContent-Length: %d\r\n\r\n%s"
+                                 % (self.server.name.encode(), b"p" * pad, n,
+                                    big_bytes(n)))
+                return None
+            return self.do_big(n,
                                q.get("ctype", ["application/octet-stream"])[0],
                                q.get("rand", ["0"])[0] == "1")
         if path == "/bigextra":

@@ -48,6 +48,14 @@
  * it the pipe's extra syscalls cost more than the copies they save.
  */
 #define PX_SPLICE_MIN	(16 * 1024)
+/*
+ * The first read of a response takes at most this much when its body
+ * may go by splice: what the head's read takes of the body is copied
+ * twice (recv, then send), which was a third of a 100 KB body with a
+ * read of PX_BUF_SIZE. A body that will not be spliced fills the rest
+ * of buf with one more read before anything is sent (px_resp_top_up).
+ */
+#define PX_HEAD_READ	(4 * 1024)
 
 enum px_phase {
 	PX_CONNECT,	/* non-blocking connect in progress */
@@ -105,7 +113,8 @@ struct proxy {
 	struct http_chunked	 resp_ch;
 	uint8_t			 resp_kind;	/* enum http_body */
 	uint8_t			 resp_byte:1, resp_head:1, resp_done:1,
-				 reusable:1, dechunk:1, vary:1, gz_done:1;
+				 reusable:1, dechunk:1, vary:1, gz_done:1,
+				 head_short:1;	/* PX_HEAD_READ was full */
 	/* gzip: buf[roff, rlen) is identity body deflate has not taken. */
 	struct gz_stream	*gz;
 	/* Splicing: the rest of the body goes through this pipe. */
@@ -1386,6 +1395,22 @@ px_splice_ok(const struct proxy *px)
 	    !px->resp_done && px->resp_left >= PX_SPLICE_MIN;
 }
 
+/* Bad chunked framing found before the head went out: 502, or a cut. */
+static int
+px_resp_unframed(struct proxy *px)
+{
+	struct conn	*c = px->c;
+
+	if (c->out_off == 0) {
+		/* The head is still ours: answer 502 instead. */
+		pcache_end(&px->pc);
+		px->resp_head = 0;
+		return px_error(px, 502, "bad chunked framing");
+	}
+	c->status = 502;	/* the log must not say 200 */
+	return px_fail_mid(px, "bad chunked framing");
+}
+
 /* A response head is complete in buf[0, len): take it. */
 static int
 px_resp_head(struct proxy *px, const struct http_response *resp, int len)
@@ -1439,16 +1464,8 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 	http_chunked_init_relayed(&px->resp_ch);
 	if (resp->body == HTTP_BODY_NONE)
 		px->resp_done = 1;
-	if (px_resp_scan(px, (uint32_t)len, px->rlen - (uint32_t)len) == -1) {
-		if (c->out_off == 0) {
-			/* The head is still ours: answer 502 instead. */
-			pcache_end(&px->pc);
-			px->resp_head = 0;
-			return px_error(px, 502, "bad chunked framing");
-		}
-		c->status = 502;	/* the log must not say 200 */
-		return px_fail_mid(px, "bad chunked framing");
-	}
+	if (px_resp_scan(px, (uint32_t)len, px->rlen - (uint32_t)len) == -1)
+		return px_resp_unframed(px);
 	pcache_body(&px->pc, px->buf + len, px->rlen - (uint32_t)len,
 	    px->resp_done);
 	if (px_splice_ok(px))
@@ -1582,6 +1599,27 @@ px_splice_out(struct proxy *px)
 	return 1;
 }
 
+/* Whether the first read of a response is kept to PX_HEAD_READ. */
+static int
+px_head_read_short(const struct proxy *px)
+{
+	return px->rlen == 0 && !px->resp_head && wconf->proxy_splice &&
+	    px->c->ssl == NULL && px->up->ssl == NULL;
+}
+
+/*
+ * After a head read kept short that filled up: unless the body goes by
+ * splice after all, buf fills before the first write (the "top-up"),
+ * so that a mid-sized answer costs one more read, not one more write.
+ */
+static int
+px_top_up_due(const struct proxy *px)
+{
+	return px->head_short && px->resp_head && px->phase == PX_RELAY &&
+	    px->up != NULL && px->up->readable && px->sp == NULL &&
+	    !px->resp_done && px->rlen + px->thold < PX_BUF_SIZE;
+}
+
 /* Backend to us: the response head, then the body with back-pressure. */
 static int
 px_resp_read(struct proxy *px)
@@ -1590,10 +1628,13 @@ px_resp_read(struct proxy *px)
 	size_t		 room;
 	ssize_t		 n;
 	uint32_t	 from, off;
+	int		 rc, top_up;
 
 	if (px->hoff < px->hlen || px->resp_done || !up->readable)
 		return STEP_WAIT;	/* buf holds the request head */
-	if (px->resp_head) {
+	if ((top_up = px->head_short))
+		px->head_short = 0;	/* buf[roff, rlen + thold) stays */
+	else if (px->resp_head) {
 		if (px->roff < px->rlen)
 			return STEP_WAIT;	/* client first */
 		/* A held trailer section moves up, leaving room. */
@@ -1604,6 +1645,8 @@ px_resp_read(struct proxy *px)
 			return px_splice_in(px);
 	}
 	room = PX_BUF_SIZE - px->rlen - px->thold;
+	if (px_head_read_short(px))
+		room = PX_HEAD_READ;
 	n = upstream_recv(up, px->buf + px->rlen + px->thold, room);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return STEP_WAIT;
@@ -1630,10 +1673,17 @@ px_resp_read(struct proxy *px)
 	from = px->rlen;
 	off = px->rlen + px->thold;
 	px->rlen = off + (uint32_t)n;
-	if (!px->resp_head)
-		return px_parse_head(px);
+	if (!px->resp_head) {
+		px->head_short = (size_t)n == room && room == PX_HEAD_READ;
+		rc = px_parse_head(px);
+		if (rc == STEP_PHASE && px_top_up_due(px))
+			return px_resp_read(px);
+		px->head_short = 0;
+		return rc;
+	}
 	if (px_resp_scan(px, off, (size_t)n) == -1)
-		return px_fail_mid(px, "bad chunked framing");
+		return top_up ? px_resp_unframed(px) :
+		    px_fail_mid(px, "bad chunked framing");
 	/* What goes to the client now: new body bytes or whole trailers. */
 	pcache_body(&px->pc, px->buf + from, px->rlen - from, px->resp_done);
 	return STEP_PHASE;

@@ -427,3 +427,60 @@ PY
 	assert_line 'HTTP/1.1 200 OK'
 	assert_line 'closed within 3 s: True'
 }
+
+@test "requests over TLS in many records, together or apart, pipelined: each answered" {
+	# Read-ahead takes several records in one read(2): each request in
+	# them must be answered without waiting for another event.
+	run timeout 20 python3 - "$TPORT" "$MTD_DIR/pki/ca.crt" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+raw.settimeout(5)
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(inc, out, server_hostname="localhost")
+def flush():
+    raw.sendall(out.read())
+while True:
+    try:
+        tls.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        flush()
+        d = raw.recv(65536)
+        if not d:
+            sys.exit("closed in the handshake")
+        inc.write(d)
+flush()
+def records(*pieces):
+    """Each piece its own TLS record, all of them in one send()."""
+    for p in pieces:
+        tls.write(p)
+    flush()
+req = b"GET /hello.txt?%d HTTP/1.1\r\nHost: x\r\n\r\n"
+r1, r2 = req % 1, req % 2
+records(r1[:15])                        # a request cut in two, apart
+time.sleep(0.3)
+records(r1[15:])
+# Then, with nothing after them: one request in three records, and two
+# in one record, all in one segment.
+last = b"GET /hello.txt?4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+records(r2[:10], r2[10:20], r2[20:], req % 3 + last)
+data = b""
+try:
+    while True:
+        try:
+            d = tls.read(65536)
+            if not d:
+                break                   # close_notify
+            data += d
+        except ssl.SSLWantReadError:
+            d = raw.recv(65536)
+            if not d:
+                break
+            inc.write(d)
+except (ssl.SSLError, OSError):
+    pass
+print("answers:", data.count(b"HTTP/1.1 200 OK"))
+PY
+	assert_output 'answers: 4'
+}

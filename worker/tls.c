@@ -163,6 +163,11 @@ ctx_new(const struct conf *c, const char *cert, int cline, const char *key,
 	/* Idle connections give back their 34 KB of record buffers. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/*
+	 * A record in one read(2) rather than a header read then a body
+	 * read: a request over TLS costs one syscall less.
+	 */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"maitred",
 	    7);
@@ -336,6 +341,23 @@ tls_conf_free(struct conf *c)
 	c->tls = NULL;
 }
 
+/*
+ * Whether the socket BIO's last read got fewer bytes than OpenSSL asked
+ * for (read-ahead asks for a whole buffer): the socket was drained then,
+ * so once SSL_read() has handed out every buffered byte, a further read
+ * would only fail with EAGAIN, and the next arrival makes a new edge.
+ */
+static int	rbio_short;
+
+static long
+rbio_watch(BIO *b, int oper, const char *argp, size_t len, int argi,
+    long argl, int ret, size_t *processed)
+{
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN))
+		rbio_short = ret > 0 && processed != NULL && *processed < len;
+	return ret;
+}
+
 int
 tls_conn_new(struct conn *c)
 {
@@ -347,6 +369,7 @@ tls_conn_new(struct conn *c)
 		SSL_free(ssl);
 		return -1;
 	}
+	BIO_set_callback_ex(SSL_get_rbio(ssl), rbio_watch);
 	SSL_set_accept_state(ssl);
 	c->ssl = ssl;
 	return 0;
@@ -389,7 +412,7 @@ tls_handshake_done(const struct conn *c)
 int
 tls_pending(const struct conn *c)
 {
-	return SSL_pending(c->ssl) > 0;
+	return SSL_has_pending(c->ssl);
 }
 
 /*
@@ -473,12 +496,15 @@ tls_io_recv(SSL *ssl, void *buf, size_t len, int *st)
 	int	 n;
 
 	*st = 0;
+	rbio_short = 0;
 	while (got < len) {
 		ERR_clear_error();
 		n = SSL_read(ssl, (char *)buf + got,
 		    (int)MTD_MIN(len - got, (size_t)INT_MAX));
 		if (n > 0) {
 			got += (size_t)n;
+			if (rbio_short && !SSL_has_pending(ssl))
+				break;	/* a short count: drained */
 			continue;
 		}
 		rc = tls_fail(ssl, n, 0, st);

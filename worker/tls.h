@@ -47,7 +47,7 @@ void	 tls_no_close_notify(struct conn *c);
 void	 tls_conn_free(struct conn *c);
 /* 1 once the handshake is complete. */
 int	 tls_handshake_done(const struct conn *c);
-/* 1 when decrypted bytes wait in the SSL buffers. */
+/* 1 when bytes wait in the SSL buffers (records read ahead too). */
 int	 tls_pending(const struct conn *c);
 
 /*

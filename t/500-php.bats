@@ -597,6 +597,22 @@ canned_fcgi() {
 	assert log_has "php: FastCGI record for request 2 from 127.0.0.1:$FPORT"
 }
 
+@test "FastCGI over TCP: the connection ends with a reset, no TIME_WAIT left per request" {
+	local i
+	start_fpm 2
+	own_instance "php fastcgi 127.0.0.1:$FPORT"
+	for i in 1 2 3 4 5; do
+		http_get "/echo.php?a=$i"
+		assert_equal "$HTTP_CODE" 200
+		run cat "$HTTP_BODY"
+		assert_line "GET a=$i"
+	done
+	# php-fpm closes first: our FIN would leave its side in TIME_WAIT.
+	run ss -Htan state time-wait "( sport = :$FPORT or dport = :$FPORT )"
+	assert_output ""
+	run ! grep -i -e error -e warning "$FPM_DIR/fpm.log"
+}
+
 @test "FastCGI: an error right after a head not yet sent gets 502, not a bare close" {
 	canned_fcgi '6:1:Status: 200\r\nContent-Type: text/plain\r\n\r\nhello' \
 	    '6:2:EVIL' '3:1:'

@@ -1749,8 +1749,19 @@ php_finished(struct php *p)
 static void
 php_request_over(struct php *p)
 {
+	static const struct linger	 abort_close = { 1, 0 };
+
 	if (p->bin.io.fd == -1)
 		return;
+	/*
+	 * php-fpm has closed its side after END_REQUEST and waits for
+	 * ours: a reset ends both at once, without the FIN exchange and
+	 * the TIME_WAIT socket it leaves per request. Nothing is lost:
+	 * the answer is all in, and what it did not read it never wanted.
+	 */
+	if (p->fcgi && fcgi_ss.ss_family != AF_UNIX)
+		(void)setsockopt(p->bin.io.fd, SOL_SOCKET, SO_LINGER,
+		    &abort_close, sizeof(abort_close));
 	php_io_close(&p->bin);
 	p->stdin_done = 1;
 }

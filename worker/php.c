@@ -75,7 +75,6 @@ struct php {
 	int		 exit_st;	/* its wait status, once reaped */
 	uint8_t		 exited:1, killed:1, reap_gave_up:1;
 	uint64_t	 reap_until;	/* ev_now_ms() bound on waiting */
-	char		 script[MTD_MAX_TARGET + 1];
 
 	struct php_io	 bin;		/* CGI stdin pipe; FastCGI socket */
 	struct php_io	 bout;		/* CGI stdout pipe */
@@ -103,12 +102,10 @@ struct php {
 	size_t		 wcap, wlen, woff;
 
 	/* From the backend (FastCGI: records). */
-	char		 rbuf[PHP_BUF];
 	uint32_t	 rlen, roff;
 	struct fcgi_rd	 rd;
 
 	/* CGI response. */
-	char		 hbuf[PHP_HDR_MAX];
 	size_t		 hblen;
 	uint8_t		 head_built:1, chunked:1, nobody:1, eof:1,
 			 terminated:1, sized:1, limited:1, overrun:1;
@@ -127,8 +124,16 @@ struct php {
 	 */
 	struct spool	 spool;
 
-	char		 eline[PHP_ERRLINE];
 	size_t		 elen;
+
+	/*
+	 * Buffers, last: php_start() zeroes only what comes before them,
+	 * 25 KB a request less to clear. Each has its length above.
+	 */
+	char		 script[MTD_MAX_TARGET + 1];
+	char		 rbuf[PHP_BUF];
+	char		 hbuf[PHP_HDR_MAX];
+	char		 eline[PHP_ERRLINE];
 };
 
 static struct php	*live;
@@ -1916,10 +1921,11 @@ php_start(struct conn *c, const char *path)
 		resp_error(c, 500, NULL);
 		return;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
+	if ((p = malloc(sizeof(*p))) == NULL) {
 		resp_error(c, 503, NULL);
 		return;
 	}
+	memset(p, 0, offsetof(struct php, script));
 	p->c = c;
 	p->fcgi = wconf->php_mode == PHP_FASTCGI;
 	strlcpy(p->script, path, sizeof(p->script));

@@ -53,7 +53,7 @@
  * may go by splice: what the head's read takes of the body is copied
  * twice (recv, then send), which was a third of a 100 KB body with a
  * read of PX_BUF_SIZE. A body that will not be spliced fills the rest
- * of buf with one more read before anything is sent (px_resp_top_up).
+ * of buf with one more read before anything is sent (px_top_up_due).
  */
 #define PX_HEAD_READ	(4 * 1024)
 
@@ -113,8 +113,7 @@ struct proxy {
 	struct http_chunked	 resp_ch;
 	uint8_t			 resp_kind;	/* enum http_body */
 	uint8_t			 resp_byte:1, resp_head:1, resp_done:1,
-				 reusable:1, dechunk:1, vary:1, gz_done:1,
-				 head_short:1;	/* PX_HEAD_READ was full */
+				 reusable:1, dechunk:1, vary:1, gz_done:1;
 	/* gzip: buf[roff, rlen) is identity body deflate has not taken. */
 	struct gz_stream	*gz;
 	/* Splicing: the rest of the body goes through this pipe. */
@@ -1615,26 +1614,28 @@ px_head_read_short(const struct proxy *px)
 static int
 px_top_up_due(const struct proxy *px)
 {
-	return px->head_short && px->resp_head && px->phase == PX_RELAY &&
-	    px->up != NULL && px->up->readable && px->sp == NULL &&
-	    !px->resp_done && px->rlen + px->thold < PX_BUF_SIZE;
+	return px->resp_head && px->phase == PX_RELAY && px->up != NULL &&
+	    px->up->readable && px->sp == NULL && !px->resp_done &&
+	    px->rlen + px->thold < PX_BUF_SIZE;
 }
 
-/* Backend to us: the response head, then the body with back-pressure. */
+/*
+ * Backend to us: the response head, then the body with back-pressure.
+ * <top_up>: the read right after a short head read, which leaves
+ * buf[roff, rlen + thold) in place for the client's first write.
+ */
 static int
-px_resp_read(struct proxy *px)
+px_resp_recv(struct proxy *px, int top_up)
 {
 	struct upstream	*up = px->up;
 	size_t		 room;
 	ssize_t		 n;
 	uint32_t	 from, off;
-	int		 rc, top_up;
+	int		 rc;
 
 	if (px->hoff < px->hlen || px->resp_done || !up->readable)
 		return STEP_WAIT;	/* buf holds the request head */
-	if ((top_up = px->head_short))
-		px->head_short = 0;	/* buf[roff, rlen + thold) stays */
-	else if (px->resp_head) {
+	if (px->resp_head && !top_up) {
 		if (px->roff < px->rlen)
 			return STEP_WAIT;	/* client first */
 		/* A held trailer section moves up, leaving room. */
@@ -1674,11 +1675,10 @@ px_resp_read(struct proxy *px)
 	off = px->rlen + px->thold;
 	px->rlen = off + (uint32_t)n;
 	if (!px->resp_head) {
-		px->head_short = (size_t)n == room && room == PX_HEAD_READ;
 		rc = px_parse_head(px);
-		if (rc == STEP_PHASE && px_top_up_due(px))
-			return px_resp_read(px);
-		px->head_short = 0;
+		if (rc == STEP_PHASE && room == PX_HEAD_READ &&
+		    (size_t)n == room && px_top_up_due(px))
+			return px_resp_recv(px, 1);
 		return rc;
 	}
 	if (px_resp_scan(px, off, (size_t)n) == -1)
@@ -1786,7 +1786,7 @@ px_step_relay(struct proxy *px)
 		px->moved = 0;
 		if ((rc = px_req_step(px)) != STEP_WAIT)
 			return rc;
-		if ((rc = px_resp_read(px)) == STEP_STOP ||
+		if ((rc = px_resp_recv(px, 0)) == STEP_STOP ||
 		    px->phase != PX_RELAY)
 			return rc;
 		if (px->resp_head) {

@@ -933,14 +933,17 @@ d_ms(struct loader *ld, const struct directive *d, int argc, char **argv)
 static void
 d_int(struct loader *ld, const struct directive *d, int argc, char **argv)
 {
+	char	 range[64];
 	long	 v;
 	int	 r;
 
-	if ((r = parse_long(argv[1], d->lo, d->hi, &v)) == 0)
+	if ((r = parse_long(argv[1], d->lo, d->hi, &v)) == 0) {
 		*FIELD(ld, d, int) = (int)v;
-	else
-		bad_value(ld, d->name, argv[1], r == -2 ? "out of range" :
-		    NULL);
+		return;
+	}
+	snprintf(range, sizeof(range), "out of range (%ld to %ld)", d->lo,
+	    d->hi);
+	bad_value(ld, d->name, argv[1], r == -2 ? range : NULL);
 }
 
 static void

@@ -203,6 +203,14 @@ check_conf() {
 	done
 }
 
+@test "a number out of its range says the range" {
+	write_conf "gzip_level 0"
+	n=$(conf_line "gzip_level 0")
+	check_conf
+	assert_failure 1
+	assert_output --partial "maitred.conf:$n: gzip_level: invalid value \"0\": out of range (1 to 9)"
+}
+
 @test "wrong number of arguments" {
 	write_conf "workers 1 2"
 	n=$(conf_line "workers 1 2")

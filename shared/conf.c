@@ -1616,6 +1616,7 @@ static const struct directive directives[] = {
 	{ "log_level", d_log_level, 1, 1, 0, 0, 0 },
 	{ "php", d_php, 1, 2, 0, 0, 0 },
 	{ "php_buffer_max", d_size, 1, 1, OFF(php_buffer_max), 0, 0 },
+	{ "php_keepalive", d_int, 1, 1, OFF(php_keepalive), 0, 1024 },
 	{ "php_timeout", d_ms, 1, 1, OFF(php_timeout_ms), 1, 0 },
 	{ "pidfile", d_path, 1, 1, OFF(pidfile), 0, 0 },
 	{ "proxy_buffer_max", d_size, 1, 1, OFF(proxy_buffer_max), 0, 0 },
@@ -1900,6 +1901,10 @@ conf_load(struct conf *c, const char *path)
 		ld.errors++;
 	else
 		build_sets(&ld);
+	if (ld.errors == 0 && c->php_keepalive > 0 &&
+	    c->php_mode != PHP_FASTCGI)
+		log_warnx("%s: php_keepalive applies to \"php fastcgi\" "
+		    "only: ignored", path);
 	free(ld.exempt.v);
 	free(ld.allow.v);
 	if (ld.errors == 0 && tls_conf_build(c) == -1)

@@ -211,6 +211,22 @@ check_conf() {
 	assert_output --partial "maitred.conf:$n: gzip_level: invalid value \"0\": out of range (1 to 9)"
 }
 
+@test "php_keepalive: 0 to 1024; without php fastcgi a warning" {
+	write_conf "php_keepalive 1025"
+	n=$(conf_line "php_keepalive 1025")
+	check_conf
+	assert_failure 1
+	assert_output --partial "maitred.conf:$n: php_keepalive: invalid value \"1025\": out of range (0 to 1024)"
+	write_conf "php cgi /bin/sh" "php_keepalive 4"
+	check_conf
+	assert_success
+	assert_output --partial 'php_keepalive applies to "php fastcgi" only: ignored'
+	write_conf "php fastcgi 127.0.0.1:9" "php_keepalive 4"
+	check_conf
+	assert_success
+	refute_output --partial php_keepalive
+}
+
 @test "wrong number of arguments" {
 	write_conf "workers 1 2"
 	n=$(conf_line "workers 1 2")

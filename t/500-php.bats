@@ -514,11 +514,13 @@ EOF
 	wait_for port_listening "$FPORT" || { cat "$d/stdout" "$d/fpm.log"; false; }
 }
 
-@test "FastCGI to php-fpm" {
+# fpm_suite [DIRECTIVE...]: the FastCGI checks against a php-fpm with two
+# children, maitred given these directives as well.
+fpm_suite() {
 	local fport
 	start_fpm 2
 	fport=$FPORT
-	own_instance "php fastcgi 127.0.0.1:$fport" "php_timeout 2s"
+	own_instance "php fastcgi 127.0.0.1:$fport" "php_timeout 2s" "$@"
 
 	http_get '/echo.php?a=1'
 	assert_equal "$HTTP_CODE" 200
@@ -575,6 +577,14 @@ EOF
 	assert log_has "php: connect to 127.0.0.1:$fport: Connection refused"
 }
 
+@test "FastCGI to php-fpm" {
+	fpm_suite
+}
+
+@test "FastCGI to php-fpm, connections kept (php_keepalive)" {
+	fpm_suite "php_keepalive 2"
+}
+
 # canned_fcgi RECORD...: t/lib/fcgi_canned.py on a free port, $FPORT,
 # answering every request with these records (see there).
 canned_fcgi() {
@@ -618,6 +628,93 @@ fpm_time_wait() {
 	fpm_time_wait
 	[ "$(fpm_time_wait | wc -l)" -le "$before" ]
 	run ! grep -i -e error -e warning "$FPM_DIR/fpm.log"
+}
+
+# fpm_conns: connections established to php-fpm's port, seen from ours.
+fpm_conns() {
+	ss -Htn state established "( dport = :$FPORT )" | wc -l
+}
+
+fpm_conns_are() {
+	[ "$(fpm_conns)" -eq "$1" ]
+}
+
+@test "php_keepalive: FastCGI connections are kept and reused (FCGI_KEEP_CONN)" {
+	local log=$BATS_TEST_TMPDIR/fcgi.log u
+	canned_fcgi --keep --log "$log" \
+	    '6:1:Status: 200\r\nContent-Type: text/plain\r\n\r\nkept' '3:1:'
+	WORKERS=1 own_instance "php fastcgi 127.0.0.1:$FPORT" \
+	    "php_keepalive 2" "php_timeout 2s"
+	# One curl: the requests follow each other well within the second
+	# a connection is kept idle.
+	u=http://127.0.0.1:$PORT/echo.php
+	run curl -s -w ' %{http_code}\n' "$u" "$u" "$u" \
+	    --next -s -w ' %{http_code}\n' --data-binary abc "$u"
+	assert_output "kept 200
+kept 200
+kept 200
+kept 200"
+	run cat "$log"
+	assert_output "conn 1 req 1 keep 1 stdin 0
+conn 1 req 2 keep 1 stdin 0
+conn 1 req 3 keep 1 stdin 0
+conn 1 req 4 keep 1 stdin 3"
+	# an idle connection is closed after a second
+	wait_for -t 5 fpm_conns_are 0
+}
+
+@test "php_keepalive: a kept connection the server closed as it was reused: the request goes again on a new one" {
+	local log=$BATS_TEST_TMPDIR/fcgi.log u
+	canned_fcgi --keep --drop-reused --log "$log" \
+	    '6:1:Status: 200\r\nContent-Type: text/plain\r\n\r\nfresh' '3:1:'
+	WORKERS=1 own_instance "php fastcgi 127.0.0.1:$FPORT" \
+	    "php_keepalive 2" "php_timeout 2s" "log_level debug"
+	# the body (in the request buffer) is sent whole again
+	u=http://127.0.0.1:$PORT/echo.php
+	# and so is one read whole into temp_dir first
+	head -c 102400 /dev/zero >"$BATS_TEST_TMPDIR/body"
+	run curl -s -w ' %{http_code}\n' "$u" \
+	    --next -s -w ' %{http_code}\n' --data-binary hello "$u" \
+	    --next -s -w ' %{http_code}\n' \
+	    --data-binary "@$BATS_TEST_TMPDIR/body" "$u"
+	assert_output "fresh 200
+fresh 200
+fresh 200"
+	run cat "$log"
+	assert_output "conn 1 req 1 keep 1 stdin 0
+conn 1 req 2 keep 1 stdin 5 dropped
+conn 2 req 1 keep 1 stdin 5
+conn 2 req 2 keep 1 stdin 102400 dropped
+conn 3 req 1 keep 1 stdin 102400"
+	run ! log_has 'php: .*(closed the connection|read from)'
+	assert log_has "php: /echo.php: a kept connection to 127.0.0.1:$FPORT was closed, sending the request again on a new one"
+}
+
+@test "php_keepalive: at most that many connections; the requests beyond wait their turn, up to php_timeout" {
+	local slow
+	start_fpm 2
+	OWN_TRACK=$FPM_PID
+	WORKERS=1 own_instance "php fastcgi 127.0.0.1:$FPORT" \
+	    "php_keepalive 1" "php_timeout 1s"
+	# php-fpm has two children, but the one connection is busy for 3 s
+	# with a script that writes every 300 ms (php_timeout bounds silence).
+	curl -s -o "$BATS_TEST_TMPDIR/slow" \
+	    "http://127.0.0.1:$PORT/drip.php?n=10&ms=300" &
+	slow=$!
+	OWN_TRACK="$OWN_TRACK $slow"
+	wait_for fpm_conns_are 1
+	http_get '/echo.php?a=1'
+	assert_equal "$HTTP_CODE" 504
+	assert log_has 'php: /echo.php waited 1000 ms for a FastCGI connection \(all 1 of php_keepalive busy\)'
+	assert_equal "$(fpm_conns)" 1
+	wait "$slow"
+	assert_equal "$(tail -n 1 "$BATS_TEST_TMPDIR/slow")" END
+	# then the kept connection serves the next one
+	http_get '/echo.php?a=2'
+	assert_equal "$HTTP_CODE" 200
+	run cat "$HTTP_BODY"
+	assert_line "GET a=2"
+	assert_equal "$(fpm_conns)" 1
 }
 
 @test "FastCGI: an error right after a head not yet sent gets 502, not a bare close" {

@@ -33,6 +33,7 @@
 #include "conn.h"
 #include "ev.h"
 #include "fcgi.h"
+#include "fcgipool.h"
 #include "gzip.h"
 #include "http.h"
 #include "log.h"
@@ -48,6 +49,8 @@
 #define PHP_PATH	"/usr/local/bin:/usr/bin:/bin"
 
 #define FCGI_REQUEST_ID		1	/* our only request per connection */
+#define FCGI_KEEP_CONN		1	/* BEGIN_REQUEST flag: do not close */
+#define FCGI_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 enum php_phase {
 	PH_COLLECT,	/* reading the request body into body_fd */
@@ -81,10 +84,25 @@ struct php {
 	struct php_io	 berr;		/* CGI stderr pipe */
 	uint8_t		 b_rd:1, b_wr:1, e_rd:1, connecting:1,
 			 fcgi_closed:1, b_err:1;
+	/*
+	 * FastCGI: the connection came from the pool (reused), nothing came
+	 * back on it yet (!got_reply), bytes followed END_REQUEST
+	 * (trailing), the request was sent again on a new one (retried).
+	 */
+	uint8_t		 reused:1, got_reply:1, trailing:1, retried:1;
+	/*
+	 * php_keepalive: the connection counts in the worker's budget
+	 * (counted); the request waits for one (waiting), or its turn came
+	 * to open one (open_due).
+	 */
+	uint8_t		 counted:1, waiting:1, open_due:1;
+	struct fcgi_waiter waiter;
 
 	/* Request body: c->r->in[bpos, bend), then the client socket. */
 	uint32_t	 hlen;		/* the head's length */
 	uint32_t	 bpos, bend;
+	uint32_t	 bpos0, bend0;	/* as they were when it started */
+	uint8_t		 body_streamed:1;	/* read past c->r->in */
 	uint64_t	 body_left;	/* Content-Length bytes not received */
 	struct http_chunked ch;
 	/*
@@ -154,6 +172,7 @@ static void	php_run(struct php *);
 static void	php_abort(struct conn *);
 static void	php_event(struct conn *, uint32_t);
 static void	php_timeout(struct conn *);
+static void	fcgi_conn_end(struct php *, int, int);
 
 static const struct handler_ops php_ops = {
 	php_event,
@@ -523,7 +542,10 @@ php_backend_stop(struct php *p, int kill_it)
 		if (waitpid(p->pid, &st, WNOHANG) == p->pid)
 			php_exited(p, p->pid, st);
 	}
-	php_io_close(&p->bin);
+	if (p->fcgi)
+		fcgi_conn_end(p, 0, 0);
+	else
+		php_io_close(&p->bin);
 	php_io_close(&p->bout);
 	php_io_close(&p->berr);
 	php_stderr_flush(p);
@@ -843,7 +865,9 @@ fcgi_preamble(struct php *p)
 		goto fail;
 	fcgi_header(p->wbuf, FCGI_BEGIN_REQUEST, 8);
 	memset(p->wbuf + FCGI_HDR, 0, 8);
-	p->wbuf[FCGI_HDR + 1] = FCGI_RESPONDER;	/* flags 0: close after */
+	p->wbuf[FCGI_HDR + 1] = FCGI_RESPONDER;
+	if (wconf->php_keepalive > 0)
+		p->wbuf[FCGI_HDR + 2] = FCGI_KEEP_CONN;	/* else close after */
 	off = 2 * FCGI_HDR;
 	for (done = 0; done < e.len; done += n) {
 		n = MTD_MIN(e.len - done, FCGI_MAX_CONTENT);
@@ -869,13 +893,12 @@ fail:
 	return -1;
 }
 
+/* A new connection to the FastCGI server. 0 or -1. */
 static int
-fcgi_connect(struct php *p)
+fcgi_open(struct php *p)
 {
 	int	 fd;
 
-	if (fcgi_addr() == -1 || fcgi_preamble(p) == -1)
-		return -1;
 	fd = socket(fcgi_ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1) {
@@ -890,8 +913,7 @@ fcgi_connect(struct php *p)
 		return -1;
 	}
 	php_io_set(p, &p->bin, fd);
-	if (ev_add(&p->bin.io, EPOLLIN | EPOLLOUT | EPOLLRDHUP |
-	    EPOLLET) == -1) {
+	if (ev_add(&p->bin.io, FCGI_EVENTS) == -1) {
 		log_warn("php: epoll");
 		return -1;
 	}
@@ -905,6 +927,138 @@ fcgi_connect(struct php *p)
 	p->connecting = 1;
 	p->b_wr = 1;
 	return 0;
+}
+
+/* <p> has a kept connection in p->bin (registered in epoll). */
+static void
+fcgi_reused(struct php *p)
+{
+	php_io_set(p, &p->bin, p->bin.io.fd);
+	p->reused = 1;
+	p->b_wr = 1;
+}
+
+static void
+fcgi_waiter_ready(struct fcgi_waiter *w, int fresh)
+{
+	struct php	*p = (struct php *)((char *)w -
+	    offsetof(struct php, waiter));
+
+	p->waiting = 0;
+	p->counted = 1;
+	if (fresh)
+		p->open_due = 1;
+	else
+		fcgi_reused(p);
+	ev_timer_set(&p->kick, 0);
+}
+
+/*
+ * The request's connection: without php_keepalive a new one; with it a
+ * kept one, else a new one within the budget, else a turn in the queue.
+ * 0 (connected, connecting or queued) or -1.
+ */
+static int
+fcgi_connect(struct php *p)
+{
+	if (fcgi_addr() == -1 || fcgi_preamble(p) == -1)
+		return -1;
+	if (wconf->php_keepalive == 0)
+		return fcgi_open(p);
+	if (fcgi_pool_take(&p->bin.io, FCGI_EVENTS) == 0) {
+		p->counted = 1;
+		fcgi_reused(p);
+		return 0;
+	}
+	if (fcgi_pool_room()) {
+		if (fcgi_open(p) == -1)
+			return -1;
+		fcgi_pool_opened();
+		p->counted = 1;
+		return 0;
+	}
+	p->waiting = 1;
+	p->waiter.io = &p->bin.io;
+	p->waiter.events = FCGI_EVENTS;
+	p->waiter.ready = fcgi_waiter_ready;
+	fcgi_pool_wait(&p->waiter);
+	return 0;
+}
+
+/*
+ * Close the request's connection (with a reset when <rst>), or keep it
+ * when <keep>; a slot in the budget goes to a waiting request.
+ */
+static void
+fcgi_conn_end(struct php *p, int keep, int rst)
+{
+	static const struct linger	 abort_close = { 1, 0 };
+
+	if (p->waiting) {
+		fcgi_pool_unwait(&p->waiter);
+		p->waiting = 0;
+	}
+	if (p->bin.io.fd == -1 && !p->counted)
+		return;
+	if (p->bin.io.fd != -1 && keep && p->counted &&
+	    fcgi_pool_put(&p->bin.io) == 0) {
+		p->counted = 0;
+		return;
+	}
+	if (p->bin.io.fd != -1 && rst)
+		(void)setsockopt(p->bin.io.fd, SOL_SOCKET, SO_LINGER,
+		    &abort_close, sizeof(abort_close));
+	php_io_close(&p->bin);
+	if (p->counted) {
+		p->counted = 0;
+		p->open_due = 0;
+		fcgi_pool_closed();
+	}
+}
+
+/*
+ * A kept connection that the server closed as we took it (a child that
+ * exits after pm.max_requests, a php-fpm reload): no script saw the
+ * request, so it goes again on a new connection, once, if nothing came
+ * back and the body sent so far is still at hand (in temp_dir, or in the
+ * request buffer). 1 when it did (p->error says if that failed too).
+ */
+static int
+fcgi_retry(struct php *p)
+{
+	if (!p->fcgi || !p->reused || p->got_reply || p->body_streamed ||
+	    p->retried)
+		return 0;
+	log_debug("php: %s: a kept connection to %s was closed, sending the "
+	    "request again on a new one", p->script, wconf->php_fastcgi);
+	php_io_close(&p->bin);		/* its slot goes to the new one */
+	free(p->wbuf);
+	p->wbuf = NULL;
+	p->wcap = p->wlen = p->woff = 0;
+	p->bpos = p->bpos0;
+	p->bend = p->bend0;
+	p->body_off = 0;
+	p->stdin_eof = p->stdin_done = 0;
+	p->b_rd = p->b_wr = p->b_err = p->fcgi_closed = 0;
+	memset(&p->rd, 0, sizeof(p->rd));
+	p->rlen = p->roff = 0;
+	p->reused = 0;
+	p->retried = 1;
+	if (fcgi_preamble(p) == -1 || fcgi_open(p) == -1) {
+		fcgi_conn_end(p, 0, 0);
+		if (p->error == 0)
+			p->error = 502;
+	}
+	return 1;
+}
+
+/* Over, and in step for another request: may the connection be kept? */
+static int
+fcgi_keepable(const struct php *p)
+{
+	return p->fcgi && wconf->php_keepalive > 0 && p->eof &&
+	    p->error == 0 && !p->fcgi_closed && !p->b_err && !p->trailing &&
+	    p->stdin_eof && p->woff == p->wlen;
 }
 
 /*
@@ -1063,6 +1217,7 @@ php_fill(struct php *p)
 		src = c->r->in + p->bpos;
 		p->bpos += (uint32_t)n;
 	} else if (p->body_left > 0) {
+		p->body_streamed = 1;	/* what was sent is gone */
 		c->in_len = p->bpos = p->bend = p->hlen;
 		rc = php_client_recv(p, MTD_MIN(CONN_IN_SIZE - p->hlen,
 		    p->body_left));
@@ -1122,6 +1277,8 @@ php_pump_body(struct php *p)
 				break;
 			}
 			if (n == -1) {
+				if (fcgi_retry(p))
+					return 1;
 				if (p->fcgi) {
 					log_warnx_limited(&fcgi_warn,
 					    "php: %s %s: %s", p->connecting ?
@@ -1501,6 +1658,8 @@ fcgi_consume(struct php *p)
 			php_stderr_flush(p);
 		progress = 1;
 	}
+	if (p->eof && p->roff < p->rlen)
+		p->trailing = 1;	/* the connection is out of step */
 	if (p->roff == p->rlen || p->eof)
 		p->roff = p->rlen = 0;	/* nothing follows END_REQUEST */
 	return progress;
@@ -1567,6 +1726,7 @@ php_pump_out(struct php *p)
 			break;
 		n = read(fd, p->rbuf + p->rlen, sizeof(p->rbuf) - p->rlen);
 		if (n > 0) {
+			p->got_reply = 1;
 			p->rlen += (uint32_t)n;
 			progress = 1;
 			continue;
@@ -1576,6 +1736,8 @@ php_pump_out(struct php *p)
 			break;
 		}
 		progress = 1;
+		if (fcgi_retry(p))
+			return 1;
 		if (!p->fcgi) {
 			p->eof = 1;	/* stdout closed: the script is done */
 			php_io_close(&p->bout);
@@ -1754,21 +1916,21 @@ php_finished(struct php *p)
 static void
 php_request_over(struct php *p)
 {
-	static const struct linger	 abort_close = { 1, 0 };
-
 	if (p->bin.io.fd == -1)
 		return;
+	p->stdin_done = 1;
+	if (!p->fcgi) {
+		php_io_close(&p->bin);
+		return;
+	}
 	/*
 	 * php-fpm has closed its side after END_REQUEST and waits for
-	 * ours: a reset ends both at once, without the FIN exchange and
-	 * the TIME_WAIT socket it leaves per request. Nothing is lost:
+	 * ours (or, asked to keep it, waits for another request that will
+	 * not come): a reset ends both at once, without the FIN exchange
+	 * and the TIME_WAIT socket it leaves per request. Nothing is lost:
 	 * the answer is all in, and what it did not read it never wanted.
 	 */
-	if (p->fcgi && fcgi_ss.ss_family != AF_UNIX)
-		(void)setsockopt(p->bin.io.fd, SOL_SOCKET, SO_LINGER,
-		    &abort_close, sizeof(abort_close));
-	php_io_close(&p->bin);
-	p->stdin_done = 1;
+	fcgi_conn_end(p, fcgi_keepable(p), fcgi_ss.ss_family != AF_UNIX);
 }
 
 static int
@@ -1777,6 +1939,8 @@ php_begin(struct php *p)
 	int	 rc;
 
 	ev_timer_set(&p->c->timer, (uint64_t)wconf->php_timeout_ms);
+	p->bpos0 = p->bpos;
+	p->bend0 = p->bend;
 	rc = p->fcgi ? fcgi_connect(p) : php_spawn(p);
 	p->phase = PH_RUN;
 	if (rc == -1 && p->error == 0)
@@ -1803,6 +1967,14 @@ php_run(struct php *p)
 		if (p->phase == PH_START) {
 			php_begin(p);
 			continue;
+		}
+		if (p->phase == PH_RUN && p->open_due && p->error == 0) {
+			p->open_due = 0;
+			if (fcgi_open(p) == -1) {
+				fcgi_conn_end(p, 0, 0);
+				p->error = 502;
+				continue;
+			}
 		}
 		if (p->phase == PH_RUN) {
 			if ((rc = php_pump_body(p)) == -1)
@@ -1884,9 +2056,15 @@ php_timeout(struct conn *c)
 		conn_handler_fail(c);	/* slow client */
 		return;
 	}
-	log_warnx("php: %s did not finish within %d ms, %s", p->script,
-	    wconf->php_timeout_ms, wconf->php_mode == PHP_FASTCGI ?
-	    "its FastCGI connection closed" : "killed");
+	if (p->waiting)
+		log_warnx("php: %s waited %d ms for a FastCGI connection "
+		    "(all %d of php_keepalive busy)", p->script,
+		    wconf->php_timeout_ms, wconf->php_keepalive);
+	else
+		log_warnx("php: %s did not finish within %d ms, %s",
+		    p->script, wconf->php_timeout_ms,
+		    wconf->php_mode == PHP_FASTCGI ?
+		    "its FastCGI connection closed" : "killed");
 	p->error = 504;
 	php_run(p);
 }

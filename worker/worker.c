@@ -22,6 +22,7 @@
 #include "conn.h"
 #include "docindex.h"
 #include "ev.h"
+#include "fcgipool.h"
 #include "log.h"
 #include "mime.h"
 #include "php.h"
@@ -150,6 +151,7 @@ signal_cb(struct ev_io *io, uint32_t events)
 			drain_started = ev_now_ms();
 			worker_stop_accepting();
 			conn_drain();
+			fcgi_pool_flush();	/* free the PHP-FPM children */
 			drain_check(&drain_timer);
 			break;
 		case SIGUSR1:

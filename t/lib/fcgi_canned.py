@@ -10,6 +10,13 @@ PHP would write. A RECORD is "TYPE:ID:CONTENT": the record type and
 request id in decimal, and the content with the escapes \\r \\n \\0
 \\xNN; an END_REQUEST (type 3) with no content gets the usual 8 zero
 bytes. Writes its pid to FILE; exits on SIGTERM.
+
+--keep: a request that asks for it (FCGI_KEEP_CONN) leaves the
+connection open for the next one. --drop-reused: the second request on
+a connection is read but not answered, the connection closed (a PHP-FPM
+child that went away as maitred reused its connection). --log FILE: a
+line per request, "conn C req R keep K stdin N" (N bytes of FCGI_STDIN),
+with "dropped" at the end when it was.
 """
 
 import argparse
@@ -48,30 +55,46 @@ def record(spec):
     return struct.pack(">BBHHBB", 1, int(t), int(rid), len(c), 0, 0) + c
 
 
-def read_request(s):
-    """Read records up to the empty STDIN; False if the peer went away."""
-    buf = b""
+class Conn:
+    def __init__(self, s):
+        self.s = s
+        self.buf = b""
+
+    def fill(self, n):
+        while len(self.buf) < n:
+            d = self.s.recv(65536)
+            if not d:
+                return False
+            self.buf += d
+        return True
+
+
+def read_request(c):
+    """Read records up to the empty STDIN: (keep flag, STDIN bytes), or
+    None if the peer went away."""
+    keep, stdin = 0, 0
     while True:
-        while len(buf) < 8:
-            d = s.recv(65536)
-            if not d:
-                return False
-            buf += d
-        _, t, _, clen, pad, _ = struct.unpack(">BBHHBB", buf[:8])
-        while len(buf) < 8 + clen + pad:
-            d = s.recv(65536)
-            if not d:
-                return False
-            buf += d
-        buf = buf[8 + clen + pad:]
+        if not c.fill(8):
+            return None
+        _, t, _, clen, pad, _ = struct.unpack(">BBHHBB", c.buf[:8])
+        if not c.fill(8 + clen + pad):
+            return None
+        if t == 1 and clen >= 3:
+            keep = c.buf[8 + 2] & 1
+        if t == 5:
+            stdin += clen
+        c.buf = c.buf[8 + clen + pad:]
         if t == 5 and clen == 0:
-            return True
+            return keep, stdin
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--pidfile", required=True)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--drop-reused", action="store_true")
+    ap.add_argument("--log")
     ap.add_argument("records", nargs="+")
     a = ap.parse_args()
     answer = b"".join(record(r) for r in a.records)
@@ -82,17 +105,35 @@ def main():
     ls.listen(16)
     with open(a.pidfile, "w") as f:
         f.write("%d\n" % os.getpid())
+    nconn = 0
     while True:
         s, _ = ls.accept()
+        nconn += 1
+        c = Conn(s)
         try:
-            if read_request(s):
+            for nreq in range(1, 1 << 30):
+                got = read_request(c)
+                if got is None:
+                    break
+                keep, stdin = got
+                drop = a.drop_reused and nreq == 2
+                if a.log:
+                    with open(a.log, "a") as f:
+                        f.write("conn %d req %d keep %d stdin %d%s\n" % (
+                            nconn, nreq, keep, stdin,
+                            " dropped" if drop else ""))
+                if drop:
+                    break
                 s.sendall(answer)
+                if a.keep and keep:
+                    continue
                 # half-close, then wait for maitred's close: a close with
                 # unread bytes would be a reset
                 s.shutdown(socket.SHUT_WR)
                 s.settimeout(5)
                 while s.recv(65536):
                     pass
+                break
         except OSError:
             pass
         s.close()

@@ -13,7 +13,7 @@
 # Knobs (env):
 #   ROUNDS=4 DURATION=3 (s per wrk run) THREADS=2 COOLDOWN=0.3 (s) WARMUP=2 (s)
 #   SCENARIOS="static_1k small_ka big_100k small_c1000 big_c1000 small_close cache_1k acl_small php_hello
-#              tls_static_1k tls_small_ka"
+#              php_keep tls_static_1k tls_small_ka"
 #             (also available: slow_50ms)
 #   PROXY_ADAPTERS="nginx haproxy nginx_batch maitred"  (nginx_batch: nginx under chrt -b)
 #   CACHE_ADAPTERS="nginx_cache varnish haproxy_cache maitred_cache"
@@ -24,6 +24,8 @@
 #   (TLS scenarios: one self-signed EC P-256 certificate, made with the openssl CLI in the
 #   temp dir, shared by every server; wrk speaks https, keep-alive)
 #   PHP_FPM=php-fpm8.2  PHP_FPM_CHILDREN=8
+#   PHP_KEEP_ADAPTERS="nginx_php_keep maitred_php_keep"  PHP_KEEPALIVE=4 (kept FastCGI
+#   connections per worker in php_keep; 2 workers x 4 = the 8 children)
 #   WRK_CPUS / SERVER_CPUS  optional taskset cpu lists (default: no pinning)
 #   RESULTS_DIR=t/bench/results
 set -euo pipefail
@@ -34,19 +36,21 @@ DURATION=${DURATION:-3}
 THREADS=${THREADS:-2}
 COOLDOWN=${COOLDOWN:-0.3}
 WARMUP=${WARMUP:-2}
-SCENARIOS=${SCENARIOS:-"static_1k small_ka big_100k small_c1000 big_c1000 small_close cache_1k acl_small php_hello tls_static_1k tls_small_ka"}
+SCENARIOS=${SCENARIOS:-"static_1k small_ka big_100k small_c1000 big_c1000 small_close cache_1k acl_small php_hello php_keep tls_static_1k tls_small_ka"}
 REFERENCE=${REFERENCE-}
 PROXY_ADAPTERS=${PROXY_ADAPTERS:-"nginx haproxy nginx_batch maitred"}
 CACHE_ADAPTERS=${CACHE_ADAPTERS:-"nginx_cache varnish haproxy_cache maitred_cache"}
 STATIC_ADAPTERS=${STATIC_ADAPTERS:-"nginx_static maitred_static"}
 ACL_ADAPTERS=${ACL_ADAPTERS:-"maitred maitred_acl"}
 PHP_ADAPTERS=${PHP_ADAPTERS:-"nginx_php maitred_php"}
+PHP_KEEP_ADAPTERS=${PHP_KEEP_ADAPTERS:-"nginx_php_keep maitred_php_keep"}
+PHP_KEEPALIVE=${PHP_KEEPALIVE:-4}
 TLS_STATIC_ADAPTERS=${TLS_STATIC_ADAPTERS:-"nginx_tls_static maitred_tls_static"}
 TLS_PROXY_ADAPTERS=${TLS_PROXY_ADAPTERS:-"nginx_tls haproxy_tls maitred_tls"}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 PHP_FPM=${PHP_FPM:-php-fpm8.2}
 MAITRED=${MAITRED:-$(cd "$BENCH_DIR/../.." && pwd)/maitred}
-export MAITRED PHP_FPM
+export MAITRED PHP_FPM PHP_KEEPALIVE
 [[ -x $MAITRED ]] || die "no maitred binary at $MAITRED (run make first, or set MAITRED)"
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
 command -v nginx >/dev/null || die "nginx is not installed: it runs the backends (apt-get install nginx-light)"
@@ -65,10 +69,11 @@ declare -A SCN=(
     [cache_1k]="cache|/1k|64||/1k cache HIT (cache primed in warm-up), c=64"
     [acl_small]="acl|/small|64||proxied /small, c=64: maitred with a 100,000-line blacklist + rate_limit 100000000/1s (maitred_acl) vs both off (maitred)"
     [php_hello]="php|/hello.php|32||hello-world PHP through one php-fpm (pm static, loopback TCP), c=32"
+    [php_keep]="php_keep|/hello.php|32||php_hello with FastCGI connections kept: nginx fastcgi_keep_conn + upstream keepalive \$PHP_KEEPALIVE, maitred php_keepalive \$PHP_KEEPALIVE, c=32"
     [tls_static_1k]="tls_static|/1k|64||static 1 KB file over TLS 1.3 (same self-signed EC P-256 certificate), keep-alive, c=64"
     [tls_small_ka]="tls_proxy|/small|64||TLS 1.3 in front, plain HTTP to the backends, proxied /small (100 B), keep-alive, c=64"
 )
-declare -A BASELINE=([static]=nginx_static [proxy]=nginx [cache]=nginx_cache [acl]=maitred [php]=nginx_php
+declare -A BASELINE=([static]=nginx_static [proxy]=nginx [cache]=nginx_cache [acl]=maitred [php]=nginx_php [php_keep]=nginx_php_keep
     [tls_static]=nginx_tls_static [tls_proxy]=nginx_tls)
 for s in $SCENARIOS; do [[ -n ${SCN[$s]:-} ]] || die "unknown scenario $s (known: ${!SCN[*]})"; done
 
@@ -86,6 +91,7 @@ CACHE_ADAPTERS=$(filter_installed "$CACHE_ADAPTERS")
 STATIC_ADAPTERS=$(filter_installed "$STATIC_ADAPTERS")
 ACL_ADAPTERS=$(filter_installed "$ACL_ADAPTERS")
 PHP_ADAPTERS=$(filter_installed "$PHP_ADAPTERS")
+PHP_KEEP_ADAPTERS=$(filter_installed "$PHP_KEEP_ADAPTERS")
 TLS_STATIC_ADAPTERS=$(filter_installed "$TLS_STATIC_ADAPTERS")
 TLS_PROXY_ADAPTERS=$(filter_installed "$TLS_PROXY_ADAPTERS")
 for a in "${!SKIPPED[@]}"; do log "skipping $a: ${SKIPPED[$a]} not installed"; done
@@ -94,12 +100,13 @@ group_adapters() {  # group_adapters GROUP -> adapter list
     case $1 in
         static) echo $STATIC_ADAPTERS ;; proxy) echo $PROXY_ADAPTERS ;;
         cache) echo $CACHE_ADAPTERS ;; acl) echo $ACL_ADAPTERS ;; php) echo $PHP_ADAPTERS ;;
+        php_keep) echo $PHP_KEEP_ADAPTERS ;;
         tls_static) echo $TLS_STATIC_ADAPTERS ;; tls_proxy) echo $TLS_PROXY_ADAPTERS ;;
     esac
 }
 group_paths() {  # paths for the sanity check and the warm-up
     case $1 in
-        static|tls_static) echo /1k ;; tls_proxy) echo /small ;; proxy|acl) echo /small /100k ;; cache) echo /small /1k ;; php) echo /hello.php ;;
+        static|tls_static) echo /1k ;; tls_proxy) echo /small ;; proxy|acl) echo /small /100k ;; cache) echo /small /1k ;; php|php_keep) echo /hello.php ;;
     esac
 }
 adapters_for() {  # adapters_for SCENARIO -> adapter list incl. reference
@@ -115,6 +122,7 @@ cleanup() {
     local a
     for a in "${ALL_ADAPTERS[@]}"; do proxy_stop "$a" "${PORT_OF[$a]}" || true; done
     stop_pidfile "$PHPFPM_DIR/pid" || true
+    for a in $PHP_KEEP_ADAPTERS; do stop_pidfile "$PHPFPM_DIR-$a/pid" || true; done
     if ((STARTED_BACKENDS)); then "$BENCH_DIR/backends.sh" stop || true; fi
 }
 trap cleanup EXIT
@@ -126,18 +134,17 @@ if ! "$BENCH_DIR/backends.sh" status >/dev/null 2>&1; then
 fi
 load_backend_ports
 
-need_php=0
-for s in $SCENARIOS; do [[ ${SCN[$s]%%|*} == php ]] && need_php=1; done
-if ((need_php)) && [[ -n $PHP_ADAPTERS ]]; then
-    # php-fpm with its own config, on a loopback port, stopped by PID at exit
-    mkdir -p "$PHPFPM_DIR"
+# start_php_fpm DIR: a php-fpm with its own config in DIR, on a free loopback
+# port, its pid in DIR/pid (stopped at exit); prints 127.0.0.1:PORT.
+start_php_fpm() {
+    local d=$1 fport asroot="" runas=""
+    mkdir -p "$d"
     fport=$(free_ports 1)
-    asroot="" runas=""
     if [[ $(id -u) == 0 ]]; then asroot=-R; runas=$'user = root\ngroup = root'; fi
-    cat >"$PHPFPM_DIR/php-fpm.conf" <<CONF
+    cat >"$d/php-fpm.conf" <<CONF
 [global]
-pid = $PHPFPM_DIR/php-fpm.pid
-error_log = $PHPFPM_DIR/error.log
+pid = $d/php-fpm.pid
+error_log = $d/error.log
 log_level = warning
 daemonize = no
 
@@ -150,14 +157,34 @@ pm.max_children = ${PHP_FPM_CHILDREN:-8}
 pm.max_requests = 0
 catch_workers_output = yes
 CONF
-    "${PIN_SERVERS[@]}" "$PHP_FPM" $asroot -n -y "$PHPFPM_DIR/php-fpm.conf" -F >"$PHPFPM_DIR/out.log" 2>&1 </dev/null &
-    echo $! >"$PHPFPM_DIR/pid"
+    "${PIN_SERVERS[@]}" "$PHP_FPM" $asroot -n -y "$d/php-fpm.conf" -F >"$d/out.log" 2>&1 </dev/null &
+    echo $! >"$d/pid"
     if ! wait_port "$fport" 15; then
-        cat "$PHPFPM_DIR/out.log" "$PHPFPM_DIR/error.log" >&2 2>/dev/null || true
+        cat "$d/out.log" "$d/error.log" >&2 2>/dev/null || true
         die "php-fpm did not come up on 127.0.0.1:$fport"
     fi
-    export PHP_FPM_ADDR=127.0.0.1:$fport
-    log "php-fpm up on $PHP_FPM_ADDR (pid $(<"$PHPFPM_DIR/pid"), ${PHP_FPM_CHILDREN:-8} children)"
+    log "php-fpm up on 127.0.0.1:$fport (pid $(<"$d/pid"), ${PHP_FPM_CHILDREN:-8} children)"
+    echo "127.0.0.1:$fport"
+}
+
+need_php=0 need_php_keep=0
+for s in $SCENARIOS; do
+    [[ ${SCN[$s]%%|*} == php ]] && need_php=1
+    [[ ${SCN[$s]%%|*} == php_keep ]] && need_php_keep=1
+done
+if ((need_php)) && [[ -n $PHP_ADAPTERS ]]; then
+    PHP_FPM_ADDR=$(start_php_fpm "$PHPFPM_DIR")
+    export PHP_FPM_ADDR
+fi
+# Kept connections hold php-fpm children (nginx's for its upstream
+# keepalive_timeout, 60 s), so that a server would find none free after
+# another: each adapter of the php_keep group gets a php-fpm of its own,
+# at PHP_FPM_ADDR_<adapter>.
+if ((need_php_keep)); then
+    for a in $PHP_KEEP_ADAPTERS; do
+        addr=$(start_php_fpm "$PHPFPM_DIR-$a")
+        export "PHP_FPM_ADDR_$a=$addr"
+    done
 fi
 
 for s in $SCENARIOS; do
@@ -220,6 +247,7 @@ one_run() {  # one_run ROUND SCENARIO ADAPTER
     port=$(adapter_port "$a" "${PORT_OF[$a]}")
     pid=$(adapter_pid "$a" "${PORT_OF[$a]}"); bpid=$(backends_pid)
     [[ $g == php ]] && bpid=$(cat "$PHPFPM_DIR/pid")   # "backend" = php-fpm
+    [[ $g == php_keep ]] && bpid=$(cat "$PHPFPM_DIR-$a/pid")
     if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then die "$a (pid $pid) died"; fi
     out=$RAW/r$r-$s-$a.txt; : >"$out"
     stop=$RAW/stop-r$r-$s-$a

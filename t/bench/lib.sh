@@ -117,8 +117,8 @@ adapter_port() {   # adapter_port NAME PORT -> port the load generator must hit
 adapter_requires() {
     case $1 in
         direct) echo "" ;;
-        nginx_php) echo "nginx ${PHP_FPM:-php-fpm8.2}" ;;
-        maitred_php) echo "${PHP_FPM:-php-fpm8.2}" ;;
+        nginx_php|nginx_php_keep) echo "nginx ${PHP_FPM:-php-fpm8.2}" ;;
+        maitred_php|maitred_php_keep) echo "${PHP_FPM:-php-fpm8.2}" ;;
         nginx*) echo nginx ;;
         haproxy*) echo haproxy ;;
         varnish*) echo varnishd ;;

@@ -9,6 +9,8 @@
 #      NGINX_EXTRA_LOCATION (directives appended to "location /", e.g. "proxy_buffering off;"),
 #      NGINX_MODE (proxy; static = serve $STATIC_ROOT as files, used by nginx_static.sh;
 #      php = .php under $STATIC_ROOT through fastcgi_pass $PHP_FPM_ADDR, used by nginx_php.sh)
+#      NGINX_FCGI_KEEPALIVE (php mode: fastcgi_keep_conn on and an upstream with keepalive N;
+#      used by nginx_php_keep.sh)
 #      NGINX_TLS (0; 1 = "listen ... ssl" with $TLS_CERT/$TLS_KEY, TLSv1.2+1.3, shared session
 #      cache; used by nginx_tls.sh and nginx_tls_static.sh)
 set -euo pipefail
@@ -19,6 +21,12 @@ reuse=""; [[ ${NGINX_REUSEPORT:-1} == 1 ]] && reuse=reuseport
 bufs=""; b=${NGINX_PROXY_BUFFERS-16k}
 [[ -n $b ]] && bufs="proxy_buffer_size $b; proxy_buffers 8 $b;"
 cache_http="" cache_loc=""
+fcgi_target=${PHP_FPM_ADDR:-} fcgi_keep="" fcgi_http=""
+if [[ -n ${NGINX_FCGI_KEEPALIVE:-} ]]; then
+    # kept FastCGI connections: needs an upstream block for keepalive
+    fcgi_target=php_fpm fcgi_keep="fastcgi_keep_conn on;"
+    fcgi_http="upstream php_fpm { server ${PHP_FPM_ADDR:?no php-fpm address}; keepalive $NGINX_FCGI_KEEPALIVE; }"
+fi
 if [[ ${NGINX_CACHE:-0} == 1 ]]; then
     cache_http="proxy_cache_path $RUNDIR/cache levels=1:2 keys_zone=c:16m max_size=256m inactive=1h use_temp_path=off;"
     cache_loc="proxy_cache c; proxy_cache_valid 200 1h; proxy_cache_lock on; add_header X-Cache \$upstream_cache_status;"
@@ -41,7 +49,8 @@ case ${NGINX_MODE:-proxy} in
     static) location="root ${STATIC_ROOT:?}; location / { ${NGINX_EXTRA_LOCATION:-} }" ;;
     php) location="root ${STATIC_ROOT:?};
         location ~ \.php\$ {
-            fastcgi_pass ${PHP_FPM_ADDR:?no php-fpm address};
+            fastcgi_pass ${fcgi_target:?no php-fpm address};
+            $fcgi_keep
             fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
             fastcgi_param QUERY_STRING \$query_string;
             fastcgi_param REQUEST_METHOD \$request_method;
@@ -82,6 +91,7 @@ http {
     uwsgi_temp_path $RUNDIR/uwsgi;
     scgi_temp_path $RUNDIR/scgi;
     $cache_http
+    $fcgi_http
     upstream be {
 $servers
         keepalive ${NGINX_UPSTREAM_KEEPALIVE:-1024};

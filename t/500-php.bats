@@ -709,6 +709,8 @@ conn 3 req 1 keep 1 stdin 102400"
 	assert_equal "$HTTP_CODE" 504
 	assert log_has 'php: /echo.php waited 1000 ms for a FastCGI connection \(all 1 of php_keepalive busy\)'
 	assert_equal "$(fpm_conns)" 1
+	run curl -s "http://127.0.0.1:$PORT/maitred/metrics"
+	assert_line 'maitred_php_waits_total 1'
 	wait "$slow"
 	assert_equal "$(tail -n 1 "$BATS_TEST_TMPDIR/slow")" END
 	# then the kept connection serves the next one

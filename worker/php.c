@@ -40,6 +40,7 @@
 #include "mtd.h"
 #include "php.h"
 #include "spool.h"
+#include "stats.h"
 #include "worker.h"
 
 #define PHP_HDR_MAX	8192		/* script's header block */
@@ -982,6 +983,7 @@ fcgi_connect(struct php *p)
 	p->waiter.events = FCGI_EVENTS;
 	p->waiter.ready = fcgi_waiter_ready;
 	fcgi_pool_wait(&p->waiter);
+	STATS_ADD(php_waits, 1);
 	return 0;
 }
 

@@ -218,10 +218,12 @@ render_json(struct sbuf *b, const struct stats_total *t)
 	json_backends(b);
 	json_cache(b);
 	sb_printf(b, "\"blocked\":%llu,\"blacklist_entries\":%zu,"
-	    "\"rate_limited\":%llu,\"rate_limit_evictions\":%llu}\n",
+	    "\"rate_limited\":%llu,\"rate_limit_evictions\":%llu,"
+	    "\"php_waits\":%llu}\n",
 	    (unsigned long long)t->blocked,
 	    blacklist_entries(wconf->blacklist), (unsigned long long)t->limited,
-	    (unsigned long long)ratelimit_evictions(shm_ratelimit()));
+	    (unsigned long long)ratelimit_evictions(shm_ratelimit()),
+	    (unsigned long long)t->php_waits);
 }
 
 static void
@@ -285,6 +287,9 @@ prom_traffic(struct sbuf *b, const struct stats_total *t)
 	prom_value(b, "bytes_buffered_total", "counter",
 	    "Bytes of answers a slow client kept waiting, put in temp_dir.",
 	    t->bytes_buffered);
+	prom_value(b, "php_waits_total", "counter",
+	    "PHP requests that waited for a FastCGI connection "
+	    "(php_keepalive).", t->php_waits);
 }
 
 /*

@@ -692,6 +692,30 @@ conn 3 req 1 keep 1 stdin 102400"
 	assert log_has "php: /echo.php: a kept connection to 127.0.0.1:$FPORT was closed, sending the request again on a new one"
 }
 
+@test "php_keepalive over a Unix-domain socket: kept, reused, and sent again when the server closed it" {
+	local log=$BATS_TEST_TMPDIR/fcgi.log sock=$BATS_TEST_TMPDIR/fcgi.sock u
+	"$BATS_TEST_DIRNAME"/lib/fcgi_canned.py --unix "$sock" --keep \
+	    --drop-reused --log "$log" --pidfile "$BATS_TEST_TMPDIR/fcgi.pid" \
+	    '6:1:Status: 200\r\nContent-Type: text/plain\r\n\r\nunix' '3:1:' \
+	    </dev/null >/dev/null 2>&1 3>&- &
+	FPM_PID=$!
+	OWN_TRACK=$FPM_PID
+	wait_for test -S "$sock"
+	WORKERS=1 own_instance "php fastcgi unix:$sock" \
+	    "php_keepalive 2" "php_timeout 2s"
+	u=http://127.0.0.1:$PORT/echo.php
+	run curl -s -w ' %{http_code}\n' "$u" "$u" "$u"
+	assert_output "unix 200
+unix 200
+unix 200"
+	run cat "$log"
+	assert_output "conn 1 req 1 keep 1 stdin 0
+conn 1 req 2 keep 1 stdin 0 dropped
+conn 2 req 1 keep 1 stdin 0
+conn 2 req 2 keep 1 stdin 0 dropped
+conn 3 req 1 keep 1 stdin 0"
+}
+
 @test "php_keepalive: at most that many connections; the requests beyond wait their turn, up to php_timeout" {
 	local slow
 	start_fpm 2

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A FastCGI server that answers every request with the same records.
 
-usage: fcgi_canned.py --port PORT --pidfile FILE RECORD...
+usage: fcgi_canned.py --port PORT | --unix PATH --pidfile FILE RECORD...
 
-Listens on 127.0.0.1:PORT; for each connection, reads the request
+Listens on 127.0.0.1:PORT (or the Unix-domain socket PATH); for each connection, reads the request
 (BEGIN_REQUEST, PARAMS, STDIN up to the empty STDIN record), then sends
 each RECORD in order and closes: the way to hand maitred output that no
 PHP would write. A RECORD is "TYPE:ID:CONTENT": the record type and
@@ -90,7 +90,9 @@ def read_request(c):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+    where = ap.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", type=int)
+    where.add_argument("--unix")
     ap.add_argument("--pidfile", required=True)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--drop-reused", action="store_true")
@@ -99,9 +101,13 @@ def main():
     a = ap.parse_args()
     answer = b"".join(record(r) for r in a.records)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    ls = socket.socket()
-    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", a.port))
+    if a.unix:
+        ls = socket.socket(socket.AF_UNIX)
+        ls.bind(a.unix)
+    else:
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", a.port))
     ls.listen(16)
     with open(a.pidfile, "w") as f:
         f.write("%d\n" % os.getpid())

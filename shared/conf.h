@@ -138,7 +138,7 @@ struct conf {
 	char			 php_fastcgi[PATH_MAX];	/* host:port, unix:/p */
 	int			 php_timeout_ms;	/* 30 s */
 	size_t			 php_buffer_max;	/* spool file, 0: none */
-	int			 php_keepalive;		/* idle FastCGI conns kept */
+	int			 php_keepalive;		/* FastCGI conns per worker */
 	size_t			 proxy_buffer_max;	/* spool file, 0: none */
 	char			 temp_dir[PATH_MAX];	/* /tmp */
 

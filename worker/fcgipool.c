@@ -203,7 +203,7 @@ fcgi_pool_put(struct ev_io *from)
 
 	if (wfirst != NULL)
 		return handover(from);
-	if (nidle >= wconf->php_keepalive || worker_draining)
+	if (worker_draining)
 		return -1;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return -1;

@@ -43,8 +43,9 @@ void	 fcgi_pool_wait(struct fcgi_waiter *w);
 void	 fcgi_pool_unwait(struct fcgi_waiter *w);
 /*
  * Keep <from>'s connection, which is in epoll with <from> as target, for
- * a waiting request or the next one: 0 and from->fd is -1, or -1 (pool
- * full, worker draining) and <from> is untouched.
+ * a waiting request or the next one: 0 and from->fd is -1, or -1 (the
+ * worker is draining, or out of memory) and <from> is untouched. It
+ * counts in php_keepalive already, so the idle ones never exceed it.
  */
 int	 fcgi_pool_put(struct ev_io *from);
 /* A counted connection was closed: a waiting request may open one. */

@@ -27,7 +27,7 @@ setup() {
 }
 
 teardown() {
-	OWN_TRACK=${FPM_PID:-} own_teardown
+	OWN_TRACK="${FPM_PID:-} ${OWN_TRACK:-}" own_teardown
 }
 
 # own_instance LINE...: a second maitred in this test's directory.
@@ -587,15 +587,27 @@ fpm_suite() {
 	WORKERS=1 fpm_suite "php_keepalive 2"
 }
 
-# canned_fcgi RECORD...: t/lib/fcgi_canned.py on a free port, $FPORT,
-# answering every request with these records (see there).
+# canned_fcgi [--unix PATH] ARG...: t/lib/fcgi_canned.py on a free port,
+# $FPORT (or on the Unix-domain socket PATH), answering every request with
+# the records among ARGs (see there).
 canned_fcgi() {
-	FPORT=$(free_port)
-	"$BATS_TEST_DIRNAME"/lib/fcgi_canned.py --port "$FPORT" \
+	local where
+	if [ "$1" = --unix ]; then
+		where=(--unix "$2")
+		shift 2
+	else
+		FPORT=$(free_port)
+		where=(--port "$FPORT")
+	fi
+	"$BATS_TEST_DIRNAME"/lib/fcgi_canned.py "${where[@]}" \
 	    --pidfile "$BATS_TEST_TMPDIR/fcgi.pid" "$@" </dev/null \
 	    >/dev/null 2>&1 3>&- &
 	FPM_PID=$!
-	wait_for port_listening "$FPORT"
+	if [ "${where[0]}" = --unix ]; then
+		wait_for test -S "${where[1]}"
+	else
+		wait_for port_listening "$FPORT"
+	fi
 }
 
 @test "FastCGI: a record for another request id is not part of the answer" {
@@ -671,9 +683,9 @@ conn 1 req 4 keep 1 stdin 3"
 	    '6:1:Status: 200\r\nContent-Type: text/plain\r\n\r\nfresh' '3:1:'
 	WORKERS=1 own_instance "php fastcgi 127.0.0.1:$FPORT" \
 	    "php_keepalive 2" "php_timeout 2s" "log_level debug"
-	# the body (in the request buffer) is sent whole again
+	# A body in the request buffer is sent whole again, and so is one
+	# read whole into temp_dir first.
 	u=http://127.0.0.1:$PORT/echo.php
-	# and so is one read whole into temp_dir first
 	head -c 102400 /dev/zero >"$BATS_TEST_TMPDIR/body"
 	run curl -s -w ' %{http_code}\n' "$u" \
 	    --next -s -w ' %{http_code}\n' --data-binary hello "$u" \
@@ -694,13 +706,8 @@ conn 3 req 1 keep 1 stdin 102400"
 
 @test "php_keepalive over a Unix-domain socket: kept, reused, and sent again when the server closed it" {
 	local log=$BATS_TEST_TMPDIR/fcgi.log sock=$BATS_TEST_TMPDIR/fcgi.sock u
-	"$BATS_TEST_DIRNAME"/lib/fcgi_canned.py --unix "$sock" --keep \
-	    --drop-reused --log "$log" --pidfile "$BATS_TEST_TMPDIR/fcgi.pid" \
-	    '6:1:Status: 200\r\nContent-Type: text/plain\r\n\r\nunix' '3:1:' \
-	    </dev/null >/dev/null 2>&1 3>&- &
-	FPM_PID=$!
-	OWN_TRACK=$FPM_PID
-	wait_for test -S "$sock"
+	canned_fcgi --unix "$sock" --keep --drop-reused --log "$log" \
+	    '6:1:Status: 200\r\nContent-Type: text/plain\r\n\r\nunix' '3:1:'
 	WORKERS=1 own_instance "php fastcgi unix:$sock" \
 	    "php_keepalive 2" "php_timeout 2s"
 	u=http://127.0.0.1:$PORT/echo.php
@@ -714,6 +721,22 @@ conn 1 req 2 keep 1 stdin 0 dropped
 conn 2 req 1 keep 1 stdin 0
 conn 2 req 2 keep 1 stdin 0 dropped
 conn 3 req 1 keep 1 stdin 0"
+}
+
+@test "php_keepalive: a connection with bytes after END_REQUEST is not kept" {
+	local log=$BATS_TEST_TMPDIR/fcgi.log u
+	canned_fcgi --keep --log "$log" \
+	    '6:1:Status: 200\r\nContent-Type: text/plain\r\n\r\nok' '3:1:' \
+	    '6:1:Status: 500\r\n\r\nstray'
+	WORKERS=1 own_instance "php fastcgi 127.0.0.1:$FPORT" \
+	    "php_keepalive 2" "php_timeout 2s"
+	u=http://127.0.0.1:$PORT/echo.php
+	run curl -s -w ' %{http_code}\n' "$u" "$u"
+	assert_output "ok 200
+ok 200"
+	run cat "$log"
+	assert_output "conn 1 req 1 keep 1 stdin 0
+conn 2 req 1 keep 1 stdin 0"
 }
 
 @test "php_keepalive: at most that many connections; the requests beyond wait their turn, up to php_timeout" {

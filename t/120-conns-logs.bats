@@ -110,4 +110,50 @@ PY
 	    2048 6 20
 	assert_line "status 200"
 	refute_line "body 4000000"
+	# and the cut one is logged, with what went out
+	wait_for cut_logged "$(mtd_dir)/access.log"
+}
+
+# cut_logged LOG: a 200 for /big.bin that is not the whole 4,000,000 bytes
+cut_logged() {
+	awk '$7 == "/big.bin" && $9 == 200 && $10 != 4000000 { f = 1 }
+	    END { exit !f }' "$1"
+}
+
+@test "access log: a static answer the client cut is logged with what went out; a 408 with its own line and wait" {
+	local d
+	d=$(mtd_dir)
+	WORKERS=1 write_conf "client_timeout 1s"
+	head -c 8000000 /dev/urandom >"$d/htdocs/big.bin"
+	maitred_start
+	run python3 - "$PORT" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+def ask(req):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(req)
+    return s
+# a download the client drops after 200 KB
+s = ask(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nUser-Agent: dropper\r\n\r\n")
+n = 0
+while n < 200000:
+    n += len(s.recv(65536))
+s.close()
+# a request line this worker will not see again...
+s = ask(b"GET /hello.txt?token=earlier HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+while s.recv(65536):
+    pass
+s.close()
+# ...then a connection that sends nothing: 408 after client_timeout
+s = ask(b"")
+print("idle:", s.recv(100).split(b"\r\n")[0].decode())
+PY
+	assert_success
+	assert_line 'idle: HTTP/1.1 408 Request Timeout'
+	wait_for grep -q '"dropper"' "$d/access.log"
+	run grep '"dropper"' "$d/access.log"
+	assert_output --regexp '"GET /big.bin HTTP/1.1" 200 [0-9]+ '
+	refute_output --partial ' 200 8000000 '
+	run grep ' 408 ' "$d/access.log"
+	assert_output --regexp '"-" 408 [0-9]+ "-" "-" rt=(0\.9|1\.)[0-9]+ '
 }

@@ -196,6 +196,7 @@ conn_new(int fd, const struct sockaddr_storage *ss)
 	c->file_fd = -1;
 	c->writable = 1;
 	c->state = CS_READ;
+	c->t_start_us = ev_now_us();	/* waiting for a head: see conn_408() */
 	ev_timer_init(&c->timer, conn_timeout);
 	cidr_addr_from_sa((const struct sockaddr *)ss, c->peer16);
 	c->peer_port = ss->ss_family == AF_INET6 ?
@@ -653,6 +654,7 @@ conn_finish(struct conn *c)
 
 	conn_file_close(c);
 	conn_log_request(c);
+	c->t_start_us = ev_now_us();	/* the next head's wait begins */
 	if (!c->keep_alive && conn_close_now_ok(c)) {
 		tls_shutdown(c);
 		conn_close(c);
@@ -746,6 +748,17 @@ conn_step_linger(struct conn *c)
 	}
 }
 
+/*
+ * The client went away, or stopped reading, in the middle of an answer we
+ * send ourselves: it is still a request, logged with what went out.
+ */
+static void
+conn_write_failed(struct conn *c)
+{
+	conn_log_request(c);
+	conn_close(c);
+}
+
 static void
 conn_run(struct conn *c)
 {
@@ -773,7 +786,7 @@ conn_run(struct conn *c)
 				return;
 			}
 			if (rc == -1) {
-				conn_close(c);
+				conn_write_failed(c);
 				return;
 			}
 			if (conn_finish(c) == -1)
@@ -818,6 +831,24 @@ conn_event(struct ev_io *io, uint32_t events)
 	conn_run(c);
 }
 
+/*
+ * A head that did not arrive in time. What the log shows comes from the
+ * bytes this connection sent, parsed again (the request's state may be an
+ * earlier connection's), and its time from when the connection began to
+ * wait for this head.
+ */
+static void
+conn_408(struct conn *c)
+{
+	uint64_t	 since = c->t_start_us;
+	int		 status;
+
+	(void)http_parse_request(c->r->in, c->in_len, &c->r->req, &status);
+	conn_begin_request(c);
+	c->t_start_us = since;
+	c->head_len = c->in_len;
+}
+
 static void
 conn_timeout(struct ev_timer *t)
 {
@@ -831,8 +862,7 @@ conn_timeout(struct ev_timer *t)
 	if (c->state == CS_READ && (c->in_len > 0 || c->nreq == 0) &&
 	    conn_ensure_req(c) == 0) {
 		/* The head did not arrive in time: say so, then close. */
-		conn_begin_request(c);
-		c->head_len = c->in_len;
+		conn_408(c);
 		resp_error(c, 408, NULL);
 		conn_run(c);
 		return;
@@ -843,6 +873,10 @@ conn_timeout(struct ev_timer *t)
 	}
 	if (c->state == CS_WRITE && conn_client_draining(c))
 		return;
+	if (c->state == CS_WRITE) {
+		conn_write_failed(c);
+		return;
+	}
 	conn_close(c);
 }
 

@@ -1527,6 +1527,7 @@ d_backend_tls_ca(struct loader *ld, const struct directive *d, int argc,
     char **argv)
 {
 	struct conf	*c = ld->c;
+	const char	*why;
 	FILE		*fp;
 
 	if (resolve(ld, argv[1], c->backend_tls_ca,
@@ -1535,9 +1536,9 @@ d_backend_tls_ca(struct loader *ld, const struct directive *d, int argc,
 		return;
 	}
 	c->backend_tls_ca_line = ld->r->lineno;
-	if ((fp = fopen(c->backend_tls_ca, "re")) == NULL) {
+	if ((fp = conf_fopen(c->backend_tls_ca, &why)) == NULL) {
 		lerr(ld->r, "%s \"%s\": %s", d->name, c->backend_tls_ca,
-		    strerror(errno));
+		    why != NULL ? why : strerror(errno));
 		return;
 	}
 	fclose(fp);

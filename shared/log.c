@@ -68,10 +68,23 @@ log_set_tee(int on)
 	log_tee = on;
 }
 
+/*
+ * O_NONBLOCK for the open only: a FIFO nobody reads would block it, and
+ * the master with it (at start, -t, reload or USR1); it fails with ENXIO
+ * instead. Writes stay blocking, as to a file.
+ */
 static int
 open_append(const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	int	 fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NONBLOCK | O_NOCTTY, 0644);
+	if (fd != -1 && fcntl(fd, F_SETFL, O_APPEND) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int

@@ -140,6 +140,22 @@ check_conf() {
 	run timeout 10 "$MAITRED" -t -c "$MTD_CONF"
 	assert_failure 1
 	assert_output --partial "blacklist \"$d/fifo\": not a regular file"
+	write_conf "backend_tls_ca $d/fifo"
+	run timeout 10 "$MAITRED" -t -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --partial "backend_tls_ca \"$d/fifo\": not a regular file"
+	write_conf "listen 127.0.0.1:$(free_port) ssl" "ssl_certificate $d/fifo" \
+	    "ssl_certificate_key $d/fifo"
+	run timeout 10 "$MAITRED" -t -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --partial "certificate $d/fifo: not a regular file"
+	# a log may be a FIFO, but one nobody reads is an error, not a hang
+	for log in access_log error_log; do
+		write_conf "$log $d/fifo"
+		run timeout 10 "$MAITRED" -t -c "$MTD_CONF"
+		assert_failure 1
+		assert_output --partial "$log $d/fifo: No such device or address"
+	done
 	# an empty configuration may be /dev/null
 	run "$MAITRED" -t -c /dev/null
 	assert_success

@@ -773,6 +773,21 @@ sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
 	assert_equal "$(code_of /hello.txt)" 200
 }
 
+@test "HUP with an access_log on a FIFO nobody reads: refused at once, the master still respawns" {
+	maitred_start
+	d=$(mtd_dir)
+	mkfifo "$d/fifo"
+	sed -i "s|^access_log .*|access_log $d/fifo|" "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "access_log $d/fifo: No such device or address"
+	assert wait_for log_has "reload failed, keeping the running configuration"
+	# the master is not stuck in open(): it respawns a killed worker
+	kill -KILL "$(worker_pids | head -n 1)"
+	assert wait_for log_has 'exited on signal 9, respawning'
+	wait_for test "$(worker_pids | wc -l)" -eq "${WORKERS:-2}"
+	assert_equal "$(code_of /hello.txt)" 200
+}
+
 @test "HUP while the retired-worker table is full: the reload waits for them, then runs" {
 	local d i
 	d=$(mtd_dir)

@@ -17,9 +17,11 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -91,24 +93,26 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* Readable regular file, else -1 with errno. */
-static int
-file_readable(const char *path)
+/* NULL for a readable regular file, else why not. */
+static const char *
+file_unreadable(const char *path)
 {
 	struct stat	 st;
-	FILE		*fp;
-	int		 err = 0;
+	const char	*why = NULL;
+	int		 fd;
 
-	if ((fp = fopen(path, "re")) == NULL)
-		return -1;
-	/* A failed fstat() leaves <st> unset: keep its errno then. */
-	if (fstat(fileno(fp), &st) == -1)
-		err = errno;
+	/* O_NONBLOCK: a FIFO would block the open until a writer came. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	    O_NOCTTY)) == -1)
+		return strerror(errno);
+	if (fstat(fd, &st) == -1)
+		why = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
+		why = strerror(EISDIR);
 	else if (!S_ISREG(st.st_mode))
-		err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-	fclose(fp);
-	errno = err;
-	return err == 0 ? 0 : -1;
+		why = "not a regular file";
+	close(fd);
+	return why;
 }
 
 /* Whether the PEM file at <path> holds a passphrase-protected key. */
@@ -142,14 +146,15 @@ static SSL_CTX *
 ctx_new(const struct conf *c, const char *cert, int cline, const char *key,
     int kline)
 {
-	SSL_CTX	*ctx;
+	SSL_CTX		*ctx;
+	const char	*why;
 
-	if (file_readable(cert) == -1) {
-		tls_err(c, cline, "certificate %s: %s", cert, strerror(errno));
+	if ((why = file_unreadable(cert)) != NULL) {
+		tls_err(c, cline, "certificate %s: %s", cert, why);
 		return NULL;
 	}
-	if (file_readable(key) == -1) {
-		tls_err(c, kline, "key %s: %s", key, strerror(errno));
+	if ((why = file_unreadable(key)) != NULL) {
+		tls_err(c, kline, "key %s: %s", key, why);
 		return NULL;
 	}
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {

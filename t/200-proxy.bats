@@ -565,6 +565,12 @@ ANSWERS = {
                b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n"
                b"Connection: close\r\n\r\n"
                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+    # hints and final heads that do not fit in one buffer together
+    b"/bighints": b"HTTP/1.1 103 Early Hints\r\nLink: <" + b"a" * 10000 +
+                  b">\r\n\r\nHTTP/1.1 200 OK\r\nX-Pad: " + b"b" * 8000 +
+                  b"\r\nContent-Length: 2\r\n\r\nhi",
+    b"/many102": b"HTTP/1.1 102 Processing\r\n\r\n" * 5000 +
+                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
     b"/trailer": b"HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
                  b"X-Sum: abc\r\n\r\n",
@@ -750,6 +756,15 @@ print(sys.argv[1].split("\r\n\r\n")[0].lower())' "$output"
 	refute_output --partial 'connection'
 	run raw --timeout 5 'GET /hints HTTP/1.0\r\nHost: x\r\n\r\n'
 	assert_equal "$(status_lines | tr '\n' ' ')" "200 "
+	# a 10 KB hint and an 8 KB final head in one read: both go on
+	run raw --timeout 5 'GET /bighints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_equal "$(status_lines | tr '\n' ' ')" "103 200 "
+	assert_line hi
+	# 5,000 hints the client cannot take as fast: dropped, not a 502
+	run raw --timeout 5 'GET /many102 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_equal "$(status_lines | tail -n 1)" 200
+	assert_line hi
+	refute log_has 'response head too large'
 }
 
 @test "a chunked request body reaches the backend re-framed: plain sizes, no extensions, no trailers" {

@@ -1410,6 +1410,23 @@ px_resp_unframed(struct proxy *px)
 	return px_fail_mid(px, "bad chunked framing");
 }
 
+/*
+ * Interim answers still wholly in out[] (the client was not writable, or
+ * they came in the same read as the final one) are hints: dropped when
+ * the final head would not fit behind them. Not once part of one is out.
+ */
+static int
+px_drop_interims(struct proxy *px)
+{
+	struct conn	*c = px->c;
+
+	if (c->out_off != 0 || c->out_len == 0)
+		return -1;
+	c->head_out -= c->out_len;
+	c->out_len = 0;
+	return 0;
+}
+
 /* A response head is complete in buf[0, len): take it. */
 static int
 px_resp_head(struct proxy *px, const struct http_response *resp, int len)
@@ -1450,7 +1467,9 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 	pcache_response(&px->pc, resp, &c->r->req,
 	    resp->body == HTTP_BODY_CHUNKED &&
 	    !px->dechunk);
-	if (px_build_response(px, resp, tunnel) == -1)
+	if (px_build_response(px, resp, tunnel) == -1 &&
+	    (px_drop_interims(px) == -1 ||
+	    px_build_response(px, resp, tunnel) == -1))
 		return px_error(px, 502, "response head too large");
 	px->resp_head = 1;
 	px->roff = (uint32_t)len;
@@ -1532,6 +1551,8 @@ px_parse_head(struct proxy *px)
 			return px_error(px, 502, "unexpected 101 response");
 		/* Interim 1xx: passed on; the final response follows. */
 		px_interim(px, resp);
+		if (px->c->writable && px_flush_client(px) == -1)
+			return px_end(px, 0);
 		memmove(px->buf, px->buf + rc, px->rlen - (uint32_t)rc);
 		px->rlen -= (uint32_t)rc;
 		if (px->rlen == 0)

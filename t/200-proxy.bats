@@ -569,6 +569,11 @@ ANSWERS = {
     b"/bighints": b"HTTP/1.1 103 Early Hints\r\nLink: <" + b"a" * 10000 +
                   b">\r\n\r\nHTTP/1.1 200 OK\r\nX-Pad: " + b"b" * 8000 +
                   b"\r\nContent-Length: 2\r\n\r\nhi",
+    # a 101 to a WebSocket offer that does not switch to WebSocket
+    b"/ws-h2c": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n"
+                b"Connection: Upgrade\r\n\r\n",
+    b"/ws-none": b"HTTP/1.1 101 Switching Protocols\r\n"
+                 b"Connection: Upgrade\r\n\r\n",
     b"/many102": b"HTTP/1.1 102 Processing\r\n\r\n" * 5000 +
                  b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
     b"/trailer": b"HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\n"
@@ -765,6 +770,19 @@ print(sys.argv[1].split("\r\n\r\n")[0].lower())' "$output"
 	assert_equal "$(status_lines | tail -n 1)" 200
 	assert_line hi
 	refute log_has 'response head too large'
+}
+
+@test "a 101 that does not switch to the WebSocket the client offered: 502, no tunnel" {
+	local cb p
+	cb=$(free_port)
+	canned_backend "$cb"
+	one_backend "$cb" 1000
+	for p in /ws-h2c /ws-none; do
+		run raw --timeout 5 "GET $p HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+		assert_equal "$(status_lines | head -n 1)" 502
+		refute_line --partial 'HTTP/1.1 101'
+	done
+	assert log_has '101 response without "Upgrade: websocket"'
 }
 
 @test "a chunked request body reaches the backend re-framed: plain sizes, no extensions, no trailers" {

@@ -609,8 +609,8 @@ struct request_seen {
  * tunnelling whatever a backend agrees to (h2c, ...) would let later
  * requests on the connection past every per-request check.
  */
-static int
-upgrade_websocket(struct http_str v)
+int
+http_upgrade_websocket(struct http_str v)
 {
 	struct http_list	 it;
 	struct http_str		 e;
@@ -634,7 +634,7 @@ request_field(struct http_request *req, const struct http_header *h,
 		if (seen->nhost++ == 0 && req->host.p == NULL)
 			req->host = h->value;
 	} else if (STR_IS(h->name, "upgrade"))
-		seen->websocket |= upgrade_websocket(h->value);
+		seen->websocket |= http_upgrade_websocket(h->value);
 	else if (STR_IS(h->name, "expect"))
 		expect_field(req, h->value);
 	else if (STR_IS(h->name, "if-none-match")) {

@@ -187,6 +187,9 @@ struct http_list {
 	int		 done;
 };
 
+/* Whether the Upgrade field value <v> lists "websocket". Pure. */
+int	 http_upgrade_websocket(struct http_str v);
+
 void	 http_list_init(struct http_list *it, struct http_str v);
 /* The next element into <elem>; 0 when the list is done. */
 int	 http_list_next(struct http_list *it, struct http_str *elem);

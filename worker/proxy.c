@@ -1524,6 +1524,23 @@ px_interim(struct proxy *px, const struct http_response *resp)
 	c->head_out += ob.len;
 }
 
+/*
+ * A 101 must name the protocol it switches to, one the client offered
+ * (RFC 9110 7.8, 15.2.2): a tunnel to anything else would carry the
+ * client's later requests past access control.
+ */
+static int
+px_switched_to_websocket(const struct http_response *resp)
+{
+	int	 i;
+
+	for (i = 0; i < resp->nheaders; i++)
+		if (NAME_IS(&resp->headers[i].name, "Upgrade") &&
+		    http_upgrade_websocket(resp->headers[i].value))
+			return 1;
+	return 0;
+}
+
 static int
 px_parse_head(struct proxy *px)
 {
@@ -1545,8 +1562,12 @@ px_parse_head(struct proxy *px)
 			    "invalid response head");
 		_Static_assert(MTD_MAX_HEADERS == 100, "the message above");
 		if (resp->status >= 200 ||
-		    (resp->status == 101 && req->upgrade))
+		    (resp->status == 101 && req->upgrade &&
+		    px_switched_to_websocket(resp)))
 			return px_resp_head(px, resp, rc);
+		if (resp->status == 101 && req->upgrade)
+			return px_error(px, 502,
+			    "101 response without \"Upgrade: websocket\"");
 		if (resp->status == 101)
 			return px_error(px, 502, "unexpected 101 response");
 		/* Interim 1xx: passed on; the final response follows. */

@@ -772,6 +772,53 @@ print(sys.argv[1].split("\r\n\r\n")[0].lower())' "$output"
 	refute log_has 'response head too large'
 }
 
+@test "a 408 on a reused backend connection (its idle timeout): GET sent again on a fresh one, POST 502" {
+	local kb
+	kb=$(free_port)
+	# each connection answers its first request, then a 408 and a close
+	python3 - "$kb" 3>&- <<'PY' &
+import socket, sys, threading
+def serve(c):
+    n = 0
+    data = b""
+    while True:
+        while b"\r\n\r\n" not in data:
+            d = c.recv(4096)
+            if not d:
+                return c.close()
+            data += d
+        head, data = data.split(b"\r\n\r\n", 1)
+        n += 1
+        if n > 1:
+            c.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0"
+                      b"\r\nConnection: close\r\n\r\n")
+            return c.close()
+        line = head.split(b"\r\n")[0]
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                  % (len(line), line))
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(16)
+while True:
+    threading.Thread(target=serve, args=(srv.accept()[0],),
+                     daemon=True).start()
+PY
+	OWN_TRACK="${OWN_TRACK:-} $!"
+	wait_for port_listening "$kb"
+	WORKERS=1 one_backend "$kb" 1000 "health_interval 60s"
+	run curl -s -o /dev/null -w '%{http_code}' "$(url /a)"
+	assert_output 200
+	# the pooled connection answers 408: a fresh one answers this GET
+	run curl -s -w ' %{http_code}' "$(url /b)"
+	assert_output 'GET /b HTTP/1.1 200'
+	run curl -s -o /dev/null -w '%{http_code}' -d x "$(url /c)"
+	assert_output 502
+	assert log_has '408 on a reused connection'
+	run grep -c ' 408 ' "$(mtd_dir)/access.log"
+	assert_output 0
+}
+
 @test "a 101 that does not switch to the WebSocket the client offered: 502, no tunnel" {
 	local cb p
 	cb=$(free_port)

@@ -1525,6 +1525,24 @@ px_interim(struct proxy *px, const struct http_response *resp)
 }
 
 /*
+ * A 408 on a pooled connection is the backend's idle timeout crossing
+ * our reuse: it answers a request it was waiting for, not ours, which it
+ * did not read. Like the close that usually comes instead, keep-alive
+ * wear: sent again on a fresh connection when it can be (as browsers
+ * do), else 502; never passed on to this unrelated request.
+ */
+static int
+px_idle_408(struct proxy *px)
+{
+	px->roff = px->rlen = 0;
+	px->resp_byte = 0;
+	/* The answer took buf[], where the request head was: again. */
+	if (px_build_request(px) == -1)
+		return px_error(px, 431, NULL);
+	return px_early_fail(px, "408 on a reused connection");
+}
+
+/*
  * A 101 must name the protocol it switches to, one the client offered
  * (RFC 9110 7.8, 15.2.2): a tunnel to anything else would carry the
  * client's later requests past access control.
@@ -1561,6 +1579,8 @@ px_parse_head(struct proxy *px)
 			    "response head has more than 100 header fields" :
 			    "invalid response head");
 		_Static_assert(MTD_MAX_HEADERS == 100, "the message above");
+		if (resp->status == 408 && px->up->nreq > 0)
+			return px_idle_408(px);
 		if (resp->status >= 200 ||
 		    (resp->status == 101 && req->upgrade &&
 		    px_switched_to_websocket(resp)))

@@ -569,6 +569,11 @@ ANSWERS = {
     b"/bighints": b"HTTP/1.1 103 Early Hints\r\nLink: <" + b"a" * 10000 +
                   b">\r\n\r\nHTTP/1.1 200 OK\r\nX-Pad: " + b"b" * 8000 +
                   b"\r\nContent-Length: 2\r\n\r\nhi",
+    # 20 names in Connection, the field it names last
+    b"/conn20": b"HTTP/1.1 200 OK\r\nConnection: " +
+                b", ".join(b"t%d" % i for i in range(20)) +
+                b", X-Secret\r\nX-Secret: s\r\nX-Kept: k\r\n"
+                b"Content-Length: 2\r\n\r\nhi",
     # a 101 to a WebSocket offer that does not switch to WebSocket
     b"/ws-h2c": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n"
                 b"Connection: Upgrade\r\n\r\n",
@@ -817,6 +822,23 @@ PY
 	assert log_has '408 on a reused connection'
 	run grep -c ' 408 ' "$(mtd_dir)/access.log"
 	assert_output 0
+}
+
+@test "Connection listing more than 16 names: every field named is removed, both ways" {
+	local cb list
+	list=$(printf 't%d, ' $(seq 20))
+	http_get /echo -H "Connection: ${list}X-Foo" -H 'X-Foo: 1' -H 'X-Bar: 2'
+	assert_equal "$HTTP_CODE" 200
+	run echo_fields x-foo x-bar
+	assert_output $'x-foo=None\nx-bar=2'
+	# and a response's, on the way to the client
+	cb=$(free_port)
+	canned_backend "$cb"
+	one_backend "$cb" 1000
+	run raw --timeout 5 'GET /conn20 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_line --index 0 --regexp '^HTTP/1\.1 200 '
+	assert_line --regexp '^X-Kept: k'
+	refute_line --partial 'X-Secret'
 }
 
 @test "a 101 that does not switch to the WebSocket the client offered: 502, no tunnel" {

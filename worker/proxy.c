@@ -130,9 +130,15 @@ struct proxy {
 	char			 buf[PX_BUF_SIZE];
 };
 
+/*
+ * The names the Connection fields list. Past PX_MAX_TOKENS, the fields
+ * themselves (<h>, <nh>) are read again for each name asked about.
+ */
 struct tokens {
-	struct http_str	 t[PX_MAX_TOKENS];
-	int		 n;
+	struct http_str			 t[PX_MAX_TOKENS];
+	int				 n, overflow;
+	const struct http_header	*h;
+	int				 nh;
 };
 
 /* Output into a fixed buffer; <err> once anything did not fit. */
@@ -231,26 +237,51 @@ tokens_collect(struct tokens *tk, const struct http_header *h, int n)
 	const char	*p, *end, *s;
 	int		 i;
 
-	tk->n = 0;
+	tk->n = tk->overflow = 0;
+	tk->h = h;
+	tk->nh = n;
 	for (i = 0; i < n; i++) {
 		if (!NAME_IS(&h[i].name, "Connection"))
 			continue;
 		p = h[i].value.p;
 		end = p + h[i].value.len;
-		while (p < end && tk->n < PX_MAX_TOKENS) {
+		while (p < end) {
 			while (p < end && (*p == ',' || *p == ' ' ||
 			    *p == '\t'))
 				p++;
 			for (s = p; p < end && *p != ',' && *p != ' ' &&
 			    *p != '\t'; p++)
 				;
-			if (p > s) {
-				tk->t[tk->n].p = s;
-				tk->t[tk->n].len = (size_t)(p - s);
-				tk->n++;
+			if (p == s)
+				continue;
+			if (tk->n == PX_MAX_TOKENS) {
+				tk->overflow = 1;
+				return;
 			}
+			tk->t[tk->n].p = s;
+			tk->t[tk->n].len = (size_t)(p - s);
+			tk->n++;
 		}
 	}
+}
+
+/* Whether some Connection field of <tk> lists <name>: the long way. */
+static int
+tokens_listed(const struct tokens *tk, const struct http_str *name)
+{
+	struct http_list	 it;
+	struct http_str		 e;
+	int			 i;
+
+	for (i = 0; i < tk->nh; i++) {
+		if (!NAME_IS(&tk->h[i].name, "Connection"))
+			continue;
+		http_list_init(&it, tk->h[i].value);
+		while (http_list_next(&it, &e))
+			if (e.len > 0 && name_is(name, e.p, e.len))
+				return 1;
+	}
+	return 0;
 }
 
 static int
@@ -258,6 +289,8 @@ tokens_has(const struct tokens *tk, const struct http_str *name)
 {
 	int	 i;
 
+	if (tk->overflow)
+		return tokens_listed(tk, name);
 	for (i = 0; i < tk->n; i++)
 		if (name_is(name, tk->t[i].p, tk->t[i].len))
 			return 1;

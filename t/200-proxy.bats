@@ -557,6 +557,8 @@ ANSWERS = {
                b"Content-Length: 5\r\n\r\nhello",
     b"/listcl": b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
     b"/listcl0": b"HTTP/1.1 200 OK\r\nContent-Length: 0, 0\r\n\r\n",
+    b"/zerocl": b"HTTP/1.1 200 OK\r\nContent-Length: 0005\r\n\r\nhello",
+    b"/zerocl0": b"HTTP/1.1 200 OK\r\nContent-Length: 000\r\n\r\n",
     b"/te204": b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked"
                b"\r\n\r\n0\r\n\r\n",
     b"/tegzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked"
@@ -635,12 +637,14 @@ PY
 	cb=$(free_port)
 	canned_backend "$cb"
 	one_backend "$cb" 1000
-	for p in /twocl /listcl; do
+	for p in /twocl /listcl /zerocl; do
 		run raw --timeout 5 "GET $p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 		assert_line --index 0 --regexp '^HTTP/1\.1 200 '
 		assert_equal "$(printf '%s\n' "$output" | grep -ci '^content-length')" 1
-		assert_line --regexp '^Content-Length: 5'
+		assert_line --regexp $'^Content-Length: 5\r?$'
 	done
+	run raw --timeout 5 "GET /zerocl0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	assert_line --regexp $'^Content-Length: 0\r?$'
 	run raw --timeout 5 'GET /te204 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 	assert_line --index 0 --regexp '^HTTP/1\.1 204 '
 	refute_output --partial 'Transfer-Encoding'

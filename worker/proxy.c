@@ -1149,6 +1149,11 @@ px_content_length(struct ob *ob, const struct http_header *h)
 	http_list_init(&it, h->value);
 	if (!http_list_next(&it, &n))
 		return;
+	/* Digits only (the parser saw to it); "007" goes on as "7". */
+	while (n.len > 1 && *n.p == '0') {
+		n.p++;
+		n.len--;
+	}
 	OB_LIT(ob, "Content-Length: ");
 	ob_str(ob, &n);
 	OB_LIT(ob, "\r\n");

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -1308,14 +1309,29 @@ d_cache_size(struct loader *ld, const struct directive *d, int argc,
 	bad_value(ld, d->name, argv[1], why);
 }
 
+int
+conf_program_runnable(const char *path)
+{
+	struct stat	 st;
+
+	if (access(path, X_OK) == -1 || stat(path, &st) == -1)
+		return -1;
+	/* root may "execute" a directory, as far as access() says */
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
+		return -1;
+	}
+	return 0;
+}
+
 /* "HOST:PORT", "[v6]:PORT" or "unix:PATH" (resolved) for PHP-FPM. */
 static void
 set_fastcgi(struct loader *ld, const char *name, const char *v)
 {
-	struct conf	*c = ld->c;
-	char		 host[256], path[PATH_MAX];
-	const char	*port, *err;
-	int		 p;
+	struct conf		*c = ld->c;
+	struct conf_backend	 b;
+	char			 path[PATH_MAX];
+	const char		*port, *err;
 
 	if (strncmp(v, "unix:", 5) == 0) {
 		if (v[5] == '\0')
@@ -1324,10 +1340,17 @@ set_fastcgi(struct loader *ld, const char *name, const char *v)
 		    (size_t)snprintf(c->php_fastcgi, sizeof(c->php_fastcgi),
 		    "unix:%s", path) >= sizeof(c->php_fastcgi))
 			bad_value(ld, name, v, "path too long");
-	} else if (v[0] != '[' && strchr(v, ':') != strrchr(v, ':'))
+		else if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			bad_value(ld, name, v, "socket path too long (at most "
+			    "107 bytes)");
+		return;
+	}
+	memset(&b, 0, sizeof(b));
+	if (v[0] != '[' && strchr(v, ':') != strrchr(v, ':'))
 		bad_value(ld, name, v, "IPv6 address must be in brackets");
-	else if (split_hostport(v, host, sizeof(host), &port, &err) == -1 ||
-	    parse_port(port, &p, &err) == -1)
+	else if (split_hostport(v, b.host, sizeof(b.host), &port, &err) == -1 ||
+	    parse_port(port, &b.port, &err) == -1 ||
+	    (err = backend_resolve(&b, v[0] == '[')) != NULL)
 		bad_value(ld, name, v, err);
 	else
 		strlcpy(c->php_fastcgi, v, sizeof(c->php_fastcgi));
@@ -1355,7 +1378,7 @@ d_php(struct loader *ld, const struct directive *d, int argc, char **argv)
 		if (resolve(ld, argv[2], c->php_cgi, sizeof(c->php_cgi)) == -1)
 			bad_value(ld, d->name, argv[2], "path too long");
 		/* Not fatal: a proxy needs no PHP, and .php files get 500. */
-		else if (access(c->php_cgi, X_OK) == -1)
+		else if (conf_program_runnable(c->php_cgi) == -1)
 			log_warnx("%s:%d: php: cannot run \"%s\": %s; .php "
 			    "files will get 500", ld->r->path, ld->r->lineno,
 			    c->php_cgi, strerror(errno));

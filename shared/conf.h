@@ -202,6 +202,12 @@ void	 conf_free(struct conf *c);
  */
 int	 conf_reload_blacklist(struct conf *c);
 
+/*
+ * Whether <path> is a program that can run (php cgi): an executable
+ * regular file. 0, or -1 with errno (EISDIR for a directory).
+ */
+int	 conf_program_runnable(const char *path);
+
 /* "round-robin", "least-conn", "ip-hash", "weighted" or "0".."3". */
 int	 conf_parse_strategy(const char *s, enum lb_strategy *out);
 const char *conf_strategy_str(enum lb_strategy);

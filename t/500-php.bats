@@ -463,6 +463,31 @@ EOF
 	[ "$(grep -c 'cannot run' "$MTD_DIR/error.log")" -le 4 ]
 }
 
+@test "php cgi naming a directory: -t warns, .php gets 500, not 502" {
+	mkdir -p "$BATS_TEST_TMPDIR/bindir"
+	own_instance "php cgi $BATS_TEST_TMPDIR/bindir"
+	run "$MAITRED" -t -c "$MTD_DIR/maitred.conf"
+	assert_success
+	assert_output --partial "php: cannot run \"$BATS_TEST_TMPDIR/bindir\": Is a directory"
+	http_get /echo.php
+	assert_equal "$HTTP_CODE" 500
+}
+
+@test "php fastcgi: a socket path too long or a host that does not resolve is a file:line error" {
+	local long
+	long=$BATS_TEST_TMPDIR/$(printf 's%.0s' $(seq 120)).sock
+	MTD_DIR=$BATS_TEST_TMPDIR/own
+	mkdir -p "$MTD_DIR"
+	write_conf "php fastcgi unix:$long"
+	run "$MAITRED" -t -c "$MTD_DIR/maitred.conf"
+	assert_failure 1
+	assert_output --regexp 'maitred\.conf:[0-9]+: php: invalid value .*: socket path too long \(at most 107 bytes\)'
+	write_conf "php fastcgi no-such-host.invalid:9000"
+	run "$MAITRED" -t -c "$MTD_DIR/maitred.conf"
+	assert_failure 1
+	assert_output --regexp 'maitred\.conf:[0-9]+: php: invalid value "no-such-host\.invalid:9000": '
+}
+
 @test "client_max_body_size: 413 for a PHP body past it, declared or chunked" {
 	local f=$BATS_TEST_TMPDIR/b.bin
 	head -c 2049 /dev/urandom >"$f"

@@ -736,7 +736,7 @@ php_spawn(struct php *p)
 
 	/* A CGI program that cannot run is our error (500), not a bad
 	 * answer from it (502); said once, not in a child per request. */
-	if (access(wconf->php_cgi, X_OK) == -1) {
+	if (conf_program_runnable(wconf->php_cgi) == -1) {
 		log_warnx_limited(&fcgi_warn, "php: cannot run %s: %s",
 		    wconf->php_cgi, strerror(errno));
 		p->error = 500;

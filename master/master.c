@@ -87,16 +87,33 @@ master_listen_text(const struct conf *c)
 	return buf;
 }
 
+/*
+ * Whether <b> listens where <a> does, in any order; <b>'s lines are then
+ * put in <a>'s order, which is the order of the sockets already open
+ * (the configuration rejects a duplicate address). "ssl" may change: a
+ * worker decides TLS from its configuration, on the same socket.
+ */
 static int
-same_listens(const struct conf *a, const struct conf *b)
+same_listens(const struct conf *a, struct conf *b)
 {
-	int	 i;
+	struct conf_listen	 tmp;
+	int			 i, j;
 
 	if (a->nlisten != b->nlisten)
 		return 0;
-	for (i = 0; i < a->nlisten; i++)
-		if (strcmp(a->listens[i].text, b->listens[i].text) != 0)
+	for (i = 0; i < a->nlisten; i++) {
+		for (j = i; j < b->nlisten; j++)
+			if (strcmp(a->listens[i].text,
+			    b->listens[j].text) == 0)
+				break;
+		if (j == b->nlisten)
 			return 0;
+		if (j != i) {
+			tmp = b->listens[i];
+			b->listens[i] = b->listens[j];
+			b->listens[j] = tmp;
+		}
+	}
 	return 1;
 }
 
@@ -131,7 +148,7 @@ same_backends(const struct conf *a, const struct conf *b)
  * and the regions sized into the shared segment.
  */
 static int
-master_conf_compatible(const struct conf *old, const struct conf *next)
+master_conf_compatible(const struct conf *old, struct conf *next)
 {
 	const char	*what = NULL;
 

@@ -375,6 +375,25 @@ print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'
 	refute log_has "configuration reloaded"
 }
 
+@test "HUP with the same listen lines in another order: reloaded, both still serve" {
+	local p2 old
+	p2=$(free_port)
+	write_conf "listen 127.0.0.1:$p2"
+	maitred_start
+	old=$(worker_pids)
+	# swap the two listen lines, change something else
+	awk '/^listen /{ l[++n] = $0; next } { print }
+	    END { print l[2]; print l[1] }' "$MTD_CONF" >"$MTD_CONF.new"
+	mv "$MTD_CONF.new" "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	refute log_has "needs a restart"
+	assert wait_for no_old_workers "$old"
+	assert_equal "$(code_of /hello.txt)" 200
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p2/hello.txt"
+	assert_output 200
+}
+
 # Both size the shared segment, which a reload cannot resize.
 @test "HUP changing cache_size or rate_limit_size: needs a restart, keeps serving" {
 	local name from to

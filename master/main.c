@@ -77,11 +77,12 @@ parse_int(const char *s, int min, int max, int *out)
 
 /* -t: the pidfile's directory must be there and writable. */
 static int
-pidfile_dir_usable(const char *path)
+pidfile_dir_usable(const struct conf *c)
 {
 	struct stat	 st;
 	char		 dir[PATH_MAX];
 	char		*slash;
+	const char	*path = c->pidfile, *at = conf_at(c, c->pidfile_line);
 
 	if (path[0] == '\0')
 		return 0;
@@ -93,12 +94,12 @@ pidfile_dir_usable(const char *path)
 	else
 		*slash = '\0';
 	if (access(dir, W_OK | X_OK) == -1) {
-		log_warnx("pidfile %s: %s", path, strerror(errno));
+		log_warnx("%spidfile %s: %s", at, path, strerror(errno));
 		return -1;
 	}
 	/* What the start would trip on: not a file we can write over. */
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		log_warnx("pidfile %s: %s", path, S_ISDIR(st.st_mode) ?
+		log_warnx("%spidfile %s: %s", at, path, S_ISDIR(st.st_mode) ?
 		    strerror(EISDIR) : "not a regular file");
 		return -1;
 	}
@@ -208,28 +209,30 @@ listens_distinct(const struct conf *c, int port)
 }
 
 static struct pidfh *
-open_pidfile(const char *path)
+open_pidfile(const struct conf *c)
 {
 	struct pidfh	*pfh;
 	pid_t		 other;
 
-	if (path[0] == '\0')
+	if (c->pidfile[0] == '\0')
 		return NULL;
-	pfh = pidfile_open(path, 0644, &other);
+	pfh = pidfile_open(c->pidfile, 0644, &other);
 	if (pfh != NULL)
 		return pfh;
 	if (errno == EEXIST)
 		fatalx("already running (pid %ld)", (long)other);
-	fatal("pidfile %s", path);
+	fatal("%spidfile %s", conf_at(c, c->pidfile_line), c->pidfile);
 }
 
 static void
 open_logs(const struct conf *c)
 {
 	if (access_log_open(c->access_log) == -1)
-		fatal("access_log %s", c->access_log);
+		fatal("%saccess_log %s", conf_at(c, c->access_log_line),
+		    c->access_log);
 	if (log_open(c->error_log) == -1)
-		fatal("error_log %s", c->error_log);
+		fatal("%serror_log %s", conf_at(c, c->error_log_line),
+		    c->error_log);
 }
 
 /*
@@ -258,6 +261,7 @@ main(int argc, char **argv)
 	struct master_opts	 mo;
 	struct pidfh		*pfh;
 	struct cli		 o;
+	int			 bad;
 
 	std_fds_fill();
 	title_init(argc, argv, environ);
@@ -274,14 +278,16 @@ main(int argc, char **argv)
 		listens_distinct(&conf, o.port);
 	master_check_cache_rules(&conf, &conf);
 	if (o.test) {
-		if (master_check_logs(NULL, &conf) == -1 ||
-		    pidfile_dir_usable(conf.pidfile) == -1)
+		/* Both checked: every error at once. */
+		bad = master_check_logs(NULL, &conf) == -1;
+		bad |= pidfile_dir_usable(&conf) == -1;
+		if (bad)
 			exit(1);
 		printf("maitred: configuration ok\n");
 		exit(0);
 	}
 	log_set_level(conf.log_level);
-	pfh = open_pidfile(conf.pidfile);
+	pfh = open_pidfile(&conf);
 	/* A start that fails leaves no (empty) pidfile behind. */
 	if (listeners_open(&conf, conf.workers) == -1 ||
 	    shm_create(&conf) == -1) {

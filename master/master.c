@@ -229,6 +229,7 @@ master_check_logs(const struct conf *old, const struct conf *next)
 {
 	const char	*name[2] = { "error_log", "access_log" };
 	const char	*now[2] = { next->error_log, next->access_log };
+	int		 line[2] = { next->error_log_line, next->access_log_line };
 	const char	*was[2];
 	int		 i, rc = 0;
 
@@ -238,8 +239,8 @@ master_check_logs(const struct conf *old, const struct conf *next)
 		if (was[i] != NULL && strcmp(was[i], now[i]) == 0)
 			continue;
 		if (log_path_usable(now[i]) == -1) {
-			log_warnx("%s %s: %s", name[i], now[i],
-			    strerror(errno));
+			log_warnx("%s%s %s: %s", conf_at(next, line[i]),
+			    name[i], now[i], strerror(errno));
 			rc = -1;
 		}
 	}

@@ -390,9 +390,12 @@ bad_value(struct loader *ld, const char *name, const char *value,
     const char *reason)
 {
 	size_t	 n = strlen(value);
+	/* A long value is cut, so that the reason is never lost. */
+	int	 shown = n > 200 ? 200 : (int)n;
 
 	/* nginx habits: "listen 8085;" */
-	lerr(ld->r, "%s: invalid value \"%s\"%s%s%s", name, value,
+	lerr(ld->r, "%s: invalid value \"%.*s%s\"%s%s%s", name, shown, value,
+	    (size_t)shown < n ? "..." : "",
 	    reason != NULL ? ": " : "", reason != NULL ? reason : "",
 	    n > 0 && value[n - 1] == ';' ?
 	    " (maitred lines do not end with ';')" : "");
@@ -912,6 +915,12 @@ d_path(struct loader *ld, const struct directive *d, int argc, char **argv)
 		dst[0] = '\0';		/* the default: none, stderr */
 	else if (resolve(ld, argv[1], dst, PATH_MAX) == -1)
 		bad_value(ld, d->name, argv[1], "path too long");
+	if (strcmp(d->name, "pidfile") == 0)
+		ld->c->pidfile_line = ld->r->lineno;
+	else if (strcmp(d->name, "error_log") == 0)
+		ld->c->error_log_line = ld->r->lineno;
+	else if (strcmp(d->name, "access_log") == 0)
+		ld->c->access_log_line = ld->r->lineno;
 }
 
 /* A duration in [lo, INT_MAX] ms, into an int field. */
@@ -1307,6 +1316,17 @@ d_cache_size(struct loader *ld, const struct directive *d, int argc,
 	snprintf(why, sizeof(why), "more than this machine's memory (%s)",
 	    size_text((long)(mem >> 20) << 20, text, sizeof(text)));
 	bad_value(ld, d->name, argv[1], why);
+}
+
+const char *
+conf_at(const struct conf *c, int line)
+{
+	static char	 buf[PATH_MAX + 32];
+
+	if (line <= 0)
+		return "";
+	snprintf(buf, sizeof(buf), "%s:%d: ", c->path, line);
+	return buf;
 }
 
 int

@@ -177,6 +177,8 @@ struct conf {
 	int			 backend_tls_verify;	/* default on */
 	char			 backend_tls_ca[PATH_MAX]; /* "": system */
 	int			 backend_tls_ca_line;
+	/* Where these were set, for the errors of opening them; 0: unset. */
+	int			 pidfile_line, error_log_line, access_log_line;
 	char			 backend_tls_name[256];	/* "": each host */
 	struct ssl_ctx_st	*backend_tls_ctx;	/* built by conf_load() */
 
@@ -207,6 +209,12 @@ int	 conf_reload_blacklist(struct conf *c);
  * regular file. 0, or -1 with errno (EISDIR for a directory).
  */
 int	 conf_program_runnable(const char *path);
+
+/*
+ * "FILE:LINE: " for line <line> of <c>'s main file, or "" for 0 (a
+ * default): the prefix of an error about a directive found later.
+ */
+const char *conf_at(const struct conf *c, int line);
 
 /* "round-robin", "least-conn", "ip-hash", "weighted" or "0".."3". */
 int	 conf_parse_strategy(const char *s, enum lb_strategy *out);

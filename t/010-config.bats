@@ -111,21 +111,30 @@ check_conf() {
 	assert_output --partial "mid.conf:2: unknown directive"
 }
 
-@test "-t opens the log files and checks the pidfile directory" {
+@test "-t opens the log files and checks the pidfile directory: every error at once, with file:line" {
 	d=$(mtd_dir)
-	write_conf "error_log $d/nodir/error.log" "access_log $d/nodir/access.log"
+	write_conf "error_log $d/nodir/error.log" "access_log $d/nodir/access.log" \
+	    "pidfile $d/nodir/m.pid"
 	check_conf
 	assert_failure 1
-	assert_output --partial "error_log $d/nodir/error.log: No such file or directory"
-	assert_output --partial "access_log $d/nodir/access.log: No such file or directory"
+	assert_output --regexp "maitred\.conf:[0-9]+: error_log $d/nodir/error.log: No such file or directory"
+	assert_output --regexp "maitred\.conf:[0-9]+: access_log $d/nodir/access.log: No such file or directory"
+	assert_output --regexp "maitred\.conf:[0-9]+: pidfile $d/nodir/m.pid: No such file or directory"
 	write_conf "access_log off"
 	check_conf
 	assert_success
-	# and the pidfile's directory
-	write_conf "pidfile $d/nodir/m.pid"
+	# a start says the same
+	write_conf "access_log $d/nodir/access.log"
+	run timeout 10 "$MAITRED" -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --regexp "maitred\.conf:[0-9]+: access_log $d/nodir/access.log: No such file or directory"
+}
+
+@test "a very long bad value is cut in the message, its reason kept" {
+	write_conf "status_path /$(printf 'a%.0s' $(seq 1000))"
 	check_conf
 	assert_failure 1
-	assert_output --partial "pidfile $d/nodir/m.pid: No such file or directory"
+	assert_output --regexp '\.\.\.": '
 }
 
 @test "a FIFO, a device or a directory is refused, a huge line costs no memory" {

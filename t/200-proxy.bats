@@ -318,7 +318,7 @@ print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
 	q=$(for i in $(seq 1 101); do printf 'hdr=X-F%d:v&' "$i"; done)
 	http_get "/many?$q"
 	assert_equal "$HTTP_CODE" 502
-	assert wait_for log_has "response head has more than 100 header fields"
+	assert wait_for log_has "invalid response head: more than 100 header fields"
 }
 
 @test "chunked response to an HTTP/1.0 client is decoded" {
@@ -651,6 +651,8 @@ PY
 	# a transfer coding we never offered: not passed on
 	run raw --timeout 5 'GET /tegzip HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 	assert_line --index 0 --regexp '^HTTP/1\.1 502 '
+	# and the log names the fault
+	assert wait_for log_has 'invalid response head: a transfer coding other than chunked'
 	# the trailer section goes on, and so does the field that lists it
 	run raw --timeout 5 'GET /trailer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 	assert_line --regexp '^Trailer: X-Sum'

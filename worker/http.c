@@ -792,15 +792,22 @@ response_framing(struct http_response *resp, const struct framing *f,
     enum http_method req_method)
 {
 	if (f->bad)
-		return -1;
-	if (f->nte > 0 && (f->ncl > 0 || resp->minor == 0 || f->chunked > 1))
-		return -1;
+		resp->why = "invalid or conflicting Content-Length, or empty "
+		    "Transfer-Encoding";
+	else if (f->nte > 0 && f->ncl > 0)
+		resp->why = "both Content-Length and Transfer-Encoding";
+	else if (f->nte > 0 && resp->minor == 0)
+		resp->why = "Transfer-Encoding in an HTTP/1.0 response";
+	else if (f->nte > 0 && f->chunked > 1)
+		resp->why = "chunked more than once";
 	/*
 	 * A coding other than chunked (gzip, ...) that no client asked for:
 	 * we send no TE, so the backend may not use one (RFC 9112 6.1), and
 	 * we cannot pass it on to clients that never offered it.
 	 */
-	if (f->other > 0)
+	else if (f->other > 0)
+		resp->why = "a transfer coding other than chunked";
+	if (resp->why != NULL)
 		return -1;
 	if (bodiless_response(resp->status, req_method))
 		resp->body = HTTP_BODY_NONE;
@@ -826,6 +833,7 @@ response_reset(struct http_response *resp)
 	resp->reason = empty;
 	resp->nheaders = 0;
 	resp->too_many_fields = 0;
+	resp->why = NULL;
 	resp->body = HTTP_BODY_NONE;
 	resp->content_length = 0;
 	resp->keep_alive = 0;
@@ -847,12 +855,19 @@ http_parse_response(const char *buf, size_t len, enum http_method req_method,
 	int		 st = 0, i;
 
 	response_reset(resp);
-	if ((p = parse_status_line(buf, end, resp, &st)) != NULL)
-		p = parse_fields(p, end, resp->headers, &resp->nheaders, &st);
+	if ((p = parse_status_line(buf, end, resp, &st)) == NULL)
+		resp->why = "invalid status line";
+	else if ((p = parse_fields(p, end, resp->headers, &resp->nheaders,
+	    &st)) == NULL)
+		resp->why = "invalid header field";
 	if (p == NULL) {
+		if (st == 0 && len == window)
+			return HTTP_INCOMPLETE;
 		resp->too_many_fields = st == 431 &&
 		    resp->nheaders == MTD_MAX_HEADERS;
-		return st == 0 && len == window ? HTTP_INCOMPLETE : HTTP_ERROR;
+		if (st == 0)
+			resp->why = "head too large";
+		return HTTP_ERROR;
 	}
 	memset(&f, 0, sizeof(f));
 	for (i = 0; i < resp->nheaders; i++)

@@ -104,6 +104,7 @@ struct http_response {
 	uint64_t		 content_length; /* 0 unless HTTP_BODY_LENGTH */
 	int			 keep_alive;	/* 0 when body is CLOSE */
 	int			 too_many_fields; /* HTTP_ERROR: why */
+	const char		*why;		/* HTTP_ERROR: for the log */
 };
 
 /*

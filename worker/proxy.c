@@ -1602,6 +1602,7 @@ px_parse_head(struct proxy *px)
 {
 	struct http_response	*resp = &resp_scratch;
 	struct http_request	*req = &px->c->r->req;
+	char			 why[96];
 	int			 rc;
 
 	for (;;) {
@@ -1612,10 +1613,12 @@ px_parse_head(struct proxy *px)
 				    "response head too large");
 			return STEP_PHASE;
 		}
-		if (rc == HTTP_ERROR)
-			return px_error(px, 502, resp->too_many_fields ?
-			    "response head has more than 100 header fields" :
-			    "invalid response head");
+		if (rc == HTTP_ERROR) {
+			snprintf(why, sizeof(why), "invalid response head: %s",
+			    resp->too_many_fields ? "more than 100 header "
+			    "fields" : resp->why != NULL ? resp->why : "?");
+			return px_error(px, 502, why);
+		}
 		_Static_assert(MTD_MAX_HEADERS == 100, "the message above");
 		if (resp->status == 408 && px->up->nreq > 0)
 			return px_idle_408(px);

@@ -671,6 +671,39 @@ static const struct resp_case resp_cases[] = {
 	    0, "CL -1" },
 };
 
+/* What an HTTP_ERROR says for the log. */
+static void
+test_response_why(void)
+{
+	static const struct {
+		const char	*in, *why;
+	} cases[] = {
+		{ "HTTP/2 200 OK\r\n\r\n", "invalid status line" },
+		{ "HTTP/1.1 200 OK\r\nX Y: z\r\n\r\n", "invalid header field" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+		    "Content-Length: 6\r\n\r\n",
+		    "invalid or conflicting Content-Length, or empty "
+		    "Transfer-Encoding" },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n",
+		    "both Content-Length and Transfer-Encoding" },
+		{ "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		    "Transfer-Encoding in an HTTP/1.0 response" },
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n"
+		    "\r\n", "chunked more than once" },
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n"
+		    "\r\n", "a transfer coding other than chunked" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < MTD_ARRLEN(cases); i++)
+		ok(resp_parse(cases[i].in, HTTP_M_GET) == HTTP_ERROR &&
+		    resp.why != NULL && strcmp(resp.why, cases[i].why) == 0,
+		    "response error says: %s", cases[i].why);
+	ok(resp_parse("HTTP/1.1 200 OK\r\n\r\n", HTTP_M_GET) > 0 &&
+	    resp.why == NULL, "a good response says nothing");
+}
+
 static void
 test_responses(void)
 {
@@ -704,6 +737,7 @@ test_responses(void)
 	    HTTP_INCOMPLETE, "version INCOMPLETE");
 	is_int(http_parse_response("HTTP/1.1 200", 12, HTTP_M_GET, &resp),
 	    HTTP_INCOMPLETE, "status INCOMPLETE");
+	test_response_why();
 }
 
 static void

@@ -517,12 +517,19 @@ $v -> LEAKED the canary"
 		http_get /hello.txt -X "$m"
 		assert_equal "$m $HTTP_CODE" "$m 405"
 	done
+	# a directory without its slash: the method first, as nginx
+	http_get /sub -X DELETE
+	assert_equal "$HTTP_CODE" 405
+	assert_equal "$(hdr Allow)" "GET, HEAD"
+	http_get /sub -X POST -d x=1
+	assert_equal "$HTTP_CODE" 301
 }
 
-@test "an unknown method is 501" {
+@test "an unknown method is 501, without Allow" {
 	run raw 'FOO /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'
 	assert_equal "$(first_status)" 501
 	assert_output --partial "Connection: close"
+	refute_output --partial "Allow:"
 }
 
 # code_is PATH CODE: GET PATH answers CODE (body in $HTTP_BODY).

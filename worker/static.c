@@ -459,6 +459,16 @@ is_php(const char *path)
 	return n > 4 && strcmp(path + n - 4, ".php") == 0;
 }
 
+/* 405 with the methods a file takes; 501 for a method we do not know. */
+static void
+method_refused(struct conn *c)
+{
+	if (c->r->req.method == HTTP_M_OTHER)
+		resp_error(c, 501, NULL);
+	else
+		resp_error(c, 405, "Allow: GET, HEAD\r\n");
+}
+
 /* <fd> is the regular file <path> (normalised): run it or send it. */
 static void
 serve_regular(struct conn *c, int fd, const struct stat *st,
@@ -477,8 +487,7 @@ serve_regular(struct conn *c, int fd, const struct stat *st,
 	}
 	if (req->method != HTTP_M_GET && req->method != HTTP_M_HEAD) {
 		close(fd);
-		resp_error(c, req->method == HTTP_M_OTHER ? 501 : 405,
-		    "Allow: GET, HEAD\r\n");
+		method_refused(c);
 		return;
 	}
 	send_file(c, fd, st, path);
@@ -519,6 +528,17 @@ static_serve(struct conn *c)
 		close(fd);
 		fd = open_index(c, path, (size_t)n, &status, &index);
 		if (fd == -1) {
+			/*
+			 * As nginx: the slash is added for what a browser or
+			 * a form sends (a POST may reach an index.php), and
+			 * the method refused first for the others.
+			 */
+			if (status == 301 && req->method != HTTP_M_GET &&
+			    req->method != HTTP_M_HEAD &&
+			    req->method != HTTP_M_POST) {
+				method_refused(c);
+				return STATIC_DONE;
+			}
 			if (status == 301) {
 				redirect_slash(c, path);
 				return STATIC_DONE;

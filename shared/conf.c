@@ -934,7 +934,7 @@ d_ms(struct loader *ld, const struct directive *d, int argc, char **argv)
 	else if (ms < d->lo)
 		bad_value(ld, d->name, argv[1], "must be positive");
 	else if (ms > INT_MAX)
-		bad_value(ld, d->name, argv[1], "too large");
+		bad_value(ld, d->name, argv[1], "too large (at most 596h)");
 	else
 		*FIELD(ld, d, int) = (int)ms;
 }
@@ -1168,6 +1168,8 @@ set_rate(struct loader *ld, const char *name, const char *v)
 		bad_value(ld, name, v, "invalid count (1 to 1000000000)");
 	else if (conf_parse_duration(slash + 1, &ms) == -1 || ms == 0)
 		bad_value(ld, name, v, "invalid duration");
+	else if (ms > INT_MAX)
+		bad_value(ld, name, v, "duration too large (at most 596h)");
 	else {
 		c->rate_limit_on = 1;
 		c->rate_limit_count = n;

@@ -234,6 +234,18 @@ check_conf() {
 	check_conf
 	assert_failure 1
 	assert_output --partial "maitred.conf:$n: gzip_level: invalid value \"0\": out of range (1 to 9)"
+	# and a duration too long says its limit, a rate_limit's too
+	write_conf "client_timeout 597h"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'client_timeout: invalid value "597h": too large (at most 596h)'
+	write_conf "rate_limit 1/2562047h"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'rate_limit: invalid value "1/2562047h": duration too large (at most 596h)'
+	write_conf "rate_limit 1/596h"
+	check_conf
+	assert_success
 }
 
 @test "php_keepalive: 0 to 1024; without php fastcgi a warning" {

@@ -265,3 +265,12 @@ expect_error() {
 	wait_for log_has '"GET /nothere-for-log HTTP/1\.1" 404 [0-9]+ ' \
 	    "$MTD_DIR/access.log"
 }
+
+@test "OPTIONS * without backends: 200 with what the server takes; other methods with * are 400" {
+	run raw 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_equal "$(first_status)" 200
+	assert_line --regexp '^Allow: GET, HEAD'
+	assert_line --regexp '^Content-Length: 0'
+	run raw 'GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_equal "$(first_status)" 400
+}

@@ -919,7 +919,7 @@ PY
 	refute_line --partial 'bad size line'
 }
 
-@test "OPTIONS http://host:port goes to the backend as OPTIONS * (RFC 9112 3.2.4)" {
+@test "OPTIONS * and OPTIONS http://host:port go to the backend as OPTIONS * (RFC 9112 3.2.4)" {
 	local a
 	mkdir "$BATS_TEST_TMPDIR/htdocs"	# no index.html: / names no file
 	one_backend "$B1" 3
@@ -931,12 +931,17 @@ PY
 	}
 	assert_equal "$(line "http://$a")" 'b1 OPTIONS *'
 	assert_equal "$(line "HTTP://$a")" 'b1 OPTIONS *'
+	assert_equal "$(line "*")" 'b1 OPTIONS *'
 	# a path or a query is not the server as a whole
 	assert_equal "$(line "http://$a/")" 'b1 OPTIONS /'
 	assert_equal "$(line "http://$a?x=1")" 'b1 OPTIONS /?x=1'
 	assert_equal "$(line "http://$a/p")" 'b1 OPTIONS /p'
 	# other methods keep "/"
 	assert_equal "$(line "http://$a" GET)" 'b1 GET /'
+	# with an index.html, the server as a whole is still not the file /
+	echo home >"$BATS_TEST_TMPDIR/htdocs/index.html"
+	assert_equal "$(line "http://$a")" 'b1 OPTIONS *'
+	assert_equal "$(line "*")" 'b1 OPTIONS *'
 }
 
 @test "no backend up: 502 or 503 at once, then 503" {

@@ -135,16 +135,18 @@ http_target_absolute(const struct http_request *req)
 }
 
 /*
- * Whether <req> is an OPTIONS whose absolute-form target has an empty
- * path and no query ("OPTIONS http://a:81"): it asks about the server,
- * and RFC 9112 3.2.4 has the last proxy send it on as "OPTIONS *". The
- * authority, req->host, then ends the target.
+ * Whether <req> asks about the server rather than a resource: "OPTIONS *"
+ * (RFC 9110 9.3.7), or an OPTIONS whose absolute-form target has an empty
+ * path and no query ("OPTIONS http://a:81"), which RFC 9112 3.2.4 has the
+ * last proxy send on as "OPTIONS *" (the authority, req->host, then ends
+ * the target).
  */
 static inline int
 http_target_options_star(const struct http_request *req)
 {
-	return req->method == HTTP_M_OPTIONS && http_target_absolute(req) &&
-	    req->host.p + req->host.len == req->target.p + req->target.len;
+	return req->method == HTTP_M_OPTIONS && ((http_target_absolute(req) &&
+	    req->host.p + req->host.len == req->target.p + req->target.len) ||
+	    (req->target.len == 1 && req->target.p[0] == '*'));
 }
 
 /*

@@ -183,6 +183,14 @@ request_dispatch(struct conn *c)
 		resp_error(c, 501, NULL);
 		return;
 	}
+	/* "OPTIONS *" with no backend to ask: what this server takes. */
+	if (http_target_options_star(req)) {
+		resp_head(c, 200);
+		resp_header(c, "Allow: GET, HEAD");
+		resp_end_head(c, 0);
+		conn_respond(c);
+		return;
+	}
 	resp_error(c, 404, NULL);
 }
 

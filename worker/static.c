@@ -502,7 +502,8 @@ static_serve(struct conn *c)
 	struct stat		 st;
 	int			 n, fd, status = 404;
 
-	if (htdocs_fd == -1)
+	/* A question about the server, not about a file: see request.c. */
+	if (htdocs_fd == -1 || http_target_options_star(req))
 		return STATIC_NOT_FOUND;
 	n = uri_normalize(req->path.p, req->path.len, path,
 	    sizeof(c->r->path));

@@ -224,15 +224,20 @@ open_pidfile(const struct conf *c)
 	fatal("%spidfile %s", conf_at(c, c->pidfile_line), c->pidfile);
 }
 
-static void
+static int
 open_logs(const struct conf *c)
 {
-	if (access_log_open(c->access_log) == -1)
-		fatal("%saccess_log %s", conf_at(c, c->access_log_line),
+	if (access_log_open(c->access_log) == -1) {
+		log_warn("%saccess_log %s", conf_at(c, c->access_log_line),
 		    c->access_log);
-	if (log_open(c->error_log) == -1)
-		fatal("%serror_log %s", conf_at(c, c->error_log_line),
+		return -1;
+	}
+	if (log_open(c->error_log) == -1) {
+		log_warn("%serror_log %s", conf_at(c, c->error_log_line),
 		    c->error_log);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -290,12 +295,11 @@ main(int argc, char **argv)
 	pfh = open_pidfile(&conf);
 	/* A start that fails leaves no (empty) pidfile behind. */
 	if (listeners_open(&conf, conf.workers) == -1 ||
-	    shm_create(&conf) == -1) {
+	    shm_create(&conf) == -1 || open_logs(&conf) == -1) {
 		if (pfh != NULL)
 			pidfile_remove(pfh);
 		exit(1);
 	}
-	open_logs(&conf);
 	master_chown_logs(&conf);
 	master_raise_nofile(&conf);
 	if (o.daemonize && conf.error_log[0] == '\0')

@@ -124,10 +124,12 @@ check_conf() {
 	check_conf
 	assert_success
 	# a start says the same
-	write_conf "access_log $d/nodir/access.log"
+	write_conf "access_log $d/nodir/access.log" "pidfile $d/m.pid"
 	run timeout 10 "$MAITRED" -c "$MTD_CONF"
 	assert_failure 1
 	assert_output --regexp "maitred\.conf:[0-9]+: access_log $d/nodir/access.log: No such file or directory"
+	# and leaves no pidfile behind
+	[ ! -e "$d/m.pid" ]
 }
 
 @test "a very long bad value is cut in the message, its reason kept" {

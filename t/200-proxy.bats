@@ -557,6 +557,7 @@ ANSWERS = {
                b"Content-Length: 5\r\n\r\nhello",
     b"/listcl": b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",
     b"/listcl0": b"HTTP/1.1 200 OK\r\nContent-Length: 0, 0\r\n\r\n",
+    b"/s600": b"HTTP/1.1 600 Beyond\r\nContent-Length: 2\r\n\r\nhi",
     b"/zerocl": b"HTTP/1.1 200 OK\r\nContent-Length: 0005\r\n\r\nhello",
     b"/zerocl0": b"HTTP/1.1 200 OK\r\nContent-Length: 000\r\n\r\n",
     b"/te204": b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked"
@@ -645,6 +646,10 @@ PY
 	done
 	run raw --timeout 5 "GET /zerocl0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 	assert_line --regexp $'^Content-Length: 0\r?$'
+	# a status past 599 is no HTTP status (RFC 9110 15)
+	run raw --timeout 5 "GET /s600 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	assert_line --index 0 --regexp '^HTTP/1\.1 502 '
+	assert wait_for log_has 'invalid response head: invalid status line'
 	run raw --timeout 5 'GET /te204 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 	assert_line --index 0 --regexp '^HTTP/1\.1 204 '
 	refute_output --partial 'Transfer-Encoding'

@@ -762,7 +762,8 @@ parse_status_line(const char *p, const char *end, struct http_response *resp,
 			return fail(st, 502);
 	}
 	resp->status = (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
-	if (resp->status < 100)
+	/* RFC 9110 15: outside 100..599 is invalid (and in no class). */
+	if (resp->status < 100 || resp->status > 599)
 		return fail(st, 502);
 	p += 4;
 	/* The SP before an empty reason is often left out. */

@@ -95,7 +95,7 @@ struct http_request {
 };
 
 struct http_response {
-	int			 status;	/* 100..999 */
+	int			 status;	/* 100..599 */
 	int			 minor;
 	struct http_str		 reason;
 	struct http_header	 headers[MTD_MAX_HEADERS];

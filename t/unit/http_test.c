@@ -679,6 +679,9 @@ test_response_why(void)
 		const char	*in, *why;
 	} cases[] = {
 		{ "HTTP/2 200 OK\r\n\r\n", "invalid status line" },
+		{ "HTTP/1.1 600 Six\r\n\r\n", "invalid status line" },
+		{ "HTTP/1.1 999 Nine\r\n\r\n", "invalid status line" },
+		{ "HTTP/1.1 099 Low\r\n\r\n", "invalid status line" },
 		{ "HTTP/1.1 200 OK\r\nX Y: z\r\n\r\n", "invalid header field" },
 		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
 		    "Content-Length: 6\r\n\r\n",

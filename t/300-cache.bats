@@ -673,6 +673,28 @@ body_is() {
 	assert_equal "$(cat "$d"/h* | grep -c 'X-Cache: HIT')" 9
 }
 
+@test "collapsed misses of other Vary variants: each variant fetched once, and stored" {
+	local n i pids=() d=$BATS_TEST_TMPDIR p
+	p="/slow?ms=500&v=$RANDOM&hdr=Vary:Accept-Language"
+	n=$(count)
+	command curl -s -m 10 -o /dev/null -H 'Accept-Language: en' \
+	    "$(url "$p")" 3>&- &
+	pids+=($!)
+	sleep 0.1	# the en fill is under way: the others wait for it
+	for i in 1 2 3; do
+		command curl -s -m 10 -D "$d/h$i" -o /dev/null \
+		    -H 'Accept-Language: de' "$(url "$p")" 3>&- &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i"
+	done
+	# en once, de once: one waiter filled de, the others waited for it
+	assert_equal "$(count)" $((n + 2))
+	assert_equal "$(cat "$d"/h* | grep -c 'X-Cache: HIT')" 2
+	assert_equal "$(xcache "$p" -H 'Accept-Language: de')" HIT
+}
+
 @test "stale-if-error: never a must-revalidate, proxy-revalidate or s-maxage copy (RFC 9111 4.2.4)" {
 	stale_setup
 	local p1='/mr.html?hdr=Cache-Control:max-age%3D1,must-revalidate'

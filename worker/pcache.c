@@ -790,7 +790,13 @@ pc_fetch_vary(struct pcache *pc, struct conn *c, long stale_s, char *buf,
 	return CACHE_MISS;
 }
 
-/* A miss: claim the key for a GET, unless we waited for it already. */
+/*
+ * A miss: claim the key for a GET. Not after waiting for a fill that
+ * stored nothing: the answer may be one that is never stored, and each
+ * waiter in turn would fill and fail while the others wait. But a wait
+ * that ended with another variant stored is a miss of this variant's
+ * own key, which the waiter fills (later ones wait for it in turn).
+ */
 static int
 pc_miss(struct pcache *pc, struct conn *c)
 {
@@ -799,7 +805,7 @@ pc_miss(struct pcache *pc, struct conn *c)
 	int		 rc;
 
 	STATS_ADD(cache_misses, 1);
-	if (pc->waited || c->r->req.method != HTTP_M_GET ||
+	if ((pc->waited && !pc->vary_miss) || c->r->req.method != HTTP_M_GET ||
 	    (key = pc_req_key(pc, c, &klen)) == NULL)
 		return PCACHE_FORWARD;
 	rc = cache_fill_begin(pc_region(), key, klen,

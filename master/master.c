@@ -426,6 +426,7 @@ master_chown_logs(const struct conf *c)
 	    chown(c->error_log, c->user_uid, c->user_gid) == -1)
 		log_warn("chown %s", c->error_log);
 	if (c->access_log[0] != '\0' && strcmp(c->access_log, "off") != 0 &&
+	    strcmp(c->access_log, "stderr") != 0 &&
 	    chown(c->access_log, c->user_uid, c->user_gid) == -1)
 		log_warn("chown %s", c->access_log);
 }

@@ -913,6 +913,9 @@ d_path(struct loader *ld, const struct directive *d, int argc, char **argv)
 	    (strcmp(d->name, "error_log") == 0 &&
 	    strcmp(argv[1], "stderr") == 0))
 		dst[0] = '\0';		/* the default: none, stderr */
+	else if (strcmp(d->name, "access_log") == 0 &&
+	    strcmp(argv[1], "stderr") == 0)
+		strlcpy(dst, "stderr", PATH_MAX);	/* not a file */
 	else if (resolve(ld, argv[1], dst, PATH_MAX) == -1)
 		bad_value(ld, d->name, argv[1], "path too long");
 	if (strcmp(d->name, "pidfile") == 0)

@@ -128,16 +128,18 @@ access_log_open(const char *path)
 {
 	int	 fd;
 
-	if (path == NULL || *path == '\0' || strcmp(path, "off") == 0) {
-		if (alog_fd != -1)
+	if (path == NULL || *path == '\0' || strcmp(path, "off") == 0 ||
+	    strcmp(path, "stderr") == 0) {
+		if (alog_fd > 2)
 			close(alog_fd);
-		alog_fd = -1;
+		/* stderr: nothing to reopen, as for the error log */
+		alog_fd = path != NULL && strcmp(path, "stderr") == 0 ? 2 : -1;
 		alog_path[0] = '\0';
 		return 0;
 	}
 	if ((fd = open_append(path)) == -1)
 		return -1;
-	if (alog_fd != -1)
+	if (alog_fd > 2)
 		close(alog_fd);
 	alog_fd = fd;
 	strlcpy(alog_path, path, sizeof(alog_path));
@@ -181,7 +183,7 @@ log_close(void)
 	if (log_fd > 2)
 		close(log_fd);
 	log_fd = 2;
-	if (alog_fd != -1)
+	if (alog_fd > 2)
 		close(alog_fd);
 	alog_fd = -1;
 }

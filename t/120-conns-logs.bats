@@ -157,3 +157,16 @@ PY
 	run grep ' 408 ' "$d/access.log"
 	assert_output --regexp '"-" 408 [0-9]+ "-" "-" rt=(0\.9|1\.)[0-9]+ '
 }
+
+@test "access_log stderr: the lines go to standard error, and no file is made" {
+	write_conf "access_log stderr"
+	maitred_start
+	assert_equal "$(curl -s -o /dev/null -w '%{http_code}' "$(url /hello.txt)")" 200
+	wait_for grep -q '"GET /hello.txt HTTP/1.1" 200 ' "$(mtd_dir)/stderr.log"
+	[ ! -e "$(mtd_dir)/stderr" ]
+	# USR1 leaves it alone
+	kill -USR1 "$MAITRED_PID"
+	assert wait_for log_has 'reopening log files'
+	assert_equal "$(curl -s -o /dev/null -w '%{http_code}' "$(url /hello.txt?2)")" 200
+	wait_for grep -q '"GET /hello.txt?2 HTTP/1.1" 200 ' "$(mtd_dir)/stderr.log"
+}

@@ -673,6 +673,16 @@ body_is() {
 	assert_equal "$(cat "$d"/h* | grep -c 'X-Cache: HIT')" 9
 }
 
+@test "a request with Cache-Control: no-store stores nothing; a hit still answers it" {
+	local p="/ns$RANDOM.html"
+	http_get "$p" -H 'Cache-Control: no-store'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss"
+	assert_equal "$(xcache "$p" -H 'Cache-Control: max-age=0, NO-STORE')" MISS
+	assert_equal "$(xcache "$p")" MISS
+	assert_equal "$(xcache "$p" -H 'Cache-Control: no-store')" HIT
+}
+
 @test "collapsed misses of other Vary variants: each variant fetched once, and stored" {
 	local n i pids=() d=$BATS_TEST_TMPDIR p
 	p="/slow?ms=500&v=$RANDOM&hdr=Vary:Accept-Language"

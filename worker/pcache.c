@@ -790,6 +790,31 @@ pc_fetch_vary(struct pcache *pc, struct conn *c, long stale_s, char *buf,
 	return CACHE_MISS;
 }
 
+static int	pc_cc_is(const char *, size_t, const char *);
+
+/*
+ * Whether the request says "Cache-Control: no-store": then no part of
+ * its response may be stored (RFC 9111 5.2.1.5). A hit may still answer.
+ */
+static int
+pc_req_no_store(const struct http_request *req)
+{
+	struct http_list	 it;
+	struct http_str		 e;
+	int			 i;
+
+	for (i = 0; i < req->nheaders; i++) {
+		if (req->headers[i].name.len != 13 || strncasecmp(
+		    req->headers[i].name.p, "Cache-Control", 13) != 0)
+			continue;
+		http_list_init(&it, req->headers[i].value);
+		while (http_list_next(&it, &e))
+			if (pc_cc_is(e.p, e.len, "no-store"))
+				return 1;
+	}
+	return 0;
+}
+
 /*
  * A miss: claim the key for a GET. Not after waiting for a fill that
  * stored nothing: the answer may be one that is never stored, and each
@@ -806,6 +831,7 @@ pc_miss(struct pcache *pc, struct conn *c)
 
 	STATS_ADD(cache_misses, 1);
 	if ((pc->waited && !pc->vary_miss) || c->r->req.method != HTTP_M_GET ||
+	    pc_req_no_store(&c->r->req) ||
 	    (key = pc_req_key(pc, c, &klen)) == NULL)
 		return PCACHE_FORWARD;
 	rc = cache_fill_begin(pc_region(), key, klen,

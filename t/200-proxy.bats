@@ -224,6 +224,8 @@ PY
 @test "a close-delimited body cut by the backend reaches the client as an error, not an end" {
 	run how_it_ends /eofrst
 	assert_line --index 0 reset
+	# the log says when it happened
+	assert wait_for log_has 'Connection reset by peer in the middle of the response body'
 }
 
 @test "a close-delimited body cut for a client too slow to take it ends in a reset, not an end" {

@@ -468,6 +468,17 @@ px_fail_mid(struct proxy *px, const char *why)
 	return px_end(px, 0);
 }
 
+/* A read of the body returned <n> (0 or -1, errno set): say which. */
+static int
+px_fail_body(struct proxy *px, ssize_t n)
+{
+	char	 why[96];
+
+	snprintf(why, sizeof(why), "%s in the middle of the response body",
+	    n == 0 ? "closed" : strerror(errno));
+	return px_fail_mid(px, why);
+}
+
 /* Answer <status> ourselves (nothing of the response was sent yet). */
 static int
 px_error(struct proxy *px, int status, const char *why)
@@ -1665,9 +1676,7 @@ px_splice_in(struct proxy *px)
 		return STEP_WAIT;
 	}
 	if (n <= 0)
-		return px_fail_mid(px, n == 0 ?
-		    "closed in the middle of the response body" :
-		    strerror(errno));
+		return px_fail_body(px, n);
 	px->moved = 1;
 	px->resp_left -= (uint64_t)n;
 	px->resp_done = px->resp_left == 0;
@@ -1755,12 +1764,12 @@ px_resp_recv(struct proxy *px, int top_up)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return STEP_WAIT;
 	if (n <= 0) {
-		const char *why = n == 0 ? "connection closed" :
-		    strerror(errno);
+		char	 why[96];
 
+		snprintf(why, sizeof(why), "%s before responding", n == 0 ?
+		    "closed" : strerror(errno));
 		if (!px->resp_byte)
-			return px_early_fail(px, n == 0 ?
-			    "closed before responding" : why);
+			return px_early_fail(px, why);
 		if (!px->resp_head)
 			return px_error(px, 502, "incomplete response head");
 		/* A close ends such a body; a reset cuts it. */
@@ -1769,8 +1778,7 @@ px_resp_recv(struct proxy *px, int top_up)
 			px->reusable = 0;
 			return STEP_PHASE;
 		}
-		return px_fail_mid(px, n == 0 ?
-		    "closed in the middle of the response body" : why);
+		return px_fail_body(px, n);
 	}
 	px->moved = 1;
 	px->resp_byte = 1;

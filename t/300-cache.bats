@@ -112,6 +112,23 @@ xcache() {
 	grep -q '"hits":[1-9]' "$HTTP_BODY"
 }
 
+# cache_count NAME: the cache's NAME counter on the status page.
+cache_count() {
+	http_get /maitred/status
+	python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["cache"][sys.argv[2]])' "$HTTP_BODY" "$1"
+}
+
+@test "the status page counts one miss per miss (the stale look is not one), one hit per hit" {
+	local m h p="/counted$RANDOM.txt"
+	m=$(cache_count misses)
+	h=$(cache_count hits)
+	assert_equal "$(xcache "$p")" MISS
+	assert_equal "$(xcache "$p")" HIT
+	assert_equal "$(cache_count misses)" $((m + 1))
+	assert_equal "$(cache_count hits)" $((h + 1))
+}
+
 @test "an object expires after max_age" {
 	local n
 	n=$(count)

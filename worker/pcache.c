@@ -756,8 +756,8 @@ pc_fetch_vary(struct pcache *pc, struct conn *c, long stale_s, char *buf,
 		 */
 		int	 peek = pc_fetch(pc, c, window, buf, buflen, hit, obj);
 
-		if (peek == CACHE_HIT || peek == CACHE_STALE)
-			cache_recount(pc_region(), peek, CACHE_ERROR);
+		/* A look, not a lookup: whatever it found is not counted. */
+		cache_recount(pc_region(), peek, CACHE_ERROR);
 		if (peek != CACHE_STALE) {
 			pc_drop_big(pc);
 			return rc;

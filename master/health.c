@@ -52,6 +52,11 @@ struct probe {
 	size_t			 reqlen, sent;
 	char			 buf[128];	/* status line */
 	size_t			 len;
+	/*
+	 * Skipping an interim (1xx) head up to its blank line; <bol>: the
+	 * last byte ended a line.
+	 */
+	uint8_t			 interim, bol;
 };
 
 static struct {
@@ -119,6 +124,32 @@ probe_fail_errno(int i, const char *what, int err)
 	probe_done(i, 0, why);
 }
 
+static void	probe_status(int);
+
+/*
+ * Drop the interim head at the start of buf up to its blank line; what
+ * follows it is the next status line, looked at once it has a line end.
+ */
+static void
+probe_skip_interim(int i)
+{
+	struct probe	*p = &hc.p[i];
+	size_t		 k;
+
+	for (k = 0; k < p->len && p->interim; k++) {
+		if (p->buf[k] == '\n') {
+			if (p->bol)
+				p->interim = 0;
+			p->bol = 1;
+		} else if (p->buf[k] != '\r')
+			p->bol = 0;
+	}
+	memmove(p->buf, p->buf + k, p->len - k);
+	p->len -= k;
+	if (!p->interim && memchr(p->buf, '\n', p->len) != NULL)
+		probe_status(i);
+}
+
 /* "HTTP/1.1 200 OK\r\n": 2xx and 3xx are healthy. */
 static void
 probe_status(int i)
@@ -139,6 +170,13 @@ probe_status(int i)
 		return;
 	}
 	status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	/* 103 Early Hints and the like come before the final answer. */
+	if (status >= 100 && status < 200 && status != 101) {
+		p->interim = 1;
+		p->bol = 0;
+		probe_skip_interim(i);
+		return;
+	}
 	if (status >= 200 && status < 400) {
 		probe_done(i, 1, NULL);
 		return;
@@ -196,7 +234,9 @@ probe_read(int i)
 		return;
 	}
 	p->len += (size_t)r;
-	if (memchr(p->buf, '\n', p->len) != NULL ||
+	if (p->interim)
+		probe_skip_interim(i);
+	else if (memchr(p->buf, '\n', p->len) != NULL ||
 	    p->len == sizeof(p->buf) - 1)
 		probe_status(i);
 }
@@ -299,6 +339,7 @@ probe_start(int i, int64_t now)
 	p->started = now;
 	p->deadline = now + hc.timeout_ms;
 	p->sent = p->len = 0;
+	p->interim = p->bol = 0;
 	p->reqlen = 0;
 	if (hc.kind == HEALTH_HTTP)
 		p->reqlen = (size_t)snprintf(p->req, sizeof(p->req),

@@ -207,6 +207,39 @@ PY
 	    "backend 127.0.0.1:$p down: bad http response \\(2/2\\)"
 }
 
+@test "health_check http: interim answers (103, 100) before a 200 are skipped: up; before a 503: down" {
+	local p
+	p=$(free_port)
+	python3 - "$p" 3>&- <<'PY' &
+import socket, sys
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(16)
+final = {b"/ok": b"200 OK", b"/bad": b"503 Busy"}
+while True:
+    c = srv.accept()[0]
+    path = c.recv(4096).split(b" ")[1]
+    # hints longer than the checker's buffer, in pieces
+    c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: <" + b"a" * 300 +
+              b">; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r")
+    c.sendall(b"\nHTTP/1.1 " + final.get(path, b"404 No") +
+              b"\r\nContent-Length: 0\r\n\r\n")
+    c.close()
+PY
+	track_pid $!
+	wait_for port_listening "$p"
+	printf '127.0.0.1:%s:1:2\n' "$p" >"$MTD_DIR/backends.cfg"
+	WORKERS=1 write_conf "backends $MTD_DIR/backends.cfg" \
+	    "health_interval 300ms" "health_check http /ok" "log_level debug"
+	maitred_start
+	assert wait_for checks_ok "$p" 3
+	refute log_has "check failed"
+	sed -i 's|^health_check .*|health_check http /bad|' "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	WAIT_TIMEOUT=5 assert wait_for log_has "down: http status 503"
+}
+
 @test "health_check http: a backend answering 500 on the path goes down" {
 	backends a:1 b:1
 	WORKERS=1 write_conf "backends $MTD_DIR/backends.cfg" \

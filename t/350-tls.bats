@@ -206,6 +206,13 @@ sys.stdout.write(out.decode("latin1"))
 	assert_output --partial 'wild.test'
 	run subject_of unknown.test
 	assert_output --partial 'localhost'
+	# a trailing dot is the same name; "*." needs a label before it
+	run subject_of other.test.
+	assert_output --partial 'other.test'
+	run subject_of a.wild.test.
+	assert_output --partial 'wild.test'
+	run subject_of .wild.test
+	assert_output --partial 'localhost'
 	run tcurl --resolve "other.test:$TPORT:127.0.0.1" \
 	    "https://other.test:$TPORT/hello.txt"
 	assert_success

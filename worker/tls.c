@@ -211,17 +211,28 @@ fail:
 	return NULL;
 }
 
-/* The SNI context for <name>: exact match first, then "*.domain". */
+/*
+ * The SNI context for <name>: exact match first, then "*.domain" for one
+ * non-empty label. A trailing dot (a fully qualified name) is ignored,
+ * as nginx does.
+ */
 static SSL_CTX *
-sni_find(const struct tls_ctxs *t, const char *name)
+sni_find(const struct tls_ctxs *t, const char *sni)
 {
-	const char	*dot = strchr(name, '.');
+	char		 name[256];
+	const char	*dot;
+	size_t		 n;
 	int		 i;
 
+	n = strlcpy(name, sni, sizeof(name));
+	if (n >= sizeof(name))
+		return NULL;
+	if (n > 1 && name[n - 1] == '.')
+		name[n - 1] = '\0';
 	for (i = 0; i < t->nsni; i++)
 		if (strcasecmp(t->sni[i].name, name) == 0)
 			return t->sni[i].ctx;
-	if (dot == NULL)
+	if ((dot = strchr(name, '.')) == NULL || dot == name)
 		return NULL;
 	for (i = 0; i < t->nsni; i++)
 		if (t->sni[i].name[0] == '*' &&

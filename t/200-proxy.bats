@@ -1528,3 +1528,14 @@ kv_field() {
 	    fail "$attempts attempts for $total requests"
 	[ "$attempts" -gt "$total" ]
 }
+
+@test "an upload the client cuts short is logged 499, not 0" {
+	python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"POST /echo?cut HTTP/1.1\r\nHost: x\r\n"
+          b"Transfer-Encoding: chunked\r\n\r\n5\r\nab")
+s.close()
+PY
+	assert wait_for grep -q '"POST /echo?cut HTTP/1.1" 499 ' "$(mtd_dir)/access.log"
+}

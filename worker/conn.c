@@ -614,6 +614,10 @@ conn_log_request(struct conn *c)
 {
 	uint64_t	 us = ev_now_us() - c->t_start_us;
 
+	/* Gone before any answer (an upload cut short): as nginx logs it. */
+	if (c->status == 0)
+		c->status = 499;
+
 	stats_request(c->status, 0, c->bytes_out, us);
 	if (access_log_enabled())
 		request_log(c, us);

@@ -229,7 +229,9 @@ master_check_logs(const struct conf *old, const struct conf *next)
 {
 	const char	*name[2] = { "error_log", "access_log" };
 	const char	*now[2] = { next->error_log, next->access_log };
-	int		 line[2] = { next->error_log_line, next->access_log_line };
+	int		 line[2] = {
+		next->error_log_line, next->access_log_line
+	};
 	const char	*was[2];
 	int		 i, rc = 0;
 

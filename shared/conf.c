@@ -496,13 +496,7 @@ resolve(struct loader *ld, const char *in, char *out, size_t outsz)
 	return n < 0 || (size_t)n >= outsz ? -1 : 0;
 }
 
-/*
- * fopen() for reading a configuration file, refusing what is not a
- * regular file (or /dev/null, for an empty one): a FIFO would hang -t or
- * a reload, /dev/zero would never end. NULL with errno set, or with
- * *why set for "not a regular file".
- */
-static FILE *
+FILE *
 conf_fopen(const char *path, const char **why)
 {
 	struct stat	 st;
@@ -1365,7 +1359,8 @@ set_fastcgi(struct loader *ld, const char *name, const char *v)
 		    (size_t)snprintf(c->php_fastcgi, sizeof(c->php_fastcgi),
 		    "unix:%s", path) >= sizeof(c->php_fastcgi))
 			bad_value(ld, name, v, "path too long");
-		else if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		else if (strlen(path) >=
+		    sizeof(((struct sockaddr_un *)0)->sun_path))
 			bad_value(ld, name, v, "socket path too long (at most "
 			    "107 bytes)");
 		return;

@@ -16,6 +16,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cidr.h"
 #include "mtd.h"
@@ -203,6 +204,14 @@ void	 conf_free(struct conf *c);
  * with its file and line).
  */
 int	 conf_reload_blacklist(struct conf *c);
+
+/*
+ * fopen() for reading a file the configuration names, refusing what is
+ * not a regular file (or /dev/null, for an empty one): a FIFO would hang
+ * -t or a reload, /dev/zero would never end. NULL with errno set, or
+ * with *why set for "not a regular file".
+ */
+FILE	*conf_fopen(const char *path, const char **why);
 
 /*
  * Whether <path> is a program that can run (php cgi): an executable

@@ -17,11 +17,9 @@
 #include <sys/uio.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -93,26 +91,17 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* NULL for a readable regular file, else why not. */
+/* NULL for a readable regular file, else why not (a FIFO never blocks). */
 static const char *
 file_unreadable(const char *path)
 {
-	struct stat	 st;
-	const char	*why = NULL;
-	int		 fd;
+	const char	*why;
+	FILE		*fp;
 
-	/* O_NONBLOCK: a FIFO would block the open until a writer came. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
-	    O_NOCTTY)) == -1)
-		return strerror(errno);
-	if (fstat(fd, &st) == -1)
-		why = strerror(errno);
-	else if (S_ISDIR(st.st_mode))
-		why = strerror(EISDIR);
-	else if (!S_ISREG(st.st_mode))
-		why = "not a regular file";
-	close(fd);
-	return why;
+	if ((fp = conf_fopen(path, &why)) == NULL)
+		return why != NULL ? why : strerror(errno);
+	fclose(fp);
+	return NULL;
 }
 
 /* Whether the PEM file at <path> holds a passphrase-protected key. */

@@ -25,6 +25,7 @@ setup_file() {
 	ln -s "$h/sub" "$h/abs-dir"
 	printf 'from the future\n' >"$h/future.txt"
 	touch -d '2100-01-01 00:00:00 UTC' "$h/future.txt"
+	printf 'accented name\n' >"$h/caf"$'\303\251'.txt
 	maitred_start
 }
 
@@ -507,6 +508,17 @@ $v -> LEAKED the canary"
 		http_get "$p"
 		assert_equal "$p $HTTP_CODE" "$p 200"
 	done
+}
+
+@test "a UTF-8 file name is served whether the path is raw or percent-encoded" {
+	fetch "$(printf '/caf\303\251.txt')"
+	assert_line --index 0 --partial " 200 "
+	assert_line "accented name"
+	http_get /caf%C3%A9.txt
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cat "$HTTP_BODY")" "accented name"
+	# the access log escapes the raw bytes, as it does quotes and controls
+	wait_for log_has 'GET /caf\\xc3\\xa9\.txt HTTP/1\.1" 200' "$MTD_DIR/access.log"
 }
 
 @test "POST on a static file is 405 with Allow: GET, HEAD" {

@@ -447,6 +447,13 @@ for k in ("x-foo", "connection", "keep-alive", "te"):
 	assert_output '"path": "/echo?x=%2F..%2f&y=a+b%20&z=/../"'
 }
 
+@test "raw UTF-8 in the target goes to the backend as it came" {
+	run raw 'GET /echo?q=caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_line --index 0 --partial " 200 "
+	# the backend reads the line as Latin-1, and JSON escapes it
+	assert_output --partial '"path": "/echo?q=caf\u00c3\u00a9"'
+}
+
 @test "HEAD through the proxy: headers, no body" {
 	run bash -c 'printf "HEAD /big?bytes=1000 HTTP/1.1\r\nHost: x\r\n\r\nGET /after-head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" |
 	    python3 "$1" 127.0.0.1 "$2"' _ "$RAWHTTP" "$PORT"

@@ -21,7 +21,7 @@
  * loops cost one load and one test per byte.
  */
 #define C_TCHAR		0x01	/* token: method, field name */
-#define C_VCHAR		0x02	/* 0x21-0x7e: request-target */
+#define C_TARGET	0x02	/* request-target: VCHAR and obs-text */
 #define C_FIELD		0x04	/* field value: HTAB, SP, VCHAR, obs-text */
 #define C_HEX		0x08	/* chunk size */
 #define C_HOST		0x10	/* uri-host [":" port], IP literals too */
@@ -45,7 +45,7 @@
 			 (c) == '=' || (c) == '%' || (c) == ':' ||	\
 			 (c) == '[' || (c) == ']')
 #define CLASS(c)	((IS_ALNUM(c) || IS_TSYM(c) ? C_TCHAR : 0) |	\
-			 ((c) >= 0x21 && (c) <= 0x7e ? C_VCHAR : 0) |	\
+			 ((c) >= 0x21 && (c) != 0x7f ? C_TARGET : 0) |	\
 			 ((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f) ?	\
 			  C_FIELD : 0) |				\
 			 (IS_HEX(c) ? C_HEX : 0) |			\
@@ -269,7 +269,12 @@ skip_field_value(const char *p, const char *end)
 	return p;
 }
 
-/* Past the request-target bytes (0x21-0x7e) at <p>, stopping at <end>. */
+/*
+ * Past the request-target bytes at <p>, stopping at <end>: VCHAR, and
+ * bytes 0x80-0xff too, because curl and scripts send UTF-8 file names
+ * unencoded and nginx and Apache take them; they go on to backends and
+ * file lookups as they came, and the access log escapes them.
+ */
 static const char *
 skip_target(const char *p, const char *end)
 {
@@ -277,11 +282,10 @@ skip_target(const char *p, const char *end)
 
 	for (; end - p >= 8; p += 8) {
 		w = load_word(p);
-		if (WORD_HAS_LESS(w, 0x21) | (w & WORD_HIGHS) |
-		    WORD_HAS_BYTE(w, 0x7f))
+		if (WORD_HAS_LESS(w, 0x21) | WORD_HAS_BYTE(w, 0x7f))
 			break;
 	}
-	while (p < end && HAS(*p, C_VCHAR))
+	while (p < end && HAS(*p, C_TARGET))
 		p++;
 	return p;
 }

@@ -19,6 +19,7 @@
 #define MTD_MAX_TARGET		8192	/* request-target bytes -> 414 */
 #define MTD_MAX_HEAD		16384	/* request head bytes -> 431 */
 #define MTD_MAX_HEADERS		100	/* header fields -> 431 */
+#define MTD_MAX_RESP_HEADERS	1000	/* a backend's answer -> 502 */
 
 #define MTD_DEFAULT_PORT	8085
 

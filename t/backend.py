@@ -40,6 +40,7 @@ Paths:
   /slowhead?ms=M   a small answer sent a byte at a time, M ms apart
   /ws              WebSocket echo (RFC 6455)
   ?hdr=Name:Value  (any path, repeatable) add this response header field
+  ?nhdr=N          (any path) add N fields "X-N<i>: v"
   anything else    200 "NAME METHOD PATH\\n"
 
 With --tls-cert and --tls-key the server speaks HTTPS (TLS 1.2+, the
@@ -155,6 +156,8 @@ class Handler(BaseHTTPRequestHandler):
         path, q = url.path, parse_qs(url.query)
         self.extra_hdrs = [tuple(h.split(":", 1)) for h in q.get("hdr", [])
                            if ":" in h]
+        self.extra_hdrs += [("X-N%d" % i, "v") for i in
+                            range(int(q.get("nhdr", ["0"])[0]))]
         if path not in ("/count", "/health", "/sick", "/fail"):
             self.server.count_one()
         if path == "/echo":

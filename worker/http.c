@@ -318,14 +318,14 @@ parse_field(const char *p, const char *end, struct http_header *h, int *st)
 /* Field lines up to and including the empty line ending the head. */
 static const char *
 parse_fields(const char *p, const char *end, struct http_header *h,
-    int *nh, int *st)
+    int max, int *nh, int *st)
 {
 	for (;;) {
 		if (p == end)
 			return fail(st, 0);
 		if (*p == '\r' || *p == '\n')
 			return parse_eol(p, end, st);
-		if (*nh == MTD_MAX_HEADERS)
+		if (*nh == max)
 			return fail(st, 431);
 		if ((p = parse_field(p, end, &h[*nh], st)) == NULL)
 			return NULL;
@@ -734,7 +734,8 @@ http_parse_request(const char *buf, size_t len, struct http_request *req,
 
 	request_reset(req);
 	if ((p = parse_request_line(buf, end, req, &st)) != NULL)
-		p = parse_fields(p, end, req->headers, &req->nheaders, &st);
+		p = parse_fields(p, end, req->headers, MTD_MAX_HEADERS,
+		    &req->nheaders, &st);
 	if (p == NULL && st == 0 && len > window)
 		st = 431;
 	if (p == NULL && st == 0)
@@ -862,14 +863,14 @@ http_parse_response(const char *buf, size_t len, enum http_method req_method,
 	response_reset(resp);
 	if ((p = parse_status_line(buf, end, resp, &st)) == NULL)
 		resp->why = "invalid status line";
-	else if ((p = parse_fields(p, end, resp->headers, &resp->nheaders,
-	    &st)) == NULL)
+	else if ((p = parse_fields(p, end, resp->headers,
+	    MTD_MAX_RESP_HEADERS, &resp->nheaders, &st)) == NULL)
 		resp->why = "invalid header field";
 	if (p == NULL) {
 		if (st == 0 && len == window)
 			return HTTP_INCOMPLETE;
 		resp->too_many_fields = st == 431 &&
-		    resp->nheaders == MTD_MAX_HEADERS;
+		    resp->nheaders == MTD_MAX_RESP_HEADERS;
 		if (st == 0)
 			resp->why = "head too large";
 		return HTTP_ERROR;

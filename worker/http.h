@@ -98,7 +98,7 @@ struct http_response {
 	int			 status;	/* 100..599 */
 	int			 minor;
 	struct http_str		 reason;
-	struct http_header	 headers[MTD_MAX_HEADERS];
+	struct http_header	 headers[MTD_MAX_RESP_HEADERS];
 	int			 nheaders;
 	enum http_body		 body;		/* with the request method */
 	uint64_t		 content_length; /* 0 unless HTTP_BODY_LENGTH */

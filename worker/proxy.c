@@ -1626,11 +1626,11 @@ px_parse_head(struct proxy *px)
 		}
 		if (rc == HTTP_ERROR) {
 			snprintf(why, sizeof(why), "invalid response head: %s",
-			    resp->too_many_fields ? "more than 100 header "
+			    resp->too_many_fields ? "more than 1000 header "
 			    "fields" : resp->why != NULL ? resp->why : "?");
 			return px_error(px, 502, why);
 		}
-		_Static_assert(MTD_MAX_HEADERS == 100, "the message above");
+		_Static_assert(MTD_MAX_RESP_HEADERS == 1000, "the message above");
 		if (resp->status == 408 && px->up->nreq > 0)
 			return px_idle_408(px);
 		if (resp->status >= 200 ||

@@ -345,7 +345,7 @@ fuzz_response_method(const char *buf, size_t size, enum http_method m,
 	CHECK(r->status >= 100 && r->status <= 999);
 	CHECK(r->minor == 0 || r->minor == 1);
 	check_str(&r->reason, buf, (size_t)rc);
-	CHECK(r->nheaders >= 0 && r->nheaders <= MTD_MAX_HEADERS);
+	CHECK(r->nheaders >= 0 && r->nheaders <= MTD_MAX_RESP_HEADERS);
 	for (i = 0; i < r->nheaders; i++) {
 		CHECK(r->headers[i].name.len > 0);
 		check_str(&r->headers[i].name, buf, (size_t)rc);

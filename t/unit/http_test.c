@@ -766,6 +766,28 @@ test_response_limit(void)
 	free(b);
 }
 
+/* Apps set many cookies: answers take ten times the request's fields. */
+static void
+test_response_fields(void)
+{
+	static char	 b[2 * MTD_MAX_HEAD];
+	size_t		 len;
+	int		 i, rc;
+
+	len = (size_t)sprintf(b, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
+	for (i = 1; i < MTD_MAX_RESP_HEADERS; i++)
+		len += (size_t)sprintf(b + len, "S%d: v\r\n", i);
+	len += (size_t)sprintf(b + len, "\r\n");
+	rc = http_parse_response(b, len, HTTP_M_GET, &resp);
+	ok(rc == (int)len && resp.nheaders == MTD_MAX_RESP_HEADERS,
+	    "MTD_MAX_RESP_HEADERS response fields ok");
+	len -= 2;
+	len += (size_t)sprintf(b + len, "Y: z\r\n\r\n");
+	rc = http_parse_response(b, len, HTTP_M_GET, &resp);
+	ok(rc == HTTP_ERROR && resp.too_many_fields,
+	    "one more response field: error, too_many_fields");
+}
+
 /* Scan <s> split into two calls at <split>; total used bytes in <*used>. */
 static int
 scan_split(const char *s, size_t len, size_t split, size_t *used)
@@ -1073,6 +1095,7 @@ main(void)
 	test_reasons();
 	test_responses();
 	test_response_limit();
+	test_response_fields();
 	test_chunked_cases();
 	test_decode_bytewise();
 	test_chunked_limits();

@@ -1438,6 +1438,34 @@ d_hash_secret(struct loader *ld, const struct directive *d, int argc,
 		bad_value(ld, d->name, argv[1], "at most 127 bytes");
 }
 
+/*
+ * "charset NAME" or "charset off": the charset parameter of static text
+ * files' Content-Type. A token (RFC 9110 8.3.2), so it cannot break the
+ * field it goes into.
+ */
+static void
+d_charset(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	const char	*p;
+
+	ld->c->charset[0] = '\0';
+	if (strcmp(argv[1], "off") == 0)
+		return;
+	for (p = argv[1]; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~",
+		    *p) == NULL) {
+			bad_value(ld, d->name, argv[1], "expected a charset "
+			    "name such as utf-8, or off");
+			return;
+		}
+	if (strlcpy(ld->c->charset, argv[1], sizeof(ld->c->charset)) >=
+	    sizeof(ld->c->charset)) {
+		ld->c->charset[0] = '\0';
+		bad_value(ld, d->name, argv[1], "at most 31 bytes");
+	}
+}
+
 /* "sticky cookie NAME" or "sticky off". */
 static void
 d_sticky(struct loader *ld, const struct directive *d, int argc,
@@ -1643,6 +1671,7 @@ static const struct directive directives[] = {
 	{ "cache_stale_if_error", d_ms, 1, 1, OFF(cache_stale_ms), 0, 0 },
 	{ "cache_stale_while_updating", d_flag, 1, 1,
 	    OFF(cache_stale_updating), 0, 0 },
+	{ "charset", d_charset, 1, 1, 0, 0, 0 },
 	{ "client_max_body_size", d_body_size, 1, 1, 0, 0, 0 },
 	{ "client_timeout", d_ms, 1, 1, OFF(client_timeout_ms), 1, 0 },
 	{ "connect_timeout", d_ms, 1, 1, OFF(connect_timeout_ms), 1, 0 },

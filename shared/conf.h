@@ -152,6 +152,7 @@ struct conf {
 	int			 cache_stale_ms;	/* stale-if-error, 60 s */
 	int			 cache_stale_updating;	/* default on */
 
+	char			 charset[32];		/* "" = off */
 	int			 gzip_on;		/* default off */
 	int			 gzip_level;		/* 1-9, 5 */
 	int			 proxy_splice;		/* default on */

@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,62 +30,88 @@ struct mime_entry {
 };
 
 /*
- * Built-in types, applied last. Text types the site is expected to write
- * in UTF-8 carry "; charset=utf-8" so browsers need not guess; JSON, XML
- * and SVG declare their own encoding and get none.
+ * Built-in types, applied last: the web's common files, and where a
+ * system table disagrees with nginx's for the web (Debian's calls .ts a
+ * Qt Linguist file; nginx, HLS players and this table video/mp2t). The
+ * text ones (TEXT) get the charset directive's parameter, if any.
  */
-static const struct mime_entry mime_builtin[] = {
-	{ "html",	"text/html; charset=utf-8" },
-	{ "htm",	"text/html; charset=utf-8" },
-	{ "css",	"text/css; charset=utf-8" },
-	{ "js",		"text/javascript; charset=utf-8" },
-	{ "mjs",	"text/javascript; charset=utf-8" },
-	{ "txt",	"text/plain; charset=utf-8" },
-	{ "csv",	"text/csv; charset=utf-8" },
-	{ "md",		"text/markdown; charset=utf-8" },
-	{ "json",	"application/json" },
-	{ "map",	"application/json" },
-	{ "webmanifest", "application/manifest+json" },
-	{ "xml",	"application/xml" },
-	{ "xhtml",	"application/xhtml+xml" },
-	{ "rss",	"application/rss+xml" },
-	{ "atom",	"application/atom+xml" },
-	{ "svg",	"image/svg+xml" },
-	{ "png",	"image/png" },
-	{ "jpg",	"image/jpeg" },
-	{ "jpeg",	"image/jpeg" },
-	{ "gif",	"image/gif" },
-	{ "webp",	"image/webp" },
-	{ "avif",	"image/avif" },
-	{ "ico",	"image/x-icon" },
-	{ "bmp",	"image/bmp" },
-	{ "tif",	"image/tiff" },
-	{ "tiff",	"image/tiff" },
-	{ "pdf",	"application/pdf" },
-	{ "zip",	"application/zip" },
-	{ "gz",		"application/gzip" },
-	{ "tar",	"application/x-tar" },
-	{ "bz2",	"application/x-bzip2" },
-	{ "xz",		"application/x-xz" },
-	{ "wasm",	"application/wasm" },
-	{ "woff",	"font/woff" },
-	{ "woff2",	"font/woff2" },
-	{ "ttf",	"font/ttf" },
-	{ "otf",	"font/otf" },
-	{ "mp4",	"video/mp4" },
-	{ "webm",	"video/webm" },
-	{ "mov",	"video/quicktime" },
-	{ "mp3",	"audio/mpeg" },
-	{ "m4a",	"audio/mp4" },
-	{ "ogg",	"audio/ogg" },
-	{ "flac",	"audio/flac" },
-	{ "wav",	"audio/wav" },
+struct mime_builtin {
+	const char	*ext;
+	const char	*type;
+	int		 text;
+};
+
+#define TEXT	1
+
+static const struct mime_builtin mime_builtin[] = {
+	{ "html",	"text/html", TEXT },
+	{ "htm",	"text/html", TEXT },
+	{ "css",	"text/css", TEXT },
+	{ "js",		"text/javascript", TEXT },
+	{ "mjs",	"text/javascript", TEXT },
+	{ "txt",	"text/plain", TEXT },
+	{ "csv",	"text/csv", TEXT },
+	{ "md",		"text/markdown", TEXT },
+	{ "json",	"application/json", 0 },
+	{ "map",	"application/json", 0 },
+	{ "webmanifest", "application/manifest+json", 0 },
+	{ "xml",	"application/xml", 0 },
+	{ "xhtml",	"application/xhtml+xml", 0 },
+	{ "rss",	"application/rss+xml", 0 },
+	{ "atom",	"application/atom+xml", 0 },
+	{ "svg",	"image/svg+xml", 0 },
+	{ "png",	"image/png", 0 },
+	{ "jpg",	"image/jpeg", 0 },
+	{ "jpeg",	"image/jpeg", 0 },
+	{ "gif",	"image/gif", 0 },
+	{ "webp",	"image/webp", 0 },
+	{ "avif",	"image/avif", 0 },
+	{ "ico",	"image/x-icon", 0 },
+	{ "bmp",	"image/bmp", 0 },
+	{ "tif",	"image/tiff", 0 },
+	{ "tiff",	"image/tiff", 0 },
+	{ "pdf",	"application/pdf", 0 },
+	{ "zip",	"application/zip", 0 },
+	{ "gz",		"application/gzip", 0 },
+	{ "tar",	"application/x-tar", 0 },
+	{ "bz2",	"application/x-bzip2", 0 },
+	{ "xz",		"application/x-xz", 0 },
+	{ "wasm",	"application/wasm", 0 },
+	{ "woff",	"font/woff", 0 },
+	{ "woff2",	"font/woff2", 0 },
+	{ "ttf",	"font/ttf", 0 },
+	{ "otf",	"font/otf", 0 },
+	{ "mp4",	"video/mp4", 0 },
+	{ "webm",	"video/webm", 0 },
+	{ "mov",	"video/quicktime", 0 },
+	{ "mp3",	"audio/mpeg", 0 },
+	{ "m4a",	"audio/mp4", 0 },
+	{ "ogg",	"audio/ogg", 0 },
+	{ "flac",	"audio/flac", 0 },
+	{ "wav",	"audio/wav", 0 },
+	{ "ts",		"video/mp2t", 0 },
+	{ "m3u8",	"application/vnd.apple.mpegurl", 0 },
+	{ "mpd",	"application/dash+xml", 0 },
+	{ "3gp",	"video/3gpp", 0 },
+	{ "3gpp",	"video/3gpp", 0 },
+	{ "mpeg",	"video/mpeg", 0 },
+	{ "mpg",	"video/mpeg", 0 },
+	{ "avi",	"video/x-msvideo", 0 },
+	{ "mid",	"audio/midi", 0 },
+	{ "midi",	"audio/midi", 0 },
+	{ "kar",	"audio/midi", 0 },
+	{ "aac",	"audio/aac", 0 },
+	{ "opus",	"audio/ogg", 0 },
+	{ "weba",	"audio/webm", 0 },
+	{ "eot",	"application/vnd.ms-fontobject", 0 },
 };
 
 static struct mime_entry	*mime_tab;	/* mime_cap slots */
 static size_t			 mime_cap;	/* 0 or a power of two */
 static size_t			 mime_n;	/* used slots */
 static char			*mime_buf;	/* the loaded file, tokenised */
+/* "type; charset=..." strings made for the TEXT built-ins. */
+static char			*mime_owned[MTD_ARRLEN(mime_builtin)];
 
 static char
 mime_lower(char c)
@@ -199,15 +226,17 @@ mime_parse(char *buf)
 
 /*
  * Builds the table from the mime.types file <path> (NULL: /etc/mime.types)
- * when it can be read, then the built-in types over it. Replaces a table
- * built before. Exits through fatal() when out of memory. Called by the
- * master before forking workers (they share the table copy-on-write) and
- * by any process on reload.
+ * when it can be read, then the built-in types over it, the text ones
+ * with "; charset=<charset>" unless <charset> is NULL or "". Replaces a
+ * table built before. Exits through fatal() when out of memory. Called
+ * by the master before forking workers (they share the table
+ * copy-on-write) and by any process on reload.
  */
 void
-mime_init(const char *path)
+mime_init(const char *path, const char *charset)
 {
-	size_t	 i;
+	const char	*type;
+	size_t		 i;
 
 	mime_free();
 	mime_grow();
@@ -215,8 +244,17 @@ mime_init(const char *path)
 		mime_parse(mime_buf);
 	else if (path != NULL)
 		log_warn("%s: using built-in media types only", path);
-	for (i = 0; i < MTD_ARRLEN(mime_builtin); i++)
-		mime_insert(mime_builtin[i].ext, mime_builtin[i].type);
+	for (i = 0; i < MTD_ARRLEN(mime_builtin); i++) {
+		type = mime_builtin[i].type;
+		if (mime_builtin[i].text && charset != NULL &&
+		    charset[0] != '\0') {
+			if (asprintf(&mime_owned[i], "%s; charset=%s", type,
+			    charset) == -1)
+				fatal("mime table");
+			type = mime_owned[i];
+		}
+		mime_insert(mime_builtin[i].ext, type);
+	}
 }
 
 /*
@@ -253,6 +291,12 @@ mime_type(const char *path)
 void
 mime_free(void)
 {
+	size_t	 i;
+
+	for (i = 0; i < MTD_ARRLEN(mime_owned); i++) {
+		free(mime_owned[i]);
+		mime_owned[i] = NULL;
+	}
 	free(mime_tab);
 	free(mime_buf);
 	mime_tab = NULL;

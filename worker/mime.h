@@ -8,7 +8,7 @@
 
 #define MIME_DEFAULT	"application/octet-stream"
 
-void		 mime_init(const char *path);
+void		 mime_init(const char *path, const char *charset);
 const char	*mime_type(const char *path);
 void		 mime_free(void);
 

@@ -322,7 +322,7 @@ worker_main(const struct conf *c, int slot, const int *fds, int nfds)
 	if (static_init(c->htdocs) == -1)
 		log_warnx("worker: no local file is served until the next "
 		    "reload");
-	mime_init(NULL);
+	mime_init(NULL, c->charset);
 	drop_privileges(c);
 	/* A change of uid clears the death signal: set it again. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);

@@ -15,7 +15,7 @@
 #include "range.h"
 #include "tap.h"
 
-#define HTML	"text/html; charset=utf-8"
+#define HTML	"text/html"
 
 static void
 is_str(const char *got, const char *want, const char *name)
@@ -54,7 +54,7 @@ test_mime_file(void)
 	    "application/x-dup dup\n"
 	    "application/x-dup2 dup\n"
 	    "image/x-last last");
-	mime_init(path);
+	mime_init(path, NULL);
 	unlink(path);
 	is_str(mime_type("/a.foo"), "application/x-foo", "file: foo");
 	is_str(mime_type("/a.Foo2"), "application/x-foo", "file: FOO2 any case");
@@ -79,14 +79,13 @@ test_mime_grow(void)
 		off += sprintf(text + off, "application/x-%zu e%zu\n", i, i);
 	write_tmp(path, text);
 	free(text);
-	mime_init(path);
+	mime_init(path, NULL);
 	unlink(path);
 	is_str(mime_type("x.e0"), "application/x-0", "3000 types: first");
 	is_str(mime_type("x.e1777"), "application/x-1777", "3000 types: mid");
 	is_str(mime_type("x.e2999"), "application/x-2999", "3000 types: last");
 	is_str(mime_type("x.e3000"), MIME_DEFAULT, "3000 types: absent");
-	is_str(mime_type("x.css"), "text/css; charset=utf-8",
-	    "3000 types: built-in");
+	is_str(mime_type("x.css"), "text/css", "3000 types: built-in");
 	snprintf(name, sizeof(name), "x.E%d", 42);
 	is_str(mime_type(name), "application/x-42", "3000 types: case");
 }
@@ -94,16 +93,16 @@ test_mime_grow(void)
 static void
 test_mime_lookup(void)
 {
-	mime_init("/nonexistent/mime.types");
+	mime_init("/nonexistent/mime.types", NULL);
 	is_str(mime_type("/index.html"), HTML, "built-in only: html");
 	is_str(mime_type("/a/b/INDEX.HTM"), HTML, "uppercase extension");
-	is_str(mime_type("/app.mjs"), "text/javascript; charset=utf-8", "mjs");
+	is_str(mime_type("/app.mjs"), "text/javascript", "mjs");
 	is_str(mime_type("/x.tar.gz"), "application/gzip", "last dot wins");
 	is_str(mime_type("/a.b/c"), MIME_DEFAULT, "dot in a directory only");
 	is_str(mime_type("/a/README"), MIME_DEFAULT, "no extension");
 	is_str(mime_type("/.htaccess"), MIME_DEFAULT, "dotfile, no extension");
 	is_str(mime_type("/a/.html"), MIME_DEFAULT, "\".html\" is a dotfile");
-	is_str(mime_type("/a/.site.css"), "text/css; charset=utf-8",
+	is_str(mime_type("/a/.site.css"), "text/css",
 	    "dotfile with extension");
 	is_str(mime_type("/a/b."), MIME_DEFAULT, "trailing dot");
 	is_str(mime_type("/a/"), MIME_DEFAULT, "directory");
@@ -111,8 +110,18 @@ test_mime_lookup(void)
 	is_str(mime_type("/a.unknownext"), MIME_DEFAULT, "unknown extension");
 	is_str(mime_type("/a.htmlhtmlhtmlhtmlhtmlhtml"), MIME_DEFAULT,
 	    "overlong extension");
-	mime_init(NULL);
+	mime_init(NULL, "utf-8");
 	is_str(mime_type("/x.woff2"), "font/woff2", "system file + built-in");
+	is_str(mime_type("/seg1.ts"), "video/mp2t",
+	    ".ts: the web's type, not the system's");
+	is_str(mime_type("/a.html"), "text/html; charset=utf-8",
+	    "charset: text types");
+	is_str(mime_type("/a.TXT"), "text/plain; charset=utf-8",
+	    "charset: uppercase");
+	is_str(mime_type("/a.json"), "application/json", "charset: not json");
+	is_str(mime_type("/a.png"), "image/png", "charset: not images");
+	mime_init(NULL, "");
+	is_str(mime_type("/a.html"), "text/html", "charset \"\": none");
 	mime_free();
 	is_str(mime_type("/x.html"), MIME_DEFAULT, "after mime_free");
 }

@@ -120,7 +120,7 @@ cut_logged() {
 	    END { exit !f }' "$1"
 }
 
-@test "access log: a static answer the client cut is logged with what went out; a 408 with its own line and wait" {
+@test "access log: a static answer the client cut is logged with what went out; a 408 with its own line and wait; silence unlogged" {
 	local d
 	d=$(mtd_dir)
 	WORKERS=1 write_conf "client_timeout 1s"
@@ -144,12 +144,16 @@ s = ask(b"GET /hello.txt?token=earlier HTTP/1.1\r\nHost: x\r\nConnection: close\
 while s.recv(65536):
     pass
 s.close()
-# ...then a connection that sends nothing: 408 after client_timeout
-s = ask(b"")
+# ...then one that sends two bytes of a head: 408 after client_timeout
+s = ask(b"GE")
 print("idle:", s.recv(100).split(b"\r\n")[0].decode())
+# ...and one that sends nothing: closed, without an answer
+s = ask(b"")
+print("silent:", s.recv(100).decode() or "closed")
 PY
 	assert_success
 	assert_line 'idle: HTTP/1.1 408 Request Timeout'
+	assert_line 'silent: closed'
 	wait_for grep -q '"dropper"' "$d/access.log"
 	run grep '"dropper"' "$d/access.log"
 	assert_output --regexp '"GET /big.bin HTTP/1.1" 200 [0-9]+ '

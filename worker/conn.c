@@ -863,9 +863,15 @@ conn_timeout(struct ev_timer *t)
 		conn_close(c);	/* a stalled handshake: nobody to answer */
 		return;
 	}
-	if (c->state == CS_READ && (c->in_len > 0 || c->nreq == 0) &&
+	/*
+	 * A head begun and not finished in time: say so, then close. One
+	 * that never began (a browser's pre-connect, a port probe) is
+	 * closed without a word or a log line, as nginx and HAProxy's
+	 * http-ignore-probes do: a 408 there could cross a request sent
+	 * at that moment, which would take it for its answer.
+	 */
+	if (c->state == CS_READ && c->in_len > 0 &&
 	    conn_ensure_req(c) == 0) {
-		/* The head did not arrive in time: say so, then close. */
 		conn_408(c);
 		resp_error(c, 408, NULL);
 		conn_run(c);
@@ -895,9 +901,8 @@ conn_timeout(struct ev_timer *t)
  * keepalive_timeout), a fresh one that has sent nothing for
  * DRAIN_GRACE_MS rather than client_timeout; a request arriving meanwhile
  * is answered with "Connection: close" (conn_parse() sees
- * worker_draining), and then conn_timeout() closes the connection (a
- * fresh one with a 408). One whose next request is already here is
- * served at once.
+ * worker_draining), and then conn_timeout() closes the connection. One
+ * whose next request is already here is served at once.
  */
 void
 conn_drain(void)

@@ -294,9 +294,8 @@ print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
 	refute_output --partial 'chunk 2'
 	assert wait_for log_has "upstream 127.0.0.1:[0-9]*: bad chunked framing"
 	# read with its head, nothing reached the client yet: a clean 502
-	run raw --timeout 5 'GET /chunked?n=3&lf=1&one=1 HTTP/1.1\r\nHost: x\r\n\r\n'
+	run raw --timeout 5 'GET /chunked?n=3&lf=1&one=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 	assert_line --index 0 --regexp '^HTTP/1\.1 502 '
-	assert_line --regexp '^Connection: close'
 	refute_output --partial 'chunk 0'
 	http_get '/chunked?n=3&one=1'
 	assert_equal "$HTTP_CODE" 200
@@ -977,6 +976,31 @@ PY
 	assert_equal "$HTTP_CODE" 503
 	assert_equal "$(hdr Content-Type)" 'text/html; charset=utf-8'
 	log_has "127\.0\.0\.1:$p1.*(connect|down)"
+}
+
+@test "gateway errors keep the connection, as nginx: 503 or 502 (a POST's too), and 504, each followed by a pipelined request" {
+	local p1 live
+	p1=$(free_port)
+	live=$(MTD_DIR=$BATS_TEST_TMPDIR backend_start gw)
+	OWN_TRACK=$(cat "$BATS_TEST_TMPDIR/gw.pid")
+	printf '127.0.0.1:%s:1:1\n' "$p1" >"$BATS_TEST_TMPDIR/b.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/b.cfg" "connect_timeout 1s" \
+	    "read_timeout 1s" "workers 1"
+	# nothing listens on p1: 502 (connect refused) or 503 (down); the
+	# requests after each, a POST's body skipped, still get their answer
+	run raw --timeout 5 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_equal "$(grep -c '^HTTP/1.1 50[23] ' <<<"$output")" 2
+	# only the last answer, which was asked to, closes
+	assert_equal "$(grep -c '^Connection: close' <<<"$output")" 1
+	assert_line 'hello from maitred'
+	# a live backend slower than read_timeout: 504, then the next one
+	MAITRED_PID=$OWN_PID maitred_stop
+	printf '127.0.0.1:%s:1:1\n' "$live" >"$BATS_TEST_TMPDIR/b.cfg"
+	own_maitred "backends $BATS_TEST_TMPDIR/b.cfg" "connect_timeout 1s" \
+	    "read_timeout 1s" "workers 1"
+	run raw --timeout 5 'GET /slow?ms=3000 HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_line --index 0 --partial ' 504 '
+	assert_line 'hello from maitred'
 }
 
 @test "a backends file with none in it: -t warns, non-local paths get 503" {

@@ -141,8 +141,19 @@ void	 resp_header(struct conn *c, const char *fmt, ...)
 /* Ends the head: Content-Length <len> unless <len> < 0, Connection. */
 void	 resp_end_head(struct conn *c, int64_t len);
 int	 resp_append(struct conn *c, const void *p, size_t len);
-/* Complete error response with an HTML body; closes after sending. */
+/*
+ * Complete error response with an HTML body. The connection is kept for
+ * the next request after a redirect or a refusal of a well-framed one
+ * (see response.c), else closed after sending.
+ */
 void	 resp_error(struct conn *c, int status, const char *extra_headers);
+/*
+ * resp_error(), the caller saying whether the connection can carry the
+ * next request (<keep>: the request was read whole, and the client and
+ * the worker's state allow keep-alive).
+ */
+void	 resp_error_keep(struct conn *c, int status,
+	    const char *extra_headers, int keep);
 /* Start sending what resp_* built (and the file, if any). */
 void	 conn_respond(struct conn *c);
 

@@ -479,6 +479,38 @@ px_fail_body(struct proxy *px, ssize_t n)
 	return px_fail_mid(px, why);
 }
 
+/*
+ * Whether the connection outlives our own error answer: as nginx, after
+ * a gateway error (no backend up, none reachable, a bad or late answer)
+ * when the request was read whole, so that the next one (pipelined
+ * perhaps) starts where it ended; and after what resp_error() keeps.
+ * A body still coming (the 408 and 413 among them) closes.
+ */
+static int
+px_error_keeps_alive(struct proxy *px, int status)
+{
+	struct conn			*c = px->c;
+	const struct http_request	*req = &c->r->req;
+
+	if (status < 502 || status > 504) {
+		c->keep_alive = 0;	/* the body may be partly read */
+		return 0;
+	}
+	if (req->body == HTTP_BODY_NONE)
+		return 1;	/* head_len already ends the request */
+	if (px->req_complete) {
+		c->head_len = px->bend;
+		return 1;
+	}
+	/* Read whole (PX_BODY), then no backend: px_req_scan() never ran. */
+	if (req->body == HTTP_BODY_LENGTH && px->bend == 0 &&
+	    c->in_len - c->head_len >= req->content_length) {
+		c->head_len += (uint32_t)req->content_length;
+		return 1;
+	}
+	return 0;
+}
+
 /* Answer <status> ourselves (nothing of the response was sent yet). */
 static int
 px_error(struct proxy *px, int status, const char *why)
@@ -496,11 +528,10 @@ px_error(struct proxy *px, int status, const char *why)
 	if (status >= 502 && status <= 504 && pcache_stale(&px->pc, c,
 	    px->buf, PX_BUF_SIZE) == PCACHE_HIT)
 		return px_send_begin(px);
-	c->keep_alive = 0;	/* the body may be partly sent */
 	/* Still a proxied answer: it says how the cache saw it. */
 	n = pcache_fields(&px->pc, extra, sizeof(extra) - 1);
 	extra[n > 0 ? n : 0] = '\0';
-	resp_error(c, status, extra);
+	resp_error_keep(c, status, extra, px_error_keeps_alive(px, status));
 	c->state = CS_HANDLER;
 	px->phase = PX_ERROR;
 	px->moved = 1;

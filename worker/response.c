@@ -139,6 +139,13 @@ error_keeps_alive(const struct conn *c, int status)
 void
 resp_error(struct conn *c, int status, const char *extra_headers)
 {
+	resp_error_keep(c, status, extra_headers, error_keeps_alive(c, status));
+}
+
+void
+resp_error_keep(struct conn *c, int status, const char *extra_headers,
+    int keep)
+{
 	char		 body[256];
 	const char	*reason = http_status_reason(status);
 	int		 n;
@@ -146,7 +153,7 @@ resp_error(struct conn *c, int status, const char *extra_headers)
 	n = snprintf(body, sizeof(body), "<html><head><title>%d %s</title>"
 	    "</head><body><h1>%d %s</h1></body></html>\n",
 	    status, reason, status, reason);
-	if (!error_keeps_alive(c, status))
+	if (!keep || !c->head_done)
 		c->keep_alive = 0;
 	resp_head(c, status);
 	out_printf(c, "Content-Type: text/html; charset=utf-8\r\n");

@@ -83,6 +83,7 @@ probe_free(const struct conf_listen *l)
 	return 0;
 }
 
+/* Open every listener of <slot>; on failure none of them stays open. */
 static int
 open_slot(const struct conf *c, int slot)
 {
@@ -92,10 +93,22 @@ open_slot(const struct conf *c, int slot)
 		lfds[slot][i] = listen_socket(&c->listens[i], 1);
 		if (lfds[slot][i] == -1) {
 			log_warn("bind %s", c->listens[i].text);
+			while (i-- > 0)
+				close(lfds[slot][i]);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+static void
+close_slots(int from, int to)
+{
+	int	 i, j;
+
+	for (i = from; i < to; i++)
+		for (j = 0; j < nlisten; j++)
+			close(lfds[i][j]);
 }
 
 int
@@ -117,33 +130,36 @@ listeners_open(const struct conf *c, int nslots)
 	return 0;
 }
 
-/* Reload with another worker count: add or drop whole slots. */
+/*
+ * Reload with another worker count: add or drop whole slots. A failure
+ * (out of descriptors) closes the slots it added: a listener left open
+ * with no worker behind it would take its SO_REUSEPORT share of new
+ * connections and never accept them.
+ */
 int
 listeners_resize(const struct conf *c, int nslots)
 {
-	int	 i, j;
+	int	 i, had = nslots_open;
 
 	for (i = nslots_open; i < nslots; i++) {
-		if (open_slot(c, i) == -1)
+		if (open_slot(c, i) == -1) {
+			close_slots(had, nslots_open);
+			nslots_open = had;
 			return -1;
+		}
 		nslots_open = i + 1;
 	}
-	for (i = nslots; i < nslots_open; i++)
-		for (j = 0; j < nlisten; j++)
-			close(lfds[i][j]);
-	if (nslots < nslots_open)
+	if (nslots < nslots_open) {
+		close_slots(nslots, nslots_open);
 		nslots_open = nslots;
+	}
 	return 0;
 }
 
 void
 listeners_close(void)
 {
-	int	 i, j;
-
-	for (i = 0; i < nslots_open; i++)
-		for (j = 0; j < nlisten; j++)
-			close(lfds[i][j]);
+	close_slots(0, nslots_open);
 	nslots_open = 0;
 }
 

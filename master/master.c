@@ -350,8 +350,13 @@ reload(void)
 		goto failed_free;
 	/* New workers get a fresh backend table; old ones keep theirs. */
 	if (!same_backends(current, next)) {
-		if (shm_backends_switch(next) == -1)
+		if (shm_backends_switch(next) == -1) {
+			/* Added slots would have no worker: close them. */
+			if (next->workers > current->workers)
+				(void)listeners_resize(current,
+				    current->workers);
 			goto failed_free;
+		}
 		log_info("backends changed: %d backend(s)", next->nbackends);
 	}
 	reload_logs(next);

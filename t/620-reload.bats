@@ -329,6 +329,28 @@ print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'
 	assert_equal "$(code_of /hello.txt)" 200
 }
 
+@test "HUP to more workers than the master has descriptors for: refused, no listener left without a worker" {
+	local d wrap n
+	d=$(mtd_dir)
+	# the master's limit is 32 descriptors, soft and hard
+	wrap=$d/maitred-32fds
+	printf '#!/bin/sh\nulimit -n 32 && exec "%s" "$@"\n' "$MAITRED" >"$wrap"
+	chmod +x "$wrap"
+	write_conf "workers 8"
+	MAITRED=$wrap maitred_start
+	assert wait_for workers_are 8
+	sed -i 's/^workers 8$/workers 30/' "$MTD_CONF"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "reload failed, keeping the running configuration"
+	assert log_has "bind 127.0.0.1:$PORT: Too many open files"
+	# 8 sockets, one per worker: an extra one would queue clients for ever
+	n=$(ss -Hltn "sport = :$PORT" | wc -l)
+	assert_equal "$n" 8
+	for i in $(seq 1 20); do
+		assert_equal "$(CURL_MAX_TIME=2 code_of /hello.txt)" 200
+	done
+}
+
 @test "HUP with an unknown user: reload refused, the old workers serve" {
 	maitred_start
 	old=$(worker_pids)

@@ -145,6 +145,21 @@ retired_remove(pid_t pid)
 	return 0;
 }
 
+/*
+ * A retired worker that did not exit by itself: a crash, or a kill from
+ * outside, cut what it was still serving; say so, as for a current one.
+ */
+static void
+retired_died(pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		log_warnx("retired worker (pid %d) exited on signal %d",
+		    (int)pid, WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		log_warnx("retired worker (pid %d) exited with status %d",
+		    (int)pid, WEXITSTATUS(status));
+}
+
 static int
 slot_of(pid_t pid)
 {
@@ -220,8 +235,11 @@ spawn_reap(int stopping)
 		backend_forget_process(shm_backends_at(0), pid);
 		backend_forget_process(shm_backends_at(1), pid);
 		stats_forget_process(pid);
-		if (retired_remove(pid))
+		if (retired_remove(pid)) {
+			if (!stopping)
+				retired_died(pid, status);
 			continue;
+		}
 		if ((i = slot_of(pid)) != -1)
 			slot_died(i, status, stopping);
 	}

@@ -798,8 +798,32 @@ sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
 	assert wait_for log_has "configuration reloaded"
 	assert wait_for no_old_workers "$old"
 	assert log_has "worker_shutdown_timeout: closing 1 connection\\(s\\) still open"
+	# it exited by itself: nothing to report
+	refute log_has "retired worker"
 	# the new worker serves
 	assert_equal "$(code_of /maitred/status)" 200
+}
+
+@test "a retired worker that crashes while draining is logged, as a current one is" {
+	d=$(mtd_dir)
+	b=$(backend_start slowpoke)
+	printf '127.0.0.1:%s:1:3\n' "$b" >"$d/backends.cfg"
+	write_conf "backends $d/backends.cfg" "workers 1" "read_timeout 60s"
+	maitred_start
+	old=$(worker_pids)
+	curl -s -o /dev/null "$(url '/slow?ms=30000')" 2>/dev/null &
+	track_pid $!
+	_backend_busy() {
+		curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
+	}
+	assert wait_for _backend_busy
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded"
+	assert pid_alive "$old"
+	kill -KILL "$old"
+	assert wait_for log_has "retired worker \\(pid $old\\) exited on signal 9"
 }
 
 @test "HUP with an error_log that cannot be opened: refused, the old log and workers stay" {

@@ -855,6 +855,31 @@ cache_purge(void *region, const char *key, size_t klen)
 	return i != CACHE_NIL;
 }
 
+int
+cache_purge_prefix(void *region, const char *prefix, size_t plen)
+{
+	struct cache_region	*r = region;
+	struct cache_entry	*e;
+	uint32_t		 i, next, s;
+	int			 rec, n = 0;
+
+	for (s = 0; s < r->nstripes; s++) {
+		e = cache_entries(r, (int)s);
+		rec = cache_lock(r, (int)s);
+		for (i = r->stripe[s].lru_head; i != CACHE_NIL; i = next) {
+			next = e[i].next;
+			if (e[i].klen >= plen && cache_io_locked(r, (int)s,
+			    &e[i], 0, (void *)prefix, plen, 1) == 0) {
+				cache_free_locked(r, (int)s, i);
+				n++;
+			}
+		}
+		lock_release(&r->stripe[s].lock);
+		cache_recovered(r, (int)s, rec);
+	}
+	return n;
+}
+
 static _Atomic uint64_t *
 cache_counter(struct cache_region *r, int rc)
 {

@@ -282,6 +282,13 @@ void	 cache_fill_abort(void *region, struct cache_fill *f);
  * LOCKING: takes and releases one stripe lock. Workers.
  */
 int	 cache_purge(void *region, const char *key, size_t klen);
+/*
+ * Remove every object whose key starts with the <plen> bytes at <prefix>
+ * (fills in progress are left alone); returns how many. It reads every
+ * stripe: for PURGE, not for the request path.
+ * LOCKING: takes and releases each stripe lock in turn. Workers.
+ */
+int	 cache_purge_prefix(void *region, const char *prefix, size_t plen);
 
 /*
  * Move one lookup from the counter of result <from> to that of <to>

@@ -13,6 +13,12 @@ count() {
 	command curl -s -m 5 "http://127.0.0.1:${1:-$B1}/count"
 }
 
+# cache_entries: objects in the cache, from the status page
+cache_entries() {
+	curl -s "$(url /maitred/status)" | python3 -c \
+	    'import json, sys; print(json.load(sys.stdin)["cache"]["entries"])'
+}
+
 setup_file() {
 	export MTD_DIR=$BATS_FILE_TMPDIR
 	B1=$(backend_start b1)
@@ -376,9 +382,12 @@ http_date() {
 	assert_equal "$(xcache "$p" -H 'Accept-Language;')" MISS
 	assert_equal "$(xcache "$p" -H 'Accept-Language;')" HIT
 	assert_equal "$(count)" $((n + 4))
-	# PURGE of the URL drops every variant with it.
+	# PURGE of the URL drops every variant with it, from memory too
+	local e
+	e=$(cache_entries)
 	http_get "$p" -X PURGE
 	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(cache_entries)" $((e - 4))
 	assert_equal "$(xcache "$p" -H 'Accept-Language: en')" MISS
 	assert_equal "$(hdr Cache-Status)" "maitred; fwd=uri-miss; stored"
 	assert_equal "$(xcache "$p")" MISS

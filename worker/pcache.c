@@ -1353,10 +1353,20 @@ pcache_purge(struct conn *c)
 		resp_error(c, 403, NULL);
 		return 1;
 	}
-	/* Both schemes: a purge is about the resource. */
-	for (https = 0; https <= 1; https++)
-		if ((key = pc_key_scheme(c, https, &klen)) != NULL)
-			removed |= cache_purge(region, key, klen);
+	/*
+	 * Both schemes: a purge is about the resource. Its Vary variants
+	 * are stored under the key, a NUL, then more (pc_variant_key()):
+	 * all of them go, of this object and of those it replaced.
+	 */
+	for (https = 0; https <= 1; https++) {
+		if ((key = pc_key_scheme(c, https, &klen)) == NULL)
+			continue;
+		removed |= cache_purge(region, key, klen);
+		if (klen == sizeof(keybuf))
+			continue;	/* too long to have variants */
+		keybuf[klen] = '\0';
+		removed |= cache_purge_prefix(region, key, klen + 1) > 0;
+	}
 	resp_head(c, removed ? 200 : 404);
 	resp_header(c, "Content-Type: text/plain");
 	resp_end_head(c, removed ? 7 : 10);

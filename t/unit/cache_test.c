@@ -264,6 +264,34 @@ puts_(void *r, const char *key, const char *body, long ttl)
 	return put(r, key, HEAD, body, strlen(body), ttl, NOW, NULL);
 }
 
+/* PURGE of a Vary resource: every key with the prefix, in any stripe. */
+static void
+test_purge_prefix(void)
+{
+	void			*r = region(64 << 20);
+	struct cache_stats	 st;
+	struct cache_hit	 h;
+	char			 buf[4096], key[32];
+	int			 i;
+
+	for (i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "h/v|%d", i);
+		puts_(r, key, "variant", 60);
+	}
+	puts_(r, "h/vx", "other", 60);
+	puts_(r, "h/v", "base", 60);
+	is_int(cache_purge_prefix(r, "h/v|", 4), 40,
+	    "purge_prefix: the 40 keys with the prefix, over the stripes");
+	cache_stats(r, &st);
+	is_int(st.entries, 2, "purge_prefix: the others stay");
+	is_int(look(r, "h/vx", NOW, 0, &h, buf, sizeof(buf)), CACHE_HIT,
+	    "purge_prefix: a longer key without the prefix stays");
+	is_int(look(r, "h/v|7", NOW, 0, &h, buf, sizeof(buf)), CACHE_MISS,
+	    "purge_prefix: a purged key misses");
+	is_int(cache_purge_prefix(r, "h/v|", 4), 0, "purge_prefix again: 0");
+	unmap(r);
+}
+
 static void
 test_basic(void)
 {
@@ -795,6 +823,7 @@ main(void)
 	test_covers();
 	test_rules();
 	test_basic();
+	test_purge_prefix();
 	test_disabled();
 	test_etag();
 	test_variant();

@@ -216,11 +216,12 @@ check_conf() {
 	assert_output --partial "(maitred lines do not end with ';')"
 }
 
-@test "invalid value for workers, log_level, strategy, proxy_splice, backend_rcvbuf, client_max_body_size, backend_keepalive_timeout, charset" {
+@test "invalid value for workers, log_level, strategy, proxy_splice, backend_rcvbuf, client_max_body_size, backend_keepalive_timeout, charset, cache_size" {
 	for l in "workers abc" "workers 0" "log_level chatty" "strategy random" \
 	    "proxy_splice yes" "backend_rcvbuf 65m" "backend_rcvbuf -1" \
 	    "client_max_body_size 1t" "client_max_body_size -5" \
 	    "backend_keepalive_timeout soon" "charset utf/8" "charset utf-8;" \
+	    "cache_size 1000" "cache_size 63k" \
 	    "charset abcdefghijklmnopqrstuvwxyz0123456"; do
 		write_conf "$l"
 		n=$(conf_line "$l")

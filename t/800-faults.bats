@@ -238,6 +238,55 @@ PY
 	assert_failure
 }
 
+@test "a worker out of descriptors closes idle backend connections for new clients and files" {
+	local i code codes=
+	# 40 backends on 40 ports of one process that keeps every
+	# connection open: round-robin leaves one idle connection to each in
+	# the worker's pool, more than its 48 descriptors allow
+	python3 - "$MTD_DIR/ports" <<'PY' 3>&- &
+import asyncio, sys
+async def serve(r, w):
+    while True:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            x = await r.read(4096)
+            if not x:
+                w.close()
+                return
+            head += x
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+        await w.drain()
+async def main():
+    ports = []
+    for i in range(40):
+        s = await asyncio.start_server(serve, "127.0.0.1", 0)
+        ports.append(s.sockets[0].getsockname()[1])
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write("".join("127.0.0.1:%d:1:3\n" % p for p in ports))
+    import os
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    await asyncio.sleep(120)
+asyncio.run(main())
+PY
+	track_pid $!
+	wait_for test -s "$MTD_DIR/ports"
+	cp "$MTD_DIR/ports" "$MTD_DIR/backends.cfg"
+	printf '#!/bin/sh\nexec prlimit --nofile=48:48 %s "$@"\n' \
+	    "$(readlink -f "$MAITRED")" >"$MTD_DIR/maitred-48"
+	chmod +x "$MTD_DIR/maitred-48"
+	WORKERS=1 write_conf "backends $MTD_DIR/backends.cfg" \
+	    "health_interval 60s"
+	MAITRED=$MTD_DIR/maitred-48 maitred_start
+	for i in $(seq 1 80); do
+		code=$(curl -s -m 3 -o /dev/null -w '%{http_code}' "$(url /x)")
+		codes="$codes $code"
+	done
+	# every one answered: an idle connection gave its descriptor back
+	refute [ -n "$(tr ' ' '\n' <<<"$codes" | grep -v '^200$' | grep .)" ]
+	run curl -s -m 3 -o /dev/null -w '%{http_code}' "$(url /hello.txt)"
+	assert_output 200
+}
+
 @test "error log on /dev/full: serving goes on" {
 	write_conf
 	sed -i "s|^error_log .*|error_log /dev/full|" "$MTD_CONF"

@@ -34,6 +34,7 @@
 #include "request.h"
 #include "stats.h"
 #include "tls.h"
+#include "upstream.h"
 #include "worker.h"
 
 #define FREE_REQ_MAX	512	/* request buffers kept for reuse */
@@ -329,6 +330,10 @@ conn_accept(struct ev_io *listener, uint32_t events)
 		return;
 	case EMFILE:
 	case ENFILE:
+		/* Idle backend connections first: the listener says again. */
+		if (upstream_shed_idle(16) > 0)
+			return;
+		/* FALLTHROUGH */
 	case ENOBUFS:
 	case ENOMEM:
 		/* Out of descriptors: back off instead of spinning. */

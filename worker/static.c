@@ -40,6 +40,7 @@
 #include "range.h"
 #include "static.h"
 #include "uri.h"
+#include "upstream.h"
 #include "worker.h"
 
 int	 htdocs_fd = -1;
@@ -516,6 +517,10 @@ static_serve(struct conn *c)
 	if (hidden_path(path) || !may_exist(path, (size_t)n))
 		return STATIC_NOT_FOUND;
 	fd = open_beneath(path[1] ? path + 1 : ".");
+	/* The pool of backend connections may hold the descriptors. */
+	if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
+	    upstream_shed_idle(1) == 1)
+		fd = open_beneath(path[1] ? path + 1 : ".");
 	if (fd == -1) {
 		if (errno == ENOENT || errno == ENOTDIR ||
 		    errno == ENAMETOOLONG)

@@ -185,6 +185,11 @@ upstream_connect(int backend, const struct sockaddr *sa, socklen_t salen)
 
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
+	/* The pool may hold the descriptors: give one back and retry. */
+	if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
+	    upstream_shed_idle(1) == 1)
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return NULL;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -389,6 +394,24 @@ upstream_put(struct upstream *u, int reuse)
 	nidle[b]++;
 	nidle_all++;
 	idle_expire_arm();
+}
+
+int
+upstream_shed_idle(int n)
+{
+	struct upstream	*u, *oldest;
+	int		 b, done;
+
+	for (done = 0; done < n && nidle_all > 0; done++) {
+		oldest = NULL;
+		for (b = 0; b < MTD_MAX_BACKENDS; b++)
+			if ((u = idle_tail[b]) != NULL && (oldest == NULL ||
+			    u->idle_since < oldest->idle_since))
+				oldest = u;
+		idle_unlink(oldest);
+		upstream_close(oldest);
+	}
+	return done;
 }
 
 int

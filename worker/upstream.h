@@ -97,6 +97,14 @@ int		 upstream_has_more(struct upstream *u);
  */
 void		 upstream_put(struct upstream *u, int reuse);
 
+/*
+ * Out of descriptors: close up to <n> idle pooled connections, the
+ * oldest first, whatever their backend, so that a request or a client
+ * gets the descriptor rather than a 503. Returns how many were closed.
+ * Worker only.
+ */
+int		 upstream_shed_idle(int n);
+
 /* Idle connections of backend <backend> (tests, status). Worker only. */
 int		 upstream_idle_count(int backend);
 

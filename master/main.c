@@ -75,6 +75,29 @@ parse_int(const char *s, int min, int max, int *out)
 	return 0;
 }
 
+/*
+ * A directory can pass access(2) and still refuse new files (/proc, a
+ * read-only mount for root): make the file as the start would, then
+ * remove it. One already there is left alone.
+ */
+static int
+pidfile_try_create(const char *path, const char *at)
+{
+	int	 fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NONBLOCK | O_CLOEXEC,
+	    0644);
+	if (fd == -1 && errno == EEXIST)
+		return 0;
+	if (fd == -1) {
+		log_warnx("%spidfile %s: %s", at, path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
 /* -t: the pidfile's directory must be there and writable. */
 static int
 pidfile_dir_usable(const struct conf *c)
@@ -103,7 +126,7 @@ pidfile_dir_usable(const struct conf *c)
 		    strerror(EISDIR) : "not a regular file");
 		return -1;
 	}
-	return 0;
+	return pidfile_try_create(path, at);
 }
 
 static void

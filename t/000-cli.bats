@@ -72,6 +72,19 @@ teardown() {
 	assert_output --partial "pidfile $d/piddir: Is a directory"
 }
 
+@test "-t: a pidfile in a directory that takes no new file (/proc) fails, as the start would" {
+	[ -d /proc/self ] || skip "no /proc"
+	write_conf "pidfile /proc/maitred-t-$$.pid"
+	run "$MAITRED" -t -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --partial "pidfile /proc/maitred-t-$$.pid: No such file or directory"
+	# and a good one is left as it was: not made, or not touched
+	write_conf "pidfile $(mtd_dir)/t.pid"
+	run "$MAITRED" -t -c "$MTD_CONF"
+	assert_success
+	[ ! -e "$(mtd_dir)/t.pid" ]
+}
+
 @test "-t on a good configuration prints configuration ok and exits 0" {
 	run --separate-stderr "$MAITRED" -t -c "$MTD_CONF"
 	assert_success

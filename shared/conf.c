@@ -1948,8 +1948,10 @@ read_main(struct loader *ld, const char *path)
 	if (main_path(ld, path) == -1)
 		return -1;
 	memset(&r, 0, sizeof(r));
+	/* Named absolute, as every other error is. */
 	if ((r.fp = conf_fopen(ld->c->path, &why)) == NULL) {
-		log_warnx("%s: %s", path, why != NULL ? why : strerror(errno));
+		log_warnx("%s: %s", ld->c->path, why != NULL ? why :
+		    strerror(errno));
 		return -1;
 	}
 	r.path = ld->c->path;
@@ -1983,7 +1985,7 @@ conf_load(struct conf *c, const char *path)
 	if (ld.errors == 0 && c->php_keepalive > 0 &&
 	    c->php_mode != PHP_FASTCGI)
 		log_warnx("%s: php_keepalive applies to \"php fastcgi\" "
-		    "only: ignored", path);
+		    "only: ignored", c->path);
 	free(ld.exempt.v);
 	free(ld.allow.v);
 	if (ld.errors == 0 && tls_conf_build(c) == -1)

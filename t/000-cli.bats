@@ -103,10 +103,14 @@ teardown() {
 	[[ "$stderr" == *"maitred.conf:$n: unknown directive \"upstreem\""* ]]
 }
 
-@test "-c with a missing file exits 1 with No such file" {
+@test "-c with a missing file exits 1 with No such file, naming it by its absolute path" {
 	run "$MAITRED" -t -c "$BATS_TEST_TMPDIR/nothere.conf"
 	assert_failure 1
 	assert_output --partial "nothere.conf: No such file or directory"
+	run bash -c 'cd "$1" && "$2" -t -c ./sub/nothere.conf' _ \
+	    "$BATS_TEST_TMPDIR" "$MAITRED"
+	assert_failure 1
+	assert_output "maitred: $BATS_TEST_TMPDIR/sub/nothere.conf: No such file or directory"
 	run timeout 10 "$MAITRED" -c "$BATS_TEST_TMPDIR/nothere.conf" 3>&-
 	assert_failure 1
 	assert_output --partial "No such file"

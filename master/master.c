@@ -278,10 +278,11 @@ master_check_cache_rules(const struct conf *rules, const struct conf *sized)
 	for (i = 0; i < rules->ncache_rules; i++)
 		if (rules->cache_rules[i].max_age > 0 &&
 		    rules->cache_rules[i].max_size > max)
-			log_warnx("%s: rule \"%s\": max_size %zu is more than "
-			    "the largest object a %zu-byte cache holds (%zu "
-			    "bytes); larger responses will not be cached",
+			log_warnx("%s:%d: rule \"%s\": max_size %zu is more "
+			    "than the largest object a %zu-byte cache holds "
+			    "(%zu bytes); larger responses will not be cached",
 			    rules->cache_rules_path,
+			    rules->cache_rules[i].line,
 			    rules->cache_rules[i].pattern,
 			    rules->cache_rules[i].max_size, sized->cache_size,
 			    max);

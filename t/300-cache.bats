@@ -905,7 +905,7 @@ upstream_of() {
 	printf 'cache_rules %s\ncache_size 16m\n' "$d/rules.cfg" >"$d/m.conf"
 	run "$MAITRED" -t -c "$d/m.conf"
 	assert_success
-	assert_output --partial "$d/rules.cfg: rule \"/*\": max_size 4194304 is more than the largest object a 16777216-byte cache holds (1048576 bytes)"
+	assert_output --partial "$d/rules.cfg:2: rule \"/*\": max_size 4194304 is more than the largest object a 16777216-byte cache holds (1048576 bytes)"
 	refute_output --partial 'rule "/small/*"'
 	# the default 64m cache holds 4 MB objects: no warning
 	printf 'cache_rules %s\n' "$d/rules.cfg" >"$d/m.conf"
@@ -917,7 +917,7 @@ upstream_of() {
 	refute log_has 'max_size'
 	printf '/*:60:2m\n' >"$MTD_DIR/cache_rules.cfg"
 	kill -HUP "$MAITRED_PID"
-	assert wait_for log_has 'cache_rules.cfg: rule "/\*": max_size 2097152 is more than the largest object a 16777216-byte cache holds'
+	assert wait_for log_has 'cache_rules.cfg:1: rule "/\*": max_size 2097152 is more than the largest object a 16777216-byte cache holds'
 }
 
 @test "an answer larger than a stripe holds is not announced as stored" {

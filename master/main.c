@@ -189,10 +189,14 @@ parse_cli(int argc, char **argv, struct cli *o)
 			usage(stderr);
 			exit(1);
 		default:
-			/* optopt is 0 for a long option: name it whole. */
-			if (optopt != 0)
+			/* A long option is named whole ("--help=x" too). */
+			if (strncmp(argv[optind - 1], "--", 2) != 0)
 				fprintf(stderr, "maitred: unknown option -%c\n",
 				    optopt);
+			else if (optopt != 0)	/* a known one, with "=" */
+				fprintf(stderr, "maitred: option %s: --help and "
+				    "--version take no value\n",
+				    argv[optind - 1]);
 			else
 				fprintf(stderr, "maitred: unknown option %s\n",
 				    argv[optind - 1]);

@@ -35,6 +35,10 @@ teardown() {
 	run --separate-stderr "$MAITRED" --frobnicate
 	assert_failure 1
 	[[ "${stderr_lines[0]}" == "maitred: unknown option --frobnicate" ]]
+	# a value given to one that takes none: named as given
+	run --separate-stderr "$MAITRED" --help=x
+	assert_failure 1
+	[[ "${stderr_lines[0]}" == "maitred: option --help=x: --help and --version take no value" ]]
 }
 
 @test "--help and --version are -h and -v" {

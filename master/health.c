@@ -321,21 +321,19 @@ probe_connected(int i)
 	probe_request(i);
 }
 
-static void
+/* 0 when started, else the errno of a socket() that failed. */
+static int
 probe_start(int i, int64_t now)
 {
 	const struct backend_slot	*s = backend_get(hc.t, i);
 	struct probe			*p = &hc.p[i];
 
 	if (s == NULL)
-		return;
+		return 0;
 	p->fd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
-	if (p->fd == -1) {
-		/* Our problem (EMFILE...), not the backend's: no report. */
-		log_warn("health check %s: socket", s->name);
-		return;
-	}
+	if (p->fd == -1)
+		return errno;
 	p->started = now;
 	p->deadline = now + hc.timeout_ms;
 	p->sent = p->len = 0;
@@ -351,6 +349,7 @@ probe_start(int i, int64_t now)
 		probe_connected(i);
 	else if (errno != EINPROGRESS && errno != EINTR)
 		probe_fail_errno(i, "connect", errno);
+	return 0;
 }
 
 /*
@@ -411,14 +410,23 @@ probe_timeout_why(const struct probe *p)
 	}
 }
 
+/*
+ * Check every backend not still being checked. A socket() that fails is
+ * our problem (EMFILE...), not the backend's: no report, and one line
+ * for the round however many backends it skipped.
+ */
 static void
 round_start(int64_t now)
 {
-	int	 i;
+	int	 i, err, first = 0, skipped = 0;
 
 	for (i = 0; i < hc.n; i++)
-		if (hc.p[i].state == PROBE_IDLE)
-			probe_start(i, now);
+		if (hc.p[i].state == PROBE_IDLE &&
+		    (err = probe_start(i, now)) != 0 && skipped++ == 0)
+			first = err;
+	if (skipped > 0)
+		log_warnx("health check: socket: %s (%d of %d backends not "
+		    "checked this round)", strerror(first), skipped, hc.n);
 	hc.next_round = now + hc.interval_ms;
 }
 

@@ -285,6 +285,12 @@ PY
 	refute [ -n "$(tr ' ' '\n' <<<"$codes" | grep -v '^200$' | grep .)" ]
 	run curl -s -m 3 -o /dev/null -w '%{http_code}' "$(url /hello.txt)"
 	assert_output 200
+	# the master, as short of descriptors, says so once a round, not
+	# once per backend it could not check
+	refute log_has 'health check 127\.0\.0\.1:[0-9]+: socket'
+	run grep -c 'health check: socket: Too many open files' \
+	    "$MTD_DIR/error.log"
+	assert_output 1
 }
 
 @test "error log on /dev/full: serving goes on" {

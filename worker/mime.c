@@ -33,84 +33,76 @@ struct mime_entry {
  * Built-in types, applied last: the web's common files, and where a
  * system table disagrees with nginx's for the web (Debian's calls .ts a
  * Qt Linguist file; nginx, HLS players and this table video/mp2t). The
- * text ones (TEXT) get the charset directive's parameter, if any.
+ * text/ ones get the charset directive's parameter, if any.
  */
-struct mime_builtin {
-	const char	*ext;
-	const char	*type;
-	int		 text;
-};
-
-#define TEXT	1
-
-static const struct mime_builtin mime_builtin[] = {
-	{ "html",	"text/html", TEXT },
-	{ "htm",	"text/html", TEXT },
-	{ "css",	"text/css", TEXT },
-	{ "js",		"text/javascript", TEXT },
-	{ "mjs",	"text/javascript", TEXT },
-	{ "txt",	"text/plain", TEXT },
-	{ "csv",	"text/csv", TEXT },
-	{ "md",		"text/markdown", TEXT },
-	{ "json",	"application/json", 0 },
-	{ "map",	"application/json", 0 },
-	{ "webmanifest", "application/manifest+json", 0 },
-	{ "xml",	"application/xml", 0 },
-	{ "xhtml",	"application/xhtml+xml", 0 },
-	{ "rss",	"application/rss+xml", 0 },
-	{ "atom",	"application/atom+xml", 0 },
-	{ "svg",	"image/svg+xml", 0 },
-	{ "png",	"image/png", 0 },
-	{ "jpg",	"image/jpeg", 0 },
-	{ "jpeg",	"image/jpeg", 0 },
-	{ "gif",	"image/gif", 0 },
-	{ "webp",	"image/webp", 0 },
-	{ "avif",	"image/avif", 0 },
-	{ "ico",	"image/x-icon", 0 },
-	{ "bmp",	"image/bmp", 0 },
-	{ "tif",	"image/tiff", 0 },
-	{ "tiff",	"image/tiff", 0 },
-	{ "pdf",	"application/pdf", 0 },
-	{ "zip",	"application/zip", 0 },
-	{ "gz",		"application/gzip", 0 },
-	{ "tar",	"application/x-tar", 0 },
-	{ "bz2",	"application/x-bzip2", 0 },
-	{ "xz",		"application/x-xz", 0 },
-	{ "wasm",	"application/wasm", 0 },
-	{ "woff",	"font/woff", 0 },
-	{ "woff2",	"font/woff2", 0 },
-	{ "ttf",	"font/ttf", 0 },
-	{ "otf",	"font/otf", 0 },
-	{ "mp4",	"video/mp4", 0 },
-	{ "webm",	"video/webm", 0 },
-	{ "mov",	"video/quicktime", 0 },
-	{ "mp3",	"audio/mpeg", 0 },
-	{ "m4a",	"audio/mp4", 0 },
-	{ "ogg",	"audio/ogg", 0 },
-	{ "flac",	"audio/flac", 0 },
-	{ "wav",	"audio/wav", 0 },
-	{ "ts",		"video/mp2t", 0 },
-	{ "m3u8",	"application/vnd.apple.mpegurl", 0 },
-	{ "mpd",	"application/dash+xml", 0 },
-	{ "3gp",	"video/3gpp", 0 },
-	{ "3gpp",	"video/3gpp", 0 },
-	{ "mpeg",	"video/mpeg", 0 },
-	{ "mpg",	"video/mpeg", 0 },
-	{ "avi",	"video/x-msvideo", 0 },
-	{ "mid",	"audio/midi", 0 },
-	{ "midi",	"audio/midi", 0 },
-	{ "kar",	"audio/midi", 0 },
-	{ "aac",	"audio/aac", 0 },
-	{ "opus",	"audio/ogg", 0 },
-	{ "weba",	"audio/webm", 0 },
-	{ "eot",	"application/vnd.ms-fontobject", 0 },
+static const struct mime_entry mime_builtin[] = {
+	{ "html",	"text/html" },
+	{ "htm",	"text/html" },
+	{ "css",	"text/css" },
+	{ "js",		"text/javascript" },
+	{ "mjs",	"text/javascript" },
+	{ "txt",	"text/plain" },
+	{ "csv",	"text/csv" },
+	{ "md",		"text/markdown" },
+	{ "json",	"application/json" },
+	{ "map",	"application/json" },
+	{ "webmanifest", "application/manifest+json" },
+	{ "xml",	"application/xml" },
+	{ "xhtml",	"application/xhtml+xml" },
+	{ "rss",	"application/rss+xml" },
+	{ "atom",	"application/atom+xml" },
+	{ "svg",	"image/svg+xml" },
+	{ "png",	"image/png" },
+	{ "jpg",	"image/jpeg" },
+	{ "jpeg",	"image/jpeg" },
+	{ "gif",	"image/gif" },
+	{ "webp",	"image/webp" },
+	{ "avif",	"image/avif" },
+	{ "ico",	"image/x-icon" },
+	{ "bmp",	"image/bmp" },
+	{ "tif",	"image/tiff" },
+	{ "tiff",	"image/tiff" },
+	{ "pdf",	"application/pdf" },
+	{ "zip",	"application/zip" },
+	{ "gz",		"application/gzip" },
+	{ "tar",	"application/x-tar" },
+	{ "bz2",	"application/x-bzip2" },
+	{ "xz",		"application/x-xz" },
+	{ "wasm",	"application/wasm" },
+	{ "woff",	"font/woff" },
+	{ "woff2",	"font/woff2" },
+	{ "ttf",	"font/ttf" },
+	{ "otf",	"font/otf" },
+	{ "mp4",	"video/mp4" },
+	{ "webm",	"video/webm" },
+	{ "mov",	"video/quicktime" },
+	{ "mp3",	"audio/mpeg" },
+	{ "m4a",	"audio/mp4" },
+	{ "ogg",	"audio/ogg" },
+	{ "flac",	"audio/flac" },
+	{ "wav",	"audio/wav" },
+	{ "ts",		"video/mp2t" },
+	{ "m3u8",	"application/vnd.apple.mpegurl" },
+	{ "mpd",	"application/dash+xml" },
+	{ "3gp",	"video/3gpp" },
+	{ "3gpp",	"video/3gpp" },
+	{ "mpeg",	"video/mpeg" },
+	{ "mpg",	"video/mpeg" },
+	{ "avi",	"video/x-msvideo" },
+	{ "mid",	"audio/midi" },
+	{ "midi",	"audio/midi" },
+	{ "kar",	"audio/midi" },
+	{ "aac",	"audio/aac" },
+	{ "opus",	"audio/ogg" },
+	{ "weba",	"audio/webm" },
+	{ "eot",	"application/vnd.ms-fontobject" },
 };
 
 static struct mime_entry	*mime_tab;	/* mime_cap slots */
 static size_t			 mime_cap;	/* 0 or a power of two */
 static size_t			 mime_n;	/* used slots */
 static char			*mime_buf;	/* the loaded file, tokenised */
-/* "type; charset=..." strings made for the TEXT built-ins. */
+/* "type; charset=..." strings made for the text/ built-ins. */
 static char			*mime_owned[MTD_ARRLEN(mime_builtin)];
 
 static char
@@ -246,7 +238,7 @@ mime_init(const char *path, const char *charset)
 		log_warn("%s: using built-in media types only", path);
 	for (i = 0; i < MTD_ARRLEN(mime_builtin); i++) {
 		type = mime_builtin[i].type;
-		if (mime_builtin[i].text && charset != NULL &&
+		if (strncmp(type, "text/", 5) == 0 && charset != NULL &&
 		    charset[0] != '\0') {
 			if (asprintf(&mime_owned[i], "%s; charset=%s", type,
 			    charset) == -1)

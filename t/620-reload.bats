@@ -36,6 +36,14 @@ no_old_workers() {
 	return 0
 }
 
+# backend_busy: the status page shows a connection open to the first
+# backend (a slow request holds a worker).
+backend_busy() {
+	curl -s "$(url /maitred/status)" | python3 -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
+}
+
 # count_lines PATTERN FILE
 count_lines() {
 	grep -cE -- "$1" "$2" 2>/dev/null || true
@@ -788,12 +796,7 @@ usr1_rotates() {
 	curl -s -o /dev/null -w '%{http_code}' "$(url '/slow?ms=30000')" \
 	    >"$d/slow.code" 2>/dev/null &
 	track_pid $!
-	_backend_busy() {
-		curl -s "$(url /maitred/status)" | python3 -c '
-import json, sys
-sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
-	}
-	assert wait_for _backend_busy
+	assert wait_for backend_busy
 	kill -HUP "$MAITRED_PID"
 	assert wait_for log_has "configuration reloaded"
 	assert wait_for no_old_workers "$old"
@@ -813,12 +816,7 @@ sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
 	old=$(worker_pids)
 	curl -s -o /dev/null "$(url '/slow?ms=30000')" 2>/dev/null &
 	track_pid $!
-	_backend_busy() {
-		curl -s "$(url /maitred/status)" | python3 -c '
-import json, sys
-sys.exit(0 if json.load(sys.stdin)["backends"][0]["active"] > 0 else 1)'
-	}
-	assert wait_for _backend_busy
+	assert wait_for backend_busy
 	kill -HUP "$MAITRED_PID"
 	assert wait_for log_has "configuration reloaded"
 	assert pid_alive "$old"

@@ -1665,6 +1665,7 @@ static const struct directive directives[] = {
 	{ "access_log", d_path, 1, 1, OFF(access_log), 0, 0 },
 	{ "backend_keepalive_timeout", d_ms, 1, 1,
 	    OFF(backend_keepalive_ms), 0, 0 },
+	{ "backend_max_conns", d_int, 1, 1, OFF(backend_max_conns), 0, 65535 },
 	{ "backend_rcvbuf", d_sockbuf, 1, 1, OFF(backend_rcvbuf), 0, 0 },
 	{ "backend_tls", d_backend_tls, 1, 1, OFF(backend_tls), 0, 0 },
 	{ "backend_tls_ca", d_backend_tls_ca, 1, 1, 0, 0, 0 },

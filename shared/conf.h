@@ -109,6 +109,7 @@ struct conf {
 	enum health_kind	 health_kind;		/* tcp */
 	char			 health_path[256];	/* http check path */
 	int			 connect_timeout_ms;	/* 5 s */
+	int			 backend_max_conns;	/* per backend and worker */
 	int			 read_timeout_ms;	/* 60 s */
 	int			 client_timeout_ms;	/* 30 s */
 	uint64_t		 client_max_body;	/* bytes, 0 = no limit */

@@ -72,6 +72,7 @@ stats_sum(struct stats_total *t)
 		t->cache_hits += LOAD(s->cache_hits);
 		t->cache_misses += LOAD(s->cache_misses);
 		t->php_waits += LOAD(s->php_waits);
+		t->backend_waits += LOAD(s->backend_waits);
 		t->lat_us_sum += LOAD(s->lat_us_sum);
 		for (j = 0; j < STATS_LAT_BUCKETS; j++)
 			t->lat[j] += LOAD(s->lat[j]);

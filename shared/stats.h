@@ -48,6 +48,8 @@ struct stats_slot {
 	_Atomic uint64_t	 cache_misses;
 	/* PHP requests that waited for a FastCGI connection */
 	_Atomic uint64_t	 php_waits;
+	/* Proxied requests that waited for a backend slot */
+	_Atomic uint64_t	 backend_waits;
 	_Atomic uint64_t	 lat_us_sum;
 	_Atomic uint64_t	 lat[STATS_LAT_BUCKETS];
 } __attribute__((aligned(64)));
@@ -56,7 +58,7 @@ struct stats_total {
 	uint64_t	 requests, status[6], bytes_in, bytes_out, bytes_spliced;
 	uint64_t	 bytes_buffered;
 	uint64_t	 conns_total, blocked, limited, cache_hits, cache_misses;
-	uint64_t	 php_waits;
+	uint64_t	 php_waits, backend_waits;
 	uint64_t	 lat_us_sum, lat[STATS_LAT_BUCKETS];
 	int64_t		 conns_active;
 	uint64_t	 restarts;

@@ -268,6 +268,21 @@ check_conf() {
 	refute_output --partial php_keepalive
 }
 
+@test "backend_max_conns: 0 to 65535" {
+	write_conf "backend_max_conns 65536"
+	n=$(conf_line "backend_max_conns 65536")
+	check_conf
+	assert_failure 1
+	assert_output --partial "maitred.conf:$n: backend_max_conns: invalid value \"65536\": out of range (0 to 65535)"
+	write_conf "backend_max_conns -1"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'backend_max_conns: invalid value "-1"'
+	write_conf "backend_max_conns 8"
+	check_conf
+	assert_success
+}
+
 @test "wrong number of arguments" {
 	write_conf "workers 1 2"
 	n=$(conf_line "workers 1 2")

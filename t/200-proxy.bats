@@ -1573,3 +1573,55 @@ s.close()
 PY
 	assert wait_for grep -q '"POST /echo?cut HTTP/1.1" 499 ' "$(mtd_dir)/access.log"
 }
+
+# served_is PORT N: the backend on PORT served N requests so far.
+served_is() {
+	[ "$(count "$1")" = "$2" ]
+}
+
+@test "backend_max_conns: requests beyond the cap wait their turn" {
+	local b i pids=() codes
+	b=$(backend_start cap1)
+	WORKERS=1 one_backend "$b" 1000 "backend_max_conns 2" \
+	    "status_path /maitred/status" "status_allow 127.0.0.1"
+	# six at once, each holding the backend 300 ms
+	for i in 1 2 3 4 5 6; do
+		curl -s -o /dev/null -w '%{http_code}\n' "$(url "/slow?ms=300&i=$i")" \
+		    >"$BATS_TEST_TMPDIR/code.$i" 3>&- &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	codes=$(cat "$BATS_TEST_TMPDIR"/code.* | sort | uniq -c | tr -s ' ')
+	assert_equal "$codes" " 6 200"
+	# never more than two at the backend at once
+	assert_equal "$(command curl -s -m 5 "http://127.0.0.1:$b/inflight")" 2
+	http_get /maitred/status
+	run python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["backend_waits"])' "$HTTP_BODY"
+	assert_output 4
+	http_get /maitred/metrics
+	assert grep -Eq '^maitred_backend_waits_total 4$' "$HTTP_BODY"
+}
+
+@test "backend_max_conns: no slot within connect_timeout is 503, logged; a client that leaves frees its place" {
+	local b slow quit
+	b=$(backend_start cap2)
+	WORKERS=1 one_backend "$b" 1000 "backend_max_conns 1" \
+	    "connect_timeout 300ms" "read_timeout 5s"
+	curl -s -o "$BATS_TEST_TMPDIR/slow.out" "$(url '/slow?ms=1500')" 3>&- &
+	slow=$!
+	wait_for served_is "$b" 1
+	# the one slot is busy: 503 after connect_timeout, the backend kept
+	http_get /next
+	assert_equal "$HTTP_CODE" 503
+	assert_equal "$(hdr Connection)" ""
+	assert log_has "upstream 127\.0\.0\.1:$b: no connection free within connect_timeout \(300 ms\): all 1 of backend_max_conns busy" \
+	    "$BATS_TEST_TMPDIR/error.log"
+	# one that gives up while in line never reaches the backend
+	CURL_MAX_TIME=0.1 curl -s "$(url /gave-up)" || true
+	wait "$slow"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/slow.out")" slow
+	http_get /after
+	assert_equal "$HTTP_CODE" 200
+	# served: /slow and /after, not /next nor /gave-up
+	assert_equal "$(count "$b")" 2
+}

@@ -131,7 +131,8 @@ prom_value() {
 	assert_equal "$(hdr Content-Type)" application/json
 	assert_equal "$(hdr Cache-Control)" no-store
 	for k in uptime workers connections requests bytes request_time_us \
-	    backends cache blocked blacklist_entries rate_limited php_waits; do
+	    backends cache blocked blacklist_entries rate_limited php_waits \
+	    backend_waits; do
 		run jget "$d/s.json" "'$k' in j"
 		assert_output True
 	done
@@ -184,6 +185,7 @@ prom_value() {
 	    maitred_requests_total maitred_cache_hits_total \
 	    maitred_blocked_total maitred_blacklist_entries \
 	    maitred_rate_limited_total maitred_php_waits_total \
+	    maitred_backend_waits_total \
 	    maitred_request_duration_seconds; do
 		grep -q "^# TYPE $m " "$HTTP_BODY"
 	done

@@ -12,6 +12,8 @@ Paths:
                    and with --tls how many of them resumed a session:
                    "CONNS RESUMED"
   /slow?ms=N       sleep N ms, then answer
+  /inflight        the most requests in progress at once so far (this
+                   one, /count, /health and /inflight itself not counted)
   /status/NNN      answer with status NNN
   /fail?code=NNN   from now on every other path answers NNN (0: as
                    usual again); not counted
@@ -153,12 +155,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         url = urlsplit(self.path)
+        if url.path in ("/count", "/health", "/inflight"):
+            return self.dispatch_counted(url)
+        self.server.busy(1)
+        try:
+            return self.dispatch_counted(url)
+        finally:
+            self.server.busy(-1)
+
+    def dispatch_counted(self, url):
         path, q = url.path, parse_qs(url.query)
         self.extra_hdrs = [tuple(h.split(":", 1)) for h in q.get("hdr", [])
                            if ":" in h]
         self.extra_hdrs += [("X-N%d" % i, "v") for i in
                             range(int(q.get("nhdr", ["0"])[0]))]
-        if path not in ("/count", "/health", "/sick", "/fail"):
+        if path not in ("/count", "/health", "/sick", "/fail", "/inflight"):
             self.server.count_one()
         if path == "/echo":
             return self.do_echo(url)
@@ -172,6 +183,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, "ok\n")
         if path == "/count":
             return self.reply(200, "%d\n" % self.server.served)
+        if path == "/inflight":
+            return self.reply(200, "%d\n" % self.server.inflight_max)
         if path == "/fail":
             self.server.fail_code = int(q.get("code", ["0"])[0])
             return self.reply(200, "ok\n")
@@ -394,12 +407,18 @@ class Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.name = name
         self.served = 0
+        self.inflight = self.inflight_max = 0
         self.conns = 0
         self.resumed = 0
         self.fail_code = 0
         self.tls = tls
         self.lock = threading.Lock()
         super().__init__(addr, Handler)
+
+    def busy(self, d):
+        with self.lock:
+            self.inflight += d
+            self.inflight_max = max(self.inflight_max, self.inflight)
 
     def count_one(self):
         with self.lock:

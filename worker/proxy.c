@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "backend.h"
+#include "bqueue.h"
 #include "conn.h"
 #include "ev.h"
 #include "gzip.h"
@@ -65,6 +66,7 @@ enum px_phase {
 	PX_WAIT,	/* another request fills the cache for this key */
 	PX_SEND,	/* sending a cached answer: out[], then pc.body */
 	PX_BODY,	/* reading a small body whole before connecting */
+	PX_QUEUE,	/* every slot of the backend taken: waiting in line */
 };
 
 enum px_step {
@@ -81,6 +83,8 @@ struct proxy {
 	uint64_t		 tried;		/* backends that failed */
 	int			 ntries, nstale;
 	int			 sticky;	/* backend the cookie named, -1 */
+	int			 slot;		/* backend whose slot we hold, -1 */
+	struct bq_waiter	 queue;		/* in line for px->backend */
 	uint8_t			 phase;		/* enum px_phase */
 	uint8_t			 may_end:1, pending_end:2, kick:1,
 				 timed_out:1, moved:1, wait_client:1,
@@ -160,6 +164,7 @@ static void	px_run(struct proxy *, int);
 static int	px_open(struct proxy *, int);
 static int	px_send_begin(struct proxy *);
 static void	px_up_event(struct upstream *, uint32_t);
+static void	px_kick(struct proxy *);
 
 static const struct handler_ops proxy_ops = {
 	proxy_event,
@@ -178,6 +183,7 @@ proxy_init(void)
 	if ((wconf->nbackends > 0 || wconf->backends_path[0] != '\0') &&
 	    shm != NULL)
 		bt = shm_backends();
+	bqueue_init(wconf->backend_max_conns);
 }
 
 int
@@ -355,13 +361,39 @@ px_alloc(void)
 	memset(px, 0, offsetof(struct proxy, buf));
 	px->backend = -1;
 	px->sticky = -1;
+	px->slot = -1;
+	bqueue_waiter_init(&px->queue);
 	spool_init(&px->spool, wconf->proxy_buffer_max, "proxy");
 	return px;
+}
+
+/*
+ * Give back the backend slot this request holds, or its place in line.
+ * A slot given back goes to the oldest request waiting for it, which
+ * is woken to open its connection.
+ */
+static void
+px_slot_put(struct proxy *px)
+{
+	struct bq_waiter	*w;
+	struct proxy		*next;
+	int			 b = px->slot;
+
+	bqueue_cancel(&px->queue);
+	if (b < 0)
+		return;
+	px->slot = -1;
+	if ((w = bqueue_release(b)) == NULL)
+		return;
+	next = (struct proxy *)((char *)w - offsetof(struct proxy, queue));
+	next->slot = b;
+	px_kick(next);
 }
 
 static void
 px_free(struct proxy *px)
 {
+	px_slot_put(px);
 	pcache_end(&px->pc);
 	spool_free(&px->spool);
 	if (px->sp != NULL) {
@@ -382,14 +414,23 @@ px_free(struct proxy *px)
 	nfree_px++;
 }
 
+/* Done with the connection; the backend slot stays ours. */
 static void
-px_drop_upstream(struct proxy *px, int reuse)
+px_put_conn(struct proxy *px, int reuse)
 {
 	if (px->up == NULL)
 		return;
 	upstream_put(px->up, reuse);
 	px->up = NULL;
 	backend_conn_end(bt, px->backend);
+}
+
+/* Done with the backend: its connection and its slot. */
+static void
+px_drop_upstream(struct proxy *px, int reuse)
+{
+	px_put_conn(px, reuse);
+	px_slot_put(px);
 }
 
 /* Ending: never from an upstream callback (see the file comment). */
@@ -609,7 +650,7 @@ px_early_fail(struct proxy *px, const char *why)
 		return px_error(px, 502, why);
 	if (stale && px->nstale < PX_MAX_STALE) {
 		px->nstale++;
-		px_drop_upstream(px, 0);
+		px_put_conn(px, 0);	/* and try again in our slot */
 		px->fresh = 1;
 		return px_open(px, 0);
 	}
@@ -2250,6 +2291,8 @@ px_wait_step(struct proxy *px)
 static int
 px_on_timeout(struct proxy *px)
 {
+	char	 why[160];
+
 	switch (px->phase) {
 	case PX_WAIT:
 		return px_wait_step(px);
@@ -2259,6 +2302,11 @@ px_on_timeout(struct proxy *px)
 		    "connect timeout (TLS handshake)" : "connect timeout");
 	case PX_BODY:
 		return px_error(px, 408, NULL);
+	case PX_QUEUE:
+		snprintf(why, sizeof(why), "no connection free within "
+		    "connect_timeout (%d ms): all %d of backend_max_conns busy",
+		    wconf->connect_timeout_ms, wconf->backend_max_conns);
+		return px_error(px, 503, why);
 	case PX_RELAY:
 		if (px->wait_client)
 			return px_end(px, 0);
@@ -2283,7 +2331,8 @@ px_arm(struct proxy *px)
 	uint64_t	 now;
 	int		 out, body;
 
-	if (px->phase == PX_CONNECT || px->phase == PX_WAIT)
+	if (px->phase == PX_CONNECT || px->phase == PX_WAIT ||
+	    px->phase == PX_QUEUE)
 		return;
 	out = c->out_off < c->out_len || spool_pending(&px->spool) ||
 	    (px->sp != NULL && px->sp->len > 0) ||
@@ -2355,6 +2404,10 @@ px_run(struct proxy *px, int may_end)
 		case PX_WAIT:
 			rc = STEP_WAIT;
 			break;
+		case PX_QUEUE:	/* px_slot_put() hands a slot and kicks */
+			rc = px->slot == px->backend ? px_open(px, 0) :
+			    STEP_WAIT;
+			break;
 		case PX_SEND:
 			rc = px_step_send(px);
 			break;
@@ -2400,9 +2453,22 @@ px_debug_route(struct proxy *px, const char *backend)
 	    px->ntries > 0 ? ", retry" : "");
 }
 
+/* Every slot of px->backend is taken: wait in line, connect_timeout. */
+static int
+px_queue(struct proxy *px)
+{
+	STATS_ADD(backend_waits, 1);
+	px->phase = PX_QUEUE;
+	px->moved = 1;
+	ev_timer_set(&px->c->timer, (uint64_t)wconf->connect_timeout_ms);
+	return STEP_PHASE;
+}
+
 /*
  * Connect to px->backend (or first pick one when <pick>), retrying
- * other backends while connects fail at once.
+ * other backends while connects fail at once. Under backend_max_conns
+ * a slot of the backend comes first: without one, wait in line, and
+ * come back here when px_slot_put() hands one over.
  */
 static int
 px_open(struct proxy *px, int pick)
@@ -2430,6 +2496,12 @@ px_open(struct proxy *px, int pick)
 		pick = 1;
 		s = backend_get(bt, px->backend);
 		c->upstream = s->name;
+		if (px->slot != px->backend) {
+			px_slot_put(px);
+			if (!bqueue_take(px->backend, &px->queue))
+				return px_queue(px);
+			px->slot = px->backend;
+		}
 		if (LOG_DEBUGGING())
 			px_debug_route(px, s->name);
 		up = upstream_get(px->backend, (const struct sockaddr *)&s->ss,

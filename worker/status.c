@@ -219,11 +219,12 @@ render_json(struct sbuf *b, const struct stats_total *t)
 	json_cache(b);
 	sb_printf(b, "\"blocked\":%llu,\"blacklist_entries\":%zu,"
 	    "\"rate_limited\":%llu,\"rate_limit_evictions\":%llu,"
-	    "\"php_waits\":%llu}\n",
+	    "\"php_waits\":%llu,\"backend_waits\":%llu}\n",
 	    (unsigned long long)t->blocked,
 	    blacklist_entries(wconf->blacklist), (unsigned long long)t->limited,
 	    (unsigned long long)ratelimit_evictions(shm_ratelimit()),
-	    (unsigned long long)t->php_waits);
+	    (unsigned long long)t->php_waits,
+	    (unsigned long long)t->backend_waits);
 }
 
 static void
@@ -290,6 +291,9 @@ prom_traffic(struct sbuf *b, const struct stats_total *t)
 	prom_value(b, "php_waits_total", "counter",
 	    "PHP requests that waited for a FastCGI connection "
 	    "(php_keepalive).", t->php_waits);
+	prom_value(b, "backend_waits_total", "counter",
+	    "Proxied requests that waited for a backend slot "
+	    "(backend_max_conns).", t->backend_waits);
 }
 
 /*

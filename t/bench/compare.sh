@@ -26,6 +26,9 @@
 #   PHP_FPM=php-fpm8.2  PHP_FPM_CHILDREN=8
 #   PHP_KEEP_ADAPTERS="nginx_php_keep maitred_php_keep"  PHP_KEEPALIVE=4 (kept FastCGI
 #   connections per worker in php_keep; 2 workers x 4 = the 8 children)
+#   MAITRED_BACKEND_MAX_CONNS=8 (maitred's backend_max_conns; 0 with slow_50ms, where 8 would
+#   cap each worker at 8 / 50 ms x 3 backends = 480 req/s: set for the backend, as an operator would)
+#   HAPROXY_SERVER_MAXCONN (unset: none; N = "maxconn N" on HAProxy's servers)
 #   WRK_CPUS / SERVER_CPUS  optional taskset cpu lists (default: no pinning)
 #   RESULTS_DIR=t/bench/results
 set -euo pipefail
@@ -38,6 +41,10 @@ COOLDOWN=${COOLDOWN:-0.3}
 WARMUP=${WARMUP:-2}
 SCENARIOS=${SCENARIOS:-"static_1k small_ka big_100k small_c1000 big_c1000 small_close cache_1k acl_small php_hello php_keep tls_static_1k tls_small_ka"}
 REFERENCE=${REFERENCE-}
+if [[ " $SCENARIOS " == *" slow_50ms "* && -z ${MAITRED_BACKEND_MAX_CONNS:-} ]]; then
+    export MAITRED_BACKEND_MAX_CONNS=0
+    log "slow_50ms: maitred without backend_max_conns (8 would cap it at 960 req/s)"
+fi
 PROXY_ADAPTERS=${PROXY_ADAPTERS:-"nginx haproxy nginx_batch maitred"}
 CACHE_ADAPTERS=${CACHE_ADAPTERS:-"nginx_cache varnish haproxy_cache maitred_cache"}
 STATIC_ADAPTERS=${STATIC_ADAPTERS:-"nginx_static maitred_static"}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Adapter for maitred. Without MAITRED_CMD it writes a maitred.conf (access log off, rate limit off,
-# like the peers) and runs ${MAITRED:-./maitred} -c that file in the foreground.
+# like the peers; backend_max_conns ${MAITRED_BACKEND_MAX_CONNS:-8}: each worker sends at most 8
+# requests at a time to each backend, the others wait in line in maitred) and runs
+# ${MAITRED:-./maitred} -c that file in the foreground.
 # MAITRED_MODE: proxy (default) | cache (cache_rules /*:3600:1048576) | static (htdocs = the
 # backends' docroot, $STATIC_ROOT) | acl (100,000-line blacklist of addresses that are not
 # 127.0.0.1, rate_limit 100000000/1s) | php (htdocs $STATIC_ROOT, php fastcgi $PHP_FPM_ADDR).
@@ -67,6 +69,7 @@ ${php}
 backends $RUNDIR/backends.cfg
 cache_rules $RUNDIR/cache_rules.cfg
 cache_size 256m
+backend_max_conns ${MAITRED_BACKEND_MAX_CONNS:-8}
 blacklist $RUNDIR/blacklist.txt
 $rate
 error_log $RUNDIR/error.log

@@ -1109,6 +1109,38 @@ d_dir(struct loader *ld, const struct directive *d, int argc, char **argv)
 		lerr(ld->r, "%s \"%s\": %s", d->name, path, strerror(errno));
 }
 
+/*
+ * temp_dir: a directory where a file can be made, as the workers make
+ * theirs (spool.c), so that /proc or a read-only mount is refused here
+ * rather than found out when a slow client first needs a buffer. The
+ * master may be root where the workers are not: this catches the
+ * directories nobody can write to, not the permissions of one user.
+ */
+static void
+d_temp_dir(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	const char	*dir = FIELD(ld, d, char);
+	char		 probe[PATH_MAX];
+	int		 errors = ld->errors, fd;
+
+	d_dir(ld, d, argc, argv);
+	if (ld->errors != errors)
+		return;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd == -1 && (errno == EOPNOTSUPP || errno == EISDIR ||
+	    errno == EINVAL) && (size_t)snprintf(probe, sizeof(probe),
+	    "%s/maitred-probe.XXXXXX", dir) < sizeof(probe)) {
+		if ((fd = mkostemp(probe, O_CLOEXEC)) != -1)
+			(void)unlink(probe);
+	}
+	if (fd == -1)
+		lerr(ld->r, "%s \"%s\": cannot make a file there: %s",
+		    d->name, dir, strerror(errno));
+	else
+		close(fd);
+}
+
 static void
 d_strategy(struct loader *ld, const struct directive *d, int argc,
     char **argv)
@@ -1717,7 +1749,7 @@ static const struct directive directives[] = {
 	{ "status_path", d_status_path, 1, 1, 0, 0, 0 },
 	{ "sticky", d_sticky, 1, 2, 0, 0, 0 },
 	{ "strategy", d_strategy, 1, 1, 0, 0, 0 },
-	{ "temp_dir", d_dir, 1, 1, OFF(temp_dir), 0, 0 },
+	{ "temp_dir", d_temp_dir, 1, 1, OFF(temp_dir), 0, 0 },
 	{ "user", d_user, 1, 1, 0, 0, 0 },
 	{ "worker_connections", d_int, 1, 1, OFF(worker_connections), 1,
 	    CONF_MAX_WCONN },

@@ -317,6 +317,12 @@ check_conf() {
 		assert_output --partial "maitred.conf:$n: ${l%% *} \"${l#* }\": "
 	done
 	assert_output --partial "Not a directory"
+	# a directory where no file can be made, not even by root
+	write_conf "temp_dir /proc"
+	n=$(conf_line "temp_dir /proc")
+	check_conf
+	assert_failure 1
+	assert_output --regexp "maitred\.conf:$n: temp_dir \"/proc\": cannot make a file there: "
 	write_conf "php_buffer_max lots"
 	check_conf
 	assert_failure 1

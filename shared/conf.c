@@ -351,20 +351,62 @@ conf_parse_listen(const char *s, struct conf_listen *out, const char **err)
  */
 
 /*
- * <s> with its control characters as \xNN: a stray CR or vertical tab in
- * a value would otherwise garble the message on a terminal.
+ * The length of the well-formed UTF-8 sequence of two bytes or more at
+ * <s> (RFC 3629: no overlong forms, no surrogates, nothing past
+ * U+10FFFF), or 0.
+ */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+	unsigned char	 lo = 0x80, hi = 0xbf;
+	size_t		 n, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+	return n;
+}
+
+/*
+ * <s> with its control characters and the bytes that are not UTF-8 as
+ * \xNN: a stray CR or vertical tab in a value would otherwise garble the
+ * message on a terminal, and a Latin-1 byte the log's encoding. UTF-8
+ * (a file name in another script) stays as it is.
  */
 static const char *
 visible(const char *s, char *buf, size_t len)
 {
-	size_t	 o = 0;
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 o = 0, n;
 
-	for (; *s != '\0' && o + 5 < len; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+	while (*u != '\0' && o + 5 < len) {
+		if (*u >= 0x80 && (n = utf8_seq(u)) > 0) {
+			if (o + n + 1 > len)
+				break;
+			memcpy(buf + o, u, n);
+			o += n;
+			u += n;
+		} else if (*u < 0x20 || *u >= 0x7f)
 			o += (size_t)snprintf(buf + o, len - o, "\\x%02x",
-			    (unsigned char)*s);
+			    *u++);
 		else
-			buf[o++] = *s;
+			buf[o++] = (char)*u++;
 	}
 	buf[o] = '\0';
 	return buf;

@@ -345,13 +345,18 @@ check_conf() {
 }
 
 @test "bad blacklist line: blacklist.txt:LINE: invalid address" {
-	printf '# bad guys\n10.0.0.0/8\nnot-an-ip\n300.1.2.3\n' \
+	# a Latin-1 e-acute, an invalid UTF-8 lead, then UTF-8 e-acute
+	printf '# bad guys\n10.0.0.0/8\nnot-an-ip\n300.1.2.3\ncaf\xe9\nx\xc0\xafy\ncaf\xc3\xa9\n' \
 	    >"$(mtd_dir)/blacklist.txt"
 	write_conf "blacklist blacklist.txt"
 	check_conf
 	assert_failure 1
 	assert_output --partial 'blacklist.txt:3: invalid address "not-an-ip"'
 	assert_output --partial 'blacklist.txt:4: invalid address "300.1.2.3"'
+	# bytes that are not UTF-8 are shown as \xNN, UTF-8 as it is
+	assert_output --partial 'blacklist.txt:5: invalid address "caf\xe9"'
+	assert_output --partial 'blacklist.txt:6: invalid address "x\xc0\xafy"'
+	assert_output --partial "blacklist.txt:7: invalid address \"caf$(printf '\xc3\xa9')\""
 }
 
 @test "bad cache rule line: cache_rules.cfg:LINE: invalid cache rule" {

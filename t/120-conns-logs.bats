@@ -58,7 +58,8 @@ PY
 	echo "127.0.0.1:$bp:1:3" >"$d/backends.cfg"
 	printf '/api/*:0:0\n/*:5:51200\n' >"$d/rules.cfg"
 	write_conf "log_level debug" "backends $d/backends.cfg" \
-	    "cache_rules $d/rules.cfg" "strategy least-conn" "health_interval 1s"
+	    "cache_rules $d/rules.cfg" "strategy least-conn" \
+	    "health_interval 300ms"
 	maitred_start
 	assert log_has "\\[INFO\\] .* balancing 1 backend with least-conn$"
 	http_get /a
@@ -73,6 +74,10 @@ PY
 	# a failed check says why, and how many in a row
 	kill -TERM "$(backend_pid b1)"
 	assert wait_for log_has "check failed: connect refused \\(1/3\\)"
+	assert wait_for log_has "backend 127.0.0.1:$bp down: connect refused \\(3/3\\)"
+	# then the count stops: it is down, not "4 of 3"
+	assert wait_for log_has "check failed: connect refused \\(still down\\)"
+	refute log_has "\\([4-9]/3\\)"
 }
 
 @test "access log lines from 4 workers under load never interleave" {

@@ -496,17 +496,19 @@ backend_failed(struct backend_slot *s, int f, const char *kind,
 	int	 expect = 1;
 
 	atomic_fetch_add_explicit(&s->failures_total, 1, memory_order_relaxed);
+	if (why == NULL)
+		why = "failed";
 	/* Past max_failures the count says nothing more: "still down". */
-	if (LOG_DEBUGGING() && f <= s->max_failures)
-		log_debug("backend %s: %s failed: %s (%d/%d)", s->name, kind,
-		    why != NULL ? why : "failed", f, s->max_failures);
-	else if (LOG_DEBUGGING())
+	if (LOG_DEBUGGING() && f > s->max_failures)
 		log_debug("backend %s: %s failed: %s (still down)", s->name,
-		    kind, why != NULL ? why : "failed");
+		    kind, why);
+	else if (LOG_DEBUGGING())
+		log_debug("backend %s: %s failed: %s (%d/%d)", s->name, kind,
+		    why, f, s->max_failures);
 	if (f >= s->max_failures &&
 	    atomic_compare_exchange_strong(&s->up, &expect, 0))
-		log_warnx("backend %s down: %s (%d/%d)", s->name,
-		    why != NULL ? why : "failed", f, s->max_failures);
+		log_warnx("backend %s down: %s (%d/%d)", s->name, why, f,
+		    s->max_failures);
 }
 
 /*

@@ -36,6 +36,7 @@
 #include "mtd.h"
 #include "tls.h"
 #include "tls_client.h"
+#include "tmpfile.h"
 
 #define CONF_MAX_LINE	4095	/* bytes, without the newline */
 #define CONF_MAX_ARGS	64	/* tokens on one line of the main file */
@@ -1153,7 +1154,7 @@ d_dir(struct loader *ld, const struct directive *d, int argc, char **argv)
 
 /*
  * temp_dir: a directory where a file can be made, as the workers make
- * theirs (spool.c), so that /proc or a read-only mount is refused here
+ * theirs, so that /proc or a read-only mount is refused here
  * rather than found out when a slow client first needs a buffer. The
  * master may be root where the workers are not: this catches the
  * directories nobody can write to, not the permissions of one user.
@@ -1163,20 +1164,12 @@ d_temp_dir(struct loader *ld, const struct directive *d, int argc,
     char **argv)
 {
 	const char	*dir = FIELD(ld, d, char);
-	char		 probe[PATH_MAX];
 	int		 errors = ld->errors, fd;
 
 	d_dir(ld, d, argc, argv);
 	if (ld->errors != errors)
 		return;
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd == -1 && (errno == EOPNOTSUPP || errno == EISDIR ||
-	    errno == EINVAL) && (size_t)snprintf(probe, sizeof(probe),
-	    "%s/maitred-probe.XXXXXX", dir) < sizeof(probe)) {
-		if ((fd = mkostemp(probe, O_CLOEXEC)) != -1)
-			(void)unlink(probe);
-	}
-	if (fd == -1)
+	if ((fd = tmpfile_in(dir, "probe")) == -1)
 		lerr(ld->r, "%s \"%s\": cannot make a file there: %s",
 		    d->name, dir, strerror(errno));
 	else

@@ -9,7 +9,6 @@
 
 struct bq_backend {
 	int			 held;
-	int			 waiting;
 	struct bq_waiter	*head, *tail;
 };
 
@@ -55,7 +54,6 @@ bqueue_take(int backend, struct bq_waiter *w)
 	else
 		b->head = w;
 	b->tail = w;
-	b->waiting++;
 	return 0;
 }
 
@@ -75,7 +73,6 @@ bqueue_cancel(struct bq_waiter *w)
 		w->next->prev = w->prev;
 	else
 		b->tail = w->prev;
-	b->waiting--;
 	bqueue_waiter_init(w);
 }
 
@@ -88,7 +85,7 @@ bqueue_release(int backend)
 	if (!bq_valid(backend))
 		return NULL;
 	b = &bq[backend];
-	/* The cap may have been 0 when the slot was taken: nothing held. */
+	/* No cap: bqueue_take() counted nothing. */
 	if (b->held == 0)
 		return NULL;
 	if ((w = b->head) != NULL) {
@@ -108,5 +105,11 @@ bqueue_held(int backend)
 int
 bqueue_waiting(int backend)
 {
-	return bq_valid(backend) ? bq[backend].waiting : 0;
+	const struct bq_waiter	*w;
+	int			 n = 0;
+
+	if (bq_valid(backend))
+		for (w = bq[backend].head; w != NULL; w = w->next)
+			n++;
+	return n;
 }

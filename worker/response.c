@@ -66,19 +66,15 @@ conn_set_ratelimit(struct conn *c, const struct rl_result *rl)
 	c->rl_window = (uint32_t)MTD_MIN(rl->quota_w, (long)UINT32_MAX);
 }
 
-/*
- * IETF draft-ietf-httpapi-ratelimit-headers (-09 and later) structured
- * fields: the policy (q units per w seconds) and what is left of it now
- * (r units, full again in t seconds).
- */
-#define RL_MAX_FIELDS	(sizeof(RL_POLICY RL_Q RL_W RL_NOW RL_R RL_T) - 1 \
-			    + 4 * 10 + 2 * 2)
 #define RL_POLICY	"RateLimit-Policy: \"default\""
 #define RL_Q		";q="
 #define RL_W		";w="
 #define RL_NOW		"RateLimit: \"default\""
 #define RL_R		";r="
 #define RL_T		";t="
+/* The literals, four 32-bit numbers and two CRLFs. */
+#define RL_MAX_FIELDS	(sizeof(RL_POLICY RL_Q RL_W RL_NOW RL_R RL_T) - 1 \
+			    + 4 * 10 + 2 * 2)
 
 /* <lit> then the decimal <v> at <p>; the end. */
 static char *
@@ -100,8 +96,12 @@ put_u32(char *p, const char *lit, size_t litlen, uint32_t v)
 #define PUT(p, lit, v)	put_u32((p), (lit), sizeof(lit) - 1, (v))
 
 /*
+ * IETF draft-ietf-httpapi-ratelimit-headers (-09 and later) structured
+ * fields: the policy (q units per w seconds) and what is left of it now
+ * (r units, full again in t seconds).
+ *
  * On every response to a limited client: built by hand, as snprintf()
- * alone cost 2% of a worker's time at 30,000 requests a second.
+ * alone cost about 2% of a worker's time at 28,000 requests a second.
  */
 size_t
 conn_ratelimit_fields(const struct conn *c, char *buf, size_t len)

@@ -16,6 +16,7 @@
 #include "mtd.h"
 #include "spool.h"
 #include "stats.h"
+#include "tmpfile.h"
 #include "worker.h"
 
 static struct log_limit	 spool_warn;
@@ -42,18 +43,9 @@ spool_free(struct spool *s)
 int
 spool_open(const char *who, const char *what)
 {
-	char	 path[PATH_MAX];
 	int	 fd;
 
-	fd = open(wconf->temp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	/* Not every file system has O_TMPFILE: a name, unlinked at once. */
-	if (fd == -1 && (errno == EOPNOTSUPP || errno == EISDIR ||
-	    errno == EINVAL) && (size_t)snprintf(path, sizeof(path),
-	    "%s/maitred-%s.XXXXXX", wconf->temp_dir, who) < sizeof(path)) {
-		if ((fd = mkostemp(path, O_CLOEXEC)) != -1)
-			(void)unlink(path);
-	}
-	if (fd == -1)
+	if ((fd = tmpfile_in(wconf->temp_dir, who)) == -1)
 		log_warnx_limited(&spool_warn, "%s: cannot buffer %s in "
 		    "temp_dir %s: %s", who, what, wconf->temp_dir,
 		    strerror(errno));

@@ -9,7 +9,6 @@
  * answered one after the other from the same input buffer.
  */
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <linux/sockios.h>
@@ -29,6 +28,7 @@
 #include "cidr.h"
 #include "conn.h"
 #include "ev.h"
+#include "freelist.h"
 #include "http.h"
 #include "log.h"
 #include "request.h"
@@ -38,13 +38,13 @@
 #include "worker.h"
 
 #define FREE_REQ_MAX	512	/* request buffers kept for reuse */
+#define FREE_REQ_KEEP	16	/* ...and never given back */
 #define LINGER_MS	2000
 #define DRAIN_GRACE_MS	1000	/* idle connections, on QUIT or reload */
 
 static struct conn	*conns;		/* all open connections */
 static int		 nconns;
-static struct conn_req	*free_reqs;
-static int		 nfree_reqs;
+static struct freelist	 req_pool;
 
 static void	conn_event(struct ev_io *, uint32_t);
 static void	conn_timeout(struct ev_timer *);
@@ -58,36 +58,20 @@ conn_count(void)
 	return nconns;
 }
 
+/* Request buffers: kept for reuse, a burst's surplus given back. */
 static struct conn_req *
 req_alloc(void)
 {
-	struct conn_req	*r;
-
-	if ((r = free_reqs) != NULL) {
-		free_reqs = r->next_free;
-		nfree_reqs--;
-		return r;
-	}
-	/*
-	 * mmap, not malloc: beyond the free list these go straight back to
-	 * the kernel, so a burst of 10,000 connections does not leave the
-	 * worker's heap bloated once they turn idle.
-	 */
-	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return r == MAP_FAILED ? NULL : r;
+	if (req_pool.size == 0)
+		freelist_init(&req_pool, sizeof(struct conn_req), FREE_REQ_MAX,
+		    FREE_REQ_KEEP);
+	return freelist_get(&req_pool);
 }
 
 static void
 req_release(struct conn_req *r)
 {
-	if (nfree_reqs >= FREE_REQ_MAX) {
-		munmap(r, sizeof(*r));
-		return;
-	}
-	r->next_free = free_reqs;
-	free_reqs = r;
-	nfree_reqs++;
+	freelist_put(&req_pool, r);
 }
 
 int

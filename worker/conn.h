@@ -32,7 +32,7 @@ enum conn_state {
 };
 
 struct conn_req {
-	struct conn_req		*next_free;
+	void			*link;		/* the free list's, while unused */
 	struct http_request	 req;
 	char			 path[MTD_MAX_TARGET + 1];	/* normalised */
 	char			 in[CONN_IN_SIZE];

@@ -23,6 +23,7 @@
 #include "bqueue.h"
 #include "conn.h"
 #include "ev.h"
+#include "freelist.h"
 #include "gzip.h"
 #include "http.h"
 #include "httpdate.h"
@@ -41,7 +42,8 @@
 #define PX_BUF_SIZE	(32 * 1024)
 #define PX_MAX_TRIES	3
 #define PX_MAX_STALE	2	/* pooled connections found dead, per req */
-#define PX_FREE_MAX	256
+#define PX_FREE_MAX	256	/* exchanges kept for reuse */
+#define PX_FREE_KEEP	16	/* ...and never given back */
 #define PX_MAX_TOKENS	16	/* names listed in Connection */
 /*
  * Bodies with at least this much left after the first read are spliced
@@ -76,7 +78,7 @@ enum px_step {
 };
 
 struct proxy {
-	struct proxy		*next_free;
+	void			*link;		/* the free list's, while unused */
 	struct conn		*c;
 	struct upstream		*up;
 	int			 backend;	/* -1: none yet */
@@ -153,8 +155,7 @@ struct ob {
 };
 
 static struct backend_table	*bt;	/* this generation's, see proxy_init */
-static struct proxy		*free_px;
-static int			 nfree_px;
+static struct freelist		 px_pool;
 static struct http_response	 resp_scratch;	/* parsed, used at once */
 
 static void	proxy_event(struct conn *, uint32_t);
@@ -345,17 +346,16 @@ px_name(struct proxy *px)
 	return s != NULL ? s->name : "?";
 }
 
-/* Allocation: a free list, so the hot path does not malloc. */
+/* Allocation: a free list, so the hot path neither maps nor faults. */
 
 static struct proxy *
 px_alloc(void)
 {
 	struct proxy	*px;
 
-	if ((px = free_px) != NULL) {
-		free_px = px->next_free;
-		nfree_px--;
-	} else if ((px = malloc(sizeof(*px))) == NULL)
+	if (px_pool.size == 0)
+		freelist_init(&px_pool, sizeof(*px), PX_FREE_MAX, PX_FREE_KEEP);
+	if ((px = freelist_get(&px_pool)) == NULL)
 		return NULL;
 	/* Everything before the buffer. */
 	memset(px, 0, offsetof(struct proxy, buf));
@@ -405,13 +405,7 @@ px_free(struct proxy *px)
 		free(px->gz);
 		px->gz = NULL;
 	}
-	if (nfree_px >= PX_FREE_MAX) {
-		free(px);
-		return;
-	}
-	px->next_free = free_px;
-	free_px = px;
-	nfree_px++;
+	freelist_put(&px_pool, px);
 }
 
 /* Done with the connection; the backend slot stays ours. */

@@ -197,7 +197,7 @@ no_children() {
 
 @test "gzip on: the script's Content-Length still bounds its output" {
 	local out=$BATS_TEST_TMPDIR/short.out
-	own_instance "php cgi $PHP_CGI" "gzip on"
+	own_instance "php cgi $PHP_CGI" "gzip on" "gzip_min_length 0"
 	# longer than it says: cut at its length, as without gzip
 	http_get '/clen.php?len=3' --compressed
 	assert_equal "$HTTP_CODE" 200
@@ -210,6 +210,44 @@ no_children() {
 	grep -aq -e '^Content-Encoding: gzip' -e '^HTTP/1\.1 502 ' "$out"
 	refute [ "$(tail -c 5 "$out" | od -An -tx1 | tr -d ' \n')" = 300d0a0d0a ]
 	assert wait_for log_has 'clen.php: output shorter than its Content-Length'
+}
+
+@test "gzip on: a script's Content-Length below gzip_min_length is not compressed" {
+	own_instance "php cgi $PHP_CGI" "gzip on"
+	http_get /clen.php --compressed
+	assert_equal "$HTTP_CODE" 200
+	refute hdr Content-Encoding
+	assert_equal "$(hdr Content-Length)" 5
+	assert_equal "$(cat "$HTTP_BODY")" hello
+	# no length said: compressed
+	http_get '/large.php?n=100' --compressed
+	assert_equal "$(hdr Content-Encoding)" gzip
+}
+
+@test "gzip on: a request with a Range gets the script's output uncompressed" {
+	own_instance "php cgi $PHP_CGI" "gzip on"
+	http_get '/large.php?n=1000' --compressed -H 'Range: bytes=0-9'
+	assert_equal "$HTTP_CODE" 200
+	refute hdr Content-Encoding
+	assert_equal "$(hdr Vary)" Accept-Encoding
+	assert_equal "$(wc -c <"$HTTP_BODY")" 1000
+}
+
+@test "gzip on: a script's 304 carries the Vary and weak ETag of its gzip 200" {
+	own_instance "php cgi $PHP_CGI" "gzip on"
+	http_get /etag.php --compressed
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr Content-Encoding)" gzip
+	assert_equal "$(hdr ETag)" 'W/"v1"'
+	http_get /etag.php --compressed -H 'If-None-Match: W/"v1"'
+	assert_equal "$HTTP_CODE" 304
+	assert_equal "$(hdr ETag)" 'W/"v1"'
+	assert_equal "$(hdr Vary)" Accept-Encoding
+	refute hdr Content-Encoding
+	# without gzip, the 304 keeps the strong tag
+	http_get /etag.php -H 'If-None-Match: "v1"'
+	assert_equal "$HTTP_CODE" 304
+	assert_equal "$(hdr ETag)" '"v1"'
 }
 
 @test "a script that sends no Content-Type gets none, nor an empty one" {

@@ -1341,24 +1341,38 @@ hdr_dropped(const char *n, size_t len)
 
 /*
  * Compress this response? Only a 200 the script did not encode itself,
- * of a type in gzip_types, to a client that accepts gzip. Adds the
- * Content-Encoding and Vary fields. 1 yes, 0 no, -1 out of memory.
+ * of a type in gzip_types and of no known length below gzip_min_length,
+ * to a client that accepts gzip and asked for no range. Adds the
+ * Content-Encoding and Vary fields. A 304 carries what that 200 would
+ * have (RFC 9110 15.4.5): the Vary, and 1 so that its ETag turns weak.
+ * 1 yes, 0 no, -1 out of memory.
  */
 static int
-php_gzip_head(struct php *p, int status, const char *ct, size_t ctlen,
-    int encoded)
+php_gzip_head(struct php *p, int status, const struct cgi_head *h)
 {
 	struct conn	*c = p->c;
+	const char	*ct = h->ct;
+	size_t		 ctlen = h->ctlen;
 	int		 vary, gz;
 
+	/*
+	 * PHP drops the Content-Type from a 304, even one the script set:
+	 * take that of the 200 it stands for to be PHP's default type.
+	 */
+	if (status == 304 && ct == NULL) {
+		ct = "text/html";
+		ctlen = strlen(ct);
+	}
 	/* No type: nothing says the body is text worth compressing. */
-	if (status != 200 || encoded || ct == NULL)
+	if ((status != 200 && status != 304) || h->encoded || ct == NULL)
 		return 0;
-	gz = gz_wanted(c, ct, ctlen, -1, &vary);
+	gz = gz_wanted(c, ct, ctlen, status == 200 ? h->clen : -1, &vary);
 	if (vary)
 		resp_header(c, "Vary: Accept-Encoding");
-	if (!gz)
+	if (!gz || c->r->req.range.len > 0)
 		return 0;
+	if (status == 304)
+		return 1;
 	resp_header(c, "Content-Encoding: gzip");
 	if (p->nobody)
 		return 1;
@@ -1411,7 +1425,7 @@ php_head(struct php *p)
 	p->nobody = c->r->req.method == HTTP_M_HEAD || status == 204 ||
 	    status == 304;
 	resp_head(c, status);
-	if ((gz = php_gzip_head(p, status, h.ct, h.ctlen, h.encoded)) == -1)
+	if ((gz = php_gzip_head(p, status, &h)) == -1)
 		return -1;
 	/* None from the script: none from us (RFC 3875 6.3.1), as nginx. */
 	php_copy_fields(p, gz);

@@ -399,11 +399,18 @@ EOF
 	assert_equal "$HTTP_CODE" 200
 }
 
-@test "an unreadable file is 403" {
+@test "an unreadable file is 403, an unreadable index.html too" {
 	if [ "$(id -u)" != 0 ]; then
-		chmod 000 "$MTD_DIR/htdocs/locked.txt"
+		mkdir -p "$MTD_DIR/htdocs/lockdir"
+		printf 'locked\n' >"$MTD_DIR/htdocs/lockdir/index.html"
+		chmod 000 "$MTD_DIR/htdocs/locked.txt" \
+		    "$MTD_DIR/htdocs/lockdir/index.html"
 		http_get /locked.txt
-		chmod 644 "$MTD_DIR/htdocs/locked.txt"
+		code=$HTTP_CODE
+		http_get /lockdir/
+		chmod 644 "$MTD_DIR/htdocs/locked.txt" \
+		    "$MTD_DIR/htdocs/lockdir/index.html"
+		assert_equal "$code" 403
 		assert_equal "$HTTP_CODE" 403
 		return 0
 	fi
@@ -415,8 +422,10 @@ EOF
 	PORT=$(free_port)
 	WORKERS=1 write_conf "user nobody"
 	printf 'locked\n' >"$OWN_DIR/htdocs/locked.txt"
+	mkdir "$OWN_DIR/htdocs/lockdir"
+	printf 'locked\n' >"$OWN_DIR/htdocs/lockdir/index.html"
 	chmod -R a+rX "$OWN_DIR/htdocs"
-	chmod 000 "$OWN_DIR/htdocs/locked.txt"
+	chmod 000 "$OWN_DIR/htdocs/locked.txt" "$OWN_DIR/htdocs/lockdir/index.html"
 	maitred_start
 	OWN_PID=$MAITRED_PID
 	w=$(worker_pids)
@@ -424,6 +433,9 @@ EOF
 	http_get /hello.txt
 	assert_equal "$HTTP_CODE" 200
 	http_get /locked.txt
+	assert_equal "$HTTP_CODE" 403
+	# as nginx: the directory has an index, which may not be read
+	http_get /lockdir/
 	assert_equal "$HTTP_CODE" 403
 }
 

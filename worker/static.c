@@ -549,7 +549,11 @@ static_serve(struct conn *c)
 				redirect_slash(c, path);
 				return STATIC_DONE;
 			}
-			return STATIC_NOT_FOUND;
+			if (status == 404)
+				return STATIC_NOT_FOUND;
+			/* An index it may not read (403), or our shortage. */
+			resp_error(c, status, NULL);
+			return STATIC_DONE;
 		}
 		strlcat(path, index, sizeof(c->r->path));
 		if (fstat(fd, &st) == -1)

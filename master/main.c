@@ -98,6 +98,57 @@ pidfile_try_create(const char *path, const char *at)
 	return 0;
 }
 
+/*
+ * Whether the existing file <fd> holds a process ID, or nothing: what
+ * a pidfile of ours (or of another daemon) would hold.
+ */
+static int
+holds_a_pid(int fd)
+{
+	char	 buf[32];
+	ssize_t	 n, i;
+
+	if ((n = read(fd, buf, sizeof(buf))) <= 0)
+		return n == 0;
+	if (n == (ssize_t)sizeof(buf))
+		return 0;
+	for (i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		;
+	return i > 0 && (i == n || (i == n - 1 && buf[i] == '\n'));
+}
+
+/*
+ * The start writes over the pidfile and the stop removes it: a pidfile
+ * that names the configuration, a log or any file holding something
+ * else (a typo) would be lost. Refused, at -t and at the start.
+ */
+static int
+pidfile_safe(const struct conf *c)
+{
+	const char	*path = c->pidfile, *at = conf_at(c, c->pidfile_line);
+	const char	*what = NULL;
+	int		 fd;
+
+	if (path[0] == '\0')
+		return 0;
+	if (strcmp(path, c->path) == 0)
+		what = "the configuration file";
+	else if (strcmp(path, c->error_log) == 0)
+		what = "the error_log";
+	else if (strcmp(path, c->access_log) == 0)
+		what = "the access_log";
+	else if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) != -1) {
+		if (!holds_a_pid(fd))
+			what = "a file that holds no process ID";
+		close(fd);
+	}
+	if (what == NULL)
+		return 0;
+	log_warnx("%spidfile %s: is %s: it would be overwritten, then "
+	    "removed", at, path, what);
+	return -1;
+}
+
 /* -t: the pidfile's directory must be there and writable. */
 static int
 pidfile_dir_usable(const struct conf *c)
@@ -312,13 +363,16 @@ main(int argc, char **argv)
 	if (o.test) {
 		/* Both checked: every error at once. */
 		bad = master_check_logs(NULL, &conf) == -1;
-		bad |= pidfile_dir_usable(&conf) == -1;
+		bad |= pidfile_safe(&conf) == -1 ||
+		    pidfile_dir_usable(&conf) == -1;
 		if (bad)
 			exit(1);
 		printf("maitred: configuration ok\n");
 		exit(0);
 	}
 	log_set_level(conf.log_level);
+	if (pidfile_safe(&conf) == -1)
+		exit(1);
 	pfh = open_pidfile(&conf);
 	/* A start that fails leaves no (empty) pidfile behind. */
 	if (listeners_open(&conf, conf.workers) == -1 ||

@@ -89,6 +89,41 @@ teardown() {
 	[ ! -e "$(mtd_dir)/t.pid" ]
 }
 
+@test "a pidfile naming the configuration, a log or a file that holds no pid is refused, the file kept" {
+	local d
+	d=$(mtd_dir)
+	write_conf "pidfile $d/maitred.conf"
+	cp "$MTD_CONF" "$d/conf.before"
+	line=$(grep -n "^pidfile $d/maitred.conf" "$MTD_CONF" | cut -d: -f1)
+	run "$MAITRED" -t -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --partial "maitred.conf:$line: pidfile $d/maitred.conf: is the configuration file"
+	# the start refuses too, before writing anything
+	run "$MAITRED" -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --partial "is the configuration file"
+	cmp "$d/conf.before" "$MTD_CONF"
+	write_conf "pidfile $d/error.log"
+	run "$MAITRED" -t -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --partial "pidfile $d/error.log: is the error_log"
+	printf 'precious\n' >"$d/notes.txt"
+	write_conf "pidfile $d/notes.txt"
+	run "$MAITRED" -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --partial "pidfile $d/notes.txt: is a file that holds no process ID"
+	assert_equal "$(cat "$d/notes.txt")" precious
+	# a stale pidfile (a number) or an empty one is fine
+	printf '123456\n' >"$d/old.pid"
+	: >"$d/empty.pid"
+	write_conf "pidfile $d/old.pid"
+	run "$MAITRED" -t -c "$MTD_CONF"
+	assert_success
+	write_conf "pidfile $d/empty.pid"
+	run "$MAITRED" -t -c "$MTD_CONF"
+	assert_success
+}
+
 @test "-t on a good configuration prints configuration ok and exits 0" {
 	run --separate-stderr "$MAITRED" -t -c "$MTD_CONF"
 	assert_success

@@ -851,6 +851,34 @@ count_above() {
 	assert_equal "$(xcache /p.html)" HIT
 }
 
+@test "a 2xx or 3xx to POST, PUT, DELETE, PATCH removes the stored copy (RFC 9111 4.4); GET, errors do not" {
+	local m
+	for m in POST PUT DELETE PATCH; do
+		http_get "/inv-$m.html"
+		assert_equal "$(xcache "/inv-$m.html")" HIT
+		http_get "/inv-$m.html" -X "$m" -d x
+		assert_equal "$HTTP_CODE" 200
+		assert_equal "$(hdr X-Cache)" BYPASS
+		assert_equal "$(xcache "/inv-$m.html")" MISS
+		assert_equal "$(xcache "/inv-$m.html")" HIT
+	done
+	# a safe method, or an error answer, leaves it
+	http_get /inv-OPTIONS.html
+	http_get /inv-OPTIONS.html -X OPTIONS
+	assert_equal "$(xcache /inv-OPTIONS.html)" HIT
+	http_get /status/404
+	assert_equal "$(xcache /status/404)" HIT
+	http_get /status/404 -X POST -d x
+	assert_equal "$HTTP_CODE" 404
+	assert_equal "$(xcache /status/404)" HIT
+	# with a query, the key is the whole target
+	http_get '/inv-q.html?a=1'
+	http_get /inv-q.html
+	http_get '/inv-q.html?a=1' -X POST -d x
+	assert_equal "$(xcache '/inv-q.html?a=1')" MISS
+	assert_equal "$(xcache /inv-q.html)" HIT
+}
+
 @test "a worker dying with a cache lock: the others recover and serve" {
 	grep -q X-Maitred-Test-Hold-Lock "$MAITRED" ||
 	    skip "no test hooks in this binary (make FLAVOR=asan)"

@@ -1339,6 +1339,45 @@ pcache_end(struct pcache *pc)
 	pc->body_left = 0;
 }
 
+static int
+pc_method_safe(int method)
+{
+	return method == HTTP_M_GET || method == HTTP_M_HEAD ||
+	    method == HTTP_M_OPTIONS || method == HTTP_M_TRACE;
+}
+
+/*
+ * Remove the object stored for <c>'s target under either scheme (a
+ * resource, whichever way it was reached). Its Vary variants, keyed by
+ * its id, become unreachable with it. 1 when something went.
+ */
+static int
+pc_remove_target(struct conn *c, void *region)
+{
+	const char	*key;
+	size_t		 klen;
+	int		 removed = 0, https;
+
+	for (https = 0; https <= 1; https++)
+		if ((key = pc_key_scheme(c, https, &klen)) != NULL)
+			removed |= cache_purge(region, key, klen);
+	return removed;
+}
+
+void
+pcache_invalidate(const struct pcache *pc, struct conn *c, int status)
+{
+	void	*region = pc_region();
+
+	if (pc->mode != PCACHE_BYPASS || region == NULL ||
+	    pc_method_safe(c->r->req.method) || status < 200 || status >= 400)
+		return;
+	if (pc_remove_target(c, region) && LOG_DEBUGGING())
+		log_debug("cache: %.*s: removed after a %d to an unsafe method",
+		    (int)MTD_MIN(c->r->req.target.len, 200),
+		    c->r->req.target.p, status);
+}
+
 int
 pcache_purge(struct conn *c)
 {

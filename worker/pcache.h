@@ -126,6 +126,16 @@ void	 pcache_body(struct pcache *pc, const char *p, size_t n, int done);
 void	 pcache_end(struct pcache *pc);
 
 /*
+ * The backend answered <status> to <c>'s request: when that request is
+ * unsafe (not GET, HEAD, OPTIONS or TRACE) and the status is no error
+ * (2xx, 3xx), the stored copy of its target goes (RFC 9111 4.4), so
+ * that the next GET does not get the answer from before the change.
+ * Worker.
+ */
+void	 pcache_invalidate(const struct pcache *pc, struct conn *c,
+	    int status);
+
+/*
  * Answer a PURGE request on <c>: 403 unless the peer is in
  * status_allow, else 200 when the object for Host + target was
  * removed, 404 when there was none. Returns 1 when answered, 0 when no

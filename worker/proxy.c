@@ -1579,6 +1579,7 @@ px_resp_head(struct proxy *px, const struct http_response *resp, int len)
 		if (c->r->req.minor == 0)
 			c->keep_alive = 0;	/* the close ends the body */
 	}
+	pcache_invalidate(&px->pc, c, resp->status);
 	pcache_response(&px->pc, resp, &c->r->req,
 	    resp->body == HTTP_BODY_CHUNKED &&
 	    !px->dechunk);

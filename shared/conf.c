@@ -1189,8 +1189,16 @@ static void
 set_url_path(struct loader *ld, const char *name, const char *v, char *dst,
     size_t size)
 {
+	const unsigned char	*p;
+
+	for (p = (const unsigned char *)v; *p > ' ' && *p != 0x7f &&
+	    *p != '#'; p++)
+		;
 	if (v[0] != '/')
 		bad_value(ld, name, v, "must start with '/'");
+	else if (*p != '\0')
+		bad_value(ld, name, v, *p == '#' ? "a fragment ('#') is "
+		    "never sent" : "a space or control byte is no URL path");
 	else if (strlcpy(dst, v, size) >= size)
 		bad_value(ld, name, v, "too long");
 }
@@ -1497,8 +1505,18 @@ static void
 d_status_path(struct loader *ld, const struct directive *d, int argc,
     char **argv)
 {
-	set_url_path(ld, d->name, argv[1], ld->c->status_path,
-	    sizeof(ld->c->status_path));
+	const char	*v = argv[1], *last = strrchr(v, '/');
+
+	/* Requests are matched on their path, without the query. */
+	if (strchr(v, '?') != NULL)
+		bad_value(ld, d->name, v, "a query ('?') never matches");
+	/* The metrics page is the sibling named metrics. */
+	else if (last != NULL && strcmp(last, "/metrics") == 0)
+		bad_value(ld, d->name, v, "its last segment may not be "
+		    "\"metrics\": the metrics page is that sibling");
+	else
+		set_url_path(ld, d->name, v, ld->c->status_path,
+		    sizeof(ld->c->status_path));
 }
 
 /* "hash_secret WORD": keys ip-hash and the sticky cookie's tokens. */

@@ -139,6 +139,29 @@ check_conf() {
 	assert_output --regexp '\.\.\.": '
 }
 
+@test "status_path: a query, a last segment \"metrics\" or a control byte is refused; health_check http too" {
+	write_conf "status_path /ops/stats?x"
+	check_conf
+	assert_failure 1
+	assert_output --partial "status_path: invalid value \"/ops/stats?x\": a query ('?') never matches"
+	write_conf "status_path /ops/metrics"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'the metrics page is that sibling'
+	write_conf "status_path /a$(printf '\x7f')b"
+	check_conf
+	assert_failure 1
+	assert_output --partial 'a space or control byte is no URL path'
+	write_conf "health_check http /h#frag"
+	check_conf
+	assert_failure 1
+	assert_output --partial "a fragment ('#') is never sent"
+	# a query in a health check is fine, and /metrics-ish names too
+	write_conf "health_check http /health?full=1" "status_path /ops/metrics2"
+	check_conf
+	assert_success
+}
+
 @test "a FIFO, a device or a directory is refused, a huge line costs no memory" {
 	d=$(mtd_dir)
 	mkfifo "$d/fifo"

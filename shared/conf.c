@@ -1060,13 +1060,26 @@ d_ssl_sni(struct loader *ld, const struct directive *d, int argc,
 {
 	struct conf	*c = ld->c;
 	struct conf_sni	*v, *s;
+	char		*name = argv[1];
+	size_t		 n = strlen(name);
+	int		 i;
 
-	if (strlen(argv[1]) >= sizeof(s->name) || argv[1][0] == '\0' ||
-	    (strchr(argv[1], '*') != NULL &&
-	    (strncmp(argv[1], "*.", 2) != 0 || strchr(argv[1] + 1, '*')))) {
+	/* "example.com." is the same name: the client's dot is dropped. */
+	if (n > 1 && name[n - 1] == '.')
+		name[--n] = '\0';
+	if (n >= sizeof(s->name) || n == 0 || name[n - 1] == '.' ||
+	    (strchr(name, '*') != NULL &&
+	    (strncmp(name, "*.", 2) != 0 || strchr(name + 1, '*')))) {
 		bad_value(ld, d->name, argv[1], NULL);
 		return;
 	}
+	for (i = 0; i < c->nssl_sni; i++)
+		if (strcasecmp(c->ssl_sni[i].name, name) == 0) {
+			lerr(ld->r, "%s: %s is already named at line %d: its "
+			    "certificate would never be used", d->name, name,
+			    c->ssl_sni[i].line);
+			return;
+		}
 	v = reallocarray(c->ssl_sni, (size_t)c->nssl_sni + 1, sizeof(*v));
 	if (v == NULL) {
 		lerr(ld->r, "%s: %s", d->name, strerror(errno));

@@ -29,6 +29,7 @@ setup_file() {
 	mkcert srv localhost "DNS:localhost,IP:127.0.0.1"
 	mkcert other other.test "DNS:other.test"
 	mkcert wild wild.test "DNS:*.wild.test"
+	mkcert dotted dotted.test "DNS:dotted.test"
 	BPORT=$(free_port)
 	python3 "$BACKEND_PY" --port "$BPORT" --name b1 \
 	    --pidfile "$MTD_DIR/b1.pid" </dev/null >/dev/null 2>&1 3>&- &
@@ -41,6 +42,7 @@ setup_file() {
 	    "ssl_certificate $d/srv.crt" "ssl_certificate_key $d/srv.key" \
 	    "ssl_sni other.test $d/other.crt $d/other.key" \
 	    "ssl_sni *.wild.test $d/wild.crt $d/wild.key" \
+	    "ssl_sni Dotted.test. $d/dotted.crt $d/dotted.key" \
 	    "backends $MTD_DIR/backends.cfg" "client_timeout 2s" \
 	    "sticky cookie SRV" "cache_rules $MTD_DIR/cache_rules.cfg"
 	head -c $((5 * 1024 * 1024)) /dev/urandom >"$MTD_DIR/htdocs/big.bin"
@@ -213,6 +215,11 @@ sys.stdout.write(out.decode("latin1"))
 	assert_output --partial 'wild.test'
 	run subject_of .wild.test
 	assert_output --partial 'localhost'
+	# configured with a trailing dot (and capitals): the same name
+	run subject_of dotted.test
+	assert_output --partial 'dotted.test'
+	run subject_of DOTTED.test.
+	assert_output --partial 'dotted.test'
 	run tcurl --resolve "other.test:$TPORT:127.0.0.1" \
 	    "https://other.test:$TPORT/hello.txt"
 	assert_success
@@ -382,6 +389,13 @@ conf_t() {
 	    "ssl_sni x.test $p/srv.crt $p/other.key"
 	assert_failure 1
 	assert_output --regexp 't\.conf:5: .*does not match'
+	# a name given twice (case and a trailing dot aside): the second
+	# certificate would never be served
+	conf_t "ssl_certificate $p/srv.crt" "ssl_certificate_key $p/srv.key" \
+	    "ssl_sni b.test $p/srv.crt $p/srv.key" \
+	    "ssl_sni B.test. $p/other.crt $p/other.key"
+	assert_failure 1
+	assert_output --partial 't.conf:6: ssl_sni: B.test is already named at line 5'
 	conf_t "listen 127.0.0.1:1 tls"
 	assert_failure 1
 	assert_output --regexp 't\.conf:3: listen'

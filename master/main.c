@@ -281,7 +281,8 @@ listens_distinct(const struct conf *c, int port)
 			if (strcmp(c->listens[i].text, c->listens[j].text) == 0) {
 				fprintf(stderr, "maitred: -p %d: listen lines "
 				    "%d and %d of %s would both be %s\n", port,
-				    i + 1, j + 1, c->path, c->listens[i].text);
+				    c->listens[i].line, c->listens[j].line,
+				    c->path, c->listens[i].text);
 				exit(1);
 			}
 }

@@ -1028,6 +1028,7 @@ d_listen(struct loader *ld, const struct directive *d, int argc,
 			bad_value(ld, d->name, argv[1], "duplicate");
 			return;
 		}
+	l.line = ld->r->lineno;
 	if (c->nlisten >= MTD_MAX_LISTEN)
 		bad_value(ld, d->name, argv[1], "too many listen addresses");
 	else

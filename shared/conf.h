@@ -57,6 +57,7 @@ struct conf_listen {
 	int			 port;
 	int			 any;		/* "listen 8085": all addresses */
 	int			 ssl;		/* "listen 8443 ssl": TLS */
+	int			 line;		/* in the main file */
 };
 
 /* "ssl_sni NAME CERT KEY": a certificate chosen by SNI server name. */

@@ -168,11 +168,12 @@ teardown() {
 @test "-p refuses to put two listen lines on one address and port" {
 	local p2
 	p2=$(free_port)
-	printf 'listen 127.0.0.1:%s\nlisten [::1]:%s\nlisten 127.0.0.1:%s\n' \
+	printf '# -p\nlisten 127.0.0.1:%s\nlisten [::1]:%s\n\nlisten 127.0.0.1:%s\n' \
 	    "$PORT" "$PORT" "$(free_port)" >>"$MTD_CONF.2"
 	run "$MAITRED" -t -c "$MTD_CONF.2" -p "$p2"
 	assert_failure 1
-	assert_output --partial "-p $p2: listen lines 1 and 3 of $MTD_CONF.2 would both be 127.0.0.1:$p2"
+	# the lines of the file, not the places in the list
+	assert_output --partial "-p $p2: listen lines 2 and 5 of $MTD_CONF.2 would both be 127.0.0.1:$p2"
 	run "$MAITRED" -t -c "$MTD_CONF.2"
 	assert_success
 }

@@ -149,8 +149,9 @@ host_valid(struct http_str h)
 				return 0;
 		}
 	if (p == end)
-		return 1;
-	if (*p != ':')
+		return 1;	/* an empty Host is allowed (RFC 9112 3.2) */
+	/* ":80" has a port and no host (RFC 9110 4.2.1: reject). */
+	if (*p != ':' || p == h.p)
 		return 0;
 	for (p++; p < end; p++)
 		if (!is_digit(*p))

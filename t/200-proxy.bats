@@ -1515,6 +1515,21 @@ PY
 	assert_equal "$(count "$b")" 0
 }
 
+@test "a client that stops midway through a streamed body gets 408 too, logged 408" {
+	local b
+	b=$(backend_start bs)
+	one_backend "$b" 3 "client_timeout 1s"
+	run python3 - "$PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+          + b"x" * 200000)
+print(s.recv(4096).split(b"\r\n")[0].decode())
+PY
+	assert_output 'HTTP/1.1 408 Request Timeout'
+	assert wait_for grep -q '"POST /echo HTTP/1.1" 408 ' "$(mtd_dir)/access.log"
+}
+
 # kv_field NAME "a=1 b=2": the value of NAME.
 kv_field() {
 	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"

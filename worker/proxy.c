@@ -2283,6 +2283,14 @@ px_wait_step(struct proxy *px)
 	}
 }
 
+/* Relaying, everything read of the request body is sent: more must come. */
+static int
+px_waits_body(const struct proxy *px)
+{
+	return px->phase == PX_RELAY && !px->req_sent && !px->req_abandon &&
+	    px->hoff == px->hlen && px->bsend == px->bend;
+}
+
 static int
 px_on_timeout(struct proxy *px)
 {
@@ -2303,6 +2311,14 @@ px_on_timeout(struct proxy *px)
 		    wconf->connect_timeout_ms, wconf->backend_max_conns);
 		return px_error(px, 503, why);
 	case PX_RELAY:
+		/*
+		 * A body that stopped coming is a 408, as before any of it
+		 * went to the backend (PX_BODY) and as nginx's
+		 * client_body_timeout; a client that stopped reading our
+		 * answer is only let go.
+		 */
+		if (px->wait_client && px_waits_body(px))
+			return px_error(px, 408, NULL);
 		if (px->wait_client)
 			return px_end(px, 0);
 		if (!px->resp_byte) {
@@ -2332,8 +2348,7 @@ px_arm(struct proxy *px)
 	out = c->out_off < c->out_len || spool_pending(&px->spool) ||
 	    (px->sp != NULL && px->sp->len > 0) ||
 	    (px->resp_head && px->roff < px->rlen);
-	body = px->phase == PX_RELAY && !px->req_sent && !px->req_abandon &&
-	    px->hoff == px->hlen && px->bsend == px->bend;
+	body = px_waits_body(px);
 	px->wait_client = out || body || px->phase == PX_ERROR ||
 	    px->phase == PX_SEND || px->phase == PX_BODY;
 	if (px->wait_client) {

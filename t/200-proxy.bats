@@ -1530,6 +1530,18 @@ PY
 	assert wait_for grep -q '"POST /echo HTTP/1.1" 408 ' "$(mtd_dir)/access.log"
 }
 
+@test "a backend head of 12 KB is relayed; one of 20 KB is 502, logged (the documented 16 KB)" {
+	local b
+	b=$(backend_start bh)
+	one_backend "$b" 3
+	http_get '/big?bytes=10&one=1&pad=12000'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-Pad | wc -c)" 12001
+	http_get '/big?bytes=10&one=1&pad=20000'
+	assert_equal "$HTTP_CODE" 502
+	assert wait_for log_has 'response head too large'
+}
+
 # kv_field NAME "a=1 b=2": the value of NAME.
 kv_field() {
 	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"

@@ -345,6 +345,10 @@ print(hashlib.sha256((p * (n // 251 + 1))[:n]).hexdigest())')
 	assert_equal "$HTTP_CODE" 200
 	run grep -o '"body_sha256": "[0-9a-f]*"' "$HTTP_BODY"
 	assert_output "\"body_sha256\": \"$want\""
+	# the backend gets "chunked" as we write it, whatever the case sent
+	run raw --timeout 5 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\tcHuNkEd \r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n'
+	assert_output --partial '"transfer-encoding": "chunked"'
+	assert_output --partial '"body_len": 5'
 }
 
 @test "client_max_body_size: 413 for a longer declared or chunked body, the limit itself passes" {

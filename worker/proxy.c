@@ -688,6 +688,7 @@ px_copy_fields(struct ob *ob, const struct http_request *req, int filling,
 		    NAME_IS(&h->name, "X-Forwarded-Host") ||
 		    NAME_IS(&h->name, "X-Real-IP") ||
 		    NAME_IS(&h->name, "Content-Length") ||
+		    NAME_IS(&h->name, "Transfer-Encoding") ||
 		    /* Ours replaces it: the target's, or the backend's. */
 		    ((absolute || req->host.len == 0) &&
 		    NAME_IS(&h->name, "Host")) ||
@@ -777,8 +778,14 @@ px_build_request(struct proxy *px)
 		ob_str(&ob, &req->host);
 		OB_LIT(&ob, "\r\n");
 	}
-	/* One plain Content-Length, however the client wrote it. */
-	if (req->body == HTTP_BODY_LENGTH) {
+	/*
+	 * One plain Content-Length, however the client wrote it; "chunked"
+	 * in lower case, however it did (the only coding the parser lets
+	 * through), for a backend that would compare it case by case.
+	 */
+	if (req->body == HTTP_BODY_CHUNKED)
+		OB_LIT(&ob, "Transfer-Encoding: chunked\r\n");
+	else if (req->body == HTTP_BODY_LENGTH) {
 		snprintf(num, sizeof(num), "%llu",
 		    (unsigned long long)req->content_length);
 		OB_LIT(&ob, "Content-Length: ");

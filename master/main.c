@@ -206,6 +206,8 @@ parse_cli(int argc, char **argv, struct cli *o)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
+			if (optarg[0] == '\0')
+				bad_flag("-c", "configuration file", optarg);
 			o->conf = optarg;
 			break;
 		case 'p':

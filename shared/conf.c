@@ -1515,6 +1515,15 @@ d_log_level(struct loader *ld, const struct directive *d, int argc,
 		ld->c->log_level = level;
 }
 
+/* A number, whose line the warning for "php cgi" names. */
+static void
+d_php_keepalive(struct loader *ld, const struct directive *d, int argc,
+    char **argv)
+{
+	d_int(ld, d, argc, argv);
+	ld->c->php_keepalive_line = ld->r->lineno;
+}
+
 static void
 d_status_path(struct loader *ld, const struct directive *d, int argc,
     char **argv)
@@ -1795,7 +1804,7 @@ static const struct directive directives[] = {
 	{ "log_level", d_log_level, 1, 1, 0, 0, 0 },
 	{ "php", d_php, 1, 2, 0, 0, 0 },
 	{ "php_buffer_max", d_size, 1, 1, OFF(php_buffer_max), 0, 0 },
-	{ "php_keepalive", d_int, 1, 1, OFF(php_keepalive), 0, 1024 },
+	{ "php_keepalive", d_php_keepalive, 1, 1, OFF(php_keepalive), 0, 1024 },
 	{ "php_timeout", d_ms, 1, 1, OFF(php_timeout_ms), 1, 0 },
 	{ "pidfile", d_path, 1, 1, OFF(pidfile), 0, 0 },
 	{ "proxy_buffer_max", d_size, 1, 1, OFF(proxy_buffer_max), 0, 0 },
@@ -2084,8 +2093,8 @@ conf_load(struct conf *c, const char *path)
 		build_sets(&ld);
 	if (ld.errors == 0 && c->php_keepalive > 0 &&
 	    c->php_mode != PHP_FASTCGI)
-		log_warnx("%s: php_keepalive applies to \"php fastcgi\" "
-		    "only: ignored", c->path);
+		log_warnx("%s:%d: php_keepalive applies to \"php fastcgi\" "
+		    "only: ignored", c->path, c->php_keepalive_line);
 	free(ld.exempt.v);
 	free(ld.allow.v);
 	if (ld.errors == 0 && tls_conf_build(c) == -1)

@@ -178,6 +178,12 @@ teardown() {
 	assert_success
 }
 
+@test "-c with an empty path says so" {
+	run "$MAITRED" -t -c ''
+	assert_failure 1
+	assert_output --partial 'maitred: -c: invalid configuration file ""'
+}
+
 @test "-p rejects junk, 0 and 70000" {
 	for v in abc 0 70000 -1 ' 80' +80 '80 '; do
 		run "$MAITRED" -t -c "$MTD_CONF" -p "$v"

@@ -282,9 +282,10 @@ check_conf() {
 	assert_failure 1
 	assert_output --partial "maitred.conf:$n: php_keepalive: invalid value \"1025\": out of range (0 to 1024)"
 	write_conf "php cgi /bin/sh" "php_keepalive 4"
+	n=$(conf_line "php_keepalive 4")
 	check_conf
 	assert_success
-	assert_output --partial 'php_keepalive applies to "php fastcgi" only: ignored'
+	assert_output --partial "maitred.conf:$n: php_keepalive applies to \"php fastcgi\" only: ignored"
 	write_conf "php fastcgi 127.0.0.1:9" "php_keepalive 4"
 	check_conf
 	assert_success

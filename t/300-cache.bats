@@ -879,6 +879,25 @@ count_above() {
 	assert_equal "$(xcache /inv-q.html)" HIT
 }
 
+@test "Cache-Control: only-if-cached: a hit is served, a miss is 504 and no backend is asked" {
+	local n
+	n=$(count)
+	http_get /oic.html -H 'Cache-Control: only-if-cached'
+	assert_equal "$HTTP_CODE" 504
+	assert_equal "$(hdr X-Cache)" MISS
+	assert_equal "$(count)" "$n"
+	# once stored, it is served
+	http_get /oic.html
+	assert_equal "$HTTP_CODE" 200
+	http_get /oic.html -H 'Cache-Control: max-age=0, only-if-cached'
+	assert_equal "$HTTP_CODE" 200
+	assert_equal "$(hdr X-Cache)" HIT
+	assert_equal "$(count)" "$((n + 1))"
+	# the connection goes on
+	run raw --timeout 3 'GET /oic2.html HTTP/1.1\r\nHost: x\r\nCache-Control: only-if-cached\r\n\r\nGET /oic.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+	assert_equal "$(status_lines | tr '\n' ' ')" "504 200 "
+}
+
 @test "a worker dying with a cache lock: the others recover and serve" {
 	grep -q X-Maitred-Test-Hold-Lock "$MAITRED" ||
 	    skip "no test hooks in this binary (make FLAVOR=asan)"

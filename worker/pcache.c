@@ -793,11 +793,12 @@ pc_fetch_vary(struct pcache *pc, struct conn *c, long stale_s, char *buf,
 static int	pc_cc_is(const char *, size_t, const char *);
 
 /*
- * Whether the request says "Cache-Control: no-store": then no part of
- * its response may be stored (RFC 9111 5.2.1.5). A hit may still answer.
+ * Whether the request's Cache-Control has <directive>: "no-store" (no
+ * part of its response may be stored, RFC 9111 5.2.1.5; a hit may
+ * still answer), "only-if-cached" (a hit or a 504, 5.2.1.7).
  */
 static int
-pc_req_no_store(const struct http_request *req)
+pc_req_cc_has(const struct http_request *req, const char *directive)
 {
 	struct http_list	 it;
 	struct http_str		 e;
@@ -809,7 +810,7 @@ pc_req_no_store(const struct http_request *req)
 			continue;
 		http_list_init(&it, req->headers[i].value);
 		while (http_list_next(&it, &e))
-			if (pc_cc_is(e.p, e.len, "no-store"))
+			if (pc_cc_is(e.p, e.len, directive))
 				return 1;
 	}
 	return 0;
@@ -831,7 +832,7 @@ pc_miss(struct pcache *pc, struct conn *c)
 
 	STATS_ADD(cache_misses, 1);
 	if ((pc->waited && !pc->vary_miss) || c->r->req.method != HTTP_M_GET ||
-	    pc_req_no_store(&c->r->req) ||
+	    pc_req_cc_has(&c->r->req, "no-store") ||
 	    (key = pc_req_key(pc, c, &klen)) == NULL)
 		return PCACHE_FORWARD;
 	rc = cache_fill_begin(pc_region(), key, klen,
@@ -886,6 +887,12 @@ pc_lookup(struct pcache *pc, struct conn *c, char *buf, size_t buflen)
 	 * store) where the backend can answer 206. The same for If-Match
 	 * and If-Unmodified-Since, where it can answer 412.
 	 */
+	/* Not even waiting for a fill: the client wants no backend. */
+	if ((rc == CACHE_MISS || rc == CACHE_PENDING) &&
+	    pc_req_cc_has(&c->r->req, "only-if-cached")) {
+		c->cache = "MISS";
+		return PCACHE_NOT_STORED;
+	}
 	if ((rc == CACHE_MISS || rc == CACHE_PENDING) &&
 	    (http_header_get(c->r->req.headers, c->r->req.nheaders,
 	    "Range") != NULL || c->r->req.if_match.p != NULL ||

@@ -25,6 +25,7 @@
 #define PCACHE_FORWARD		0	/* go to a backend */
 #define PCACHE_HIT		1	/* answer in out[], maybe body_left */
 #define PCACHE_WAIT		2	/* another worker fills the key */
+#define PCACHE_NOT_STORED	3	/* only-if-cached and a miss: 504 */
 
 enum pcache_mode {
 	PCACHE_OFF = 0,		/* cache not in play: no fields */

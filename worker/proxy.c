@@ -2274,11 +2274,32 @@ px_step_body(struct proxy *px)
 	return px_forward(px);
 }
 
+/*
+ * "Cache-Control: only-if-cached" and nothing stored: 504, and no
+ * backend asked (RFC 9111 5.2.1.7). Ends <px>; <c> answers.
+ */
+static void
+px_not_stored(struct proxy *px)
+{
+	struct conn	*c = px->c;
+	char		 extra[128];
+	int		 n;
+
+	n = pcache_fields(&px->pc, extra, sizeof(extra) - 1);
+	extra[n > 0 ? n : 0] = '\0';
+	px_free(px);
+	/* Nothing left unread unless a body follows: the connection stays. */
+	resp_error_keep(c, 504, extra, c->r->req.body == HTTP_BODY_NONE);
+}
+
 /* Waiting for another request's fill: look again. */
 static int
 px_wait_step(struct proxy *px)
 {
 	switch (pcache_retry(&px->pc, px->c, px->buf, PX_BUF_SIZE)) {
+	case PCACHE_NOT_STORED:
+		/* Not reached: such a request never waits. */
+		return px_error(px, 504, NULL);
 	case PCACHE_WAIT:
 		ev_timer_set(&px->c->timer, PCACHE_WAIT_MS);
 		return STEP_WAIT;
@@ -2628,6 +2649,10 @@ proxy_start(struct conn *c)
 	}
 	px->c = c;
 	rc = pcache_start(&px->pc, c, px->buf, PX_BUF_SIZE);
+	if (rc == PCACHE_NOT_STORED) {
+		px_not_stored(px);
+		return;
+	}
 	if (rc == PCACHE_HIT && px->pc.body_left == 0) {
 		/* The whole answer is in out[]: the connection sends it. */
 		px_free(px);

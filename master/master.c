@@ -259,10 +259,19 @@ static void
 reload_logs(const struct conf *next)
 {
 	log_set_level(next->log_level);
+	/*
+	 * Only an unchanged path gets here failing (a changed one was
+	 * checked first): a log directory moved away is no reason to
+	 * refuse the rest of the reload, and the open file goes on.
+	 */
 	if (log_open(next->error_log) == -1)
-		log_warn("error_log %s", next->error_log);
+		log_warnx("%serror_log %s: %s: still writing to the file "
+		    "opened before", conf_at(next, next->error_log_line),
+		    next->error_log, strerror(errno));
 	if (access_log_open(next->access_log) == -1)
-		log_warn("access_log %s", next->access_log);
+		log_warnx("%saccess_log %s: %s: still writing to the file "
+		    "opened before", conf_at(next, next->access_log_line),
+		    next->access_log, strerror(errno));
 	master_chown_logs(next);
 }
 

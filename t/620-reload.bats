@@ -836,6 +836,20 @@ usr1_rotates() {
 	assert_equal "$(code_of /hello.txt)" 200
 }
 
+@test "HUP with an unchanged log path gone: reloaded, the open logs go on, file:line said" {
+	d=$(mtd_dir)
+	mkdir -p "$d/logs"
+	write_conf "error_log $d/logs/error.log" "access_log $d/logs/access.log"
+	maitred_start
+	n=$(grep -n "^access_log" "$MTD_CONF" | cut -d: -f1)
+	mv "$d/logs" "$d/logs.old"
+	kill -HUP "$MAITRED_PID"
+	assert wait_for log_has "configuration reloaded" "$d/logs.old/error.log"
+	assert log_has "maitred.conf:$n: access_log $d/logs/access.log: No such file or directory: still writing to the file opened before" "$d/logs.old/error.log"
+	assert_equal "$(code_of /hello.txt)" 200
+	assert wait_for grep -q 'GET /hello.txt' "$d/logs.old/access.log"
+}
+
 @test "HUP with an access_log on a FIFO nobody reads: refused at once, the master still respawns" {
 	maitred_start
 	d=$(mtd_dir)

@@ -368,6 +368,7 @@ main(int argc, char **argv)
 		bad = master_check_logs(NULL, &conf) == -1;
 		bad |= pidfile_safe(&conf) == -1 ||
 		    pidfile_dir_usable(&conf) == -1;
+		bad |= shm_check(&conf) == -1;
 		if (bad)
 			exit(1);
 		printf("maitred: configuration ok\n");

@@ -1396,6 +1396,7 @@ d_cache_size(struct loader *ld, const struct directive *d, int argc,
 	char	 text[32], why[80];
 
 	d_size(ld, d, argc, argv);
+	ld->c->cache_size_line = ld->r->lineno;
 	/* Below a chunk the cache is silently off; below 64k, useless. */
 	if (ld->c->cache_size > 0 && ld->c->cache_size < 64 * 1024) {
 		bad_value(ld, d->name, argv[1], "at least 64k, or 0 for no "

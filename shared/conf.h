@@ -184,6 +184,7 @@ struct conf {
 	/* Where these were set, for the errors of opening them; 0: unset. */
 	int			 pidfile_line, error_log_line, access_log_line;
 	int			 php_keepalive_line;	/* for its warning */
+	int			 cache_size_line;	/* the segment's */
 	char			 backend_tls_name[256];	/* "": each host */
 	struct ssl_ctx_st	*backend_tls_ctx;	/* built by conf_load() */
 

@@ -32,14 +32,18 @@ align_up(size_t n)
 }
 
 static int
-shm_map(size_t size)
+shm_map(const struct conf *c, size_t size)
 {
 	void	*p;
 
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 	    -1, 0);
 	if (p == MAP_FAILED) {
-		log_warn("mmap shared segment of %zu bytes", size);
+		/* cache_size is nearly all of it: the line to change. */
+		log_warnx("%scache_size: the shared segment of %zu MB (the "
+		    "cache, its index, the rate-limit table and the blacklist) "
+		    "cannot be mapped: %s", conf_at(c, c->cache_size_line),
+		    size >> 20, strerror(errno));
 		return -1;
 	}
 	shm = p;
@@ -70,13 +74,28 @@ layout(const struct conf *c, struct shm_header *h)
 }
 
 int
+shm_check(const struct conf *c)
+{
+	struct shm_header	 h;
+	void			*keep = shm;
+
+	memset(&h, 0, sizeof(h));
+	h.size = layout(c, &h);
+	if (shm_map(c, h.size) == -1)
+		return -1;
+	munmap(shm, h.size);
+	shm = keep;
+	return 0;
+}
+
+int
 shm_create(const struct conf *c)
 {
 	struct shm_header	 h;
 
 	memset(&h, 0, sizeof(h));
 	h.size = layout(c, &h);
-	if (shm_map(h.size) == -1)
+	if (shm_map(c, h.size) == -1)
 		return -1;
 	/* The mapping's pages start zeroed: only the header to fill. */
 	h.magic = SHM_MAGIC;

@@ -51,6 +51,8 @@ extern struct shm_header *shm;
 
 /* Create and map the segment sized for <c>. 0, or -1 logged. Master. */
 int	 shm_create(const struct conf *c);
+/* -t: whether the segment for <c> could be mapped (then unmapped). */
+int	 shm_check(const struct conf *c);
 void	 shm_destroy(void);
 /* Region base pointers in this process's mapping. */
 void	*shm_region(size_t off);

@@ -89,6 +89,28 @@ check_conf() {
 	assert_output --regexp 'cache_size: invalid value "100000g": more than this machine.s memory \([0-9]+[gm]\)'
 }
 
+@test "a cache_size within memory whose segment cannot be mapped fails -t and the start, with file:line" {
+	local kb mb n
+	[ "$(cat /proc/sys/vm/overcommit_memory)" != 1 ] ||
+	    skip "overcommit_memory 1 maps anything"
+	kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+	mb=$(( kb / 1024 * 97 / 100 ))
+	write_conf "cache_size ${mb}m"
+	n=$(conf_line "cache_size ${mb}m")
+	check_conf
+	if [ "$status" -eq 0 ]; then
+		# then the start must map it too (it runs until the timeout)
+		run timeout 5 "$MAITRED" -c "$MTD_CONF"
+		[ "$status" -eq 124 ] || fail "-t passed, the start failed: $output"
+		skip "this machine maps a segment of ${mb} MB and more (swap)"
+	fi
+	assert_output --regexp "maitred\.conf:$n: cache_size: the shared segment of [0-9]+ MB .* cannot be mapped: Cannot allocate memory"
+	run timeout 20 "$MAITRED" -c "$MTD_CONF"
+	assert_failure 1
+	assert_output --regexp "maitred\.conf:$n: cache_size: the shared segment"
+	[ ! -e "$(mtd_dir)/maitred.pid" ]
+}
+
 @test "more than 63 values on one line: said plainly, with the way out" {
 	write_conf "status_allow $(seq -f '10.0.0.%g' 1 70 | tr '\n' ' ')"
 	check_conf

@@ -127,6 +127,7 @@ pidfile_safe(const struct conf *c)
 {
 	const char	*path = c->pidfile, *at = conf_at(c, c->pidfile_line);
 	const char	*what = NULL;
+	struct stat	 st;
 	int		 fd;
 
 	if (path[0] == '\0')
@@ -138,7 +139,9 @@ pidfile_safe(const struct conf *c)
 	else if (strcmp(path, c->access_log) == 0)
 		what = "the access_log";
 	else if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) != -1) {
-		if (!holds_a_pid(fd))
+		/* Not a file (a directory): pidfile_dir_usable() says so. */
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    !holds_a_pid(fd))
 			what = "a file that holds no process ID";
 		close(fd);
 	}

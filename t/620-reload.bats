@@ -801,10 +801,26 @@ usr1_rotates() {
 	assert wait_for log_has "configuration reloaded"
 	assert wait_for no_old_workers "$old"
 	assert log_has "worker_shutdown_timeout: closing 1 connection\\(s\\) still open"
+	# the request it cut is logged, not lost
+	assert wait_for grep -q '"GET /slow?ms=30000 HTTP/1.1" 499 ' "$d/access.log"
 	# it exited by itself: nothing to report
 	refute log_has "retired worker"
 	# the new worker serves
 	assert_equal "$(code_of /maitred/status)" 200
+}
+
+@test "TERM with a request in flight: it is logged and counted in the totals" {
+	d=$(mtd_dir)
+	b=$(backend_start slowpoke)
+	printf '127.0.0.1:%s:1:3\n' "$b" >"$d/backends.cfg"
+	write_conf "backends $d/backends.cfg" "workers 1" "read_timeout 60s"
+	maitred_start
+	curl -s -o /dev/null "$(url '/slow?ms=30000')" 2>/dev/null &
+	track_pid $!
+	assert wait_for backend_busy
+	kill -TERM "$MAITRED_PID"
+	assert wait_for log_has "totals: requests 2,"
+	assert grep -q '"GET /slow?ms=30000 HTTP/1.1" 499 ' "$d/access.log"
 }
 
 @test "a retired worker that crashes while draining is logged, as a current one is" {

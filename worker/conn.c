@@ -924,9 +924,21 @@ conn_drain(void)
 	}
 }
 
+/*
+ * Stopping (TERM, or worker_shutdown_timeout run out): a request still
+ * under way, a tunnel or a long answer, ends here and is logged with
+ * what went out (499 when nothing did), as nginx does; otherwise it
+ * would vanish from the access log and the counters just when a reload
+ * cut it.
+ */
 void
 conn_close_all(void)
 {
-	while (conns != NULL)
-		conn_close(conns);
+	struct conn	*c;
+
+	while ((c = conns) != NULL) {
+		if (c->head_done && c->state != CS_LINGER)
+			conn_log_request(c);
+		conn_close(c);
+	}
 }

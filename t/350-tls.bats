@@ -141,9 +141,11 @@ subject_of() {
 }
 
 @test "plain HTTP sent to the TLS port gets a plain 400 that says so" {
-	run curl -s -m 5 -w '\n%{http_code}' "http://127.0.0.1:$TPORT/hello.txt"
+	run curl -s -m 5 -w '\n%{http_code}' "http://127.0.0.1:$TPORT/hello.txt?plain"
 	assert_line 'The plain HTTP request was sent to the HTTPS port.'
 	assert_line 400
+	# logged as any 400, with its request line
+	assert wait_for grep -q '"GET /hello.txt?plain HTTP/1.1" 400 ' "$MTD_DIR/access.log"
 	# and HTTPS on it still works
 	run tcurl -o /dev/null -w '%{http_code}' "$(turl /hello.txt)"
 	assert_output 200

@@ -842,6 +842,25 @@ conn_408(struct conn *c)
 	c->head_len = c->in_len;
 }
 
+void
+conn_log_plain_http(struct conn *c, const char *in, size_t len, size_t sent)
+{
+	uint64_t	 since = c->t_start_us;
+	int		 status;
+
+	if (conn_ensure_req(c) == -1)
+		return;
+	len = MTD_MIN(len, sizeof(c->r->in));
+	memcpy(c->r->in, in, len);
+	c->in_len = c->head_len = (uint32_t)len;
+	(void)http_parse_request(c->r->in, c->in_len, &c->r->req, &status);
+	conn_begin_request(c);
+	c->t_start_us = since;
+	c->status = 400;
+	c->bytes_out = sent;
+	conn_log_request(c);
+}
+
 static void
 conn_timeout(struct ev_timer *t)
 {

@@ -162,6 +162,12 @@ void	 conn_handler_done(struct conn *c);
 /* The handler gives up mid-response: log and close at once. */
 void	 conn_handler_fail(struct conn *c);
 /*
+ * Plain HTTP sent to a TLS port, answered 400 (<sent> bytes) by tls.c:
+ * logged as any 400, from the <len> bytes at <in> it read of it.
+ */
+void	 conn_log_plain_http(struct conn *c, const char *in, size_t len,
+	    size_t sent);
+/*
  * As conn_handler_fail(), for an answer cut short: the client sees an
  * error (a reset, and over TLS no close_notify) rather than an end,
  * which a close-delimited body could not tell from a complete one.

@@ -468,7 +468,9 @@ tls_plain_http(struct conn *c)
 	    "Content-Type: text/plain\r\nContent-Length: 51\r\n"
 	    "Connection: close\r\n\r\n"
 	    "The plain HTTP request was sent to the HTTPS port.\n";
-	unsigned char		 b, junk[4096];
+	char			 junk[4096];
+	unsigned char		 b;
+	ssize_t			 n, sent;
 	int			 i;
 
 	/*
@@ -481,14 +483,17 @@ tls_plain_http(struct conn *c)
 	c->tls_peeked = 1;
 	if (b < 'A' || b > 'Z')
 		return 0;
-	(void)send(c->io.fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
+	sent = send(c->io.fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL);
 	/*
 	 * Closing with the request unread would send a reset, which can
 	 * destroy the answer before the client reads it: take what came.
+	 * Its first bytes say what to log (nginx logs it as a 400 too).
 	 */
-	for (i = 0; i < 16 && recv(c->io.fd, junk, sizeof(junk),
-	    MSG_DONTWAIT) > 0; i++)
-		;
+	n = recv(c->io.fd, junk, sizeof(junk), MSG_DONTWAIT);
+	conn_log_plain_http(c, junk, n > 0 ? (size_t)n : 0,
+	    sent > 0 ? (size_t)sent : 0);
+	for (i = 0; i < 15 && n > 0; i++)
+		n = recv(c->io.fd, junk, sizeof(junk), MSG_DONTWAIT);
 	errno = EPROTO;
 	return -1;
 }

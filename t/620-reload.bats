@@ -685,6 +685,10 @@ def ask(path):
     return "%s %s" % (head.split(b"\r\n")[0].decode(),
         conn.group(1).decode() if conn else "-"), body, n
 line, body, n = ask(b"/ka.bin")
+# bytearray: "bytes +=" copies the whole body at every read, which on a
+# slow machine took seconds, past the grace the old worker gives an
+# idle connection once its last bytes are in the socket
+body = bytearray(body)
 print(line)
 # the head went out as keep-alive; reload while the body is on its way
 os.kill(master, signal.SIGHUP)
